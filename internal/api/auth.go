@@ -1,0 +1,132 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// AdminClient is the name of the built-in administrator.
+const AdminClient = "admin"
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	Client string
+	KeyID  string
+}
+
+// Admin reports whether the caller is the administrator.
+func (p Principal) Admin() bool { return p.Client == AdminClient }
+
+type principalKey struct{}
+
+// PrincipalFrom returns the caller stored by Authenticate.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// Authenticate wraps h so that it only runs for a request with a valid key;
+// the caller is then in the request context.
+func Authenticate(keys *Keys, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := BearerToken(r)
+		if token == "" {
+			WriteError(w, r, Unauthorized("send an API key as 'Authorization: Bearer KEY'"))
+			return
+		}
+		rec, err := keys.Lookup(token)
+		if err != nil {
+			WriteError(w, r, Unauthorized("the API key is unknown or revoked"))
+			return
+		}
+		ctx := WithPrincipal(r.Context(), Principal{Client: rec.Client, KeyID: rec.ID})
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// RequireAdmin answers 403 unless the caller is the administrator.
+func RequireAdmin(r *http.Request) error {
+	if p, _ := PrincipalFrom(r.Context()); !p.Admin() {
+		return Forbidden("this needs the admin key")
+	}
+	return nil
+}
+
+// AdminKeyFile is the name of the admin key file under the data directory.
+const AdminKeyFile = "admin.key"
+
+// EnsureAdminKey makes sure <dataDir>/admin.key exists with mode 0600 and
+// that its key is registered. It returns the file's path.
+func EnsureAdminKey(ctx context.Context, keys *Keys, dataDir string, log *slog.Logger) (string, error) {
+	path := filepath.Join(dataDir, AdminKeyFile)
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := tightenMode(path, log); err != nil {
+			return "", err
+		}
+		return path, keys.Register(ctx, strings.TrimSpace(string(raw)), AdminClient)
+	case errors.Is(err, fs.ErrNotExist):
+		key, _, err := keys.Create(ctx, AdminClient)
+		if err != nil {
+			return "", err
+		}
+		return path, writeSecretFile(path, key+"\n")
+	default:
+		return "", fmt.Errorf("admin key: %w", err)
+	}
+}
+
+func tightenMode(path string, log *slog.Logger) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		log.Warn("admin key file was readable by others; setting mode 0600", "path", path)
+		return os.Chmod(path, 0o600)
+	}
+	return nil
+}
+
+// writeSecretFile creates path with mode 0600, failing if it exists.
+func writeSecretFile(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("admin key: %w", err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,219 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// KeysBucket is the JetStream key-value bucket holding API keys (hashed).
+const KeysBucket = "stadion-keys"
+
+// keyPrefix starts every stadion API key, so that a leaked key is easy to
+// recognise in a secret scanner.
+const keyPrefix = "stk_"
+
+// ErrUnknownKey is returned for a key that does not exist or was revoked.
+var ErrUnknownKey = errors.New("unknown API key")
+
+// KeyRecord is what is stored for a key: never the key itself.
+type KeyRecord struct {
+	ID      string    `json:"id"`
+	Client  string    `json:"client"`
+	Hash    string    `json:"hash"` // hex SHA-256 of the whole key
+	Created time.Time `json:"created"`
+}
+
+// Keys stores API keys hashed in a JetStream KV bucket and keeps an
+// in-memory copy that follows the bucket (so a revocation on one replica
+// reaches all). Keys are 256 random bits, so a single SHA-256 is a sound
+// hash: there is nothing to brute-force. Safe for concurrent use.
+type Keys struct {
+	kv  jetstream.KeyValue
+	log *slog.Logger
+
+	mu    sync.RWMutex
+	byID  map[string]KeyRecord
+	ready chan struct{}
+}
+
+// OpenKeys opens (creating if needed) the keys bucket and starts following
+// it until ctx ends. It returns once the current keys are loaded.
+func OpenKeys(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Keys, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: KeysBucket, Description: "stadion API keys (SHA-256 hashes)", History: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keys: open bucket: %w", err)
+	}
+	k := &Keys{kv: kv, log: log, byID: map[string]KeyRecord{}, ready: make(chan struct{})}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys: watch: %w", err)
+	}
+	go k.follow(w)
+	select {
+	case <-k.ready:
+		return k, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (k *Keys) follow(w jetstream.KeyWatcher) {
+	loaded := false
+	for e := range w.Updates() {
+		if e == nil {
+			if !loaded {
+				loaded = true
+				close(k.ready)
+			}
+			continue
+		}
+		k.apply(e)
+	}
+}
+
+func (k *Keys) apply(e jetstream.KeyValueEntry) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(k.byID, e.Key())
+		return
+	}
+	var rec KeyRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		k.log.Warn("keys: skipping unreadable record", "id", e.Key(), "err", err)
+		return
+	}
+	k.byID[e.Key()] = rec
+}
+
+// Create makes a new key for client and stores its hash. The key is
+// returned once and never again.
+func (k *Keys) Create(ctx context.Context, client string) (key string, rec KeyRecord, err error) {
+	id, secret := randomHex(8), randomSecret()
+	key = keyPrefix + id + "_" + secret
+	rec = KeyRecord{ID: id, Client: client, Hash: hashKey(key), Created: time.Now().UTC()}
+	if err := k.store(ctx, rec); err != nil {
+		return "", KeyRecord{}, err
+	}
+	return key, rec, nil
+}
+
+// Register stores the hash of an existing key (the admin key file) if it
+// is not stored yet.
+func (k *Keys) Register(ctx context.Context, key, client string) error {
+	id, ok := parseKeyID(key)
+	if !ok {
+		return fmt.Errorf("keys: malformed key for %s", client)
+	}
+	if rec, ok := k.lookupID(id); ok && rec.Hash == hashKey(key) {
+		return nil
+	}
+	return k.store(ctx, KeyRecord{ID: id, Client: client, Hash: hashKey(key), Created: time.Now().UTC()})
+}
+
+func (k *Keys) store(ctx context.Context, rec KeyRecord) error {
+	val, _ := json.Marshal(rec)
+	if _, err := k.kv.Put(ctx, rec.ID, val); err != nil {
+		return fmt.Errorf("keys: store: %w", err)
+	}
+	k.mu.Lock()
+	k.byID[rec.ID] = rec
+	k.mu.Unlock()
+	return nil
+}
+
+// Revoke deletes key id of client.
+func (k *Keys) Revoke(ctx context.Context, client, id string) error {
+	rec, ok := k.lookupID(id)
+	if !ok || rec.Client != client {
+		return ErrUnknownKey
+	}
+	if err := k.kv.Delete(ctx, id); err != nil {
+		return fmt.Errorf("keys: revoke: %w", err)
+	}
+	k.mu.Lock()
+	delete(k.byID, id)
+	k.mu.Unlock()
+	return nil
+}
+
+// List returns the records of client's keys (all clients' when client is "").
+func (k *Keys) List(client string) []KeyRecord {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var out []KeyRecord
+	for _, rec := range k.byID {
+		if client == "" || rec.Client == client {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// Lookup returns the record of a presented key, or ErrUnknownKey.
+func (k *Keys) Lookup(key string) (KeyRecord, error) {
+	id, ok := parseKeyID(key)
+	if !ok {
+		return KeyRecord{}, ErrUnknownKey
+	}
+	rec, ok := k.lookupID(id)
+	if !ok || subtle.ConstantTimeCompare([]byte(rec.Hash), []byte(hashKey(key))) != 1 {
+		return KeyRecord{}, ErrUnknownKey
+	}
+	return rec, nil
+}
+
+func (k *Keys) lookupID(id string) (KeyRecord, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	rec, ok := k.byID[id]
+	return rec, ok
+}
+
+// parseKeyID extracts the id from stk_<id>_<secret>.
+func parseKeyID(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, keyPrefix)
+	if !ok {
+		return "", false
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || len(id) != 16 || len(secret) < 32 {
+		return "", false
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", false
+	}
+	return id, true
+}
+
+func hashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func randomSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

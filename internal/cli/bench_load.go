@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// loadOp is one request of a load phase, made by worker w. It returns how
+// many events the request carried. It is called concurrently.
+type loadOp func(ctx context.Context, w int) (events int, err error)
+
+// loadSpec shapes a load phase. With rate 0 it is closed-loop: every
+// worker sends its next request as soon as the previous one is answered.
+// With a rate it is open-loop: requests are due at fixed intervals whatever
+// the answers, and a request's latency runs from when it was due, so a
+// slow server is charged for the requests it delayed (no coordinated
+// omission). Requests due during warm-up are made but not recorded.
+type loadSpec struct {
+	workers         int
+	rate            float64 // requests per second; 0: closed loop
+	warmup, measure time.Duration
+}
+
+// loadResult is what a phase measured after its warm-up.
+type loadResult struct {
+	Events, Requests, Errors int64
+	FirstErr                 error
+	Span                     time.Duration // end of warm-up to the last recorded answer
+	Lat                      histogram
+}
+
+// eventsPerSec is the measured throughput.
+func (r *loadResult) eventsPerSec() float64 {
+	if r.Span <= 0 {
+		return 0
+	}
+	return float64(r.Events) / r.Span.Seconds()
+}
+
+// loadGrace bounds how long requests may run past the end of a phase.
+const loadGrace = 30 * time.Second
+
+// runLoad runs op from spec.workers goroutines for warm-up plus measure.
+func runLoad(ctx context.Context, spec loadSpec, op loadOp) *loadResult {
+	clk := newLoadClock(spec)
+	ctx, cancel := context.WithDeadline(ctx, clk.end.Add(loadGrace))
+	defer cancel()
+	stats := make([]*workerStats, spec.workers)
+	var wg sync.WaitGroup
+	for w := range stats {
+		stats[w] = new(workerStats)
+		wg.Go(func() { stats[w].run(ctx, w, clk, op) })
+	}
+	wg.Wait()
+	r := new(loadResult)
+	var last time.Time
+	for _, s := range stats {
+		r.merge(s)
+		if s.last.After(last) {
+			last = s.last
+		}
+	}
+	r.Span = last.Sub(clk.t0)
+	return r
+}
+
+// loadClock hands out the start times of requests.
+type loadClock struct {
+	start, t0, end time.Time
+	interval       time.Duration // open loop: time between due requests
+	slot           atomic.Int64
+}
+
+func newLoadClock(spec loadSpec) *loadClock {
+	now := time.Now()
+	c := &loadClock{start: now, t0: now.Add(spec.warmup), end: now.Add(spec.warmup + spec.measure)}
+	if spec.rate > 0 {
+		c.interval = time.Duration(float64(time.Second) / spec.rate)
+	}
+	return c
+}
+
+// next returns when the next request is due, or false when the phase is over.
+func (c *loadClock) next() (time.Time, bool) {
+	at := time.Now()
+	if c.interval > 0 {
+		at = c.start.Add(time.Duration(c.slot.Add(1)-1) * c.interval)
+	}
+	return at, at.Before(c.end)
+}
+
+// workerStats is one worker's share of a loadResult.
+type workerStats struct {
+	loadResult
+	last time.Time
+}
+
+func (s *workerStats) run(ctx context.Context, w int, clk *loadClock, op loadOp) {
+	for ctx.Err() == nil {
+		due, ok := clk.next()
+		if !ok || !sleepUntil(ctx, due) {
+			return
+		}
+		n, err := op(ctx, w)
+		done := time.Now()
+		if due.Before(clk.t0) {
+			continue
+		}
+		s.last = done
+		s.Requests++
+		if err != nil {
+			s.Errors++
+			s.FirstErr = cmp.Or(s.FirstErr, err)
+			continue
+		}
+		s.Events += int64(n)
+		s.Lat.record(done.Sub(due))
+	}
+}
+
+func (r *loadResult) merge(s *workerStats) {
+	r.Events += s.Events
+	r.Requests += s.Requests
+	r.Errors += s.Errors
+	r.FirstErr = cmp.Or(r.FirstErr, s.FirstErr)
+	r.Lat.merge(&s.Lat)
+}
+
+// sleepUntil waits for t; false if ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// benchHTTPClient keeps up to conns keep-alive connections to one host, so
+// that concurrent workers never wait for a connection or re-dial.
+func benchHTTPClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: loadGrace,
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        conns,
+			MaxIdleConnsPerHost: conns,
+			IdleConnTimeout:     2 * time.Minute,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// showProgress draws a progress bar of a phase of length total on w (in
+// milliseconds) until the returned function is called.
+func showProgress(w io.Writer, label string, total time.Duration) (stop func()) {
+	p := newProgress(w, label+" (ms)", int(total/time.Millisecond))
+	start := time.Now()
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			p.set(min(int(time.Since(start)/time.Millisecond), p.total-1))
+			select {
+			case <-quit:
+				p.set(p.total)
+				p.done()
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}

@@ -1,0 +1,155 @@
+// Package cli is stadion's command line: one file per subcommand, each a
+// small command value with its name, help, example and run function. It
+// builds and runs services; it is imported only by cmd/stadion.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Env is what a command sees of the outside world.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Stdin          io.Reader
+	Getenv         func(string) string
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	short   string // one line for the command list
+	usage   string // the arguments after the name
+	long    string // more help, optional
+	example string
+	// flags declares the command's flags and returns its run function.
+	flags func(fs *flag.FlagSet) func(ctx context.Context, env Env, args []string) error
+	// sub are subcommands (keys create, demo feed...); flags is unused then.
+	sub []*command
+}
+
+// commands lists every subcommand, in help order.
+func commands() []*command {
+	return []*command{upCmd, publishCmd, tailCmd, topicsCmd, keysCmd, demoCmd, benchCmd, versionCmd}
+}
+
+// errUsage marks an error whose message should be followed by the usage.
+var errUsage = errors.New("usage")
+
+// exitError carries a specific exit code.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 {
+			return Main(ctx, []string{args[1], "--help"}, env)
+		}
+		printOverview(env.Stdout)
+		return 0
+	}
+	return run(ctx, commands(), args, env, "stadion")
+}
+
+func run(ctx context.Context, cmds []*command, args []string, env Env, prefix string) int {
+	i := slices.IndexFunc(cmds, func(c *command) bool { return c.name == args[0] })
+	if i < 0 {
+		fmt.Fprintf(env.Stderr, "%s: unknown command %q\nRun '%s --help' for the list of commands.\n", prefix, args[0], prefix)
+		return 2
+	}
+	c := cmds[i]
+	name := prefix + " " + c.name
+	if len(c.sub) > 0 {
+		if len(args) < 2 || args[1] == "-h" || args[1] == "--help" {
+			printGroup(env.Stdout, name, c)
+			return boolCode(len(args) < 2)
+		}
+		return run(ctx, c.sub, args[1:], env, name)
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	runFn := c.flags(fs)
+	fs.Usage = func() { printCommand(env.Stdout, name, c, fs) }
+	if err := fs.Parse(reorder(fs, args[1:])); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return 0
+		}
+		fmt.Fprintf(env.Stderr, "%s: %v\nRun '%s --help' for usage.\n", name, err, name)
+		return 2
+	}
+	return report(env, name, runFn(ctx, env, fs.Args()))
+}
+
+func report(env Env, name string, err error) int {
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(env.Stderr, "%s: %v\nRun '%s --help' for usage.\n", name, err, name)
+		return 2
+	case errors.Is(err, context.Canceled):
+		return 130
+	default:
+		fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+}
+
+func boolCode(fail bool) int {
+	if fail {
+		return 2
+	}
+	return 0
+}
+
+// reorder moves flags after positional arguments to the front, so that
+// "stadion tail results --follow" works like "stadion tail --follow results".
+func reorder(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil && !isBool(f) && i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	return append(flags, pos...)
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// usageErr returns an error that prints the usage hint.
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stadion-dev/stadion/examples/games"
+	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/exchange"
+)
+
+// ServerOptions configure a stadion server (what `stadion up` runs).
+type ServerOptions struct {
+	DataDir    string
+	ConfigPath string // empty: the bundled Games example
+	HTTPAddr   string
+	NATSAddr   string
+	LeafAddr   string
+	MQTTAddr   string
+	NATSURL    string
+	NATSCreds  string
+	Logger     *slog.Logger
+}
+
+// Server is a running stadion: engine, services and HTTP API.
+type Server struct {
+	HTTPURL      string // http://host:port for local clients
+	NATSURL      string // the engine's client URL ("" when external)
+	LeafURL      string
+	AdminKeyPath string
+	Config       *config.Config
+
+	eng   *engine.Engine
+	svcs  []service
+	http  *http.Server
+	done  chan error
+	ready atomic.Bool
+	log   *slog.Logger
+}
+
+// service is the lifecycle every capability implements: Start builds its
+// streams and workers; Stop releases them within ctx's deadline.
+type service interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+var _ service = (*exchange.Exchange)(nil)
+
+// Endpoints is written to <data>/endpoints.json so that CLI commands and
+// benchmarks find a running server.
+type Endpoints struct {
+	HTTP string `json:"http"`
+	NATS string `json:"nats,omitempty"`
+	Leaf string `json:"leaf,omitempty"`
+	PID  int    `json:"pid"`
+}
+
+// EndpointsFile is the name of the endpoints file under the data directory.
+const EndpointsFile = "endpoints.json"
+
+// loadConfig reads the file at path, or the bundled example.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Load(games.FS, "stadion.yaml")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(os.DirFS(filepath.Dir(abs)), filepath.Base(abs))
+}
+
+// StartServer validates the configuration, starts the engine and every
+// service, and serves HTTP. It returns once the server is ready.
+func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
+	cfg, err := loadConfig(o.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReserved(o); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	ln, err := net.Listen("tcp", o.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--http %s: %w", o.HTTPAddr, err)
+	}
+	s := &Server{Config: cfg, log: o.Logger, done: make(chan error, 1)}
+	if err := s.start(ctx, o, cfg, ln); err != nil {
+		ln.Close()
+		s.Stop(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkReserved parses the flags of capabilities that later releases
+// serve, so that scripts written today keep working.
+func checkReserved(o ServerOptions) error {
+	if o.MQTTAddr != "" {
+		if _, _, err := net.SplitHostPort(o.MQTTAddr); err != nil {
+			return fmt.Errorf("--mqtt %q: want host:port: %w", o.MQTTAddr, err)
+		}
+		o.Logger.Warn("--mqtt is reserved: the MQTT listener arrives with live comments", "addr", o.MQTTAddr)
+	}
+	return nil
+}
+
+func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config, ln net.Listener) error {
+	eng, err := engine.Start(ctx, engine.Options{
+		URL: o.NATSURL, Creds: o.NATSCreds, DataDir: o.DataDir,
+		ClientAddr: o.NATSAddr, LeafAddr: o.LeafAddr,
+		MaxMemory: int64(cfg.Engine.MaxMemory), MaxDisk: int64(cfg.Engine.MaxDisk),
+		SyncAlways: cfg.Durability == config.DurabilityAlways, Logger: o.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	s.eng, s.NATSURL, s.LeafURL = eng, eng.ClientURL(), eng.LeafURL()
+	keys, err := api.OpenKeys(ctx, eng.JS, o.Logger)
+	if err != nil {
+		return err
+	}
+	if s.AdminKeyPath, err = api.EnsureAdminKey(ctx, keys, o.DataDir, o.Logger); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	x, err := exchange.New(cfg, eng.Conn, eng.JS, keys, reg, o.Logger)
+	if err != nil {
+		return err
+	}
+	eng.SetAuthorizer(x)
+	for _, svc := range []service{x} {
+		if err := svc.Start(ctx); err != nil {
+			return err
+		}
+		s.svcs = append(s.svcs, svc)
+	}
+	mux := http.NewServeMux()
+	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
+	s.systemRoutes(mux, reg)
+	api.KeyRoutes(mux, keys, cfg, auth)
+	x.Routes(mux, auth)
+	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.Recover(o.Logger, mux)))
+	s.HTTPURL = localURL(ln.Addr())
+	s.ready.Store(true)
+	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, PID: os.Getpid()})
+}
+
+func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /readyz", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if !s.ready.Load() {
+			return api.Unavailable("starting or stopping")
+		}
+		if err := s.eng.Ready(r.Context()); err != nil {
+			return api.Unavailable(err.Error())
+		}
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return nil
+	}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return api.NotFound(fmt.Sprintf("no route for %s %s; the API is under /v1", r.Method, r.URL.Path))
+	}))
+}
+
+func (s *Server) serve(ln net.Listener, h http.Handler) {
+	s.http = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.done <- err
+	}()
+}
+
+// Done delivers the HTTP server's end (nil after Stop).
+func (s *Server) Done() <-chan error { return s.done }
+
+// Stop drains in-flight requests until ctx ends, then stops the services
+// in reverse order and the engine.
+func (s *Server) Stop(ctx context.Context) error {
+	s.ready.Store(false)
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http drain: %w", err))
+			s.http.Close()
+		}
+	}
+	for i := len(s.svcs) - 1; i >= 0; i-- {
+		errs = append(errs, s.svcs[i].Stop(ctx))
+	}
+	if s.eng != nil {
+		errs = append(errs, s.eng.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// localURL is the URL a client on this machine uses for addr.
+func localURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+}
+
+func writeEndpoints(dataDir string, ep Endpoints) error {
+	raw, _ := json.MarshalIndent(ep, "", "  ")
+	tmp := filepath.Join(dataDir, EndpointsFile+".tmp")
+	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dataDir, EndpointsFile))
+}

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+var topicsCmd = &command{
+	name:  "topics",
+	short: "list topics with their counts, or show one topic",
+	usage: "[TOPIC]",
+	example: `stadion topics
+stadion topics personnel --json`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) > 1 {
+				return usageErr("topics takes at most one TOPIC")
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				var info json.RawMessage
+				if err := r.do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil {
+					return err
+				}
+				return printJSON(env.Stdout, info)
+			}
+			var list struct {
+				Topics []topicRow `json:"topics"`
+			}
+			if err := r.do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
+				return err
+			}
+			if rf.json {
+				return printJSON(env.Stdout, list)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TOPIC\tKIND\tKEY\tEVENTS\tBYTES\tLAST SEQ\tLAST EVENT\tPUBLISHERS\tSUBSCRIBERS")
+			for _, t := range list.Topics {
+				last := time.Time{}
+				if t.LastTime != nil {
+					last = *t.LastTime
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.Name, t.Kind, orDash(t.Key), t.Events, t.Bytes,
+					t.LastSeq, shortTime(last), strings.Join(t.Publishers, ","), strings.Join(t.Subscribers, ","))
+			}
+			return tw.Flush()
+		}
+	},
+}
+
+type topicRow struct {
+	Name        string     `json:"name"`
+	Kind        string     `json:"kind"`
+	Key         string     `json:"key"`
+	Events      uint64     `json:"events"`
+	Bytes       uint64     `json:"bytes"`
+	LastSeq     uint64     `json:"last_seq"`
+	LastTime    *time.Time `json:"last_time"`
+	Publishers  []string   `json:"publishers"`
+	Subscribers []string   `json:"subscribers"`
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

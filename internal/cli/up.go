@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var upCmd = &command{
+	name:  "up",
+	short: "run stadion: engine, data exchange and HTTP API",
+	long: `Starts an embedded NATS JetStream engine (state under --data) or connects to
+an external one (--nats-url), validates the configuration, creates the topics'
+streams and serves the HTTP API. With no --config it runs the bundled Games
+example (examples/games). The admin key is written to <data>/admin.key (0600)
+on first start.
+
+The first SIGINT/SIGTERM drains in-flight requests (up to --drain); a second
+one exits at once.`,
+	example: `stadion up
+stadion up --config ./stadion.yaml --data /var/lib/stadion --http :8080
+stadion up --http 127.0.0.1:0 --nats 127.0.0.1:0   # any free ports
+stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion.creds`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		o := ServerOptions{}
+		fs.StringVar(&o.DataDir, "data", "./stadion-data", "state directory (engine store, admin key)")
+		fs.StringVar(&o.ConfigPath, "config", "", "configuration file (default: the bundled Games example)")
+		fs.StringVar(&o.HTTPAddr, "http", ":8080", "HTTP API listen address")
+		fs.StringVar(&o.NATSAddr, "nats", "127.0.0.1:4222", "client port of the embedded engine (empty: none)")
+		fs.StringVar(&o.LeafAddr, "leaf", "", "leafnode port of the embedded engine, for venue edges")
+		fs.StringVar(&o.MQTTAddr, "mqtt", "", "MQTT listen address (reserved for live comments)")
+		fs.StringVar(&o.NATSURL, "nats-url", "", "use this external NATS cluster instead of the embedded engine")
+		fs.StringVar(&o.NATSCreds, "nats-creds", "", "credentials file for --nats-url")
+		logFormat := fs.String("log-format", "text", "log format: text or json")
+		logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+		drain := fs.Duration("drain", 15*time.Second, "how long the first signal waits for in-flight requests")
+		signals := true
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) > 0 {
+				return usageErr("up takes no arguments, got %q", strings.Join(args, " "))
+			}
+			log, err := newLogger(env.Stderr, *logFormat, *logLevel)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			o.Logger = log
+			return runUp(ctx, env, o, *drain, signals)
+		}
+	},
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func runUp(ctx context.Context, env Env, o ServerOptions, drain time.Duration, signals bool) error {
+	start := time.Now()
+	if signals {
+		var stop context.CancelFunc
+		ctx, stop = signalContext(ctx, o.Logger)
+		defer stop()
+	}
+	srv, err := StartServer(ctx, o)
+	if err != nil {
+		return err
+	}
+	printBanner(env.Stdout, o, srv, time.Since(start))
+	select {
+	case <-ctx.Done():
+		o.Logger.Info("draining", "deadline", drain)
+	case err := <-srv.Done():
+		if err != nil {
+			o.Logger.Error("http server failed", "err", err)
+		}
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err = srv.Stop(dctx)
+	o.Logger.Info("stopped", "err", err)
+	return err
+}
+
+// signalContext is cancelled by the first SIGINT/SIGTERM; a second one
+// exits the process at once.
+func signalContext(parent context.Context, log *slog.Logger) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+		log.Info("signal received: draining; send it again to quit at once")
+		cancel()
+		<-ch
+		log.Warn("second signal: exiting now")
+		os.Exit(130)
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+func printBanner(w io.Writer, o ServerOptions, s *Server, took time.Duration) {
+	cfgName := "bundled Games example (examples/games/stadion.yaml)"
+	if o.ConfigPath != "" {
+		cfgName = o.ConfigPath
+	}
+	engineDesc := fmt.Sprintf("embedded, store %s, durability %s", filepath.Join(o.DataDir, "jetstream"), s.Config.Durability)
+	natsURL := s.NATSURL
+	if o.NATSURL != "" {
+		natsURL, engineDesc = o.NATSURL, "external"
+	}
+	fmt.Fprintf(w, "stadion is up (%s)\n", took.Round(time.Millisecond))
+	fmt.Fprintf(w, "  API        %s   (/healthz /readyz /metrics, API under /v1)\n", s.HTTPURL)
+	fmt.Fprintf(w, "  engine     %s   (%s)\n", orNone(natsURL), engineDesc)
+	if s.LeafURL != "" {
+		fmt.Fprintf(w, "  leafnodes  %s\n", s.LeafURL)
+	}
+	fmt.Fprintf(w, "  admin key  %s\n", s.AdminKeyPath)
+	fmt.Fprintf(w, "  config     %s (%d topics, %d clients)\n", cfgName, len(s.Config.Topics), len(s.Config.Clients))
+	fmt.Fprintf(w, "Next: stadion demo feed --data %s   then   stadion tail results --data %s --since 1h\n", o.DataDir, o.DataDir)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no client port)"
+	}
+	return s
+}

@@ -1,0 +1,219 @@
+// Package config defines stadion.yaml: the struct tree, its defaults and its
+// validation. Every command that starts services loads one Config before
+// anything else runs, so a bad file stops start-up with an error that names
+// the offending field. Any package may import config; config imports none of
+// stadion's own packages.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Durability says when the engine acknowledges a write.
+type Durability string
+
+const (
+	// DurabilityAlways acknowledges a write only after it is fsynced.
+	DurabilityAlways Durability = "always"
+	// DurabilityFast acknowledges once the write is in the engine's memory;
+	// the engine flushes to disk lazily. An explicit opt-in.
+	DurabilityFast Durability = "fast"
+)
+
+// Config is the whole of stadion.yaml.
+type Config struct {
+	Durability Durability         `yaml:"durability"`
+	Engine     Engine             `yaml:"engine"`
+	Exchange   Exchange           `yaml:"exchange"`
+	Topics     map[string]*Topic  `yaml:"topics"`
+	Clients    map[string]*Client `yaml:"clients"`
+
+	// Dir is the directory relative paths in the file are resolved against,
+	// inside FS. Set by Load.
+	Dir string `yaml:"-"`
+	// FS holds the file and the files it names (schemas). Set by Load.
+	FS fs.FS `yaml:"-"`
+}
+
+// Engine sizes the embedded engine's JetStream storage.
+type Engine struct {
+	MaxMemory Size `yaml:"max_memory"`
+	MaxDisk   Size `yaml:"max_disk"`
+}
+
+// Exchange holds limits of the data exchange's HTTP API.
+type Exchange struct {
+	MaxBody      Size     `yaml:"max_body"`
+	DedupeWindow Duration `yaml:"dedupe_window"`
+}
+
+// TopicKind is realtime (notifications) or sync (latest state per key).
+type TopicKind string
+
+// Topic kinds.
+const (
+	KindRealtime TopicKind = "realtime"
+	KindSync     TopicKind = "sync"
+)
+
+// Topic is one durable, validated, authorized stream of events.
+type Topic struct {
+	Kind        TopicKind `yaml:"kind"`
+	Schema      string    `yaml:"schema"`
+	Key         string    `yaml:"key"`
+	Type        string    `yaml:"type"`
+	Retention   Duration  `yaml:"retention"`
+	MaxBytes    Size      `yaml:"max_bytes"`
+	Publishers  []string  `yaml:"publishers"`
+	Subscribers []string  `yaml:"subscribers"`
+	Description string    `yaml:"description"`
+}
+
+// Client is a system that talks to stadion with API keys.
+type Client struct {
+	Roles       []string `yaml:"roles"`
+	Description string   `yaml:"description"`
+}
+
+// AdminClient is the name of the built-in client that may do everything.
+const AdminClient = "admin"
+
+// Parse decodes a config file's bytes, applies defaults and validates it.
+// dir is the directory of the file inside fsys, for resolving schema paths.
+func Parse(data []byte, fsys fs.FS, dir string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c.FS, c.Dir = fsys, dir
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Load reads name from fsys and parses it.
+func Load(fsys fs.FS, name string) (*Config, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, fsys, path.Dir(name))
+}
+
+// ReadFile reads a file named in the config (a schema), relative to the
+// config file's directory.
+func (c *Config) ReadFile(name string) ([]byte, error) {
+	return fs.ReadFile(c.FS, path.Join(c.Dir, name))
+}
+
+func (c *Config) setDefaults() {
+	if c.Durability == "" {
+		c.Durability = DurabilityAlways
+	}
+	if c.Engine.MaxMemory == 0 {
+		c.Engine.MaxMemory = 256 * MiB
+	}
+	if c.Engine.MaxDisk == 0 {
+		c.Engine.MaxDisk = 10 * GiB
+	}
+	if c.Exchange.MaxBody == 0 {
+		c.Exchange.MaxBody = 1 * MiB
+	}
+	if c.Exchange.DedupeWindow == 0 {
+		c.Exchange.DedupeWindow = Duration(2 * time.Minute)
+	}
+	if c.Topics == nil {
+		c.Topics = map[string]*Topic{}
+	}
+	if c.Clients == nil {
+		c.Clients = map[string]*Client{}
+	}
+	for name, t := range c.Topics {
+		if t == nil {
+			t = &Topic{}
+			c.Topics[name] = t
+		}
+		if t.Kind == "" {
+			t.Kind = KindRealtime
+		}
+		if t.Type == "" {
+			t.Type = "stadion.topic." + name
+		}
+	}
+	for name, cl := range c.Clients {
+		if cl == nil {
+			c.Clients[name] = &Client{}
+		}
+	}
+}
+
+// HasRole reports whether the named client has role.
+func (c *Config) HasRole(client, role string) bool {
+	cl, ok := c.Clients[client]
+	if !ok {
+		return false
+	}
+	for _, r := range cl.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// CanPublish reports whether client may publish to topic.
+func (t *Topic) CanPublish(client string) bool {
+	return client == AdminClient || contains(t.Publishers, client)
+}
+
+// CanSubscribe reports whether client may read or subscribe to topic.
+func (t *Topic) CanSubscribe(client string) bool {
+	return client == AdminClient || contains(t.Subscribers, client)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validName is the shape of topic and client names: they become parts of
+// NATS subjects, stream names and URLs.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidName reports whether s may name a topic, client or subscription:
+// lower-case letters, digits, '-' and '_', starting with a letter or digit,
+// at most 64 characters.
+func ValidName(s string) bool { return validName(s) }
+
+func fieldErr(field, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...))
+}

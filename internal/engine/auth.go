@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"crypto/subtle"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Permissions lists the subjects a NATS client may publish and subscribe
+// to. A nil *Permissions means everything.
+type Permissions struct {
+	Publish   []string
+	Subscribe []string
+}
+
+// Authorizer maps a token presented by a NATS client (a stadion API key) to
+// the client's name and permissions. It is called from the engine's
+// connection handling, concurrently, and must not block on the engine.
+type Authorizer interface {
+	NATSAuthorize(token string) (client string, perms *Permissions, ok bool)
+}
+
+// authenticator admits stadion's own in-process connection by a secret
+// made at start and everyone else through the Authorizer.
+type authenticator struct {
+	internal string
+	next     atomic.Pointer[Authorizer]
+	log      *slog.Logger
+}
+
+var _ server.Authentication = (*authenticator)(nil)
+
+// Check implements server.Authentication.
+func (a *authenticator) Check(c server.ClientAuthentication) bool {
+	opts := c.GetOpts()
+	token := opts.Token
+	if token == "" {
+		token = opts.Password
+	}
+	if token == "" {
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(a.internal)) == 1 {
+		c.RegisterUser(&server.User{Username: "stadion"})
+		return true
+	}
+	next := a.next.Load()
+	if next == nil {
+		return false
+	}
+	client, perms, ok := (*next).NATSAuthorize(token)
+	if !ok {
+		a.log.Info("nats client refused", "remote", c.RemoteAddress())
+		return false
+	}
+	c.RegisterUser(&server.User{Username: client, Permissions: serverPerms(perms)})
+	return true
+}
+
+func serverPerms(p *Permissions) *server.Permissions {
+	if p == nil {
+		return nil
+	}
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: p.Publish},
+		Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
+	}
+}

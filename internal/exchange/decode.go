@@ -1,0 +1,279 @@
+package exchange
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stadion-dev/stadion/internal/api"
+)
+
+// Content types accepted by the publish endpoint.
+const (
+	ctJSON          = "application/json"
+	ctCloudEvent    = "application/cloudevents+json"
+	ctCloudEventBat = "application/cloudevents-batch+json"
+)
+
+var acceptedTypes = []string{ctJSON, ctCloudEvent, ctCloudEventBat}
+
+// maxBatch is the most events one request may carry.
+const maxBatch = 1000
+
+// incoming is one event of a publish request after decoding, before
+// validation against the topic.
+type incoming struct {
+	at    string          // JSON pointer of this event in the body ("" or "/3")
+	data  json.RawMessage // the data, as sent
+	value any             // the data decoded with json.Number
+	// Attributes a structured CloudEvent brought (all optional).
+	id, typ, subject string
+	time             time.Time
+	ext              map[string]any
+}
+
+// dataPointer is where the event's data sits in the body.
+func (in *incoming) dataPointer(structured bool) string {
+	if structured {
+		return in.at + "/data"
+	}
+	return in.at
+}
+
+// decodeBody turns a publish body into events. It reports whether the body
+// was a batch and whether events were structured CloudEvents. Every error is
+// a *api.Problem (400 with pointers, or 415).
+func decodeBody(mediaType string, body []byte) (events []incoming, batch, structured bool, err error) {
+	switch mediaType {
+	case ctJSON:
+		events, batch, err = decodePlain(body)
+		return events, batch, false, err
+	case ctCloudEvent:
+		if _, err := decodeValue(body); err != nil {
+			return nil, false, true, malformed(err)
+		}
+		ev, errs := decodeCloudEvent(body, "")
+		if len(errs) > 0 {
+			return nil, false, true, invalid(errs)
+		}
+		return []incoming{ev}, false, true, nil
+	case ctCloudEventBat:
+		events, err = decodeCloudEventBatch(body)
+		return events, true, true, err
+	default:
+		return nil, false, false, api.UnsupportedMediaType(mediaType, acceptedTypes...)
+	}
+}
+
+func invalid(errs []api.FieldError) *api.Problem {
+	p := api.BadRequest(fmt.Sprintf("%d problem(s) in the request body", len(errs)))
+	p.Type, p.Title = "https://stadion.dev/problems/invalid-event", "Invalid event"
+	p.Errors = errs
+	return p
+}
+
+func malformed(err error) *api.Problem {
+	p := api.BadRequest("the body is not valid JSON: " + err.Error())
+	p.Type, p.Title = "https://stadion.dev/problems/malformed-json", "Malformed JSON"
+	return p
+}
+
+// decodePlain reads application/json: one data object, or an array of
+// them (a batch).
+func decodePlain(body []byte) ([]incoming, bool, error) {
+	if isArray(body) {
+		var items []json.RawMessage
+		if err := strictUnmarshal(body, &items); err != nil {
+			return nil, true, malformed(err)
+		}
+		if err := checkBatchSize(len(items)); err != nil {
+			return nil, true, err
+		}
+		out := make([]incoming, len(items))
+		for i, raw := range items {
+			v, err := decodeValue(raw)
+			if err != nil {
+				return nil, true, malformed(err)
+			}
+			out[i] = incoming{at: "/" + strconv.Itoa(i), data: compact(raw), value: v}
+		}
+		return out, true, nil
+	}
+	v, err := decodeValue(body)
+	if err != nil {
+		return nil, false, malformed(err)
+	}
+	return []incoming{{data: compact(body), value: v}}, false, nil
+}
+
+func decodeCloudEventBatch(body []byte) ([]incoming, error) {
+	var items []json.RawMessage
+	if err := strictUnmarshal(body, &items); err != nil {
+		return nil, malformed(err)
+	}
+	if err := checkBatchSize(len(items)); err != nil {
+		return nil, err
+	}
+	out := make([]incoming, len(items))
+	var errs []api.FieldError
+	for i, raw := range items {
+		ev, e := decodeCloudEvent(raw, "/"+strconv.Itoa(i))
+		errs = append(errs, e...)
+		out[i] = ev
+	}
+	if len(errs) > 0 {
+		return nil, invalid(errs)
+	}
+	return out, nil
+}
+
+func checkBatchSize(n int) error {
+	switch {
+	case n == 0:
+		return api.BadRequest("the batch is empty")
+	case n > maxBatch:
+		return api.BadRequest(fmt.Sprintf("the batch has %d events; at most %d are allowed per request", n, maxBatch))
+	}
+	return nil
+}
+
+// extName is the shape CloudEvents 1.0 requires of attribute names.
+var extName = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
+
+// ceKnown are the context attributes decodeCloudEvent handles itself.
+var ceKnown = map[string]bool{
+	"specversion": true, "id": true, "source": true, "type": true, "subject": true, "time": true,
+	"dataschema": true, "datacontenttype": true, "data": true, "data_base64": true,
+}
+
+// decodeCloudEvent reads one structured CloudEvent at pointer at. The
+// producer's source and dataschema are replaced by stadion's (the
+// authenticated client, the topic's schema); "seq" is reserved.
+func decodeCloudEvent(raw []byte, at string) (incoming, []api.FieldError) {
+	var m map[string]json.RawMessage
+	if err := strictUnmarshal(raw, &m); err != nil {
+		return incoming{}, []api.FieldError{{Pointer: at, Message: "not a JSON object: " + err.Error()}}
+	}
+	in := incoming{at: at}
+	var errs []api.FieldError
+	fail := func(field, msg string) { errs = append(errs, api.FieldError{Pointer: at + "/" + field, Message: msg}) }
+	if sv := stringAttr(m, "specversion"); sv != "1.0" {
+		fail("specversion", `must be "1.0"`)
+	}
+	if _, ok := m["data_base64"]; ok {
+		fail("data_base64", "binary data is not accepted; send JSON in data")
+	}
+	if ct := stringAttr(m, "datacontenttype"); ct != "" && api.MediaType(ct) != ctJSON {
+		fail("datacontenttype", "must be application/json")
+	}
+	raw, ok := m["data"]
+	if !ok {
+		fail("data", "required")
+	} else if v, err := decodeValue(raw); err != nil {
+		fail("data", "not valid JSON: "+err.Error())
+	} else {
+		in.data, in.value = compact(raw), v
+	}
+	in.readAttrs(m, fail)
+	return in, errs
+}
+
+func (in *incoming) readAttrs(m map[string]json.RawMessage, fail func(field, msg string)) {
+	in.id = stringAttr(m, "id")
+	if _, ok := m["id"]; ok && (in.id == "" || len(in.id) > 256) {
+		fail("id", "must be a non-empty string of at most 256 characters")
+	}
+	in.typ = stringAttr(m, "type")
+	if _, ok := m["type"]; ok && in.typ == "" {
+		fail("type", "must be a non-empty string")
+	}
+	in.subject = stringAttr(m, "subject")
+	if ts := stringAttr(m, "time"); ts != "" {
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			fail("time", "must be an RFC 3339 timestamp")
+		}
+		in.time = t
+	}
+	for name, raw := range m {
+		if ceKnown[name] {
+			continue
+		}
+		if name == "seq" || !extName.MatchString(name) {
+			fail(pointerToken(name), "extension attribute names are 1-20 lower-case letters or digits; seq is reserved")
+			continue
+		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			continue
+		}
+		switch v.(type) {
+		case string, float64, bool:
+			if in.ext == nil {
+				in.ext = map[string]any{}
+			}
+			in.ext[name] = v
+		default:
+			fail(name, "extension attributes must be strings, numbers or booleans")
+		}
+	}
+}
+
+// pointerToken escapes a member name for a JSON pointer (RFC 6901).
+func pointerToken(name string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
+}
+
+func stringAttr(m map[string]json.RawMessage, name string) string {
+	var s string
+	if raw, ok := m[name]; ok {
+		_ = json.Unmarshal(raw, &s)
+	}
+	return s
+}
+
+// decodeValue decodes one JSON document with json.Number, refusing
+// trailing data.
+func decodeValue(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	return v, nil
+}
+
+func strictUnmarshal(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func isArray(body []byte) bool {
+	t := bytes.TrimLeft(body, " \t\r\n")
+	return len(t) > 0 && t[0] == '['
+}
+
+// compact removes insignificant white space so stored envelopes stay small.
+func compact(raw []byte) json.RawMessage {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return raw
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,142 @@
+// Package exchange is stadion's data exchange (the DES of the Games): every
+// source publishes through one API; events are checked against the topic's
+// schema and the client's rights, wrapped in CloudEvents envelopes and
+// stored durably in JetStream; consumers read by sequence or time, follow
+// with SSE, take a snapshot of sync topics, or share durable subscriptions.
+//
+// Capabilities talk to each other through exchange topics; they may import
+// exchange, and exchange imports engine, api and config only.
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/config"
+)
+
+// Exchange serves topics and subscriptions.
+type Exchange struct {
+	cfg    *config.Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	keys   *api.Keys
+	log    *slog.Logger
+	m      *metrics
+	topics map[string]*topic
+	subs   jetstream.KeyValue
+}
+
+// New builds the exchange from validated configuration, compiling every
+// topic's schema (an invalid schema is an error naming the topic).
+func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Keys, reg prometheus.Registerer, log *slog.Logger) (*Exchange, error) {
+	x := &Exchange{
+		cfg: cfg, nc: nc, js: js, keys: keys,
+		log:    log.With("service", "exchange"),
+		m:      newMetrics(reg),
+		topics: map[string]*topic{},
+	}
+	var errs []error
+	for _, name := range cfg.TopicNames() {
+		t := &topic{name: name, cfg: cfg.Topics[name]}
+		if t.cfg.Schema != "" {
+			raw, err := cfg.ReadFile(t.cfg.Schema)
+			if err == nil {
+				t.schema, err = CompileSchema(name, raw)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("topics.%s.schema: %w", name, err))
+			}
+		}
+		x.topics[name] = t
+	}
+	return x, errors.Join(errs...)
+}
+
+// Start creates or updates the stream of every topic and the
+// subscriptions bucket.
+func (x *Exchange) Start(ctx context.Context) error {
+	for _, name := range x.cfg.TopicNames() {
+		t := x.topics[name]
+		sc := streamConfig(name, t.cfg, x.cfg.Exchange.DedupeWindow.D())
+		s, err := x.js.CreateOrUpdateStream(ctx, sc)
+		if err != nil {
+			return fmt.Errorf("exchange: topic %s: %w", name, err)
+		}
+		t.stream = s
+	}
+	kv, err := x.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: subsBucket, Description: "stadion durable subscriptions", History: 1,
+	})
+	if err != nil {
+		return fmt.Errorf("exchange: subscriptions bucket: %w", err)
+	}
+	x.subs = kv
+	x.log.Info("exchange ready", "topics", len(x.topics))
+	return nil
+}
+
+// Stop has nothing of its own to release: in-flight requests finish with
+// the HTTP server's drain, and all state is in the engine.
+func (x *Exchange) Stop(context.Context) error { return nil }
+
+// Routes registers the exchange's HTTP API on mux; auth wraps every route
+// with key authentication.
+func (x *Exchange) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		mux.Handle(pattern, auth(api.HandlerFunc(h)))
+	}
+	handle("POST /v1/topics/{topic}/events", x.handlePublish)
+	handle("GET /v1/topics/{topic}/events", x.handleEvents)
+	handle("GET /v1/topics/{topic}/stream", x.handleStream)
+	handle("GET /v1/topics/{topic}/snapshot", x.handleSnapshot)
+	handle("GET /v1/topics/{topic}/schema", x.handleSchema)
+	handle("GET /v1/topics/{topic}", x.handleTopic)
+	handle("GET /v1/topics", x.handleTopics)
+	handle("PUT /v1/subscriptions/{name}", x.handlePutSubscription)
+	handle("GET /v1/subscriptions/{name}", x.handleGetSubscription)
+	handle("DELETE /v1/subscriptions/{name}", x.handleDeleteSubscription)
+	handle("GET /v1/subscriptions", x.handleListSubscriptions)
+	handle("POST /v1/subscriptions/{name}/pull", x.handlePull)
+	handle("POST /v1/subscriptions/{name}/ack", x.handleAck)
+	handle("POST /v1/subscriptions/{name}/nack", x.handleNack)
+}
+
+// lookup returns the topic named in the path, or a 404 problem.
+func (x *Exchange) lookup(r *http.Request) (*topic, error) {
+	name := r.PathValue("topic")
+	t, ok := x.topics[name]
+	if !ok {
+		return nil, api.NotFound(fmt.Sprintf("there is no topic %q", name))
+	}
+	return t, nil
+}
+
+// readable returns the topic named in the path if the caller may read it.
+func (x *Exchange) readable(r *http.Request) (*topic, error) {
+	t, err := x.lookup(r)
+	if err != nil {
+		return nil, err
+	}
+	p, _ := api.PrincipalFrom(r.Context())
+	if !t.cfg.CanSubscribe(p.Client) {
+		return nil, api.Forbidden(fmt.Sprintf("client %q is not a subscriber of topic %q", p.Client, t.name))
+	}
+	return t, nil
+}
+
+// engineErr maps an engine failure to 503 (context ends pass through).
+func engineErr(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return api.Unavailable("the message engine did not answer: " + err.Error())
+}

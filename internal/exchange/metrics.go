@@ -1,0 +1,46 @@
+package exchange
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Reasons a publish is rejected, as the "reason" metric label.
+const (
+	reasonMalformed  = "malformed"
+	reasonSchema     = "schema"
+	reasonForbidden  = "forbidden"
+	reasonNotFound   = "unknown_topic"
+	reasonTooLarge   = "too_large"
+	reasonMediaType  = "media_type"
+	reasonEngine     = "engine"
+	reasonBadRequest = "bad_request"
+)
+
+type metrics struct {
+	published  *prometheus.CounterVec
+	duplicates *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_exchange_events_published_total",
+			Help: "Events stored in a topic (acknowledged by the engine).",
+		}, []string{"topic"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_exchange_events_duplicate_total",
+			Help: "Publishes answered from the dedupe window (Idempotency-Key or CloudEvent id seen before).",
+		}, []string{"topic"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_exchange_publish_rejected_total",
+			Help: "Publish requests rejected, by reason.",
+		}, []string{"topic", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "stadion_exchange_publish_duration_seconds",
+			Help:    "Time from receiving a publish request to the engine's acknowledgement.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 5},
+		}, []string{"topic"}),
+	}
+	reg.MustRegister(m.published, m.duplicates, m.rejected, m.latency)
+	return m
+}
