@@ -160,6 +160,7 @@ func (x *Exchange) handleEvents(w http.ResponseWriter, r *http.Request) error {
 
 type readQuery struct {
 	afterSeq uint64
+	hasAfter bool // after_seq (or Last-Event-ID) was given, even as 0
 	since    time.Time
 	limit    int
 }
@@ -172,7 +173,7 @@ func parseReadQuery(r *http.Request) (readQuery, error) {
 		if err != nil {
 			return q, api.BadRequest("after_seq must be a non-negative integer")
 		}
-		q.afterSeq = n
+		q.afterSeq, q.hasAfter = n, true
 	}
 	if s := v.Get("since"); s != "" {
 		t, err := parseSince(s)
@@ -205,15 +206,20 @@ func parseSince(s string) (time.Time, error) {
 	return time.Time{}, api.BadRequest("since must be an RFC 3339 time (2026-02-04T20:00:00Z) or a duration (10m)")
 }
 
-// orderedFrom is the consumer configuration that starts after afterSeq or
-// at since; with neither, it starts with new events.
-func orderedFrom(t *topic, afterSeq uint64, since time.Time) jetstream.OrderedConsumerConfig {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectFilter(t.name)}}
+// readerIdle is how long the engine keeps an SSE or snapshot reader's
+// consumer after its client went away (the library does not delete it).
+const readerIdle = 30 * time.Second
+
+// orderedFrom is the consumer configuration that starts after q.afterSeq
+// (after_seq=0 is the beginning) or at q.since; with neither, it starts with
+// new events.
+func orderedFrom(t *topic, q readQuery) jetstream.OrderedConsumerConfig {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{SubjectFilter(t.name)}, InactiveThreshold: readerIdle}
 	switch {
-	case afterSeq > 0:
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, afterSeq+1
-	case !since.IsZero():
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	case q.afterSeq > 0 || q.hasAfter:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, q.afterSeq+1
+	case !q.since.IsZero():
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &q.since
 	default:
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 	}

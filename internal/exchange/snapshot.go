@@ -34,7 +34,7 @@ func (x *Exchange) handleSnapshot(w http.ResponseWriter, r *http.Request) error 
 	}
 	last := si.State.LastSeq
 	if si.State.Msgs > 0 {
-		if last, err = x.writeLatest(ctx, w, t); err != nil {
+		if last, err = x.writeLatest(ctx, w, t, si.State.NumSubjects); err != nil {
 			// The status line is gone; end the JSON so the client sees a
 			// truncated, invalid document rather than a plausible one.
 			x.log.Warn("snapshot failed mid-stream", "topic", t.name, "err", err)
@@ -46,19 +46,23 @@ func (x *Exchange) handleSnapshot(w http.ResponseWriter, r *http.Request) error 
 }
 
 // writeLatest writes the last event per key and returns the highest seq
-// written.
-func (x *Exchange) writeLatest(ctx context.Context, w http.ResponseWriter, t *topic) (uint64, error) {
+// written. keys is how many keys the stream holds: each fetch asks for
+// exactly the events still pending, as a fetch of more waits out its
+// MaxWait.
+func (x *Exchange) writeLatest(ctx context.Context, w http.ResponseWriter, t *topic, keys uint64) (uint64, error) {
 	cons, err := x.js.OrderedConsumer(ctx, StreamName(t.name), jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{SubjectFilter(t.name)},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		InactiveThreshold: readerIdle,
 	})
 	if err != nil {
 		return 0, err
 	}
 	var last uint64
 	first := true
+	want := min(max(keys, 1), 500)
 	for {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+		batch, err := cons.Fetch(int(want), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return last, err
 		}
@@ -81,5 +85,6 @@ func (x *Exchange) writeLatest(ctx context.Context, w http.ResponseWriter, t *to
 		if pending == 0 || n == 0 {
 			return last, nil
 		}
+		want = min(pending, 500)
 	}
 }
