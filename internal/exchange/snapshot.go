@@ -51,7 +51,7 @@ func (x *Exchange) handleSnapshot(w http.ResponseWriter, r *http.Request) error 
 // MaxWait.
 func (x *Exchange) writeLatest(ctx context.Context, w http.ResponseWriter, t *topic, keys uint64) (uint64, error) {
 	cons, err := x.js.OrderedConsumer(ctx, StreamName(t.name), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{SubjectFilter(t.name)},
+		FilterSubjects:    []string{SubjectFilter(t.name)},
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		InactiveThreshold: readerIdle,
 	})
