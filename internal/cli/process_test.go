@@ -224,14 +224,23 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	}
 }
 
-// TestSignalDrainsThenExits sends SIGTERM: the server stops cleanly with
-// exit code 0, and the logs never contain a key.
+// TestSignalDrainsThenExits sends SIGTERM while a follower holds an SSE
+// stream open: the stream ends, the server stops cleanly with exit code 0,
+// and the logs never contain a key.
 func TestSignalDrainsThenExits(t *testing.T) {
 	p := startUp(t, t.TempDir())
 	key := p.createKey("timing")
 	if code := p.request("POST", "/v1/topics/laps/events", key, `{"athlete":"SWE-1","n":1,"ms":1}`, nil); code != 202 {
 		t.Fatalf("publish: %d", code)
 	}
+	req, _ := http.NewRequest("GET", p.http+"/v1/topics/laps/stream?after_seq=0", nil)
+	req.Header.Set("Authorization", "Bearer "+p.createKey("screens"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("open stream: %v %v", err, resp)
+	}
+	streamEnded := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, resp.Body); close(streamEnded) }()
 	p.request("GET", "/v1/topics", "stk_0000000000000000_notarealkeynotarealkeynotarealkey", "", nil)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -244,6 +253,7 @@ func TestSignalDrainsThenExits(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit 30s after SIGTERM")
 	}
+	<-streamEnded
 	logs := p.stderr.String()
 	if !strings.Contains(logs, "draining") {
 		t.Errorf("no drain in the logs:\n%s", logs)

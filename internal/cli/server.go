@@ -161,6 +161,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)
 	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.Recover(o.Logger, mux)))
+	s.http.RegisterOnShutdown(x.Drain)
 	s.HTTPURL = localURL(ln.Addr())
 	s.ready.Store(true)
 	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, PID: os.Getpid()})

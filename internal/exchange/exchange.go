@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,6 +34,9 @@ type Exchange struct {
 	m      *metrics
 	topics map[string]*topic
 	subs   jetstream.KeyValue
+
+	closing   chan struct{} // closed by Drain: open streams end
+	drainOnce sync.Once
 }
 
 // New builds the exchange from validated configuration, compiling every
@@ -40,9 +44,10 @@ type Exchange struct {
 func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Keys, reg prometheus.Registerer, log *slog.Logger) (*Exchange, error) {
 	x := &Exchange{
 		cfg: cfg, nc: nc, js: js, keys: keys,
-		log:    log.With("service", "exchange"),
-		m:      newMetrics(reg),
-		topics: map[string]*topic{},
+		log:     log.With("service", "exchange"),
+		m:       newMetrics(reg),
+		topics:  map[string]*topic{},
+		closing: make(chan struct{}),
 	}
 	var errs []error
 	for _, name := range cfg.TopicNames() {
@@ -83,6 +88,11 @@ func (x *Exchange) Start(ctx context.Context) error {
 	x.log.Info("exchange ready", "topics", len(x.topics))
 	return nil
 }
+
+// Drain ends open SSE streams, so that the HTTP server's graceful shutdown
+// is not held up by followers that would never leave on their own. Clients
+// reconnect (to another replica) with Last-Event-ID and miss nothing.
+func (x *Exchange) Drain() { x.drainOnce.Do(func() { close(x.closing) }) }
 
 // Stop has nothing of its own to release: in-flight requests finish with
 // the HTTP server's drain, and all state is in the engine.

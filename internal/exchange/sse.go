@@ -33,10 +33,10 @@ func (x *Exchange) handleStream(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return api.BadRequest("Last-Event-ID must be the seq of an event")
 		}
-		q.afterSeq, q.since = n, time.Time{}
+		q.afterSeq, q.hasAfter, q.since = n, true, time.Time{}
 	}
 	ctx := r.Context()
-	cons, err := x.js.OrderedConsumer(ctx, StreamName(t.name), orderedFrom(t, q.afterSeq, q.since))
+	cons, err := x.js.OrderedConsumer(ctx, StreamName(t.name), orderedFrom(t, q))
 	if err != nil {
 		return engineErr(err)
 	}
@@ -51,10 +51,10 @@ func (x *Exchange) handleStream(w http.ResponseWriter, r *http.Request) error {
 		return engineErr(err)
 	}
 	defer cc.Stop()
-	return serveSSE(ctx, w, events)
+	return serveSSE(ctx, w, events, x.closing)
 }
 
-func serveSSE(ctx context.Context, w http.ResponseWriter, events <-chan jetstream.Msg) error {
+func serveSSE(ctx context.Context, w http.ResponseWriter, events <-chan jetstream.Msg, closing <-chan struct{}) error {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -71,6 +71,8 @@ func serveSSE(ctx context.Context, w http.ResponseWriter, events <-chan jetstrea
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-closing:
 			return nil
 		case <-tick.C:
 			buf = append(buf[:0], ": keep-alive\n\n"...)
