@@ -186,8 +186,8 @@ func decodeCloudEvent(raw []byte, at string) (incoming, []api.FieldError) {
 
 func (in *incoming) readAttrs(m map[string]json.RawMessage, fail func(field, msg string)) {
 	in.id = stringAttr(m, "id")
-	if _, ok := m["id"]; ok && (in.id == "" || len(in.id) > 256) {
-		fail("id", "must be a non-empty string of at most 256 characters")
+	if _, ok := m["id"]; ok && (in.id == "" || len(in.id) > 256 || hasControl(in.id)) {
+		fail("id", "must be a non-empty string of at most 256 characters without control characters")
 	}
 	in.typ = stringAttr(m, "type")
 	if _, ok := m["type"]; ok && in.typ == "" {
@@ -228,6 +228,17 @@ func (in *incoming) readAttrs(m map[string]json.RawMessage, fail func(field, msg
 // pointerToken escapes a member name for a JSON pointer (RFC 6901).
 func pointerToken(name string) string {
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
+}
+
+// hasControl reports control characters, which must never reach the
+// engine's message headers (the id becomes part of Nats-Msg-Id).
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func stringAttr(m map[string]json.RawMessage, name string) string {
