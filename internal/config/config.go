@@ -12,6 +12,9 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -30,11 +33,13 @@ const (
 
 // Config is the whole of stadion.yaml.
 type Config struct {
-	Durability Durability         `yaml:"durability"`
-	Engine     Engine             `yaml:"engine"`
-	Exchange   Exchange           `yaml:"exchange"`
-	Topics     map[string]*Topic  `yaml:"topics"`
-	Clients    map[string]*Client `yaml:"clients"`
+	Durability Durability           `yaml:"durability"`
+	Engine     Engine               `yaml:"engine"`
+	Exchange   Exchange             `yaml:"exchange"`
+	Topics     map[string]*Topic    `yaml:"topics"`
+	Clients    map[string]*Client   `yaml:"clients"`
+	Databases  map[string]*Database `yaml:"databases"`
+	Sinks      map[string]*Sink     `yaml:"sinks"`
 
 	// Dir is the directory relative paths in the file are resolved against,
 	// inside FS. Set by Load.
@@ -93,7 +98,7 @@ func Parse(data []byte, fsys fs.FS, dir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w", nameFields(data, err))
 	}
 	c.FS, c.Dir = fsys, dir
 	c.setDefaults()
@@ -157,6 +162,7 @@ func (c *Config) setDefaults() {
 			c.Clients[name] = &Client{}
 		}
 	}
+	c.setDeliveryDefaults()
 }
 
 // HasRole reports whether the named client has role.
@@ -216,4 +222,84 @@ func ValidName(s string) bool { return validName(s) }
 
 func fieldErr(field, format string, args ...any) error {
 	return fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...))
+}
+
+// decodeError is a YAML decoding error whose lines name their fields.
+type decodeError struct {
+	msg string
+	err error
+}
+
+func (e *decodeError) Error() string { return e.msg }
+func (e *decodeError) Unwrap() error { return e.err }
+
+var lineRef = regexp.MustCompile(`line (\d+): `)
+
+// nameFields puts the field in front of every "line N:" of a decoding
+// error (topics.x.retention: line 4: invalid duration ...), so that these
+// errors name their field as Validate's do.
+func nameFields(data []byte, err error) error {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return err
+	}
+	fields := map[int][]string{}
+	collectFields(&root, "", fields)
+	msg := lineRef.ReplaceAllStringFunc(err.Error(), func(ref string) string {
+		n, _ := strconv.Atoi(lineRef.FindStringSubmatch(ref)[1])
+		if f := commonField(fields[n]); f != "" {
+			return f + ": " + ref
+		}
+		return ref
+	})
+	return &decodeError{msg: msg, err: err}
+}
+
+// collectFields lists, per line, the paths of the keys and items on it.
+func collectFields(n *yaml.Node, path string, out map[int][]string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			collectFields(c, path, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, p := n.Content[i], n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			out[k.Line] = append(out[k.Line], p)
+			collectFields(n.Content[i+1], p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[c.Line] = append(out[c.Line], p)
+			collectFields(c, p, out)
+		}
+	}
+}
+
+// commonField is the deepest path on the same branch as all paths of a
+// line: the field itself when the line holds one key (and its parents in a
+// flow mapping), their parent when a flow mapping puts siblings on it.
+func commonField(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	common := paths[len(paths)-1]
+	for _, p := range paths {
+		for common != "" && !onBranch(p, common) {
+			common = common[:max(strings.LastIndexAny(common, ".["), 0)]
+		}
+	}
+	return common
+}
+
+// onBranch reports whether one of the paths a and b contains the other.
+func onBranch(a, b string) bool {
+	in := func(x, y string) bool {
+		return x == y || strings.HasPrefix(x, y+".") || strings.HasPrefix(x, y+"[")
+	}
+	return in(a, b) || in(b, a)
 }

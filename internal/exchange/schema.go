@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/stadion-dev/stadion/internal/api"
 )
@@ -68,34 +71,50 @@ func (s *Schema) Validate(v any, at string) []api.FieldError {
 	if !errors.As(err, &ve) {
 		return []api.FieldError{{Pointer: at, Message: err.Error()}}
 	}
-	return flattenOutput(ve.BasicOutput(), at)
+	return flattenErrors(ve, at)
 }
 
-// flattenOutput lists the leaf errors of a basic output, most specific
-// first, without the "doesn't validate" summaries of parent keywords.
-func flattenOutput(out *jsonschema.OutputUnit, at string) []api.FieldError {
+// errorPrinter renders messages the way the library's own output does.
+var errorPrinter = message.NewPrinter(language.English)
+
+// flattenErrors lists every error of a validation, sorted by pointer,
+// without the "validation failed" summaries of a schema or $ref with
+// failures below it (those are listed instead). It walks the error tree
+// rather than the library's basic output, which replaces the message of an
+// error reached through a $ref with "validation failed".
+func flattenErrors(ve *jsonschema.ValidationError, at string) []api.FieldError {
 	var errs []api.FieldError
 	seen := map[api.FieldError]bool{}
-	for _, u := range out.Errors {
-		if u.Error == nil || isSummary(u.Error.Kind) {
-			continue
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 || !isSummary(e.ErrorKind) {
+			fe := api.FieldError{Pointer: at + instancePointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(errorPrinter)}
+			if !seen[fe] {
+				seen[fe] = true
+				errs = append(errs, fe)
+			}
 		}
-		fe := api.FieldError{Pointer: at + u.InstanceLocation, Message: u.Error.String()}
-		if !seen[fe] {
-			seen[fe] = true
-			errs = append(errs, fe)
+		for _, c := range e.Causes {
+			walk(c)
 		}
 	}
-	if len(errs) == 0 && out.Error != nil {
-		errs = append(errs, api.FieldError{Pointer: at + out.InstanceLocation, Message: out.Error.String()})
-	}
+	walk(ve)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pointer < errs[j].Pointer })
 	return errs
 }
 
-// isSummary reports the error kinds that only say "the errors listed after
-// me failed" (a schema with several failures, a $ref); their causes follow
-// them in the basic output.
+// instancePointer is the JSON pointer of an instance location.
+func instancePointer(tokens []string) string {
+	var b strings.Builder
+	for _, tok := range tokens {
+		b.WriteByte('/')
+		b.WriteString(pointerToken(tok))
+	}
+	return b.String()
+}
+
+// isSummary reports the error kinds that only say "the errors below me
+// failed": a schema with several failures, a $ref, the document's schema.
 func isSummary(k jsonschema.ErrorKind) bool {
 	switch k.(type) {
 	case *kind.Group, *kind.Reference, *kind.Schema:

@@ -71,7 +71,8 @@ func (x *Exchange) handlePutSubscription(w http.ResponseWriter, r *http.Request)
 		if err := x.authorizeSub(r, existing); err != nil {
 			return err
 		}
-		sub.Created, sub.Start = existing.Created, existing.Start
+		sub.Created, sub.Start, sub.Owner = existing.Created, existing.Start, existing.Owner
+		cc.Metadata["stadion.owner"] = existing.Owner
 		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = existing.deliverPolicy()
 	case !errors.Is(err, jetstream.ErrKeyNotFound):
 		return engineErr(err)

@@ -1,0 +1,238 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// asyncErrs collects the errors a NATS connection reports asynchronously
+// (permission violations).
+type asyncErrs chan error
+
+func (c asyncErrs) handler() nats.Option {
+	return nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case c <- err:
+		default:
+		}
+	})
+}
+
+// expectViolation waits for a permissions violation naming subject.
+func (c asyncErrs) expectViolation(t *testing.T, subject string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case err := <-c:
+			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject+`"`) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no permissions violation for %q", subject)
+		}
+	}
+}
+
+// The requests refused below time out after a short wait: the engine
+// answers a permissions violation asynchronously, which is what the tests
+// assert.
+func TestPlainNATSSubscriber(t *testing.T) {
+	h := newHarness(t)
+	pub, sub := h.key("pub"), h.key("sub")
+	rcs := publishLaps(h, pub, 3)
+	h.mustPublish(pub, "notes", `"secret"`)
+
+	errs := make(asyncErrs, 16)
+	nc, err := h.natsConnect(nats.Token(sub), nats.CustomInboxPrefix(InboxPrefix("sub")), errs.handler())
+	if err != nil {
+		t.Fatalf("connect with a subscriber key: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	t.Run("reads its topic through a durable consumer", func(t *testing.T) {
+		cons, err := js.CreateOrUpdateConsumer(ctx, StreamName("laps"), jetstream.ConsumerConfig{
+			Durable: "nats-worker", AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: SubjectFilter("laps"),
+		})
+		if err != nil {
+			t.Fatalf("create consumer: %v", err)
+		}
+		batch, err := cons.Fetch(3, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for m := range batch.Messages() {
+			got = append(got, parseEvent(t, m.Data()).ID)
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Errorf("ack: %v", err)
+			}
+		}
+		if batch.Error() != nil {
+			t.Fatal(batch.Error())
+		}
+		if len(got) != 3 || got[0] != rcs[0].ID || got[2] != rcs[2].ID {
+			t.Errorf("read %v, want the ids of %+v", got, rcs)
+		}
+	})
+
+	t.Run("reads its topic with an ordered consumer and direct get", func(t *testing.T) {
+		s, err := js.Stream(ctx, StreamName("laps"))
+		if err != nil {
+			t.Fatalf("stream info: %v", err)
+		}
+		m, err := s.GetMsg(ctx, 2)
+		if err != nil {
+			t.Fatalf("get message 2: %v", err)
+		}
+		if parseEvent(t, m.Data).ID != rcs[1].ID {
+			t.Errorf("message 2 is %s", m.Data)
+		}
+		oc, err := js.OrderedConsumer(ctx, StreamName("laps"), jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := oc.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatalf("ordered consumer: %v", err)
+		}
+		if parseEvent(t, msg.Data()).ID != rcs[0].ID {
+			t.Errorf("first message %s", msg.Data())
+		}
+	})
+
+	t.Run("receives live events on core NATS", func(t *testing.T) {
+		live, err := nc.SubscribeSync(SubjectFilter("laps"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer live.Unsubscribe()
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		rc := h.mustPublish(pub, "laps", goodLap)
+		m, err := live.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != "topic.laps.NOR-1" || parseEvent(t, m.Data).ID != rc.ID {
+			t.Errorf("live message %s %s", m.Subject, m.Data)
+		}
+	})
+
+	t.Run("cannot read another topic", func(t *testing.T) {
+		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		if _, err := js.Stream(short, StreamName("notes")); err == nil {
+			t.Fatal("stream info of a topic the client does not subscribe to succeeded")
+		}
+		errs.expectViolation(t, "$JS.API.STREAM.INFO.TOPIC_notes")
+		short2, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel2()
+		if _, err := js.CreateOrUpdateConsumer(short2, StreamName("notes"), jetstream.ConsumerConfig{Durable: "steal"}); err == nil {
+			t.Fatal("consumer on a topic the client does not subscribe to")
+		}
+		errs.expectViolation(t, "$JS.API.CONSUMER.CREATE.TOPIC_notes.steal")
+		s, err := nc.SubscribeSync(SubjectFilter("notes"))
+		if err == nil {
+			defer s.Unsubscribe()
+		}
+		errs.expectViolation(t, "topic.notes.>")
+	})
+
+	t.Run("cannot publish into topics", func(t *testing.T) {
+		for _, subj := range []string{"topic.laps.x", "topic.notes.x"} {
+			if err := nc.Publish(subj, []byte(`{"forged":true}`)); err != nil {
+				t.Fatal(err)
+			}
+			errs.expectViolation(t, subj)
+		}
+		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		if _, err := js.Publish(short, "topic.laps.x", []byte(`{}`)); err == nil {
+			t.Error("a JetStream publish into a topic was acknowledged")
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if n := h.stored("laps"); n != 4 {
+			t.Errorf("laps holds %d events, want 4", n)
+		}
+		if n := h.stored("notes"); n != 1 {
+			t.Errorf("notes holds %d events, want 1", n)
+		}
+	})
+
+	t.Run("cannot delete streams or subscribe to others' inboxes", func(t *testing.T) {
+		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		if err := js.DeleteStream(short, StreamName("laps")); err == nil {
+			t.Error("the stream was deleted")
+		}
+		errs.expectViolation(t, "$JS.API.STREAM.DELETE.TOPIC_laps")
+		for _, subj := range []string{"_INBOX.>", InboxPrefix("other") + ".>", ">"} {
+			s, err := nc.SubscribeSync(subj)
+			if err == nil {
+				defer s.Unsubscribe()
+			}
+			errs.expectViolation(t, subj)
+		}
+	})
+
+	if err := nc.Flush(); err != nil || nc.Status() != nats.CONNECTED {
+		t.Errorf("the connection did not survive the violations: %v %v", err, nc.Status())
+	}
+}
+
+func TestPlainNATSRefused(t *testing.T) {
+	h := newHarness(t)
+	revoked, id := h.keyWithID("sub")
+	if r := h.do("DELETE", "/v1/clients/sub/keys/"+id, h.admin, nil); r.status != http.StatusNoContent {
+		t.Fatalf("revoke: %d", r.status)
+	}
+	for name, opts := range map[string][]nats.Option{
+		"no token":      nil,
+		"unknown token": {nats.Token("stk_0123456789abcdef_" + strings.Repeat("x", 43))},
+		"garbage token": {nats.Token("hello")},
+		"revoked key":   {nats.Token(revoked)},
+		"user password": {nats.UserInfo("sub", "sub")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := h.as(t)
+			nc, err := h.natsConnect(opts...)
+			if err == nil {
+				nc.Close()
+				t.Fatal("connected")
+			}
+			if !errors.Is(err, nats.ErrAuthorization) && !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+				t.Errorf("error %v, want an authorization error", err)
+			}
+		})
+	}
+
+	// The admin key gets everything.
+	nc, err := h.natsConnect(nats.Token(h.admin))
+	if err != nil {
+		t.Fatalf("admin: %v", err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.Stream(ctx, StreamName("notes")); err != nil {
+		t.Errorf("admin stream info: %v", err)
+	}
+}
