@@ -33,6 +33,7 @@ func (c *Config) Validate() error {
 	for _, name := range sortedKeys(c.Topics) {
 		errs = append(errs, c.validateTopic(name, c.Topics[name])...)
 	}
+	errs = append(errs, c.validateDelivery()...)
 	return errors.Join(errs...)
 }
 
