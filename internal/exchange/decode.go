@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stadion-dev/stadion/internal/api"
 )
@@ -50,6 +51,11 @@ func (in *incoming) dataPointer(structured bool) string {
 // was a batch and whether events were structured CloudEvents. Every error is
 // a *api.Problem (400 with pointers, or 415).
 func decodeBody(mediaType string, body []byte) (events []incoming, batch, structured bool, err error) {
+	if !utf8.Valid(body) {
+		// encoding/json would quietly replace bad bytes in what it
+		// validates while the raw bytes were stored: refuse them.
+		return nil, false, false, malformed(errors.New("the body is not valid UTF-8"))
+	}
 	switch mediaType {
 	case ctJSON:
 		events, batch, err = decodePlain(body)

@@ -29,3 +29,16 @@ func TestCloudEventIDCannotInjectHeaders(t *testing.T) {
 		t.Fatalf("a plain id was refused: %v", err)
 	}
 }
+
+// Invalid UTF-8 is malformed JSON: it would be validated in a cleaned-up
+// form but stored as sent.
+func TestInvalidUTF8IsMalformed(t *testing.T) {
+	for _, ct := range []string{ctJSON, ctCloudEvent, ctCloudEventBat} {
+		body := []byte("{\"name\":\"caf\xe9\"}")
+		_, _, _, err := decodeBody(ct, body)
+		var p *api.Problem
+		if !errors.As(err, &p) || p.Status != 400 || p.Title != "Malformed JSON" {
+			t.Errorf("%s: got %v, want 400 Malformed JSON", ct, err)
+		}
+	}
+}

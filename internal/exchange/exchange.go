@@ -34,6 +34,8 @@ type Exchange struct {
 	m      *metrics
 	topics map[string]*topic
 	subs   jetstream.KeyValue
+	// consumerKey makes subscriptions' consumer names unguessable.
+	consumerKey []byte
 
 	closing   chan struct{} // closed by Drain: open streams end
 	drainOnce sync.Once
@@ -85,6 +87,9 @@ func (x *Exchange) Start(ctx context.Context) error {
 		return fmt.Errorf("exchange: subscriptions bucket: %w", err)
 	}
 	x.subs = kv
+	if x.consumerKey, err = loadSecret(ctx, kv); err != nil {
+		return fmt.Errorf("exchange: subscriptions secret: %w", err)
+	}
 	x.log.Info("exchange ready", "topics", len(x.topics))
 	return nil
 }

@@ -40,7 +40,7 @@ topics:
     schema: schemas/lap.json
     key: /athlete
     publishers: [pub]
-    subscribers: [sub]
+    subscribers: [sub, sub2]
     description: lap times
   roster:
     kind: sync
@@ -54,6 +54,7 @@ topics:
 clients:
   pub: {}
   sub: {}
+  sub2: {}
   other: {}
 `
 

@@ -9,7 +9,10 @@ import (
 // large consumers do: a client connects to the engine's client port with
 // its stadion API key as the token and gets exactly the rights to read the
 // topics it subscribes to (JetStream consumers on their streams, direct
-// gets, acks), with replies on its own inbox prefix _INBOX_<client>. It may
+// gets, acks), with replies on its own inbox prefix _INBOX_<client>. It
+// cannot list consumers: the names of HTTP subscriptions' consumers are
+// secret (see consumerName), which keeps other clients' subscriptions out
+// of its reach. It may
 // not publish into topics: events only enter through the validating API.
 // The admin key gets everything.
 func (x *Exchange) NATSAuthorize(token string) (string, *engine.Permissions, bool) {
@@ -47,7 +50,6 @@ func (x *Exchange) natsPermissions(client string) *engine.Permissions {
 			"$JS.API.CONSUMER.CREATE."+s, "$JS.API.CONSUMER.CREATE."+s+".>",
 			"$JS.API.CONSUMER.DURABLE.CREATE."+s+".>",
 			"$JS.API.CONSUMER.INFO."+s+".>", "$JS.API.CONSUMER.DELETE."+s+".>",
-			"$JS.API.CONSUMER.NAMES."+s, "$JS.API.CONSUMER.LIST."+s,
 			"$JS.API.CONSUMER.MSG.NEXT."+s+".>",
 			"$JS.ACK."+s+".>", "$JS.ACK.*.*."+s+".>", "$JS.FC."+s+".>",
 		)

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -234,5 +235,53 @@ func TestPlainNATSRefused(t *testing.T) {
 	defer cancel()
 	if _, err := js.Stream(ctx, StreamName("notes")); err != nil {
 		t.Errorf("admin stream info: %v", err)
+	}
+}
+
+// Another subscriber of the same topic cannot reach an HTTP subscription
+// over plain NATS, even knowing its name: the consumer's name is secret.
+func TestPlainNATSCannotTouchSubscriptions(t *testing.T) {
+	h := newHarness(t)
+	pub, sub := h.key("pub"), h.key("sub")
+	if r := h.do("PUT", "/v1/subscriptions/board", sub, []byte(`{"topic":"laps","start":"earliest"}`)); r.status != http.StatusCreated {
+		t.Fatalf("PUT subscription: %d %s", r.status, r.body)
+	}
+	publishLaps(h, pub, 2)
+
+	errs := make(asyncErrs, 16)
+	nc, err := h.natsConnect(nats.Token(h.key("sub2")), nats.CustomInboxPrefix(InboxPrefix("sub2")), errs.handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, guess := range []string{"board", "sub_board"} {
+		if _, err := js.Consumer(ctx, StreamName("laps"), guess); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			t.Errorf("consumer %q: got %v, want not found", guess, err)
+		}
+	}
+	short, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel2()
+	stream, err := js.Stream(ctx, StreamName("laps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range stream.ConsumerNames(short).Name() {
+		t.Error("a plain NATS client listed consumer names")
+	}
+	errs.expectViolation(t, "$JS.API.CONSUMER.NAMES.TOPIC_laps")
+
+	// The owner still gets every event through the subscription.
+	var got struct {
+		Events []Delivery `json:"events"`
+	}
+	r := h.do("POST", "/v1/subscriptions/board/pull", sub, []byte(`{"max":10,"wait":"2s"}`))
+	if err := json.Unmarshal(r.body, &got); err != nil || len(got.Events) != 2 {
+		t.Fatalf("pull: %d %s", r.status, r.body)
 	}
 }

@@ -50,9 +50,9 @@ func (x *Exchange) handlePull(w http.ResponseWriter, r *http.Request) error {
 			return api.BadRequest("wait must be a duration from 0s to 60s")
 		}
 	}
-	cons, err := x.js.Consumer(r.Context(), StreamName(s.Topic), s.Name)
+	cons, err := x.consumer(r.Context(), s)
 	if err != nil {
-		return engineErr(err)
+		return err
 	}
 	deliveries, err := fetch(cons, req.Max, wait)
 	if err != nil {
@@ -120,7 +120,7 @@ func (x *Exchange) settle(w http.ResponseWriter, r *http.Request, nack bool) err
 	if err != nil {
 		return err
 	}
-	subjects, err := ackSubjects(req.AckIDs, StreamName(s.Topic), s.Name)
+	subjects, err := ackSubjects(req.AckIDs, StreamName(s.Topic), x.consumerName(s.Name))
 	if err != nil {
 		return err
 	}

@@ -65,11 +65,12 @@ func (x *Exchange) handlePutSubscription(w http.ResponseWriter, r *http.Request)
 	ctx := r.Context()
 	existing, err := x.loadSubscription(ctx, name)
 	switch {
-	case err == nil && existing.Topic != sub.Topic:
-		return conflict(fmt.Sprintf("subscription %q reads topic %q; delete it first to reuse the name", name, existing.Topic))
 	case err == nil:
 		if err := x.authorizeSub(r, existing); err != nil {
 			return err
+		}
+		if existing.Topic != sub.Topic {
+			return conflict(fmt.Sprintf("subscription %q reads topic %q; delete it first to reuse the name", name, existing.Topic))
 		}
 		sub.Created, sub.Start, sub.Owner = existing.Created, existing.Start, existing.Owner
 		cc.Metadata["stadion.owner"] = existing.Owner
@@ -78,7 +79,11 @@ func (x *Exchange) handlePutSubscription(w http.ResponseWriter, r *http.Request)
 		return engineErr(err)
 	}
 	if _, err := x.js.CreateOrUpdateConsumer(ctx, StreamName(sub.Topic), cc); err != nil {
-		return api.BadRequest("the engine refused the subscription: " + err.Error())
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest {
+			return api.BadRequest("the engine refused the subscription: " + apiErr.Description)
+		}
+		return engineErr(err)
 	}
 	if err := x.storeSubscription(ctx, sub); err != nil {
 		return err
@@ -118,7 +123,7 @@ func (x *Exchange) subscriptionFor(r *http.Request, name string, req putSubscrip
 		return Subscription{}, jetstream.ConsumerConfig{}, err
 	}
 	cc := jetstream.ConsumerConfig{
-		Durable: name, Description: "stadion subscription " + name,
+		Durable: x.consumerName(name), Description: "stadion subscription " + name,
 		FilterSubject: SubjectFilter(t.name), AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait,
 		MaxAckPending: 10000, DeliverPolicy: policy, OptStartSeq: seq, OptStartTime: at,
 		Metadata: map[string]string{"stadion.subscription": name, "stadion.owner": p.Client},
@@ -219,9 +224,9 @@ func (x *Exchange) handleGetSubscription(w http.ResponseWriter, r *http.Request)
 }
 
 func (x *Exchange) status(ctx context.Context, s Subscription) (SubscriptionStatus, error) {
-	ci, err := x.js.Consumer(ctx, StreamName(s.Topic), s.Name)
+	ci, err := x.consumer(ctx, s)
 	if err != nil {
-		return SubscriptionStatus{}, engineErr(err)
+		return SubscriptionStatus{}, err
 	}
 	info := ci.CachedInfo()
 	return SubscriptionStatus{
@@ -239,6 +244,9 @@ func (x *Exchange) handleListSubscriptions(w http.ResponseWriter, r *http.Reques
 	}
 	out := []SubscriptionStatus{}
 	for name := range names.Keys() {
+		if name == secretKey {
+			continue
+		}
 		s, err := x.loadSubscription(ctx, name)
 		if err != nil || (!p.Admin() && s.Owner != p.Client) {
 			continue
@@ -259,7 +267,7 @@ func (x *Exchange) handleDeleteSubscription(w http.ResponseWriter, r *http.Reque
 		return err
 	}
 	ctx := r.Context()
-	if err := x.js.DeleteConsumer(ctx, StreamName(s.Topic), s.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if err := x.js.DeleteConsumer(ctx, StreamName(s.Topic), x.consumerName(s.Name)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return engineErr(err)
 	}
 	if err := x.subs.Delete(ctx, s.Name); err != nil {
