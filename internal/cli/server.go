@@ -20,6 +20,7 @@ import (
 	"github.com/stadion-dev/stadion/examples/games"
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/delivery"
 	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
@@ -60,7 +61,10 @@ type service interface {
 	Stop(ctx context.Context) error
 }
 
-var _ service = (*exchange.Exchange)(nil)
+var (
+	_ service = (*exchange.Exchange)(nil)
+	_ service = (*delivery.Service)(nil)
+)
 
 // Endpoints is written to <data>/endpoints.json so that CLI commands and
 // benchmarks find a running server.
@@ -149,7 +153,11 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 		return err
 	}
 	eng.SetAuthorizer(x)
-	for _, svc := range []service{x} {
+	d, err := delivery.New(cfg, eng.JS, reg, o.Logger, delivery.Options{DataDir: o.DataDir})
+	if err != nil {
+		return err
+	}
+	for _, svc := range []service{x, d} {
 		if err := svc.Start(ctx); err != nil {
 			return err
 		}
@@ -160,6 +168,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	s.systemRoutes(mux, reg)
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)
+	d.Routes(mux, auth)
 	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.Recover(o.Logger, mux)))
 	s.http.RegisterOnShutdown(x.Drain)
 	s.HTTPURL = localURL(ln.Addr())

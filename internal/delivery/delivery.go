@@ -1,0 +1,190 @@
+// Package delivery moves events from exchange topics into the systems
+// behind them at a pace those systems can take: database sinks (SQLite or
+// PostgreSQL) drain a topic through a durable consumer in batches, with a
+// rate limit, idempotent upserts, retries with backoff and a dead-letter
+// stream per sink for events the database rejects.
+//
+// How a sink stays exact:
+//   - Each sink has one durable pull consumer, sink-<name>, on the topic's
+//     stream (explicit ack). Every stadion replica runs it; the engine hands
+//     each batch to one of them.
+//   - A batch is one transaction of multi-row INSERT ... ON CONFLICT (key)
+//     DO UPDATE ... WHERE excluded._seq > table._seq. _seq is the stream
+//     sequence of the event that wrote the row, so a redelivery or a replay
+//     is a no-op and an older event never overwrites a newer row, whatever
+//     order replicas commit in.
+//   - Events are acknowledged only after the commit; a crash in between
+//     redelivers them (harmless, see above). Nothing is acknowledged before
+//     it is in the table or stored as a dead letter.
+//   - Transient errors (connection refused, busy/locked, serialization,
+//     shutdown) are retried with exponential backoff, forever, keeping the
+//     events in progress. A batch the database rejects for its content is
+//     split in halves until the rejected events stand alone; each is tried
+//     max_attempts times and then dead-lettered, and the rest flow on.
+//   - max_rate is a token bucket per sink and per process: with N replicas
+//     the database sees up to N times max_rate.
+//
+// SQLite goes through modernc.org/sqlite (pure Go: one static binary, no
+// cgo) and PostgreSQL through pgx's pool; see SQLite and Postgres.
+//
+// delivery is a capability: internal/cli wires it; it imports exchange
+// (stream names), api and config.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/exchange"
+)
+
+// Options tune a Service beyond the configuration.
+type Options struct {
+	// DataDir is where relative SQLite paths resolve.
+	DataDir string
+	// AckWait is how long the engine waits for a sink's acknowledgement
+	// before it redelivers (default 1m; sinks signal progress while they
+	// retry).
+	AckWait time.Duration
+}
+
+// Service runs every configured sink.
+type Service struct {
+	cfg    *config.Config
+	js     jetstream.JetStream
+	opts   Options
+	log    *slog.Logger
+	m      *metrics
+	sinks  map[string]*sink
+	stores map[string]Store
+	kv     jetstream.KeyValue
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds the sinks from validated configuration; Start connects them.
+func New(cfg *config.Config, js jetstream.JetStream, reg prometheus.Registerer, log *slog.Logger, o Options) (*Service, error) {
+	if o.AckWait == 0 {
+		o.AckWait = time.Minute
+	}
+	s := &Service{cfg: cfg, js: js, opts: o, log: log.With("service", "delivery"), m: newMetrics(reg),
+		sinks: map[string]*sink{}, stores: map[string]Store{}}
+	for _, name := range cfg.SinkNames() {
+		sc := cfg.Sinks[name]
+		var schema []byte
+		if t := cfg.Topics[sc.Topic]; t != nil && t.Schema != "" {
+			raw, err := cfg.ReadFile(t.Schema)
+			if err != nil {
+				return nil, fmt.Errorf("sinks.%s: schema of topic %s: %w", name, sc.Topic, err)
+			}
+			schema = raw
+		}
+		tbl := tableFor(sc, schema)
+		s.sinks[name] = &sink{name: name, cfg: sc, table: tbl, mapper: newRowMapper(tbl, sc),
+			limiter: newLimiter(sc), m: s.m.forSink(name), st: newSinkState(), log: s.log.With("sink", name)}
+	}
+	return s, nil
+}
+
+func newLimiter(sc *config.Sink) *rate.Limiter {
+	if sc.MaxRate <= 0 {
+		return rate.NewLimiter(rate.Inf, sc.Batch.Size)
+	}
+	return rate.NewLimiter(rate.Limit(sc.MaxRate), max(sc.Batch.Size, int(math.Ceil(float64(sc.MaxRate)))))
+}
+
+// Start opens the databases, the dead-letter streams, the durable
+// consumers and the shared pause state, and starts draining.
+func (s *Service) Start(ctx context.Context) error {
+	if len(s.sinks) == 0 {
+		return nil
+	}
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: StateBucket, Description: "stadion sink state (paused)", History: 1})
+	if err != nil {
+		return fmt.Errorf("delivery: state bucket: %w", err)
+	}
+	s.kv = kv
+	for _, name := range s.cfg.SinkNames() {
+		if err := s.connect(ctx, name, s.sinks[name]); err != nil {
+			return err
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	if err := s.followState(runCtx); err != nil {
+		return err
+	}
+	for _, sk := range s.sinks {
+		s.wg.Go(func() { sk.run(runCtx) })
+	}
+	s.log.Info("delivery ready", "sinks", len(s.sinks))
+	return nil
+}
+
+// connect gives a sink its store, dead-letter stream and consumer.
+func (s *Service) connect(ctx context.Context, name string, sk *sink) error {
+	store, ok := s.stores[sk.cfg.Database]
+	if !ok {
+		var err error
+		store, err = OpenStore(ctx, s.cfg.Databases[sk.cfg.Database].URL, s.opts.DataDir)
+		if err != nil {
+			return fmt.Errorf("databases.%s: %w", sk.cfg.Database, err)
+		}
+		s.stores[sk.cfg.Database] = store
+	}
+	sk.store = store
+	ensureCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	sk.ensureTable(ensureCtx) // a database that is down is retried by run
+	cancel()
+	dlq, err := openDeadLetters(ctx, s.js, name)
+	if err != nil {
+		return err
+	}
+	sk.dlq = dlq
+	sk.cons, err = s.js.CreateOrUpdateConsumer(ctx, exchange.StreamName(sk.cfg.Topic), jetstream.ConsumerConfig{
+		Durable:       ConsumerName(name),
+		Description:   "stadion sink " + name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.opts.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: max(1000, 4*sk.cfg.Batch.Size),
+	})
+	if err != nil {
+		return fmt.Errorf("delivery: consumer of sink %s: %w", name, err)
+	}
+	return nil
+}
+
+// ConsumerName is the durable consumer a sink drains its topic with.
+func ConsumerName(sink string) string { return "sink-" + sink }
+
+// Stop ends the sinks: a batch being written is rolled back and handed
+// back to the engine (negative ack), so another replica takes it at once.
+func (s *Service) Stop(ctx context.Context) error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("delivery: sinks did not stop in time: %w", ctx.Err())
+	}
+	for _, st := range s.stores {
+		err = errors.Join(err, st.Close())
+	}
+	return err
+}
