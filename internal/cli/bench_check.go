@@ -63,7 +63,7 @@ func (c check) verdict() string {
 
 // exchangeChecks are the targets for one durability.
 func exchangeChecks(o exchangeOptions, m *exchangeMode) []check {
-	a, b, c, d, e := m.phase("a"), m.phase("b"), m.phase("c"), m.phase("d"), m.phase("e")
+	a, b, c, d, e, f := m.phase("a"), m.phase("b"), m.phase("c"), m.phase("d"), m.phase("e"), m.phase("f")
 	var ratioNote, rateNote string
 	if o.publishers != 64 {
 		ratioNote = "target set for 64 publishers"
@@ -74,6 +74,7 @@ func exchangeChecks(o exchangeOptions, m *exchangeMode) []check {
 	if e.EventsPerSec < 0.95*o.rate {
 		rateNote = join(rateNote, fmt.Sprintf("only %s/s achieved", thousands(e.EventsPerSec)))
 	}
+	rateNote = join(rateNote, "raw JetStream (f): "+f.lat(f.Latency.P99))
 	return []check{
 		newCheck("b/a  HTTP single / raw publish", ratio(b, a), "", 0.5, false, join(ratioNote, errNote(a, b))),
 		newCheck("c/d  HTTP batch / raw async", ratio(c, d), "", 0.6, false, errNote(c, d)),

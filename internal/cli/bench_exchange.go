@@ -27,12 +27,17 @@ results events (demo ODF documents, valid against the example schema):
   (c) HTTP batch publish (--batch events per request) from N clients
   (d) raw JetStream async publish, N publishers with --batch acks in flight
   (e) HTTP single-event publish at a fixed offered rate (open loop)
+  (f) raw JetStream publish at the same rate, the reference for (e)
 
 Raw JetStream writes the envelopes stadion would store into the same stream,
 with the admin key on the engine's client port. It prints events/s and
 p50/p99 latency per phase, the ratios b/a and c/d (stadion against raw
 JetStream at the same durability), the server's cold start, idle and peak
-RSS, and the targets beside them. Targets are never asserted.`,
+RSS, and the targets beside them. Targets are never asserted.
+
+Open-loop latency runs from each request's due time, so a stalled server is
+charged for every request it delayed. The load runs in this process: on a
+small machine it competes with the server for CPU (see the CPU columns).`,
 	example: `stadion bench exchange
 stadion bench exchange --modes fast --duration 10s --publishers 128
 stadion bench exchange --json > exchange.json`,
@@ -105,6 +110,9 @@ func runBenchExchange(ctx context.Context, env Env, o exchangeOptions) error {
 		return err
 	}
 	rep := newExchangeReport(o, fx)
+	if rep.Disk, err = probeFsync(os.TempDir(), fx.envSize, 2000, time.Second); err != nil {
+		return err
+	}
 	for _, d := range o.modes {
 		m, err := benchExchangeMode(ctx, env, o, fx, d)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 type exchangeReport struct {
 	Machine  benchMachine    `json:"machine"`
 	Settings exchangeSetting `json:"settings"`
+	Disk     *diskProbe      `json:"disk"`
 	Modes    []*exchangeMode `json:"modes"`
 }
 
@@ -71,14 +72,18 @@ type phaseResult struct {
 	Latency      latency `json:"latency"`
 	ServerCPU    float64 `json:"server_cpu_cores"`
 	BenchCPU     float64 `json:"bench_cpu_cores"`
+	CPUPerEvent  float64 `json:"server_cpu_us_per_event"`
 }
 
 func (r *exchangeReport) print(w io.Writer) error {
 	s := r.Settings
 	fmt.Fprintf(w, "stadion bench exchange: topic %s, %d demo documents, envelope ~%d B (data ~%d B)\n", s.Topic, s.Events, s.EnvelopeByte, s.DataBytes)
 	fmt.Fprintf(w, "machine: %d CPUs %s/%s; server: %s up (own process); load: this process\n", r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, s.Server)
+	d := r.Disk
+	fmt.Fprintf(w, "disk under %s: %d-byte append+fsync %s/s, p50 %s, p99 %s (the ceiling of durability always)\n",
+		d.Dir, s.EnvelopeByte, thousands(d.PerSec), fmtMS(d.Latency.P50), fmtMS(d.Latency.P99))
 	fmt.Fprintf(w, "each phase: %gs warm-up + %gs measured, on an emptied stream; latency per request (a batch in c, d),\n", s.WarmupSec, s.DurationSec)
-	fmt.Fprintln(w, "from the due time in e (open loop); CPU in cores busy on average")
+	fmt.Fprintln(w, "from the due time in e (open loop); CPU in cores busy on average, and the server's per event")
 	for _, m := range r.Modes {
 		fmt.Fprintln(w)
 		if err := m.print(w); err != nil {
@@ -92,10 +97,10 @@ func (m *exchangeMode) print(w io.Writer) error {
 	fmt.Fprintf(w, "durability %s: cold start %s, idle RSS %s, peak RSS %s\n",
 		m.Durability, fmtMS(m.ColdStartMS), fmtMiB(m.IdleRSS), fmtMiB(m.PeakRSS))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tEVENTS/S\tP50\tP99\tERRORS\tCPU SERVER\tCPU BENCH")
+	fmt.Fprintln(tw, "PHASE\tEVENTS/S\tP50\tP99\tERRORS\tSERVER CPU\tPER EVENT\tBENCH CPU")
 	for _, p := range m.Phases {
-		fmt.Fprintf(tw, "(%s) %s\t%s\t%s\t%s\t%d\t%.2f\t%.2f\n", p.Key, p.Title, thousands(p.EventsPerSec),
-			fmtMS(p.Latency.P50), fmtMS(p.Latency.P99), p.Errors, p.ServerCPU, p.BenchCPU)
+		fmt.Fprintf(tw, "(%s) %s\t%s\t%s\t%s\t%d\t%.2f\t%.0f µs\t%.2f\n", p.Key, p.Title, thousands(p.EventsPerSec),
+			p.lat(p.Latency.P50), p.lat(p.Latency.P99), p.Errors, p.ServerCPU, p.CPUPerEvent, p.BenchCPU)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -115,6 +120,14 @@ func (m *exchangeMode) print(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// lat formats a latency of p, n/a when no request was measured.
+func (p phaseResult) lat(v float64) string {
+	if p.Requests == p.Errors {
+		return "n/a"
+	}
+	return fmtMS(v)
 }
 
 func fmtMS(v float64) string {

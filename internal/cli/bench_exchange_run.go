@@ -17,7 +17,8 @@ type exchangePhase struct {
 	op               func(r *exchangeRig, ctx context.Context, w int) (int, error)
 }
 
-// exchangePhases are the (a)-(d) and the latency phase (e).
+// exchangePhases are the (a)-(d), the latency phase (e) and its
+// reference on raw JetStream (f).
 func exchangePhases(o exchangeOptions) []exchangePhase {
 	n := o.publishers
 	closed := loadSpec{workers: n, warmup: o.warmup, measure: o.duration}
@@ -28,6 +29,7 @@ func exchangePhases(o exchangeOptions) []exchangePhase {
 		{"c", "http-batch", fmt.Sprintf("HTTP batch of %d, %d clients", o.batch, n), closed, (*exchangeRig).httpBatch},
 		{"d", "raw-async", fmt.Sprintf("raw JetStream async, %d x %d in flight", n, o.batch), closed, (*exchangeRig).rawAsync},
 		{"e", "http-single-rate", fmt.Sprintf("HTTP single event, %g/s offered", o.rate), open, (*exchangeRig).httpSingle},
+		{"f", "raw-publish-rate", fmt.Sprintf("raw JetStream publish+ack, %g/s offered", o.rate), open, (*exchangeRig).rawPublish},
 	}
 }
 
@@ -103,18 +105,19 @@ func (r *exchangeRig) runPhase(ctx context.Context, env Env, srv *child, mode st
 	if err := ctx.Err(); err != nil {
 		return phaseResult{}, err
 	}
-	if res.Requests == 0 || res.Errors == res.Requests {
+	if res.Errors > 0 && res.Errors == res.Requests {
 		return phaseResult{}, fmt.Errorf("phase (%s) %s: no request succeeded: %v", ph.key, ph.title, res.FirstErr)
 	}
 	pr := newPhaseResult(ph, res)
 	wall := time.Since(start).Seconds()
-	if now, err := srv.cpu(); err == nil {
+	if now, err := srv.cpu(); err == nil && pr.EventsPerSec > 0 {
 		pr.ServerCPU = (now - srvCPU).Seconds() / wall
+		pr.CPUPerEvent = pr.ServerCPU / pr.EventsPerSec * 1e6
 	}
 	if now, err := procCPU(os.Getpid()); err == nil {
 		pr.BenchCPU = (now - selfCPU).Seconds() / wall
 	}
-	fmt.Fprintf(env.Stderr, "  %s events/s, p50 %s, p99 %s, %d errors\n", thousands(pr.EventsPerSec), fmtMS(pr.Latency.P50), fmtMS(pr.Latency.P99), pr.Errors)
+	fmt.Fprintf(env.Stderr, "  %s events/s, p50 %s, p99 %s, %d errors\n", thousands(pr.EventsPerSec), pr.lat(pr.Latency.P50), pr.lat(pr.Latency.P99), pr.Errors)
 	return pr, nil
 }
 
@@ -122,7 +125,7 @@ func newPhaseResult(ph exchangePhase, res *loadResult) phaseResult {
 	pr := phaseResult{
 		Key: ph.key, Name: ph.name, Title: ph.title, Workers: ph.spec.workers, OfferedRate: ph.spec.rate,
 		Events: res.Events, Requests: res.Requests, Errors: res.Errors,
-		Seconds: res.Span.Seconds(), EventsPerSec: res.eventsPerSec(), Latency: res.Lat.summary(),
+		Seconds: res.Window.Seconds(), EventsPerSec: res.eventsPerSec(), Latency: res.Lat.summary(),
 	}
 	if res.FirstErr != nil {
 		pr.FirstError = res.FirstErr.Error()

@@ -27,20 +27,23 @@ type loadSpec struct {
 	warmup, measure time.Duration
 }
 
-// loadResult is what a phase measured after its warm-up.
+// loadResult is what a phase measured. Throughput counts the events whose
+// request was answered within the measured window, whenever it was sent,
+// so long requests straddling the warm-up are not lost; latency and errors
+// count the requests due within the window, however late they finished.
 type loadResult struct {
 	Events, Requests, Errors int64
 	FirstErr                 error
-	Span                     time.Duration // end of warm-up to the last recorded answer
+	Window                   time.Duration // the measured time
 	Lat                      histogram
 }
 
 // eventsPerSec is the measured throughput.
 func (r *loadResult) eventsPerSec() float64 {
-	if r.Span <= 0 {
+	if r.Window <= 0 {
 		return 0
 	}
-	return float64(r.Events) / r.Span.Seconds()
+	return float64(r.Events) / r.Window.Seconds()
 }
 
 // loadGrace bounds how long requests may run past the end of a phase.
@@ -51,22 +54,17 @@ func runLoad(ctx context.Context, spec loadSpec, op loadOp) *loadResult {
 	clk := newLoadClock(spec)
 	ctx, cancel := context.WithDeadline(ctx, clk.end.Add(loadGrace))
 	defer cancel()
-	stats := make([]*workerStats, spec.workers)
+	stats := make([]*loadResult, spec.workers)
 	var wg sync.WaitGroup
 	for w := range stats {
-		stats[w] = new(workerStats)
+		stats[w] = new(loadResult)
 		wg.Go(func() { stats[w].run(ctx, w, clk, op) })
 	}
 	wg.Wait()
-	r := new(loadResult)
-	var last time.Time
+	r := &loadResult{Window: spec.measure}
 	for _, s := range stats {
 		r.merge(s)
-		if s.last.After(last) {
-			last = s.last
-		}
 	}
-	r.Span = last.Sub(clk.t0)
 	return r
 }
 
@@ -95,13 +93,10 @@ func (c *loadClock) next() (time.Time, bool) {
 	return at, at.Before(c.end)
 }
 
-// workerStats is one worker's share of a loadResult.
-type workerStats struct {
-	loadResult
-	last time.Time
-}
+func (c *loadClock) measured(t time.Time) bool { return !t.Before(c.t0) && !t.After(c.end) }
 
-func (s *workerStats) run(ctx context.Context, w int, clk *loadClock, op loadOp) {
+// run is one worker's loop; r is its own share of the result.
+func (r *loadResult) run(ctx context.Context, w int, clk *loadClock, op loadOp) {
 	for ctx.Err() == nil {
 		due, ok := clk.next()
 		if !ok || !sleepUntil(ctx, due) {
@@ -109,27 +104,28 @@ func (s *workerStats) run(ctx context.Context, w int, clk *loadClock, op loadOp)
 		}
 		n, err := op(ctx, w)
 		done := time.Now()
-		if due.Before(clk.t0) {
+		if err == nil && clk.measured(done) {
+			r.Events += int64(n)
+		}
+		if !clk.measured(due) {
 			continue
 		}
-		s.last = done
-		s.Requests++
+		r.Requests++
 		if err != nil {
-			s.Errors++
-			s.FirstErr = cmp.Or(s.FirstErr, err)
+			r.Errors++
+			r.FirstErr = cmp.Or(r.FirstErr, err)
 			continue
 		}
-		s.Events += int64(n)
-		s.Lat.record(done.Sub(due))
+		r.Lat.record(done.Sub(due))
 	}
 }
 
-func (r *loadResult) merge(s *workerStats) {
-	r.Events += s.Events
-	r.Requests += s.Requests
-	r.Errors += s.Errors
-	r.FirstErr = cmp.Or(r.FirstErr, s.FirstErr)
-	r.Lat.merge(&s.Lat)
+func (r *loadResult) merge(o *loadResult) {
+	r.Events += o.Events
+	r.Requests += o.Requests
+	r.Errors += o.Errors
+	r.FirstErr = cmp.Or(r.FirstErr, o.FirstErr)
+	r.Lat.merge(&o.Lat)
 }
 
 // sleepUntil waits for t; false if ctx ended first.
@@ -177,7 +173,7 @@ func showProgress(w io.Writer, label string, total time.Duration) (stop func()) 
 			p.set(min(int(time.Since(start)/time.Millisecond), p.total-1))
 			select {
 			case <-quit:
-				p.set(p.total)
+				p.set(min(int(time.Since(start)/time.Millisecond), p.total))
 				p.done()
 				return
 			case <-tick.C:

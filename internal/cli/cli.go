@@ -83,8 +83,7 @@ func run(ctx context.Context, cmds []*command, args []string, env Env, prefix st
 	fs.Usage = func() { printCommand(env.Stdout, name, c, fs) }
 	if err := fs.Parse(reorder(fs, args[1:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return 0
+			return 0 // Parse has printed the usage
 		}
 		fmt.Fprintf(env.Stderr, "%s: %v\nRun '%s --help' for usage.\n", name, err, name)
 		return 2

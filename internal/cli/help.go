@@ -51,7 +51,11 @@ func printCommand(w io.Writer, name string, c *command, fs *flag.FlagSet) {
 		if f.DefValue != "" && f.DefValue != "false" {
 			def = fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		fmt.Fprintf(w, "  --%-16s %s%s\n", f.Name, f.Usage, def)
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		fmt.Fprintf(w, "  %s%-*s %s%s\n", dash, 18-len(dash), f.Name, f.Usage, def)
 	})
 	if c.example != "" {
 		fmt.Fprintf(w, "\nExample:\n%s\n", indent(c.example))

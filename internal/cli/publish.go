@@ -19,8 +19,9 @@ var publishCmd = &command{
 and publishes it. A JSON object is one event's data; a JSON array is a batch
 (all-or-nothing). With --cloudevent the input is a structured CloudEvent (or,
 if an array, a CloudEvents batch). Prints what the server stored.`,
-	example: `echo '{"noc":"NOR","gold":16,"silver":8,"bronze":13,"total":37,"rank":1}' | stadion publish medals
+	example: `stadion publish weather -f examples/games/testdata/weather.json
 stadion publish results -f result.json --idempotency-key CURM-FNL-v7
+cat medals.json | stadion publish medals
 stadion publish personnel -f registrations.json --token $OMS_KEY`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		var rf remoteFlags

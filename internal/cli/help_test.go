@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// Every command and subcommand answers --help with its usage once, an
+// example, and exit code 0.
+func TestEveryCommandHasHelpWithExample(t *testing.T) {
+	var paths [][]string
+	for _, c := range commands() {
+		if len(c.sub) == 0 {
+			paths = append(paths, []string{c.name})
+		}
+		for _, s := range c.sub {
+			paths = append(paths, []string{c.name, s.name})
+		}
+	}
+	for _, path := range paths {
+		t.Run(strings.Join(path, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main(context.Background(), append(path, "--help"), Env{Stdout: &out, Stderr: &errOut})
+			if code != 0 {
+				t.Fatalf("exit %d, stderr %s", code, errOut.String())
+			}
+			help := out.String()
+			if n := strings.Count(help, "Usage:"); n != 1 {
+				t.Errorf("usage printed %d times:\n%s", n, help)
+			}
+			if !strings.Contains(help, "Example:\n  stadion ") {
+				t.Errorf("no example:\n%s", help)
+			}
+		})
+	}
+}
+
+func TestUnknownCommandSaysWhatToDo(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"pubish"}, Env{Stdout: &out, Stderr: &errOut}); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errOut.String(), "stadion --help") {
+		t.Errorf("no hint: %s", errOut.String())
+	}
+}
