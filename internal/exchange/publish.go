@@ -147,10 +147,7 @@ func (x *Exchange) envelope(t *topic, client string, in *incoming, now time.Time
 		}
 		key, ev.Subject = k, k
 	}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return outgoing{}, err
-	}
+	body := ev.appendJSON(make([]byte, 0, 320+len(ev.Data)))
 	return outgoing{subject: t.subject(keyToken(key)), id: ev.ID, body: body}, nil
 }
 
