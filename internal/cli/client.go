@@ -25,7 +25,7 @@ type remoteFlags struct {
 func (f *remoteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.server, "server", "", "server URL (default: $STADION_SERVER, <data>/endpoints.json, http://127.0.0.1:8080)")
 	fs.StringVar(&f.token, "token", "", "API key (default: $STADION_TOKEN, then <data>/admin.key)")
-	fs.StringVar(&f.data, "data", "./stadion-data", "data directory of a local server, for its endpoints and admin key")
+	fs.StringVar(&f.data, "data", defaultDataDir, "data directory of a local server, for its endpoints and admin key")
 	fs.BoolVar(&f.json, "json", false, "machine-readable JSON output")
 }
 

@@ -14,6 +14,10 @@ import (
 	"time"
 )
 
+// defaultDataDir is where a server keeps its state and CLI commands look
+// for it.
+const defaultDataDir = "./stadion-data"
+
 var upCmd = &command{
 	name:  "up",
 	short: "run stadion: engine, data exchange and HTTP API",
@@ -31,7 +35,7 @@ stadion up --http 127.0.0.1:0 --nats 127.0.0.1:0   # any free ports
 stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion.creds`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		o := ServerOptions{}
-		fs.StringVar(&o.DataDir, "data", "./stadion-data", "state directory (engine store, admin key)")
+		fs.StringVar(&o.DataDir, "data", defaultDataDir, "state directory (engine store, admin key)")
 		fs.StringVar(&o.ConfigPath, "config", "", "configuration file (default: the bundled Games example)")
 		fs.StringVar(&o.HTTPAddr, "http", ":8080", "HTTP API listen address")
 		fs.StringVar(&o.NATSAddr, "nats", "127.0.0.1:4222", "client port of the embedded engine (empty: none)")
@@ -138,7 +142,11 @@ func printBanner(w io.Writer, o ServerOptions, s *Server, took time.Duration) {
 	}
 	fmt.Fprintf(w, "  admin key  %s\n", s.AdminKeyPath)
 	fmt.Fprintf(w, "  config     %s (%d topics, %d clients)\n", cfgName, len(s.Config.Topics), len(s.Config.Clients))
-	fmt.Fprintf(w, "Next: stadion demo feed --data %s   then   stadion tail results --data %s --since 1h\n", o.DataDir, o.DataDir)
+	data := ""
+	if filepath.Clean(o.DataDir) != filepath.Clean(defaultDataDir) {
+		data = " --data " + o.DataDir
+	}
+	fmt.Fprintf(w, "Next: stadion demo feed%s   then   stadion tail results%s --since 1h --follow\n", data, data)
 }
 
 func orNone(s string) string {
