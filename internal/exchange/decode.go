@@ -291,7 +291,7 @@ func isArray(body []byte) bool {
 // stray space after a colon costs a byte, the pass costs a tenth of the
 // publish path.
 func compact(raw []byte) json.RawMessage {
-	if bytes.IndexAny(raw, "\n\r\t") < 0 {
+	if !bytes.ContainsAny(raw, "\n\r\t") {
 		return bytes.TrimSpace(raw)
 	}
 	var buf bytes.Buffer
