@@ -1,7 +1,9 @@
 // Package games is the bundled example configuration: a Winter Games data
 // exchange modelled on Beijing 2022, with schedule, results, medals and
-// weather topics fed by the Olympic Data Feed (ODF) and an accreditation
-// (personnel) sync topic fed by the registration system (OMS).
+// weather topics fed by the Olympic Data Feed (ODF), an accreditation
+// (personnel) sync topic fed by the registration system (OMS), arrivals
+// from the airports (ADS) and ride orders (RHP), and sinks that keep the
+// arrivals and rides as SQLite tables.
 //
 // `stadion up` runs it when no --config is given, and internal/demo generates
 // data that validates against its schemas. Any package may import it; it

@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var topics = []string{"schedule", "results", "medals", "weather", "personnel"}
+var topics = []string{"schedule", "results", "medals", "weather", "personnel", "arrivals", "rides"}
 
 // loadConfig parses stadion.yaml as plain YAML.
 func loadConfig(t *testing.T) map[string]any {
@@ -33,12 +33,13 @@ func loadConfig(t *testing.T) map[string]any {
 func TestConfig(t *testing.T) {
 	cfg := loadConfig(t)
 	clients, _ := cfg["clients"].(map[string]any)
-	for _, want := range []string{"oms", "odf", "core-app", "screens"} {
+	for _, want := range []string{"oms", "odf", "core-app", "screens", "ads", "rhp"} {
 		if _, ok := clients[want]; !ok {
 			t.Errorf("clients.%s: missing", want)
 		}
 	}
 	declared, _ := cfg["topics"].(map[string]any)
+	checkSinks(t, cfg, declared)
 	if len(declared) != len(topics) {
 		t.Errorf("topics: got %d, want %d", len(declared), len(topics))
 	}
@@ -73,6 +74,64 @@ func checkTopic(t *testing.T, name string, topic, clients map[string]any) {
 		for _, c := range list {
 			if _, ok := clients[c.(string)]; !ok {
 				t.Errorf("topics.%s.%s: %q is not a declared client", name, field, c)
+			}
+		}
+	}
+}
+
+// sinks are the example's database sinks and the topic each drains.
+var sinks = map[string]string{"arrivals-db": "arrivals", "rides-db": "rides"}
+
+// checkSinks checks the sinks against the topics and databases (the full
+// validation is internal/config's; this keeps the example honest about
+// its own shape): each key column is a column, each column a JSON pointer
+// that the topic's schema requires where it is part of the key.
+func checkSinks(t *testing.T, cfg, topics map[string]any) {
+	t.Helper()
+	dbs, _ := cfg["databases"].(map[string]any)
+	if url, _ := dbs["main"].(map[string]any)["url"].(string); !strings.HasPrefix(url, "sqlite://") {
+		t.Errorf("databases.main.url: %q, want a sqlite:// file under --data", url)
+	}
+	declared, _ := cfg["sinks"].(map[string]any)
+	if len(declared) != len(sinks) {
+		t.Errorf("sinks: got %d, want %d", len(declared), len(sinks))
+	}
+	for name, topic := range sinks {
+		s, ok := declared[name].(map[string]any)
+		if !ok {
+			t.Errorf("sinks.%s: missing", name)
+			continue
+		}
+		if s["topic"] != topic || topics[topic] == nil {
+			t.Errorf("sinks.%s.topic: %v, want the declared topic %s", name, s["topic"], topic)
+		}
+		if s["max_rate"] == nil || s["batch"] == nil {
+			t.Errorf("sinks.%s: want batch and max_rate set", name)
+		}
+		columns, _ := s["columns"].(map[string]any)
+		if _, ok := columns["status"]; !ok {
+			t.Errorf("sinks.%s.columns: no status column", name)
+		}
+		for col, ptr := range columns {
+			if p, _ := ptr.(string); !strings.HasPrefix(p, "/") {
+				t.Errorf("sinks.%s.columns.%s: %q is not a JSON pointer", name, col, ptr)
+			}
+		}
+		keys, _ := s["key"].([]any)
+		if len(keys) == 0 {
+			t.Errorf("sinks.%s.key: empty", name)
+		}
+		for _, k := range keys {
+			ptr, ok := columns[k.(string)].(string)
+			if !ok {
+				t.Errorf("sinks.%s.key: %q is not a column", name, k)
+				continue
+			}
+			// A key column must never be missing: drop it and expect a rejection.
+			doc := example(t, topic)
+			set(doc, ptr, nil)
+			if compile(t, "schemas/"+topic+".json").Validate(doc) == nil {
+				t.Errorf("sinks.%s.key: %s (%s) is not required by the schema", name, k, ptr)
 			}
 		}
 	}
@@ -196,6 +255,26 @@ func TestSchemasReject(t *testing.T) {
 		{"personnel: team official without NOC", "personnel", "/noc", nil},
 		{"personnel: zone 7", "personnel", "/privileges/zones/1", 7},
 		{"personnel: unknown category", "personnel", "/category", "FAN"},
+		{"arrivals: bad accreditationId", "arrivals", "/accreditationId", "ACR-1"},
+		{"arrivals: unknown status", "arrivals", "/status", "DIVERTED"},
+		{"arrivals: airport not a Games airport", "arrivals", "/flight/airport", "TSN"},
+		{"arrivals: bad flight number", "arrivals", "/flight/number", "SK 9535"},
+		{"arrivals: scheduled not a date-time", "arrivals", "/flight/scheduled", "14:05"},
+		{"arrivals: arrived without border", "arrivals", "/border", nil},
+		{"arrivals: arrived but customs not cleared", "arrivals", "/border/customsCleared", false},
+		{"arrivals: landed without actual time", "arrivals", "/flight/actual", nil},
+		{"arrivals: departed as an arrival", "arrivals", "/status", "DEPARTED"},
+		{"arrivals: team official without NOC", "arrivals", "/noc", nil},
+		{"arrivals: unknown transport", "arrivals", "/transport/mode", "HELICOPTER"},
+		{"rides: bad orderId", "rides", "/orderId", "147"},
+		{"rides: unknown status", "rides", "/status", "en-route"},
+		{"rides: completed without fare", "rides", "/fare", nil},
+		{"rides: completed without driver", "rides", "/driverId", nil},
+		{"rides: cancelled without reason", "rides", "/status", "cancelled"},
+		{"rides: pickup outside Beijing", "rides", "/pickup/lat", 48.85},
+		{"rides: fare in euros", "rides", "/fare/currency", "EUR"},
+		{"rides: bad plate", "rides", "/vehiclePlate", "AB-123"},
+		{"rides: extra field", "rides", "/rating", 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

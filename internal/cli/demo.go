@@ -17,8 +17,9 @@ var demoCmd = &command{
 	name:  "demo",
 	short: "play demo data through a running server",
 	example: `stadion demo feed
-stadion demo feed --duration 2m --seed 7`,
-	sub: []*command{demoFeedCmd},
+stadion demo feed --duration 2m --seed 7
+stadion demo burst --flights 60`,
+	sub: []*command{demoFeedCmd, demoBurstCmd},
 }
 
 var demoFeedCmd = &command{
@@ -72,7 +73,7 @@ type feeder struct {
 type keyRef struct{ key, id string }
 
 func (f *feeder) run(ctx context.Context, events []demo.Event, spread time.Duration) error {
-	if err := f.createKeys(ctx); err != nil {
+	if err := f.createKeys(ctx, "demo feed", "odf", "oms"); err != nil {
 		return err
 	}
 	defer f.revokeKeys()
@@ -114,12 +115,14 @@ func (f *feeder) publish(ctx context.Context, i int, ev demo.Event) error {
 	return as.do(ctx, "POST", "/v1/topics/"+url.PathEscape(ev.Topic)+"/events", "application/json", body, hdr, nil)
 }
 
-func (f *feeder) createKeys(ctx context.Context) error {
+// createKeys makes a temporary key for each client with the admin key;
+// revokeKeys revokes them.
+func (f *feeder) createKeys(ctx context.Context, cmd string, clients ...string) error {
 	f.keys = map[string]keyRef{}
-	for _, client := range []string{"odf", "oms"} {
+	for _, client := range clients {
 		var out struct{ Key, ID string }
 		if err := f.r.do(ctx, "POST", "/v1/clients/"+client+"/keys", "", nil, nil, &out); err != nil {
-			return fmt.Errorf("creating a key for %s (demo feed needs the admin key and the Games example's clients): %w", client, err)
+			return fmt.Errorf("creating a key for %s (%s needs the admin key and the Games example's clients): %w", client, cmd, err)
 		}
 		f.keys[client] = keyRef{key: out.Key, id: out.ID}
 	}
