@@ -66,6 +66,11 @@ var (
 	_ service = (*delivery.Service)(nil)
 )
 
+// bodyDeadline is how long a client may take to send a request body. The
+// longest legitimate request, a 60 s long-poll pull, reads its small body
+// at once and must finish inside it.
+const bodyDeadline = 2 * time.Minute
+
 // Endpoints is written to <data>/endpoints.json so that CLI commands and
 // benchmarks find a running server.
 type Endpoints struct {
@@ -169,7 +174,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)
 	d.Routes(mux, auth)
-	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.Recover(o.Logger, mux)))
+	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(o.Logger, mux))))
 	s.http.RegisterOnShutdown(x.Drain)
 	s.HTTPURL = localURL(ln.Addr())
 	s.ready.Store(true)
