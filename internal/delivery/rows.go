@@ -101,6 +101,7 @@ func lookup(doc any, pointer string) any {
 type rowMapper struct {
 	table    *Table
 	pointers []string // per column
+	set      *pointerSet
 }
 
 func newRowMapper(t *Table, sc *config.Sink) *rowMapper {
@@ -108,12 +109,42 @@ func newRowMapper(t *Table, sc *config.Sink) *rowMapper {
 	for _, c := range t.Columns {
 		m.pointers = append(m.pointers, sc.Columns[c.Name])
 	}
+	m.set = newPointerSet(m.pointers)
 	return m
 }
 
 // row maps one stored envelope; an event that cannot fit the table is a
-// permanent error.
+// permanent error. The pointers are resolved straight from the bytes (see
+// pointerSet); a document the scanner gives up on, and every error, goes
+// the encoding/json way (rowSlow), so both always agree.
 func (m *rowMapper) row(payload []byte, seq uint64) (Row, error) {
+	var stack [16]span
+	res := stack[:0]
+	if n := len(m.pointers); n > len(stack) {
+		res = make([]span, n)
+	} else {
+		res = stack[:n]
+	}
+	if !m.set.resolve(payload, res) {
+		return m.rowSlow(payload, seq)
+	}
+	r := Row{Seq: seq, Values: make([]any, len(m.pointers))}
+	for i, sp := range res {
+		if sp.start < 0 {
+			continue // missing: NULL
+		}
+		v, ok := convertRaw(payload[sp.start:sp.end], m.table.Columns[i].Type)
+		if !ok {
+			return m.rowSlow(payload, seq)
+		}
+		r.Values[i] = v
+	}
+	return r, nil
+}
+
+// rowSlow is row through encoding/json: the reference the fast path agrees
+// with, and the one that words errors.
+func (m *rowMapper) rowSlow(payload []byte, seq uint64) (Row, error) {
 	var env struct {
 		Data any `json:"data"`
 	}

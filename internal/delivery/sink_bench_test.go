@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,4 +227,71 @@ func BenchmarkRowMapper(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkUpsertPostgres compares, on the same rows and batches, the
+// upsert the sink runs (one multi-row INSERT ... ON CONFLICT per batch)
+// with COPY into a temporary table and INSERT ... SELECT ... ON CONFLICT,
+// and a plain COPY; the database's side only, no stream.
+func BenchmarkUpsertPostgres(b *testing.B) {
+	base := postgresURL(b)
+	ctx := context.Background()
+	tbl, rows := benchRowsFor()
+	for _, way := range []struct {
+		name  string
+		write func(*Postgres, []Row) error
+	}{
+		{"insert", func(p *Postgres, part []Row) error { return p.Upsert(ctx, tbl, part) }},
+		{"copy-temp", func(p *Postgres, part []Row) error { return copyUpsert(ctx, p, tbl, part) }},
+	} {
+		b.Run(way.name, func(b *testing.B) {
+			var rate float64
+			for range b.N {
+				p, err := OpenPostgres(ctx, freshSchema(b, base))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := p.EnsureTable(ctx, tbl); err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				for i := 0; i < len(rows); i += benchBatch {
+					if err := way.write(p, rows[i:i+benchBatch]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rate += benchRows / time.Since(start).Seconds()
+				p.Close()
+			}
+			b.ReportMetric(rate/float64(b.N), "rows/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// copyUpsert is the COPY-based upsert BenchmarkUpsertPostgres measures.
+func copyUpsert(ctx context.Context, p *Postgres, t *Table, rows []Row) error {
+	cols := []string{}
+	for _, c := range t.Columns {
+		cols = append(cols, c.Name)
+	}
+	cols = append(cols, "_seq", "_updated")
+	q := upsertSQL(t, 1, "$")
+	conflict := q[indexOf(q, " ON CONFLICT"):]
+	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS stage (LIKE %s) ON COMMIT DELETE ROWS", t.Name)); err != nil {
+			return err
+		}
+		now := time.Now()
+		src := make([][]any, len(rows))
+		for i, r := range rows {
+			src[i] = append(append(make([]any, 0, len(cols)), r.Values...), int64(r.Seq), now)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage"}, cols, pgx.CopyFromRows(src)); err != nil {
+			return err
+		}
+		all := strings.Join(cols, ", ")
+		_, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM stage%s", t.Name, all, all, conflict))
+		return err
+	})
 }
