@@ -119,7 +119,7 @@ func newRowMapper(t *Table, sc *config.Sink) *rowMapper {
 // the encoding/json way (rowSlow), so both always agree.
 func (m *rowMapper) row(payload []byte, seq uint64) (Row, error) {
 	var stack [16]span
-	res := stack[:0]
+	var res []span
 	if n := len(m.pointers); n > len(stack) {
 		res = make([]span, n)
 	} else {
