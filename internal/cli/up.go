@@ -46,6 +46,7 @@ stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion
 		logFormat := fs.String("log-format", "text", "log format: text or json")
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 		drain := fs.Duration("drain", 15*time.Second, "how long the first signal waits for in-flight requests")
+		pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060); off by default")
 		signals := true
 		return func(ctx context.Context, env Env, args []string) error {
 			if len(args) > 0 {
@@ -56,6 +57,13 @@ stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion
 				return usageErr("%v", err)
 			}
 			o.Logger = log
+			if *pprofAddr != "" {
+				stop, err := servePprof(*pprofAddr, log)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				defer stop()
+			}
 			return runUp(ctx, env, o, *drain, signals)
 		}
 	},
