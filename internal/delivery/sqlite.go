@@ -25,7 +25,8 @@ import (
 // SQLITE_BUSY after it is retried. Tables are STRICT, so a value of the
 // wrong type is rejected instead of being stored as something else.
 type SQLite struct {
-	db *sql.DB
+	db    *sql.DB
+	stmts stmtCache
 }
 
 var _ Store = (*SQLite)(nil)
@@ -49,11 +50,14 @@ func OpenSQLite(path string, busy time.Duration) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	return &SQLite{db: db}, nil
+	return &SQLite{db: db, stmts: stmtCache{db: db}}, nil
 }
 
 // Close closes the file.
-func (s *SQLite) Close() error { return s.db.Close() }
+func (s *SQLite) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 var sqliteTypes = map[config.ColumnType]string{
 	config.TypeText: "TEXT", config.TypeBigint: "INTEGER", config.TypeDouble: "REAL",
@@ -82,16 +86,27 @@ func notNull(t *Table, col string) string {
 	return ""
 }
 
-// Upsert writes rows in one transaction.
+// Upsert writes rows in one transaction. Statements are prepared before
+// the transaction begins: the file has one connection, which the
+// transaction then holds.
 func (s *SQLite) Upsert(ctx context.Context, t *Table, rows []Row) error {
-	rows = latestPerKey(t, rows)
+	parts := chunks(latestPerKey(t, rows), len(t.Columns)+2, sqliteMaxParams)
+	stmts := make([]*sql.Stmt, len(parts))
+	for i, part := range parts {
+		st, release, err := s.stmts.get(ctx, t, len(part))
+		if err != nil {
+			return s.classify(err)
+		}
+		defer release()
+		stmts[i] = st
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.classify(err)
 	}
 	defer tx.Rollback()
 	now := time.Now().UTC().Format(sqliteTime)
-	for _, part := range chunks(rows, len(t.Columns)+2, sqliteMaxParams) {
+	for i, part := range parts {
 		args := make([]any, 0, len(part)*(len(t.Columns)+2))
 		for _, r := range part {
 			for _, v := range r.Values {
@@ -99,7 +114,7 @@ func (s *SQLite) Upsert(ctx context.Context, t *Table, rows []Row) error {
 			}
 			args = append(args, int64(r.Seq), now)
 		}
-		if _, err := tx.ExecContext(ctx, upsertSQL(t, len(part), "?"), args...); err != nil {
+		if _, err := tx.StmtContext(ctx, stmts[i]).ExecContext(ctx, args...); err != nil {
 			return s.classify(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,11 +61,20 @@ type Row struct {
 
 // keyString identifies a row's key within a batch.
 func (t *Table) keyString(r Row) string {
-	var b strings.Builder
+	b := make([]byte, 0, 64)
 	for i := range t.Key {
-		fmt.Fprintf(&b, "%v\x00", r.Values[i])
+		switch v := r.Values[i].(type) {
+		case string: // length-prefixed: no two keys can run together
+			b = strconv.AppendInt(append(b, 's'), int64(len(v)), 10)
+			b = append(append(b, ':'), v...)
+		case int64:
+			b = strconv.AppendInt(append(b, 'i'), v, 10)
+		default:
+			b = fmt.Appendf(append(b, 'v'), "%v", v)
+		}
+		b = append(b, 0)
 	}
-	return b.String()
+	return string(b)
 }
 
 // latestPerKey drops rows that a later row of the same key supersedes, so
