@@ -40,6 +40,7 @@ type Config struct {
 	Clients    map[string]*Client   `yaml:"clients"`
 	Databases  map[string]*Database `yaml:"databases"`
 	Sinks      map[string]*Sink     `yaml:"sinks"`
+	Webhooks   Webhooks             `yaml:"webhooks"`
 
 	// Dir is the directory relative paths in the file are resolved against,
 	// inside FS. Set by Load.

@@ -34,6 +34,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.validateTopic(name, c.Topics[name])...)
 	}
 	errs = append(errs, c.validateDelivery()...)
+	errs = append(errs, c.validateWebhooks()...)
 	return errors.Join(errs...)
 }
 

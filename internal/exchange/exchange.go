@@ -32,13 +32,20 @@ type Exchange struct {
 	keys   *api.Keys
 	log    *slog.Logger
 	m      *metrics
+	sm     *subMetrics
 	topics map[string]*topic
 	subs   jetstream.KeyValue
+	// failures keeps the last error of events being retried.
+	failures jetstream.KeyValue
 	// consumerKey makes subscriptions' consumer names unguessable.
 	consumerKey []byte
 
 	closing   chan struct{} // closed by Drain: open streams end
 	drainOnce sync.Once
+
+	// stopPush ends the push workers; pushDone is closed once they are.
+	stopPush context.CancelFunc
+	pushDone chan struct{}
 }
 
 // New builds the exchange from validated configuration, compiling every
@@ -51,6 +58,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		topics:  map[string]*topic{},
 		closing: make(chan struct{}),
 	}
+	x.sm = newSubMetrics(reg, x)
 	var errs []error
 	for _, name := range cfg.TopicNames() {
 		t := &topic{name: name, cfg: cfg.Topics[name]}
@@ -90,6 +98,15 @@ func (x *Exchange) Start(ctx context.Context) error {
 	if x.consumerKey, err = loadSecret(ctx, kv); err != nil {
 		return fmt.Errorf("exchange: subscriptions secret: %w", err)
 	}
+	if x.failures, err = openFailures(ctx, x.js); err != nil {
+		return fmt.Errorf("exchange: failures bucket: %w", err)
+	}
+	pctx, stop := context.WithCancel(context.Background())
+	x.stopPush, x.pushDone = stop, make(chan struct{})
+	go func() {
+		defer close(x.pushDone)
+		(&pushers{x: x, running: map[string]runningPusher{}}).follow(pctx)
+	}()
 	x.log.Info("exchange ready", "topics", len(x.topics))
 	return nil
 }
@@ -99,9 +116,21 @@ func (x *Exchange) Start(ctx context.Context) error {
 // reconnect (to another replica) with Last-Event-ID and miss nothing.
 func (x *Exchange) Drain() { x.drainOnce.Do(func() { close(x.closing) }) }
 
-// Stop has nothing of its own to release: in-flight requests finish with
-// the HTTP server's drain, and all state is in the engine.
-func (x *Exchange) Stop(context.Context) error { return nil }
+// Stop ends the push workers, waiting (up to ctx) for their calls in
+// flight. In-flight requests finish with the HTTP server's drain, and all
+// other state is in the engine.
+func (x *Exchange) Stop(ctx context.Context) error {
+	if x.stopPush == nil {
+		return nil
+	}
+	x.stopPush()
+	select {
+	case <-x.pushDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("exchange: push workers: %w", ctx.Err())
+	}
+}
 
 // Routes registers the exchange's HTTP API on mux; auth wraps every route
 // with key authentication.
@@ -123,6 +152,9 @@ func (x *Exchange) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handl
 	handle("POST /v1/subscriptions/{name}/pull", x.handlePull)
 	handle("POST /v1/subscriptions/{name}/ack", x.handleAck)
 	handle("POST /v1/subscriptions/{name}/nack", x.handleNack)
+	handle("GET /v1/subscriptions/{name}/dead-letters", x.handleDeadLetters)
+	handle("POST /v1/subscriptions/{name}/dead-letters/redrive", x.handleRedrive)
+	handle("DELETE /v1/subscriptions/{name}/dead-letters", x.handleDiscardDeadLetters)
 }
 
 // lookup returns the topic named in the path, or a 404 problem.

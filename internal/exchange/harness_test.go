@@ -176,6 +176,11 @@ func newHarnessWith(t *testing.T, yamlText string) *harness {
 		cancel()
 		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
 		defer stop()
+		if h.x != nil {
+			if err := h.x.Stop(stopCtx); err != nil {
+				t.Errorf("exchange stop: %v", err)
+			}
+		}
 		if err := h.eng.Stop(stopCtx); err != nil {
 			t.Errorf("engine stop: %v", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,48 +51,104 @@ func (x *Exchange) handlePull(w http.ResponseWriter, r *http.Request) error {
 			return api.BadRequest("wait must be a duration from 0s to 60s")
 		}
 	}
-	cons, err := x.consumer(r.Context(), s)
+	if s.Push != nil {
+		return conflict(fmt.Sprintf("subscription %q pushes to a webhook; it cannot be pulled", s.Name))
+	}
+	msgs, err := x.fetchLive(r.Context(), s, req.Max, wait)
 	if err != nil {
 		return err
 	}
-	deliveries, err := fetch(cons, req.Max, wait)
-	if err != nil {
-		return engineErr(err)
+	out := make([]Delivery, len(msgs))
+	for i, m := range msgs {
+		out[i] = Delivery{
+			AckID:    base64.RawURLEncoding.EncodeToString([]byte(m.msg.Reply())),
+			Delivery: m.md.NumDelivered,
+			Event:    withSeq(m.msg.Data(), topicSeq(m.msg, m.md)),
+		}
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"events": deliveries})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"events": out})
 	return nil
 }
 
-func fetch(cons jetstream.Consumer, max int, wait time.Duration) ([]Delivery, error) {
+// fetched is a message handed out with its metadata.
+type fetched struct {
+	msg jetstream.Msg
+	md  *jetstream.MsgMetadata
+}
+
+// fetchLive fetches up to max events for s: redriven events first, then
+// the topic's. An event past its last attempt is dead-lettered on the way
+// instead of handed out, so a batch may hold fewer than max (even none).
+func (x *Exchange) fetchLive(ctx context.Context, s Subscription, max int, wait time.Duration) ([]fetched, error) {
+	out := []fetched{}
+	if rc, err := x.js.Consumer(ctx, RedriveStream(s.Name), x.consumerName(s.Name)); err == nil {
+		if out, err = x.fetchFrom(ctx, s, rc, max, 0, out); err != nil {
+			return nil, engineErr(err)
+		}
+	}
+	if len(out) > 0 {
+		wait = 0
+	}
+	if len(out) == max {
+		return out, nil
+	}
+	cons, err := x.consumer(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if out, err = x.fetchFrom(ctx, s, cons, max-len(out), wait, out); err != nil {
+		return nil, engineErr(err)
+	}
+	return out, nil
+}
+
+func (x *Exchange) fetchFrom(ctx context.Context, s Subscription, cons jetstream.Consumer, max int, wait time.Duration, out []fetched) ([]fetched, error) {
+	err := x.fetchEach(ctx, s, cons, max, wait, func(f fetched) { out = append(out, f) })
+	return out, err
+}
+
+// fetchEach fetches up to max events from cons and calls fn with each as
+// it arrives, dead-lettering those past their last attempt on the way.
+func (x *Exchange) fetchEach(ctx context.Context, s Subscription, cons jetstream.Consumer, max int, wait time.Duration, fn func(fetched), opts ...jetstream.FetchOpt) error {
 	var batch jetstream.MessageBatch
 	var err error
 	if wait == 0 {
 		batch, err = cons.FetchNoWait(max)
 	} else {
-		batch, err = cons.Fetch(max, jetstream.FetchMaxWait(wait))
+		batch, err = cons.Fetch(max, append(opts, jetstream.FetchMaxWait(wait))...)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := []Delivery{}
 	for m := range batch.Messages() {
 		md, err := m.Metadata()
 		if err != nil {
 			continue
 		}
-		out = append(out, Delivery{
-			AckID:    base64.RawURLEncoding.EncodeToString([]byte(m.Reply())),
-			Delivery: md.NumDelivered,
-			Event:    withSeq(m.Data(), md.Sequence.Stream),
-		})
+		if md.NumDelivered > uint64(s.Retry.MaxAttempts) {
+			if err := x.deadLetter(ctx, s, m, md, md.NumDelivered-1); err != nil {
+				// It stays with the consumer and comes back to be tried again.
+				x.log.Error("dead letter not stored", "subscription", s.Name, "seq", md.Sequence.Stream, "error", err)
+				_ = m.NakWithDelay(5 * time.Second)
+			}
+			continue
+		}
+		if md.NumDelivered > 1 {
+			x.sm.retries.WithLabelValues(s.Name).Inc()
+		}
+		fn(fetched{m, md})
 	}
-	return out, batch.Error()
+	return batch.Error()
 }
 
 type ackRequest struct {
 	AckIDs []string `json:"ack_ids"`
-	// Delay (nack only) before the events are delivered again.
+	// Delay (nack only) before the events are delivered again; without it
+	// the subscription's retry schedule decides.
 	Delay string `json:"delay"`
+	// Error (nack only) is kept as the events' last error, shown on their
+	// dead letters should they run out of attempts.
+	Error string `json:"error"`
 }
 
 func (x *Exchange) handleAck(w http.ResponseWriter, r *http.Request) error {
@@ -116,16 +173,18 @@ func (x *Exchange) settle(w http.ResponseWriter, r *http.Request, nack bool) err
 	if len(req.AckIDs) == 0 || len(req.AckIDs) > maxLimit {
 		return api.BadRequest(fmt.Sprintf("ack_ids must list 1-%d ids", maxLimit))
 	}
-	payload, err := settlePayload(nack, req.Delay)
-	if err != nil {
+	if !nack && req.Error != "" {
+		return api.BadRequest("error is for nack only")
+	}
+	if _, err := settlePayload(nack, req.Delay, 0); err != nil {
 		return err
 	}
-	subjects, err := ackSubjects(req.AckIDs, StreamName(s.Topic), x.consumerName(s.Name))
+	subjects, err := ackSubjects(req.AckIDs, x.consumerName(s.Name), StreamName(s.Topic), RedriveStream(s.Name))
 	if err != nil {
 		return err
 	}
 	for _, subj := range subjects {
-		if err := x.confirm(r.Context(), subj, payload); err != nil {
+		if err := x.settleOne(r.Context(), s, subj, nack, req); err != nil {
 			return engineErr(err)
 		}
 	}
@@ -137,7 +196,25 @@ func (x *Exchange) settle(w http.ResponseWriter, r *http.Request, nack bool) err
 	return nil
 }
 
-func settlePayload(nack bool, delay string) ([]byte, error) {
+// settleOne acks or nacks one delivery; a nack records its error first.
+func (x *Exchange) settleOne(ctx context.Context, s Subscription, subj string, nack bool, req ackRequest) error {
+	stream, delivered, seq := ackInfo(subj)
+	if nack {
+		msg := req.Error
+		if msg == "" {
+			msg = "nacked by a worker"
+		}
+		if err := x.recordFailure(ctx, failureKey(s.Name, stream, seq), msg); err != nil {
+			return err
+		}
+	}
+	payload, _ := settlePayload(nack, req.Delay, s.Retry.delay(delivered))
+	return x.confirm(ctx, subj, payload)
+}
+
+// settlePayload is the engine's ack or nack; a nack without a delay waits
+// def, the retry schedule's step for the attempt.
+func settlePayload(nack bool, delay string, def time.Duration) ([]byte, error) {
 	if !nack {
 		if delay != "" {
 			return nil, api.BadRequest("delay is for nack only")
@@ -145,7 +222,10 @@ func settlePayload(nack bool, delay string) ([]byte, error) {
 		return []byte("+ACK"), nil
 	}
 	if delay == "" {
-		return []byte("-NAK"), nil
+		if def <= 0 {
+			return []byte("-NAK"), nil
+		}
+		return fmt.Appendf(nil, `-NAK {"delay": %d}`, def.Nanoseconds()), nil
 	}
 	d, err := time.ParseDuration(delay)
 	if err != nil || d < 0 || d > 24*time.Hour {
@@ -162,15 +242,16 @@ func (x *Exchange) confirm(ctx context.Context, subject string, payload []byte) 
 }
 
 // ackSubjects decodes ack ids and checks that each is an ack subject of
-// this subscription's consumer: an ack id can never make stadion publish
+// this subscription's consumer on one of streams (the topic's, the
+// subscription's redrive stream): an ack id can never make stadion publish
 // anywhere else.
-func ackSubjects(ids []string, stream, consumer string) ([]string, error) {
+func ackSubjects(ids []string, consumer string, streams ...string) ([]string, error) {
 	out := make([]string, len(ids))
 	var errs []api.FieldError
 	for i, id := range ids {
 		raw, err := base64.RawURLEncoding.DecodeString(id)
 		subj := string(raw)
-		if err != nil || !isAckSubject(subj, stream, consumer) {
+		if err != nil || !slices.ContainsFunc(streams, func(st string) bool { return isAckSubject(subj, st, consumer) }) {
 			errs = append(errs, api.FieldError{Pointer: "/ack_ids/" + strconv.Itoa(i), Message: "not an ack id of this subscription"})
 			continue
 		}

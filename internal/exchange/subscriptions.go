@@ -29,6 +29,12 @@ type Subscription struct {
 	AckWait string    `json:"ack_wait"`
 	Owner   string    `json:"owner"`
 	Created time.Time `json:"created"`
+	// Retry is when failed events are tried again and when they are
+	// dead-lettered.
+	Retry RetryPolicy `json:"retry"`
+	// Push, when set, makes stadion POST the events to a webhook instead
+	// of workers pulling them.
+	Push *Push `json:"push,omitempty"`
 }
 
 // SubscriptionStatus is a subscription with its consumer's counters.
@@ -42,9 +48,11 @@ type SubscriptionStatus struct {
 }
 
 type putSubscription struct {
-	Topic   string `json:"topic"`
-	Start   string `json:"start"`
-	AckWait string `json:"ack_wait"`
+	Topic   string       `json:"topic"`
+	Start   string       `json:"start"`
+	AckWait string       `json:"ack_wait"`
+	Retry   *RetryPolicy `json:"retry"`
+	Push    *pushRequest `json:"push"`
 }
 
 const defaultAckWait = 30 * time.Second
@@ -72,17 +80,29 @@ func (x *Exchange) handlePutSubscription(w http.ResponseWriter, r *http.Request)
 		if existing.Topic != sub.Topic {
 			return conflict(fmt.Sprintf("subscription %q reads topic %q; delete it first to reuse the name", name, existing.Topic))
 		}
+		if (existing.Push == nil) != (sub.Push == nil) {
+			return conflict(fmt.Sprintf("subscription %q cannot switch between pull and push; delete it first", name))
+		}
+		if sub.Push != nil && sub.Push.Secret == "" {
+			sub.Push.Secret = existing.Push.Secret // a PUT need not repeat it
+		}
 		sub.Created, sub.Start, sub.Owner = existing.Created, existing.Start, existing.Owner
 		cc.Metadata["stadion.owner"] = existing.Owner
 		cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = existing.deliverPolicy()
 	case !errors.Is(err, jetstream.ErrKeyNotFound):
 		return engineErr(err)
 	}
+	if sub.Push != nil && sub.Push.Secret == "" {
+		return api.BadRequest("push.secret is required: whsec_ followed by the base64 of 24-64 random bytes")
+	}
 	if _, err := x.js.CreateOrUpdateConsumer(ctx, StreamName(sub.Topic), cc); err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest {
 			return api.BadRequest("the engine refused the subscription: " + apiErr.Description)
 		}
+		return engineErr(err)
+	}
+	if err := x.ensureSubStreams(ctx, name, cc); err != nil {
 		return engineErr(err)
 	}
 	if err := x.storeSubscription(ctx, sub); err != nil {
@@ -92,7 +112,7 @@ func (x *Exchange) handlePutSubscription(w http.ResponseWriter, r *http.Request)
 	if existing.Name != "" {
 		status = http.StatusOK
 	}
-	api.WriteJSON(w, status, sub)
+	api.WriteJSON(w, status, sub.redacted())
 	return nil
 }
 
@@ -117,16 +137,37 @@ func (x *Exchange) subscriptionFor(r *http.Request, name string, req putSubscrip
 		}
 		ackWait = d
 	}
-	sub := Subscription{Name: name, Topic: t.name, Start: req.Start, AckWait: ackWait.String(), Owner: p.Client, Created: time.Now().UTC()}
+	retry, err := parseRetry(req.Retry)
+	if err != nil {
+		return Subscription{}, jetstream.ConsumerConfig{}, err
+	}
+	push, err := x.parsePush(req.Push)
+	if err != nil {
+		return Subscription{}, jetstream.ConsumerConfig{}, err
+	}
+
+	if push != nil {
+		// A webhook call is the whole of the work: the engine takes the
+		// event back if the pushing replica dies mid-call.
+		ackWait = push.timeout() + 5*time.Second
+	}
+	sub := Subscription{Name: name, Topic: t.name, Start: req.Start, AckWait: ackWait.String(), Owner: p.Client, Created: time.Now().UTC(), Retry: retry, Push: push}
 	policy, seq, at, err := parseStart(req.Start)
 	if err != nil {
 		return Subscription{}, jetstream.ConsumerConfig{}, err
 	}
+	// No delivery limit: stadion itself dead-letters an event delivered
+	// once past its last attempt, storing it before it lets it go.
+	backOff := retry.backOff(ackWait)
 	cc := jetstream.ConsumerConfig{
 		Durable: x.consumerName(name), Description: "stadion subscription " + name,
-		FilterSubject: SubjectFilter(t.name), AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait,
+		FilterSubject: SubjectFilter(t.name), AckPolicy: jetstream.AckExplicitPolicy, AckWait: backOff[0],
+		BackOff: backOff, MaxDeliver: -1,
 		MaxAckPending: 10000, DeliverPolicy: policy, OptStartSeq: seq, OptStartTime: at,
 		Metadata: map[string]string{"stadion.subscription": name, "stadion.owner": p.Client},
+	}
+	if push != nil && push.OrderedByKey {
+		cc.PriorityPolicy, cc.PriorityGroups, cc.PinnedTTL = jetstream.PriorityPolicyPinned, []string{pushGroup}, 30*time.Second
 	}
 	return sub, cc, nil
 }
@@ -172,6 +213,9 @@ func (x *Exchange) loadSubscription(ctx context.Context, name string) (Subscript
 	var s Subscription
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
 		return Subscription{}, fmt.Errorf("subscription %s: %w", name, err)
+	}
+	if s.Retry.MaxAttempts == 0 { // stored before retry policies
+		s.Retry, _ = parseRetry(nil)
 	}
 	return s, nil
 }
@@ -230,7 +274,7 @@ func (x *Exchange) status(ctx context.Context, s Subscription) (SubscriptionStat
 	}
 	info := ci.CachedInfo()
 	return SubscriptionStatus{
-		Subscription: s, Pending: info.NumPending, AckPending: info.NumAckPending,
+		Subscription: s.redacted(), Pending: info.NumPending, AckPending: info.NumAckPending,
 		Redelivered: info.NumRedelivered, Waiting: info.NumWaiting, AckFloor: info.AckFloor.Stream,
 	}, nil
 }
@@ -271,6 +315,9 @@ func (x *Exchange) handleDeleteSubscription(w http.ResponseWriter, r *http.Reque
 		return engineErr(err)
 	}
 	if err := x.subs.Delete(ctx, s.Name); err != nil {
+		return engineErr(err)
+	}
+	if err := x.dropSubStreams(ctx, s.Name); err != nil {
 		return engineErr(err)
 	}
 	w.WriteHeader(http.StatusNoContent)
