@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	_ "modernc.org/sqlite" // the SQLite driver the sinks use
+
+	"github.com/stadion-dev/stadion/internal/delivery"
 )
 
 // sinkDB is a database the benchmark measures a sink against.
@@ -59,17 +59,7 @@ type sqliteConn struct {
 }
 
 func openSQLiteFile(path string) (*sql.DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	return db, nil
+	return delivery.OpenSQLiteDB(path, 5*time.Second)
 }
 
 func (c *sqliteConn) open() (*sql.DB, error) {

@@ -36,6 +36,21 @@ const sqliteMaxParams = 32766
 
 // OpenSQLite opens (creating if missing) the SQLite file at path.
 func OpenSQLite(path string, busy time.Duration) (*SQLite, error) {
+	db, err := OpenSQLiteDB(path, busy)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return &SQLite{db: db, stmts: stmtCache{db: db}}, nil
+}
+
+// OpenSQLiteDB opens path with the settings every stadion SQLite file uses
+// (see SQLite). Benchmarks use it so that their reference loop writes
+// under the same settings as the sinks.
+func OpenSQLiteDB(path string, busy time.Duration) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -46,11 +61,7 @@ func OpenSQLite(path string, busy time.Duration) (*SQLite, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	if err := db.Ping(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
-	}
-	return &SQLite{db: db, stmts: stmtCache{db: db}}, nil
+	return db, nil
 }
 
 // Close closes the file.
