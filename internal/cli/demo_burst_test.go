@@ -5,8 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,16 +17,7 @@ import (
 // which declares the arrivals and rides sinks.
 func startBundled(t *testing.T, data string) *proc {
 	t.Helper()
-	cmd := exec.Command(stadionBinary(t), "up", "--data", data, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0")
-	p := &proc{t: t, cmd: cmd, data: data, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = io.Discard, &syncWriter{w: p.stderr}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.exited })
-	p.waitReady()
-	return p
+	return startProc(t, data)
 }
 
 // TestDemoBurstFillsSinks plays a small burst through a real server, twice:

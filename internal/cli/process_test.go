@@ -58,11 +58,19 @@ type proc struct {
 	err    error         // its exit status, once exited is closed
 }
 
+// startUp runs `stadion up` with the process tests' configuration; extra
+// flags come last, so they override (another --config, say).
 func startUp(t *testing.T, data string, extra ...string) *proc {
 	t.Helper()
+	return startProc(t, data, append([]string{"--config", "testdata/durable/stadion.yaml"}, extra...)...)
+}
+
+// startProc runs `stadion up` on free loopback ports with flags and waits
+// until it is ready; the test's cleanup kills it.
+func startProc(t *testing.T, data string, flags ...string) *proc {
+	t.Helper()
 	_ = os.Remove(filepath.Join(data, EndpointsFile))
-	args := append([]string{"up", "--data", data, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0",
-		"--config", "testdata/durable/stadion.yaml"}, extra...)
+	args := append([]string{"up", "--data", data, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0"}, flags...)
 	cmd := exec.Command(stadionBinary(t), args...)
 	p := &proc{t: t, cmd: cmd, data: data, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = io.Discard, &syncWriter{w: p.stderr}
