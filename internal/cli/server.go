@@ -66,6 +66,31 @@ var (
 	_ service = (*delivery.Service)(nil)
 )
 
+// capability is a service with HTTP routes of its own, built only when the
+// configuration asks for it.
+type capability interface {
+	service
+	Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler)
+}
+
+// serverEnv is what capabilities are built from.
+type serverEnv struct {
+	opts ServerOptions
+	cfg  *config.Config
+	eng  *engine.Engine
+	x    *exchange.Exchange
+	keys *api.Keys
+	reg  prometheus.Registerer
+	log  *slog.Logger
+}
+
+// capabilities build the optional services, in start order. Each lives in
+// its own file (up_live.go, up_gate.go, up_capture.go) and returns nil when
+// the configuration does not use it.
+var capabilities = []func(ctx context.Context, env serverEnv) (capability, error){
+	newLive, newGate, newCapture,
+}
+
 // bodyDeadline is how long a client may take to send a request body. The
 // longest legitimate request, a 60 s long-poll pull, reads its small body
 // at once and must finish inside it.
@@ -168,12 +193,31 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 		}
 		s.svcs = append(s.svcs, svc)
 	}
+	env := serverEnv{opts: o, cfg: cfg, eng: eng, x: x, keys: keys, reg: reg, log: o.Logger}
+	var caps []capability
+	for _, build := range capabilities {
+		c, err := build(ctx, env)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			continue
+		}
+		if err := c.Start(ctx); err != nil {
+			return err
+		}
+		s.svcs = append(s.svcs, c)
+		caps = append(caps, c)
+	}
 	mux := http.NewServeMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
 	s.systemRoutes(mux, reg)
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)
 	d.Routes(mux, auth)
+	for _, c := range caps {
+		c.Routes(mux, auth)
+	}
 	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(o.Logger, mux))))
 	s.http.RegisterOnShutdown(x.Drain)
 	s.HTTPURL = localURL(ln.Addr())

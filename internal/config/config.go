@@ -41,6 +41,10 @@ type Config struct {
 	Databases  map[string]*Database `yaml:"databases"`
 	Sinks      map[string]*Sink     `yaml:"sinks"`
 	Webhooks   Webhooks             `yaml:"webhooks"`
+	Live       Live                 `yaml:"live"`
+	Venues     map[string]*Venue    `yaml:"venues"`
+	Gate       Gate                 `yaml:"gate"`
+	Capture    Capture              `yaml:"capture"`
 
 	// Dir is the directory relative paths in the file are resolved against,
 	// inside FS. Set by Load.
@@ -164,6 +168,9 @@ func (c *Config) setDefaults() {
 		}
 	}
 	c.setDeliveryDefaults()
+	c.setLiveDefaults()
+	c.setGateDefaults()
+	c.setCaptureDefaults()
 }
 
 // HasRole reports whether the named client has role.

@@ -35,6 +35,9 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateDelivery()...)
 	errs = append(errs, c.validateWebhooks()...)
+	errs = append(errs, c.validateLive()...)
+	errs = append(errs, c.validateGate()...)
+	errs = append(errs, c.validateCapture()...)
 	return errors.Join(errs...)
 }
 
