@@ -18,12 +18,16 @@ type StoredMsg struct {
 }
 
 // GetRequest says what DirectGet reads: up to Limit messages from Seq (or
-// from Since, when set), only those on Subject when it is set.
+// from Since, when set), only those on Subject when it is set. With
+// LastOf, it reads instead the last message of each of those subjects at
+// or before UpToSeq (0: the end of the stream).
 type GetRequest struct {
 	Seq     uint64
 	Since   time.Time
 	Subject string
 	Limit   int
+	LastOf  []string
+	UpToSeq uint64
 }
 
 // DirectGet reads messages of stream with the engine's batched direct
@@ -32,9 +36,15 @@ type GetRequest struct {
 // The stream needs AllowDirect.
 func DirectGet(ctx context.Context, nc *nats.Conn, stream string, q GetRequest) ([]StoredMsg, error) {
 	req := map[string]any{"batch": q.Limit, "max_bytes": 8 << 20}
-	if !q.Since.IsZero() {
+	switch {
+	case len(q.LastOf) > 0:
+		req["multi_last"] = q.LastOf
+		if q.UpToSeq > 0 {
+			req["up_to_seq"] = q.UpToSeq
+		}
+	case !q.Since.IsZero():
 		req["start_time"] = q.Since.UTC()
-	} else {
+	default:
 		req["seq"] = max(q.Seq, 1)
 	}
 	if q.Subject != "" {
