@@ -83,4 +83,3 @@ func DirectGet(ctx context.Context, nc *nats.Conn, stream string, q GetRequest) 
 		out = append(out, StoredMsg{Seq: seq, Header: m.Header, Data: m.Data})
 	}
 }
-

@@ -230,4 +230,3 @@ func (s *Service) handlePin(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-

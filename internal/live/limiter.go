@@ -23,9 +23,9 @@ type limiter struct {
 }
 
 type userState struct {
-	times  []time.Time           // accepted posts, oldest first
-	texts  map[string]time.Time  // normalized text → last accepted
-	rooms  map[string]time.Time  // room → last accepted (slow mode)
+	times  []time.Time          // accepted posts, oldest first
+	texts  map[string]time.Time // normalized text → last accepted
+	rooms  map[string]time.Time // room → last accepted (slow mode)
 	latest time.Time
 }
 

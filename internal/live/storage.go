@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
 )
 
 // Engine names owned by live.
@@ -44,8 +43,8 @@ func filterSubject(filter string) string {
 	return "mq." + strings.Join(levels, ".")
 }
 
-func commentsTopic(room string) string  { return "live/" + room + "/comments" }
-func pinnedTopic(room string) string    { return "live/" + room + "/pinned" }
+func commentsTopic(room string) string { return "live/" + room + "/comments" }
+func pinnedTopic(room string) string   { return "live/" + room + "/pinned" }
 func rejectedTopic(room, user string) string {
 	return "live/" + room + "/rejected/" + user
 }
@@ -120,4 +119,3 @@ func (s *Service) tokenKey(ctx context.Context) ([]byte, error) {
 
 // hasRoom reports whether the configuration lets viewers into room.
 func (s *Service) hasRoom(room string) bool { return s.cfg.Live.HasRoom(room) }
-

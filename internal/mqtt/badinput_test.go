@@ -21,7 +21,10 @@ func TestBadClientsAreDroppedOthersKeepReceiving(t *testing.T) {
 	}{
 		{"garbage first packet", func(r *rawClient) { r.write([]byte("GET / HTTP/1.1\r\n\r\n")) }},
 		{"remaining length of five bytes", func(r *rawClient) { r.write([]byte{0x10, 0xff, 0xff, 0xff, 0xff, 0x7f}) }},
-		{"truncated connect", func(r *rawClient) { r.write([]byte{0x10, 0x05, 0x00, 0x04, 'M'}); r.nc.(interface{ CloseWrite() error }).CloseWrite() }},
+		{"truncated connect", func(r *rawClient) {
+			r.write([]byte{0x10, 0x05, 0x00, 0x04, 'M'})
+			r.nc.(interface{ CloseWrite() error }).CloseWrite()
+		}},
 		{"oversized publish", func(r *rawClient) {
 			r.connect(login)
 			r.write(AppendPublish(nil, Message{Topic: "room/a/post", Payload: make([]byte, 8192)}, false, 0))

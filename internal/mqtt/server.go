@@ -83,9 +83,9 @@ type Server struct {
 	log   *slog.Logger
 
 	mu        sync.Mutex
-	routes    map[string]*route    // filter → local subscribers
-	sessions  map[string]*session  // client id → session (online or kept)
-	conns     map[*conn]struct{}   // every open connection
+	routes    map[string]*route   // filter → local subscribers
+	sessions  map[string]*session // client id → session (online or kept)
+	conns     map[*conn]struct{}  // every open connection
 	listeners map[net.Listener]struct{}
 	closed    bool
 	wg        sync.WaitGroup
