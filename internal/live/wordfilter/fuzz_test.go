@@ -63,11 +63,11 @@ func naiveFind(m *Matcher, text string) (string, bool) {
 	defer putStream(st)
 	st.add(text)
 	st.finish()
-	for end := 1; end <= len(st.runes); end++ {
+	for end := 1; end <= len(st.chars); end++ {
 		for n := end; n > 0; n-- {
 			for i := range m.patterns {
 				p := &m.patterns[i]
-				if int(p.n) == n && equalRunes(st.runes[end-n:end], p.word) && p.fits(st, end) {
+				if int(p.n) == n && equalChars(st.chars[end-n:end], p.word) && p.fits(st, end) {
 					return p.word, true
 				}
 			}
@@ -76,16 +76,16 @@ func naiveFind(m *Matcher, text string) (string, bool) {
 	return "", false
 }
 
-// equalRunes reports whether runes is word folded.
-func equalRunes(runes []rune, word string) bool {
+// equalChars reports whether chars is word folded.
+func equalChars(chars []char, word string) bool {
 	st := getStream()
 	defer putStream(st)
 	st.add(word)
-	if len(st.runes) != len(runes) {
+	if len(st.chars) != len(chars) {
 		return false
 	}
-	for i, r := range runes {
-		if st.runes[i] != r {
+	for i, c := range chars {
+		if st.chars[i].r != c.r {
 			return false
 		}
 	}
