@@ -9,10 +9,11 @@
 // full-width ＡＢＣ/１２３, half-width ｶﾀｶﾅ, circled, mathematical and other
 // styled letters into their normal forms; simple case folding (plus ß→ss,
 // æ→ae, œ→oe); removal of invisible characters (zero-width space and joiners,
-// U+FEFF, soft hyphen, variation selectors, other format and default-ignorable
-// characters, invalid UTF-8) and of the generic combining marks used to
-// disguise letters (accents, strike-through, "Zalgo" stacks; the Japanese
-// voicing marks are kept, so カ and ガ stay different); a small table of
+// U+FEFF, soft hyphen, variation selectors, other format and
+// default-ignorable characters, control characters other than whitespace,
+// invalid UTF-8) and of the generic combining marks used to disguise
+// letters (accents, strike-through, "Zalgo" stacks; the Japanese voicing
+// marks are kept, so カ and ガ stay different); a small table of
 // look-alikes (Cyrillic а е о р с х у к м т н в і ј ѕ, Greek α ε ι κ ν ο ρ τ
 // υ χ and a few stroked Latin letters map to plain Latin letters).
 // Everything that is not a letter, a digit, a mark or an emoji/other symbol

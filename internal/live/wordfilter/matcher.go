@@ -35,12 +35,12 @@ func New(words []string) *Matcher {
 		st.reset()
 		st.add(w)
 		p := newPattern(w, st)
-		if p.n == 0 || seen[p.id(st.runes)] {
+		key := st.key()
+		if p.n == 0 || seen[p.id(key)] {
 			continue
 		}
-		seen[p.id(st.runes)] = true
+		seen[p.id(key)] = true
 		p.next = -1
-		key := string(st.runes)
 		if head, ok := keys[key]; ok {
 			for m.patterns[head].next >= 0 {
 				head = m.patterns[head].next
@@ -70,15 +70,15 @@ func sortedKeys(keys map[string]int32) ([][]rune, []int32) {
 }
 
 func newPattern(word string, st *stream) pattern {
-	n := len(st.runes)
+	n := len(st.chars)
 	p := pattern{word: word, n: int32(n)}
 	if n == 0 {
 		return p
 	}
-	p.needStart = needsBoundary(st.cls[0])
-	p.needEnd = needsBoundary(st.cls[n-1])
+	p.needStart = needsBoundary(st.chars[0].cls)
+	p.needEnd = needsBoundary(st.chars[n-1].cls)
 	for k := 1; k < n; k++ {
-		if st.gaps[k] != gapNone {
+		if st.chars[k].gap != gapNone {
 			p.breaks = append(p.breaks, int32(k))
 		}
 	}
@@ -86,9 +86,9 @@ func newPattern(word string, st *stream) pattern {
 }
 
 // id identifies the folded word: its runes and where it has separators.
-func (p *pattern) id(runes []rune) string {
+func (p *pattern) id(key string) string {
 	var b strings.Builder
-	b.WriteString(string(runes))
+	b.WriteString(key)
 	for _, k := range p.breaks {
 		b.WriteByte(0)
 		b.WriteRune(rune(k))
@@ -116,8 +116,8 @@ func (m *Matcher) Find(text string) (word string, ok bool) {
 func (m *Matcher) scan(st *stream) (string, bool) {
 	a := m.ac
 	s := int32(0)
-	for j, r := range st.runes {
-		s = a.next(s, r)
+	for j, c := range st.chars {
+		s = a.next(s, c.r)
 		for t := a.states[s].report; t >= 0; t = a.states[a.states[t].fail].report {
 			for p := a.states[t].pattern; p >= 0; p = m.patterns[p].next {
 				if m.patterns[p].fits(st, j+1) {
@@ -133,13 +133,13 @@ func (m *Matcher) scan(st *stream) (string, bool) {
 // boundaries and separators of the text.
 func (p *pattern) fits(st *stream, end int) bool {
 	start := end - int(p.n)
-	if p.needStart && st.flags[start]&flagBoundary == 0 ||
-		p.needEnd && st.flags[end]&flagBoundary == 0 {
+	if p.needStart && st.flags(start)&flagBoundary == 0 ||
+		p.needEnd && st.flags(end)&flagBoundary == 0 {
 		return false
 	}
 	b := 0
 	for k := start + 1; k < end; k++ {
-		if st.flags[k]&flagHard == 0 {
+		if st.chars[k].flags&flagHard == 0 {
 			continue
 		}
 		off := int32(k - start)

@@ -23,14 +23,19 @@ const (
 )
 
 // stream is a text after folding: the characters that are matched, with
-// separators taken out and remembered in gaps.
+// separators taken out and remembered in gaps. Position k is the place
+// before chars[k]; position len(chars) is the end of the text.
 type stream struct {
-	runes   []rune
-	cls     []class
-	gaps    []uint8 // gaps[k]: what separated runes[k-1] and runes[k]
-	flags   []uint8 // flags[k] for k in [0, len(runes)], set by finish
-	pending uint8   // separator seen since the last character
+	chars   []char
+	pending uint8 // separator seen since the last character
 	tmp     []rune
+}
+
+type char struct {
+	r     rune
+	cls   class
+	gap   uint8 // what separated the previous character and this one
+	flags uint8 // flags of the position before this character, set by finish
 }
 
 var streams = sync.Pool{New: func() any { return new(stream) }}
@@ -43,13 +48,13 @@ func getStream() *stream {
 }
 
 func (s *stream) reset() {
-	s.runes, s.cls, s.gaps, s.flags = s.runes[:0], s.cls[:0], s.gaps[:0], s.flags[:0]
+	s.chars = s.chars[:0]
 	s.pending = gapNone
 }
 
 // putStream returns s to the pool unless a huge text made it too big to keep.
 func putStream(s *stream) {
-	if cap(s.runes) <= 1<<16 {
+	if cap(s.chars) <= 1<<16 {
 		streams.Put(s)
 	}
 }
@@ -103,12 +108,10 @@ func (s *stream) put(r rune, k kind, c class) {
 	switch k {
 	case kindChar:
 		g := s.pending
-		if len(s.runes) == 0 {
+		if len(s.chars) == 0 {
 			g = gapNone
 		}
-		s.runes = append(s.runes, r)
-		s.cls = append(s.cls, c)
-		s.gaps = append(s.gaps, g)
+		s.chars = append(s.chars, char{r: r, cls: c, gap: g})
 		s.pending = gapNone
 	case kindSpace:
 		s.pending = gapSpace
@@ -123,30 +126,50 @@ func (s *stream) put(r rune, k kind, c class) {
 // contains whitespace between two pieces of text that are not both single
 // characters and not both CJK-like.
 func (s *stream) finish() {
-	n := len(s.runes)
-	s.flags = append(s.flags[:0], make([]uint8, n+1)...)
-	s.flags[0], s.flags[n] = flagBoundary, flagBoundary
+	n := len(s.chars)
+	if n == 0 {
+		return
+	}
+	s.chars[0].flags = flagBoundary
 	gap, left, start := 0, 0, 0 // gap: last separator, left: length of the piece before it
 	for k := 1; k <= n; k++ {
-		if k < n && s.gaps[k] == gapNone {
-			if s.cls[k-1] != s.cls[k] {
-				s.flags[k] = flagBoundary
+		if k < n && s.chars[k].gap == gapNone {
+			s.chars[k].flags = 0
+			if s.chars[k-1].cls != s.chars[k].cls {
+				s.chars[k].flags = flagBoundary
 			}
 			continue
 		}
 		if gap > 0 {
-			s.flags[gap] = s.gapFlags(gap, left, k-gap)
+			s.chars[gap].flags = s.gapFlags(gap, left, k-gap)
 		}
 		gap, left, start = k, k-start, k
 	}
 }
 
+// flags returns the flags of position k.
+func (s *stream) flags(k int) uint8 {
+	if k == len(s.chars) {
+		return flagBoundary
+	}
+	return s.chars[k].flags
+}
+
 func (s *stream) gapFlags(k, left, right int) uint8 {
-	if s.gaps[k] != gapSpace || (left == 1 && right == 1) ||
-		(s.cls[k-1] == classUnspaced && s.cls[k] == classUnspaced) {
+	if s.chars[k].gap != gapSpace || (left == 1 && right == 1) ||
+		(s.chars[k-1].cls == classUnspaced && s.chars[k].cls == classUnspaced) {
 		return flagBoundary
 	}
 	return flagBoundary | flagHard
+}
+
+// key returns the folded characters as a string.
+func (s *stream) key() string {
+	var b strings.Builder
+	for _, c := range s.chars {
+		b.WriteRune(c.r)
+	}
+	return b.String()
 }
 
 // Normalize returns s folded as the Matcher sees it (see the package
@@ -161,14 +184,14 @@ func Normalize(s string) string {
 	st.add(s)
 	var b strings.Builder
 	b.Grow(len(s))
-	for k, r := range st.runes {
-		switch st.gaps[k] {
+	for _, c := range st.chars {
+		switch c.gap {
 		case gapSpace:
 			b.WriteByte(' ')
 		case gapPunct:
 			b.WriteByte('.')
 		}
-		b.WriteRune(r)
+		b.WriteRune(c.r)
 	}
 	return norm.NFC.String(b.String())
 }
