@@ -52,6 +52,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	data   string
 	http   string
+	mqtt   string // the MQTT listener, when live comments are on
 	admin  string
 	stderr *bytes.Buffer
 	exited chan struct{} // closed when the process has exited
@@ -100,7 +101,7 @@ func (p *proc) waitReady() {
 		if raw, err := os.ReadFile(filepath.Join(p.data, EndpointsFile)); err == nil {
 			var ep Endpoints
 			if json.Unmarshal(raw, &ep) == nil && ep.PID == p.cmd.Process.Pid {
-				p.http = ep.HTTP
+				p.http, p.mqtt = ep.HTTP, ep.MQTT
 				if resp, err := http.Get(p.http + "/readyz"); err == nil {
 					resp.Body.Close()
 					if resp.StatusCode == 200 {

@@ -14,6 +14,11 @@ import (
 
 const moderatorsConsumer = "moderators"
 
+// moderationAckWait is how long a batch a worker took stays its own: a
+// batch takes milliseconds, so a worker silent this long has died and
+// the batch goes to another.
+const moderationAckWait = 10 * time.Second
+
 // startWorkers runs the configured number of moderation workers on the
 // shared durable consumer: batches spread over every worker of every
 // process, and a batch a worker took but did not finish goes to another
@@ -21,7 +26,7 @@ const moderatorsConsumer = "moderators"
 func (s *Service) startWorkers(ctx, bg context.Context) error {
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, postsStream, jetstream.ConsumerConfig{
 		Durable: moderatorsConsumer, Description: "live comment moderation workers",
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: moderationAckWait,
 		MaxAckPending: 1024, FilterSubject: postsSubject,
 	})
 	if err != nil {
