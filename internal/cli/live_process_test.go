@@ -124,7 +124,7 @@ func TestModerationWorkerKilledMidStream(t *testing.T) {
 	a := startProc(t, t.TempDir(), ext...)
 	b := startProc(t, t.TempDir(), ext...)
 
-	o := paho.NewClientOptions().AddBroker("tcp://"+a.mqtt).SetClientID("poster").
+	o := paho.NewClientOptions().AddBroker("tcp://" + a.mqtt).SetClientID("poster").
 		SetUsername("p").SetPassword(a.viewerToken("poster")).SetAutoReconnect(false)
 	c := paho.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
