@@ -229,22 +229,39 @@ func (c *conn) unsubscribe(u *Unsubscribe) {
 	c.srv.saveSession(c.sess)
 }
 
-// send queues packets and starts the writer if it is idle. Droppable
-// packets (QoS 0 deliveries) are dropped while more than MaxQueued bytes
-// wait: a slow viewer loses comments instead of growing memory.
+// send queues protocol packets (acks, pings) and starts the writer if it
+// is idle.
 func (c *conn) send(pkts [][]byte, droppable bool) {
-	if len(pkts) == 0 {
+	if droppable {
+		c.deliver(pkts, len(pkts))
 		return
+	}
+	c.queue(pkts, false)
+}
+
+// deliver queues n messages (in pkts) for a subscriber. They are dropped
+// while more than MaxQueued bytes wait: a slow viewer loses comments
+// instead of growing the server's memory.
+func (c *conn) deliver(pkts [][]byte, n int) {
+	if c.queue(pkts, true) {
+		c.srv.stats.Delivered.Add(int64(n))
+	} else {
+		c.srv.stats.Dropped.Add(int64(n))
+	}
+}
+
+func (c *conn) queue(pkts [][]byte, droppable bool) bool {
+	if len(pkts) == 0 {
+		return true
 	}
 	c.wmu.Lock()
 	if c.dead {
 		c.wmu.Unlock()
-		return
+		return false
 	}
 	if droppable && c.outBytes > c.srv.opts.MaxQueued {
 		c.wmu.Unlock()
-		c.srv.stats.Dropped.Add(int64(len(pkts)))
-		return
+		return false
 	}
 	for _, p := range pkts {
 		c.out = append(c.out, p)
@@ -253,12 +270,10 @@ func (c *conn) send(pkts [][]byte, droppable bool) {
 	start := !c.flushing
 	c.flushing = true
 	c.wmu.Unlock()
-	if droppable {
-		c.srv.stats.Delivered.Add(int64(len(pkts)))
-	}
 	if start {
 		go c.flush()
 	}
+	return true
 }
 
 // flush writes queued packets, many per system call, until none wait.

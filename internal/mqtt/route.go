@@ -95,8 +95,9 @@ func (s *Server) Subscribers(filter string) int {
 }
 
 // Deliver hands messages published on topic to every local subscriber of
-// filter: QoS 0 subscribers share one encoded packet per message, and
-// each subscriber gets the whole batch in one write.
+// filter. The QoS 0 packets of the whole batch are encoded once, into one
+// buffer every QoS 0 subscriber shares, and each subscriber gets the
+// batch in one write.
 func (s *Server) Deliver(filter, topic string, payloads [][]byte) {
 	s.mu.Lock()
 	r := s.routes[filter]
@@ -104,15 +105,20 @@ func (s *Server) Deliver(filter, topic string, payloads [][]byte) {
 	if r == nil || len(payloads) == 0 {
 		return
 	}
-	pkts := make([][]byte, len(payloads))
-	for i, p := range payloads {
-		pkts[i] = AppendPublish(make([]byte, 0, len(topic)+len(p)+8), Message{Topic: topic, Payload: p}, false, 0)
+	size := 0
+	for _, p := range payloads {
+		size += len(topic) + len(p) + 8
 	}
+	joined := make([]byte, 0, size)
+	for _, p := range payloads {
+		joined = AppendPublish(joined, Message{Topic: topic, Payload: p}, false, 0)
+	}
+	shared := [][]byte{joined}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for i, sess := range r.subs {
 		if r.qos[i] == 0 {
-			sess.sendQoS0(pkts)
+			sess.sendQoS0(shared, len(payloads))
 		} else {
 			sess.sendQoS1(topic, payloads, false)
 		}

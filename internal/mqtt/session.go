@@ -27,12 +27,14 @@ type session struct {
 }
 
 func newSession(srv *Server, id string, persistent bool) *session {
-	return &session{srv: srv, id: id, persistent: persistent, subs: map[string]byte{}, inflight: map[uint16]Message{}}
+	return &session{srv: srv, id: id, persistent: persistent, subs: make(map[string]byte, 1)}
 }
 
-func (s *session) sendQoS0(pkts [][]byte) {
+// sendQoS0 queues encoded QoS 0 packets (n messages) to the connection,
+// if the client is online.
+func (s *session) sendQoS0(pkts [][]byte, n int) {
 	if c := s.conn.Load(); c != nil {
-		c.send(pkts, true)
+		c.deliver(pkts, n)
 	}
 }
 
@@ -53,6 +55,13 @@ func (s *session) sendQoS1(topic string, payloads [][]byte, retain bool) {
 		return
 	}
 	pkts := make([][]byte, 0, len(payloads))
+	defer func() {
+		// QoS 1 messages are never dropped for a slow client: they wait
+		// in flight until acknowledged.
+		if c.queue(pkts, false) {
+			s.srv.stats.Delivered.Add(int64(len(pkts)))
+		}
+	}()
 	for _, p := range payloads {
 		if len(s.inflight) >= s.srv.opts.MaxInflight {
 			s.srv.stats.Dropped.Add(1)
@@ -63,7 +72,6 @@ func (s *session) sendQoS1(topic string, payloads [][]byte, retain bool) {
 		pkts = append(pkts, AppendPublish(nil, m, false, id))
 	}
 	s.mu.Unlock()
-	c.send(pkts, false)
 }
 
 // track records an outgoing QoS 1 message under a fresh packet id.
@@ -76,6 +84,9 @@ func (s *session) track(m Message) uint16 {
 		if _, busy := s.inflight[s.nextID]; !busy {
 			break
 		}
+	}
+	if s.inflight == nil {
+		s.inflight = map[uint16]Message{}
 	}
 	s.inflight[s.nextID] = m
 	s.order = append(s.order, s.nextID)
