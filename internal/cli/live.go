@@ -24,9 +24,9 @@ stadion live pin curling '{"text":"Welcome to the final"}'`,
 }
 
 var liveTokenCmd = &command{
-	name:    "token",
-	short:   "mint a viewer token for USER with a display NAME (needs the live-issuer role)",
-	usage:   "USER NAME",
+	name:  "token",
+	short: "mint a viewer token for USER with a display NAME (needs the live-issuer role)",
+	usage: "USER NAME",
 	example: `stadion live token u1 "Li Wei"
 mosquitto_pub -p 1883 -t live/curling/post -u u1 -P "$(stadion live token u1 'Li Wei')" -m 'Great stone!'`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {

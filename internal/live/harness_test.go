@@ -60,9 +60,19 @@ func newHarness(t *testing.T, yamlText string) *harness {
 	return startHarness(t, cfg, nil)
 }
 
+// startHarnessWith starts a service that re-reads its configuration with
+// reload.
+func startHarnessWith(t *testing.T, cfg *config.Config, reload func() (*config.Config, error)) *harness {
+	return startHarnessOpts(t, cfg, nil, reload)
+}
+
 // startHarness starts a live service; with eng set, it joins that engine
 // (a second process of the same deployment).
 func startHarness(t *testing.T, cfg *config.Config, eng *engine.Engine) *harness {
+	return startHarnessOpts(t, cfg, eng, nil)
+}
+
+func startHarnessOpts(t *testing.T, cfg *config.Config, eng *engine.Engine, reload func() (*config.Config, error)) *harness {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -86,7 +96,7 @@ func startHarness(t *testing.T, cfg *config.Config, eng *engine.Engine) *harness
 	if h.keys, err = api.OpenKeys(keysCtx, h.eng.JS, log); err != nil {
 		t.Fatalf("keys: %v", err)
 	}
-	h.s, err = New(cfg, h.eng.Conn, h.eng.JS, h.keys, prometheus.NewRegistry(), Options{MQTTAddr: "127.0.0.1:0", Logger: log})
+	h.s, err = New(cfg, h.eng.Conn, h.eng.JS, h.keys, prometheus.NewRegistry(), Options{MQTTAddr: "127.0.0.1:0", ReloadConfig: reload, Logger: log})
 	if err != nil {
 		t.Fatalf("live: %v", err)
 	}
