@@ -89,4 +89,3 @@ func itoa(i int) string {
 		}
 	}
 }
-
