@@ -72,6 +72,9 @@ func checkEdgePool(t *testing.T, yas *YurtAppSet, pool string, leafPort int32) {
 	if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 1 {
 		t.Errorf("replicas %s, want 1: one edge (one JetStream domain) per venue", deref(sts.Spec.Replicas, "%d"))
 	}
+	if got := sts.Spec.Template.Labels["stadion.dev/venue"]; got != pool {
+		t.Errorf("pod label stadion.dev/venue = %q, want %q", got, pool)
+	}
 	pod := sts.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
 		t.Fatalf("want one container, have %d", len(pod.Containers))
