@@ -3,6 +3,7 @@ package deploy
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"os"
 	"strings"
 	"testing"
 )
@@ -55,6 +56,21 @@ func TestCloudNamespaceEnforcesRestricted(t *testing.T) {
 		if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
 			t.Errorf("namespace %s: pod-security.kubernetes.io/enforce = %q, want restricted", ns.Name, ns.Labels["pod-security.kubernetes.io/enforce"])
 		}
+	}
+}
+
+// TestREADMEListsEveryManifest keeps deploy/README.md's table true.
+func TestREADMEListsEveryManifest(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, o := range loadManifests(t, ".") {
+		if !seen[o.file] && !strings.Contains(string(readme), "`"+o.file+"`") {
+			t.Errorf("README.md does not describe %s", o.file)
+		}
+		seen[o.file] = true
 	}
 }
 

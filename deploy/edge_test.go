@@ -50,12 +50,12 @@ func TestEveryVenuePoolRunsItsEdge(t *testing.T) {
 			if np.Spec.Type != "Edge" || np.Spec.Labels["stadion.dev/venue"] != np.Name {
 				t.Errorf("NodePool %s: type %q, labels %v; want Edge with stadion.dev/venue=%s", np.Name, np.Spec.Type, np.Spec.Labels, np.Name)
 			}
-			checkEdgePool(t, e.yas, np.Name, leafPort)
+			checkEdgePool(t, e.objs, e.yas, np.Name, leafPort)
 		})
 	}
 }
 
-func checkEdgePool(t *testing.T, yas *YurtAppSet, pool string, leafPort int32) {
+func checkEdgePool(t *testing.T, objs []object, yas *YurtAppSet, pool string, leafPort int32) {
 	tweaks := 0
 	for _, tw := range yas.Spec.WorkloadTweaks {
 		if slices.Contains(tw.Pools, pool) {
@@ -96,6 +96,7 @@ func checkEdgePool(t *testing.T, yas *YurtAppSet, pool string, leafPort int32) {
 		t.Errorf("--data must be a writable mount of a volumeClaimTemplate (state survives restarts)")
 	}
 	checkDialsOut(t, pool, c, inv)
+	checkEdgePolicy(t, objs, sts, c, listenPort(t, inv.flags["http"]), leafPort)
 }
 
 // checkCredentials wants the --creds file on a read-only mount of the pool's
