@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,7 +32,7 @@ func (s *Service) startWorkers(ctx, bg context.Context) error {
 	if err != nil {
 		return fmt.Errorf("live: consumer %s: %w", moderatorsConsumer, err)
 	}
-	s.limits = newLimiter()
+	s.limits, s.retries = newLimiter(), newRetries()
 	for range s.cfg.Live.Workers {
 		s.run(func() { s.work(bg, cons) })
 	}
@@ -91,6 +92,7 @@ type decided struct {
 
 // moderated is a batch whose comments are being stored.
 type moderated struct {
+	id      string
 	msg     jetstream.Msg
 	out     []decided
 	futures []jetstream.PubAckFuture
@@ -107,12 +109,16 @@ func (s *Service) moderate(msg jetstream.Msg) *moderated {
 	if bad > 0 {
 		s.log.Warn("live: unreadable posts dropped", "count", bad)
 	}
-	b.out = s.decide(posts)
 	batchID := msg.Headers().Get(jetstream.MsgIDHeader)
 	if batchID == "" {
 		if md, err := msg.Metadata(); err == nil {
 			batchID = fmt.Sprint(md.Sequence.Stream)
 		}
+	}
+	b.id = batchID
+	b.out = s.retries.take(batchID)
+	if b.out == nil {
+		b.out = s.decide(posts)
 	}
 	b.futures, b.err = s.store(batchID, b.out)
 	return b
@@ -135,6 +141,7 @@ func (s *Service) finish(ctx context.Context, b *moderated) {
 	}
 	if err != nil {
 		s.log.Warn("live: comments not stored; the batch is retried", "err", err)
+		s.retries.keep(b.id, b.out)
 		b.msg.NakWithDelay(time.Second)
 		return
 	}
@@ -224,4 +231,40 @@ func (s *Service) answer(out []decided) {
 			s.nc.Publish(d.p.Reply, raw)
 		}
 	}
+}
+
+// retries keeps the decisions of batches whose comments could not be
+// stored, so that a retry in this process stores the same comments: the
+// limiter already counted them, and deciding again would reject them as
+// duplicates of themselves.
+type retries struct {
+	mu    sync.Mutex
+	byID  map[string][]decided
+	added map[string]time.Time
+}
+
+func newRetries() *retries {
+	return &retries{byID: map[string][]decided{}, added: map[string]time.Time{}}
+}
+
+func (r *retries) keep(id string, out []decided) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for old, at := range r.added {
+		if now.Sub(at) > dedupeWindow {
+			delete(r.byID, old)
+			delete(r.added, old)
+		}
+	}
+	r.byID[id], r.added[id] = out, now
+}
+
+func (r *retries) take(id string) []decided {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.byID[id]
+	delete(r.byID, id)
+	delete(r.added, id)
+	return out
 }
