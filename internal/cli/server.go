@@ -164,6 +164,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 		ClientAddr: o.NATSAddr, LeafAddr: o.LeafAddr,
 		MaxMemory: int64(cfg.Engine.MaxMemory), MaxDisk: int64(cfg.Engine.MaxDisk),
 		SyncAlways: cfg.Durability == config.DurabilityAlways, Logger: o.Logger,
+		Domain: engineDomain(len(cfg.Venues)),
 	})
 	if err != nil {
 		return err

@@ -44,6 +44,24 @@ type Options struct {
 	// SyncAlways fsyncs every write before it is acknowledged.
 	SyncAlways bool
 	Logger     *slog.Logger
+
+	// Name is the embedded server's name (default "stadion"); servers
+	// joined by leafnodes need distinct names.
+	Name string
+	// Domain is the embedded engine's JetStream domain (empty: none). A
+	// venue edge runs in its own domain so that its streams stay its own
+	// while linked to the cloud; the cloud uses one to reach them.
+	Domain string
+	// Leaf, when set, makes the embedded engine dial out to a hub's
+	// leafnode port: the only connection a venue edge makes.
+	Leaf *LeafRemote
+}
+
+// LeafRemote is an outbound leafnode connection to a hub.
+type LeafRemote struct {
+	URL      string // nats://host:port of the hub's --leaf listener
+	User     string // presented to the hub's leaf authorizer
+	Password string
 }
 
 // Engine is a running backbone.
@@ -55,6 +73,8 @@ type Engine struct {
 	opts *server.Options // the embedded server's options (ports resolved)
 	auth *authenticator
 	log  *slog.Logger
+
+	domain string
 }
 
 // ErrUnavailable means the engine cannot take requests right now.
@@ -98,6 +118,7 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 		return err
 	}
 	sopts.CustomClientAuthentication = e.auth
+	e.domain = o.Domain
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -128,8 +149,13 @@ func waitReady(ctx context.Context, ns *server.Server) bool {
 }
 
 func serverOptions(o Options) (*server.Options, error) {
+	name := o.Name
+	if name == "" {
+		name = "stadion"
+	}
 	sopts := &server.Options{
-		ServerName:         "stadion",
+		ServerName:         name,
+		JetStreamDomain:    o.Domain,
 		JetStream:          true,
 		StoreDir:           filepath.Join(o.DataDir, "jetstream"),
 		JetStreamMaxMemory: o.MaxMemory,
@@ -154,6 +180,12 @@ func serverOptions(o Options) (*server.Options, error) {
 		}
 		sopts.LeafNode.Host, sopts.LeafNode.Port = host, port
 	}
+	if err := addLeafRemote(sopts, o.Leaf); err != nil {
+		return nil, err
+	}
+	// Scope the replies of cross-domain JetStream requests to the stream
+	// they concern, so leafnode permissions can be per venue.
+	sopts.FeatureFlags = map[string]bool{server.FeatureFlagJsAPIReplyFormatV2: true}
 	return sopts, nil
 }
 
