@@ -102,4 +102,3 @@ func parseLogsRequest(r *http.Request) (LogsRequest, error) {
 	}
 	return req, nil
 }
-
