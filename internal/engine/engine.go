@@ -179,6 +179,9 @@ func serverOptions(o Options) (*server.Options, error) {
 			return nil, err
 		}
 		sopts.LeafNode.Host, sopts.LeafNode.Port = host, port
+		// Edges keep dialing the address they were given (a proxy, a
+		// load balancer), never one the engine would advertise.
+		sopts.LeafNode.NoAdvertise = true
 	}
 	if err := addLeafRemote(sopts, o.Leaf); err != nil {
 		return nil, err

@@ -64,6 +64,9 @@ func (e *Edge) Start(ctx context.Context) error {
 	if err := e.streams(ctx); err != nil {
 		return err
 	}
+	// The link may have come up before the streams existed, and the cloud's
+	// sourcing then backs off for up to minutes: redial to start it now.
+	e.eng.RedialLeafs()
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	if err := e.ctl.follow(runCtx, e.js); err != nil {
