@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stadion-dev/stadion/internal/gate"
 )
@@ -21,6 +22,8 @@ func TestGatePartition(t *testing.T) {
 	if testing.Short() {
 		n = 1000
 	}
+	start := time.Now()
+	phase := func(name string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), name) }
 	dir := t.TempDir()
 	cloud := startGateCloud(t, dir+"/cloud")
 	proxy, err := newLinkProxy(cloud.leaf)
@@ -40,6 +43,7 @@ func TestGatePartition(t *testing.T) {
 		return len(s.Control.Keys) > 0 && s.Control.Revoked == 1
 	})
 
+	phase("issued and synced")
 	proxy.Cut()
 	waitFor(t, "the edge to see the link down", func() bool { return edgeStatus(t, edge).Link == "down" })
 	key := deviceKey(t, edge, "north-1-a")
@@ -48,6 +52,7 @@ func TestGatePartition(t *testing.T) {
 	half := n / 2
 	scanPairs(t, newScanner(edge, key), tickets[1:half], tally)
 
+	phase("first half scanned")
 	edge.kill9() // a host restart while the link is down
 	edge = startEdgeProc(t, dir+"/edge", "bird-nest", proxy.URL(), creds)
 	sc := newScanner(edge, key)
@@ -63,10 +68,12 @@ func TestGatePartition(t *testing.T) {
 		expect(t, sc, tally, bad, "north-2", "")
 	}
 
+	phase("second half scanned")
 	proxy.Heal()
 	waitFor(t, "the mid-cut revocation at the edge", func() bool { return edgeStatus(t, edge).Control.Revoked == 2 })
 	expect(t, sc, tally, revokedDuring.Code, "north-1", gate.ReasonRevoked)
 
+	phase("revocation applied after healing")
 	if want := n - 2; tally.accepted() != want {
 		t.Errorf("accepted %d scans, want %d (every valid ticket exactly once)", tally.accepted(), want)
 	}
@@ -74,11 +81,13 @@ func TestGatePartition(t *testing.T) {
 		v := cloud.venue(t, "bird-nest")
 		return v.Scans == uint64(tally.total()) && v.Backlog == 0
 	})
+	phase("every scan in the cloud view")
 	v := cloud.venue(t, "bird-nest")
 	if v.Admitted != uint64(tally.accepted()) || v.Rejected != uint64(tally.total()-tally.accepted()) {
 		t.Errorf("cloud view %+v, edge decided %d accepted of %d", v, tally.accepted(), tally.total())
 	}
 	checkAdmissionsOnce(t, cloud, tally)
+	phase("admissions checked")
 }
 
 // tally counts decisions per ticket and remembers accepted scan ids.

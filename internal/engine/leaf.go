@@ -64,20 +64,3 @@ func (e *Engine) Domain() string { return e.domain }
 func (e *Engine) LeafConnected() bool {
 	return e.srv != nil && e.srv.NumLeafNodes() > 0
 }
-
-// RedialLeafs drops this engine's leafnode connections; remotes redial at
-// once. A new link makes both ends restart their cross-domain mirrors and
-// sources without waiting out their retry backoff, so an edge calls it
-// after creating the streams the cloud sources from.
-func (e *Engine) RedialLeafs() {
-	if e.srv == nil {
-		return
-	}
-	lz, err := e.srv.Leafz(nil)
-	if err != nil {
-		return
-	}
-	for _, l := range lz.Leafs {
-		_ = e.srv.DisconnectClientByID(l.ID)
-	}
-}

@@ -83,6 +83,11 @@ func (c *Cloud) Start(ctx context.Context) error {
 			return err
 		}
 		c.views[name] = v
+		sub, err := c.nc.Subscribe(syncSubject(name), c.onSync(name))
+		if err != nil {
+			return err
+		}
+		c.subs = append(c.subs, sub)
 	}
 	sub, err := c.nc.Subscribe("gate.*.hb", c.onHeartbeat)
 	if err != nil {

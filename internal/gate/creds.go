@@ -126,6 +126,7 @@ func VenuePermissions(venue string) *engine.Permissions {
 			deliverPrefix(venue, ">"),
 			replyPrefix(venue) + ">",
 			hbSubject(venue),
+			syncSubject(venue),
 			cloudAPI + "CONSUMER.CREATE." + ctl,
 			cloudAPI + "CONSUMER.CREATE." + ctl + ".>",
 			cloudAPI + "CONSUMER.DELETE." + ctl + ".>",

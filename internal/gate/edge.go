@@ -64,9 +64,6 @@ func (e *Edge) Start(ctx context.Context) error {
 	if err := e.streams(ctx); err != nil {
 		return err
 	}
-	// The link may have come up before the streams existed, and the cloud's
-	// sourcing then backs off for up to minutes: redial to start it now.
-	e.eng.RedialLeafs()
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	if err := e.ctl.follow(runCtx, e.js); err != nil {
@@ -77,9 +74,10 @@ func (e *Edge) Start(ctx context.Context) error {
 	}
 	e.log.Info("edge state replayed", "scans", e.led.scans.Load(), "tickets", len(e.led.tickets),
 		"config_version", e.ctl.config().Version)
-	e.wg.Add(2)
+	e.wg.Add(3)
 	go func() { defer e.wg.Done(); e.led.run(runCtx) }()
 	go func() { defer e.wg.Done(); e.heartbeats(runCtx) }()
+	go func() { defer e.wg.Done(); e.watchLink(runCtx) }()
 	return e.serveDiagnostics()
 }
 

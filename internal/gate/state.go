@@ -24,13 +24,14 @@ type ctlState struct {
 	keys    map[uint32]PublicKey
 	revoked map[string]time.Time
 	cfg     VenueConfig
-	applied uint64 // last mirror sequence applied
+	applied uint64            // highest control-stream sequence applied
+	seqs    map[string]uint64 // per subject: the sequence applied
 	log     *slog.Logger
 }
 
 func newCtlState(venue string, log *slog.Logger) *ctlState {
 	return &ctlState{
-		keys: map[uint32]PublicKey{}, revoked: map[string]time.Time{}, log: log,
+		keys: map[uint32]PublicKey{}, revoked: map[string]time.Time{}, seqs: map[string]uint64{}, log: log,
 		cfg: VenueConfig{Venue: venue, Settings: defaultEdgeSettings()},
 	}
 }
@@ -85,7 +86,9 @@ func (s *ctlState) follow(ctx context.Context, js jetstream.JetStream) error {
 }
 
 // apply takes one control message, by its subject
-// gate.<venue>.ctl.(config|key.<id>|revoke.<ticket>).
+// gate.<venue>.ctl.(config|key.<id>|revoke.<ticket>). Messages come from
+// the local mirror and from the cloud's catch-up answers, in any order;
+// the cloud's sequence (which the mirror keeps) orders them per subject.
 func (s *ctlState) apply(subject string, data []byte, seq uint64) {
 	parts := strings.SplitN(subject, ".", 5)
 	if len(parts) < 4 {
@@ -93,7 +96,11 @@ func (s *ctlState) apply(subject string, data []byte, seq uint64) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.applied = seq
+	if seq <= s.seqs[subject] {
+		return
+	}
+	s.seqs[subject] = seq
+	s.applied = max(s.applied, seq)
 	switch parts[3] {
 	case "config":
 		var vc VenueConfig

@@ -35,6 +35,7 @@ type venueView struct {
 	version int       // configuration version published
 	hb      heartbeat // last heartbeat
 	hbAt    time.Time
+	kick    sync.Mutex // serializes restartSource
 }
 
 func openView(ctx context.Context, c *Cloud, venue string, version int) (*venueView, error) {
@@ -183,6 +184,39 @@ func (c *Cloud) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	v.mu.Lock()
+	relinked := time.Since(v.hbAt) > 3*c.cfg.Venues[v.venue].Effective.Heartbeat.D()
 	v.hb, v.hbAt = hb, time.Now()
 	v.mu.Unlock()
+	if relinked {
+		c.log.Info("venue edge linked", "venue", v.venue, "edge_scans", hb.Scans)
+		go v.restartSource()
+	}
+}
+
+// restartSource re-adds the venue's source after its edge (re)linked. The
+// engine retries a source that failed during a cut with a backoff of up to
+// two minutes, and a consumer request lost in the cut waits 30 s; a source
+// added anew starts at once, after the last scan the stream holds, so
+// nothing is forwarded twice.
+func (v *venueView) restartSource() {
+	v.kick.Lock()
+	defer v.kick.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := v.c.js.Stream(ctx, cloudScansStream(v.venue))
+	if err != nil {
+		v.c.log.Warn("restart source", "venue", v.venue, "err", err)
+		return
+	}
+	cfg := s.CachedInfo().Config
+	sources := cfg.Sources
+	cfg.Sources = nil
+	if _, err := v.c.js.UpdateStream(ctx, cfg); err != nil {
+		v.c.log.Warn("restart source", "venue", v.venue, "err", err)
+		return
+	}
+	cfg.Sources = sources
+	if _, err := v.c.js.UpdateStream(ctx, cfg); err != nil {
+		v.c.log.Error("restart source: re-adding failed; forwarding resumes at the next link", "venue", v.venue, "err", err)
+	}
 }
