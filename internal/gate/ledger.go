@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -204,6 +205,10 @@ func (l *ledger) run(ctx context.Context) {
 	}
 }
 
+// scansTotalHeader on each scan-log entry counts the venue's scans up to
+// and including it, so the cloud knows what it holds from the last entry.
+const scansTotalHeader = "Stadion-Scans-Total"
+
 // ErrStore means a scan could not be stored; the gate should retry.
 var ErrStore = errors.New("scan not stored")
 
@@ -260,7 +265,9 @@ func (l *ledger) append(ctx context.Context, b *batch) (uint64, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ack, err := l.js.Publish(ctx, edgeScansSubj, raw, jetstream.WithExpectLastSequence(l.lastSeq))
+	m := newMsg(edgeScansSubj, raw)
+	m.Header.Set(scansTotalHeader, strconv.FormatUint(l.scans.Load()+uint64(len(b.Scans)), 10))
+	ack, err := l.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequence(l.lastSeq))
 	if err != nil {
 		return 0, err
 	}

@@ -1,8 +1,10 @@
 package gate
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,20 +46,25 @@ type VenueStatus struct {
 	ConfigVersionApplied int        `json:"config_version_applied"`
 	Admitted             uint64     `json:"admitted"`
 	Rejected             uint64     `json:"rejected"`
-	Scans                uint64     `json:"scans"`
+	// Received is how many of the venue's scans the cloud has stored;
+	// Scans how many of them the view (counts, admissions topic) has taken.
+	Received uint64 `json:"received"`
+	Scans    uint64 `json:"scans"`
 	// Backlog is how many scans the edge had stored at its last contact
 	// that have not reached the cloud yet.
 	Backlog  uint64     `json:"backlog"`
 	LastScan *time.Time `json:"last_scan,omitempty"`
 }
 
-func (v *venueView) status() VenueStatus {
+func (v *venueView) status(ctx context.Context) VenueStatus {
+	received := v.received(ctx)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	s := VenueStatus{
 		Venue: v.venue, Link: "never", ConfigVersion: v.version,
 		ConfigVersionApplied: max(v.st.Applied, v.hb.ConfigVersion),
 		Admitted:             v.st.Admitted, Rejected: v.st.Rejected, Scans: v.st.Scans,
+		Received: max(received, v.st.Scans),
 	}
 	if !v.hbAt.IsZero() {
 		at := v.hbAt.UTC()
@@ -66,8 +73,8 @@ func (v *venueView) status() VenueStatus {
 		if time.Since(v.hbAt) > 3*v.c.cfg.Venues[v.venue].Effective.Heartbeat.D() {
 			s.Link = "down"
 		}
-		if v.hb.Scans > v.st.Scans {
-			s.Backlog = v.hb.Scans - v.st.Scans
+		if v.hb.Scans > s.Received {
+			s.Backlog = v.hb.Scans - s.Received
 		}
 	}
 	if !v.st.LastScan.IsZero() {
@@ -75,6 +82,20 @@ func (v *venueView) status() VenueStatus {
 		s.LastScan = &at
 	}
 	return s
+}
+
+// received reads the scans total of the last entry the cloud holds.
+func (v *venueView) received(ctx context.Context) uint64 {
+	s, err := v.c.js.Stream(ctx, cloudScansStream(v.venue))
+	if err != nil {
+		return 0
+	}
+	m, err := s.GetLastMsgForSubject(ctx, edgeScansSubj)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(m.Header.Get(scansTotalHeader), 10, 64)
+	return n
 }
 
 // canView: the admin and ticketing clients see venues.
@@ -92,7 +113,7 @@ func (c *Cloud) listVenues(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]VenueStatus, 0, len(c.views))
 	for _, name := range c.cfg.VenueNames() {
-		out = append(out, c.views[name].status())
+		out = append(out, c.views[name].status(r.Context()))
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"venues": out})
 	return nil
@@ -103,7 +124,7 @@ func (c *Cloud) showVenue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	api.WriteJSON(w, http.StatusOK, v.status())
+	api.WriteJSON(w, http.StatusOK, v.status(r.Context()))
 	return nil
 }
 
