@@ -2,6 +2,7 @@ package gate
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -49,4 +50,41 @@ func TestScanFlowReachesCloud(t *testing.T) {
 		call(t, "GET", c.url+"/v1/venues/bird-nest", c.admin, nil, &v)
 		return v.Scans == 2 && v.Admitted == 1 && v.Rejected == 1
 	})
+}
+
+// TestKeyRotationAndWindow: after a rotation both keys verify; a retired
+// key's tickets are refused; a ticket outside its session window is too.
+func TestKeyRotationAndWindow(t *testing.T) {
+	c := startCloud(t)
+	e := startEdge(t, "bird-nest", tempDir(t, "edge"), c.eng.LeafURL(), c.credentials(t, "bird-nest"))
+	old := issueOne(t, c, c.admin, session("bird-nest"))
+	var k PublicKey
+	if code := call(t, "POST", c.url+"/v1/tickets/keys/rotate", c.admin, nil, &k); code != http.StatusCreated {
+		t.Fatalf("rotate: %d", code)
+	}
+	fresh := issueOne(t, c, c.admin, session("bird-nest"))
+	late := session("bird-nest")
+	late.ValidFrom, late.ValidUntil = time.Now().Add(-5*time.Hour), time.Now().Add(-4*time.Hour)
+	expired := issueOne(t, c, c.admin, late)
+	eventually(t, "both keys at the edge", 15*time.Second, func() bool { return len(e.edge.ctl.summary().Keys) == 2 })
+	if r := scan(t, e, e.admin, fresh.Code, "north-1", "in"); r.Decision != Accept || r.Ticket.KeyID != k.ID {
+		t.Errorf("ticket of the new key: %+v", r)
+	}
+	if r := scan(t, e, e.admin, expired.Code, "north-1", "in"); r.Reason != ReasonWindow {
+		t.Errorf("expired ticket: %+v", r)
+	}
+	d, _ := DecodeCode(old.Code)
+	if code := call(t, "POST", c.url+"/v1/tickets/keys/"+strconv.FormatUint(uint64(d.Ticket.KeyID), 10)+"/retire", c.admin, nil, &PublicKey{}); code != http.StatusOK {
+		t.Fatalf("retire: %d", code)
+	}
+	eventually(t, "the retirement at the edge", 15*time.Second, func() bool {
+		_, ok := e.edge.ctl.key(d.Ticket.KeyID)
+		return !ok
+	})
+	if r := scan(t, e, e.admin, old.Code, "north-1", "in"); r.Reason != ReasonUnknownKey {
+		t.Errorf("ticket of the retired key: %+v", r)
+	}
+	if code := call(t, "POST", c.url+"/v1/tickets/keys/"+strconv.FormatUint(uint64(k.ID), 10)+"/retire", c.admin, nil, nil); code != http.StatusConflict {
+		t.Errorf("retiring the last active key: %d, want 409", code)
+	}
 }

@@ -148,7 +148,7 @@ func (v *venueView) publishAdmissions(ctx context.Context, scans []Scan) error {
 	}
 	var (
 		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 32)
+		sem  = make(chan struct{}, 256)
 		mu   sync.Mutex
 		errs []error
 	)
