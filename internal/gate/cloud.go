@@ -41,11 +41,9 @@ type Cloud struct {
 	creds   *credStore
 	views   map[string]*venueView
 
-	mu      sync.Mutex
-	stopped bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	subs    []*nats.Subscription
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	subs   []*nats.Subscription
 }
 
 // NewCloud builds the cloud side for the configured venues.

@@ -101,19 +101,10 @@ func startCloud(t *testing.T) *cloudRig {
 }
 
 type edgeRig struct {
-	eng    *engine.Engine
-	edge   *Edge
-	url    string
-	admin  string
-	stopFn func(context.Context) error
-}
-
-func (r *edgeRig) stop(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := r.stopFn(ctx); err != nil {
-		t.Fatalf("stop edge: %v", err)
-	}
+	eng   *engine.Engine
+	edge  *Edge
+	url   string
+	admin string
 }
 
 // startEdge runs venue's edge with its state in dir, linked to leafURL.
@@ -157,7 +148,6 @@ func startEdge(t *testing.T, venue, dir, leafURL string, creds Credentials) *edg
 		return errors.Join(e.Stop(ctx), eng.Stop(ctx))
 	}
 	stopOnCleanup(t, "edge "+venue, stop)
-	r.stopFn = stop
 	return r
 }
 
