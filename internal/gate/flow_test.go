@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func issueOne(t *testing.T, c *cloudRig, key string, req TicketRequest) Issued {
+func issueOne(t testing.TB, c *cloudRig, key string, req TicketRequest) Issued {
 	t.Helper()
 	var out Issued
 	if code := call(t, "POST", c.url+"/v1/tickets", key, req, &out); code != http.StatusCreated {
@@ -21,7 +21,7 @@ func session(venue string) TicketRequest {
 	return TicketRequest{Venue: venue, Session: "CUR-M-FNL", ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(3 * time.Hour), Zone: "N", Seat: "12-7", Holder: "h-1"}
 }
 
-func scan(t *testing.T, e *edgeRig, key, code, gate, dir string) ScanResult {
+func scan(t testing.TB, e *edgeRig, key, code, gate, dir string) ScanResult {
 	t.Helper()
 	var out ScanResult
 	if st := call(t, "POST", e.url+"/v1/scan", key, ScanRequest{Code: code, Gate: gate, Direction: dir}, &out); st != http.StatusOK {

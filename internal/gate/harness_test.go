@@ -26,14 +26,14 @@ import (
 // `stadion edge` do: real embedded engines linked by a real leafnode
 // connection on loopback, real keys, served by httptest.
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("GATE_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func stopOnCleanup(t *testing.T, name string, stop func(context.Context) error) {
+func stopOnCleanup(t testing.TB, name string, stop func(context.Context) error) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -50,7 +50,7 @@ type cloudRig struct {
 	admin string
 }
 
-func startCloud(t *testing.T) *cloudRig {
+func startCloud(t testing.TB) *cloudRig {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := config.Load(os.DirFS("testdata"), "stadion.yaml")
@@ -108,7 +108,7 @@ type edgeRig struct {
 }
 
 // startEdge runs venue's edge with its state in dir, linked to leafURL.
-func startEdge(t *testing.T, venue, dir, leafURL string, creds Credentials) *edgeRig {
+func startEdge(t testing.TB, venue, dir, leafURL string, creds Credentials) *edgeRig {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger(t)
@@ -151,7 +151,7 @@ func startEdge(t *testing.T, venue, dir, leafURL string, creds Credentials) *edg
 	return r
 }
 
-func call(t *testing.T, method, url, key string, body, out any) int {
+func call(t testing.TB, method, url, key string, body, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -178,7 +178,7 @@ func call(t *testing.T, method, url, key string, body, out any) int {
 	return resp.StatusCode
 }
 
-func (c *cloudRig) credentials(t *testing.T, venue string) Credentials {
+func (c *cloudRig) credentials(t testing.TB, venue string) Credentials {
 	t.Helper()
 	var cr Credentials
 	if code := call(t, "POST", c.url+"/v1/venues/"+venue+"/credentials", c.admin, nil, &cr); code != http.StatusCreated {
@@ -188,7 +188,7 @@ func (c *cloudRig) credentials(t *testing.T, venue string) Credentials {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
+func eventually(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -199,7 +199,7 @@ func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func tempDir(t *testing.T, name string) string {
+func tempDir(t testing.TB, name string) string {
 	d := filepath.Join(t.TempDir(), name)
 	if err := os.MkdirAll(d, 0o700); err != nil {
 		t.Fatal(err)
