@@ -3,11 +3,13 @@ package gate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
 	"github.com/stadion-dev/stadion/internal/api"
@@ -29,8 +31,11 @@ func (c *Cloud) ask(ctx context.Context, venue, what string, req any) ([]byte, e
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	msg, err := sub.NextMsgWithContext(ctx)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, api.Unavailable(fmt.Sprintf("no edge of venue %s is linked right now; GET /v1/venues/%s shows its last contact", venue, venue))
+	}
 	if err != nil {
-		return nil, api.Unavailable(fmt.Sprintf("the edge of venue %s did not answer within 5s (is it running, and is its link up? see GET /v1/venues/%s)", venue, venue))
+		return nil, api.Unavailable(fmt.Sprintf("the edge of venue %s did not answer within 5s; GET /v1/venues/%s shows its link", venue, venue))
 	}
 	return msg.Data, nil
 }

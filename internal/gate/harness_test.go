@@ -44,6 +44,7 @@ func stopOnCleanup(t testing.TB, name string, stop func(context.Context) error) 
 }
 
 type cloudRig struct {
+	keys  *api.Keys
 	eng   *engine.Engine
 	cloud *Cloud
 	url   string
@@ -97,7 +98,7 @@ func startCloud(t testing.TB) *cloudRig {
 	x.Routes(mux, auth)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &cloudRig{eng: eng, cloud: c, url: srv.URL, admin: admin}
+	return &cloudRig{keys: keys, eng: eng, cloud: c, url: srv.URL, admin: admin}
 }
 
 type edgeRig struct {
