@@ -188,9 +188,9 @@ func (l *ledger) run(ctx context.Context) {
 		case p := <-l.queue:
 			group = append(group[:0], p)
 		}
-		max := l.ctl.config().Settings.MaxBatch
+		limit := l.ctl.config().Settings.MaxBatch
 	fill:
-		for len(group) < max {
+		for len(group) < limit {
 			select {
 			case p := <-l.queue:
 				group = append(group, p)

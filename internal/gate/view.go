@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/api"
 )
 
 // viewState is the cloud's account of one venue, stored in the gate-view
@@ -161,7 +164,16 @@ func (v *venueView) publishAdmissions(ctx context.Context, scans []Scan) error {
 		wg.Go(func() {
 			defer func() { <-sem }()
 			raw, _ := json.Marshal(admissionEvent(s))
-			if _, err := v.c.x.Publish(ctx, AdmissionsTopic, "gate-"+v.venue, raw, s.ID); err != nil {
+			_, err := v.c.x.Publish(ctx, AdmissionsTopic, "gate-"+v.venue, raw, s.ID)
+			var p *api.Problem
+			if errors.As(err, &p) && p.Status == http.StatusBadRequest {
+				// The topic's schema refuses it: retrying cannot help, and
+				// blocking would stop the venue's view. The scan itself is
+				// kept in GATE_SCANS_<venue>.
+				v.c.log.Error("admission refused by the admissions topic; skipped", "venue", v.venue, "scan", s.ID, "err", err)
+				return
+			}
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
