@@ -21,7 +21,7 @@ func addLeafRemote(sopts *server.Options, r *LeafRemote) error {
 		return fmt.Errorf("--cloud %q: want nats://host:port (the cloud's --leaf port)", r.URL)
 	}
 	switch u.Scheme {
-	case "nats", "nats-leaf", "tls":
+	case "nats", "nats-leaf":
 	default:
 		return fmt.Errorf("--cloud %q: scheme must be nats:// (the cloud's --leaf port)", r.URL)
 	}

@@ -17,6 +17,7 @@ const DeviceClientPrefix = "device-"
 func (e *Edge) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
 	mux.Handle("POST /v1/scan", auth(api.HandlerFunc(e.scan)))
 	mux.Handle("POST /v1/devices/{device}/keys", auth(api.HandlerFunc(e.deviceKey)))
+	mux.Handle("DELETE /v1/devices/{device}/keys/{id}", auth(api.HandlerFunc(e.revokeDeviceKey)))
 	mux.Handle("GET /v1/status", auth(api.HandlerFunc(e.status)))
 }
 
@@ -82,5 +83,24 @@ func (e *Edge) status(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	api.WriteJSON(w, http.StatusOK, e.Status(r.Context()))
+	return nil
+}
+
+// revokeDeviceKey is DELETE /v1/devices/{device}/keys/{id} (the edge's
+// admin): a lost or stolen gate device stops scanning at once.
+func (e *Edge) revokeDeviceKey(w http.ResponseWriter, r *http.Request) error {
+	if err := api.RequireAdmin(r); err != nil {
+		return err
+	}
+	device, id := r.PathValue("device"), r.PathValue("id")
+	err := e.keys.Revoke(r.Context(), DeviceClientPrefix+device, id)
+	if errors.Is(err, api.ErrUnknownKey) {
+		return api.NotFound("device " + device + " has no key " + id)
+	}
+	if err != nil {
+		return api.Unavailable(err.Error())
+	}
+	e.log.Info("device key revoked", "device", device, "key_id", id)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -45,10 +45,26 @@ func TestScanFlowReachesCloud(t *testing.T) {
 	if r.Decision != Reject || r.Reason != ReasonAdmitted || r.First == nil || r.First.Gate != "north-1" {
 		t.Fatalf("second scan: %+v", r)
 	}
+	var dev struct{ Key, ID string }
+	if code := call(t, "POST", e.url+"/v1/devices/north-1-a/keys", e.admin, nil, &dev); code != http.StatusCreated {
+		t.Fatalf("device key: %d", code)
+	}
+	if r := scan(t, e, dev.Key, tk.Code, "north-1", "out"); r.Decision != Accept {
+		t.Fatalf("exit with a device key: %+v", r)
+	}
+	if code := call(t, "POST", e.url+"/v1/devices/other/keys", dev.Key, nil, nil); code != http.StatusForbidden {
+		t.Errorf("a device key made a device key: %d", code)
+	}
+	if code := call(t, "DELETE", e.url+"/v1/devices/north-1-a/keys/"+dev.ID, e.admin, nil, nil); code != http.StatusNoContent {
+		t.Fatalf("revoke device key: %d", code)
+	}
+	eventually(t, "the revoked device key refused", 5*time.Second, func() bool {
+		return call(t, "POST", e.url+"/v1/scan", dev.Key, ScanRequest{Code: tk.Code, Gate: "north-1"}, nil) == http.StatusUnauthorized
+	})
 	eventually(t, "the scans in the cloud view", 15*time.Second, func() bool {
 		var v VenueStatus
 		call(t, "GET", c.url+"/v1/venues/bird-nest", c.admin, nil, &v)
-		return v.Scans == 2 && v.Admitted == 1 && v.Rejected == 1
+		return v.Scans == 3 && v.Admitted == 2 && v.Rejected == 1 && v.Received == 3
 	})
 }
 
