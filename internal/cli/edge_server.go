@@ -27,6 +27,7 @@ type EdgeOptions struct {
 	Venue     string
 	CloudURL  string // the cloud's leafnode URL; empty: the one in the credentials
 	CredsPath string
+	CloudCA   string // PEM file trusted for a tls:// cloud; empty: system roots
 	DataDir   string
 	HTTPAddr  string
 	Logger    *slog.Logger
@@ -94,11 +95,15 @@ func readCreds(path string, log *slog.Logger) (gate.Credentials, error) {
 }
 
 func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Credentials, ln net.Listener) error {
+	cloudTLS, err := cloudTLSConfig(o.CloudCA)
+	if err != nil {
+		return err
+	}
 	eng, err := engine.Start(ctx, engine.Options{
 		DataDir: o.DataDir, SyncAlways: true, Logger: o.Logger,
 		MaxMemory: 256 << 20, MaxDisk: 10 << 30,
 		Name: "stadion-edge-" + o.Venue, Domain: gate.EdgeDomain(o.Venue),
-		Leaf: &engine.LeafRemote{URL: s.Cloud, User: creds.Venue, Password: creds.Password},
+		Leaf: &engine.LeafRemote{URL: s.Cloud, User: creds.Venue, Password: creds.Password, TLS: cloudTLS},
 	})
 	if err != nil {
 		return err

@@ -89,9 +89,16 @@ func (c *gateCloud) venue(t *testing.T, venue string) gate.VenueStatus {
 // startEdgeProc runs `stadion edge` and waits until it is ready.
 func startEdgeProc(t *testing.T, data, venue, cloud, creds string) *proc {
 	t.Helper()
+	return startEdgeProcArgs(t, data, venue, cloud, creds)
+}
+
+// startEdgeProcArgs is startEdgeProc with more flags.
+func startEdgeProcArgs(t *testing.T, data, venue, cloud, creds string, extra ...string) *proc {
+	t.Helper()
 	_ = os.Remove(filepath.Join(data, EndpointsFile))
-	cmd := exec.Command(stadionBinary(t), "edge", "--venue", venue, "--cloud", cloud, "--creds", creds,
-		"--data", data, "--http", "127.0.0.1:0")
+	args := append([]string{"edge", "--venue", venue, "--cloud", cloud, "--creds", creds,
+		"--data", data, "--http", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(stadionBinary(t), args...)
 	p := &proc{t: t, cmd: cmd, data: data, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = io.Discard, &syncWriter{w: p.stderr}
 	if err := cmd.Start(); err != nil {

@@ -11,6 +11,7 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,6 +40,8 @@ type Options struct {
 	ClientAddr string
 	// LeafAddr is host:port of the leafnode listener (empty: none).
 	LeafAddr string
+	// LeafTLS, when set, makes the leafnode listener require TLS.
+	LeafTLS *tls.Config
 	// MaxMemory and MaxDisk bound JetStream's memory and file storage.
 	MaxMemory, MaxDisk int64
 	// SyncAlways fsyncs every write before it is acknowledged.
@@ -59,9 +62,11 @@ type Options struct {
 
 // LeafRemote is an outbound leafnode connection to a hub.
 type LeafRemote struct {
-	URL      string // nats://host:port of the hub's --leaf listener
+	URL      string // nats://host:port of the hub's --leaf listener (tls://: TLS)
 	User     string // presented to the hub's leaf authorizer
 	Password string
+	// TLS configures the TLS client for a tls:// URL (nil: system roots).
+	TLS *tls.Config
 }
 
 // Engine is a running backbone.
@@ -182,6 +187,9 @@ func serverOptions(o Options) (*server.Options, error) {
 		// Edges keep dialing the address they were given (a proxy, a
 		// load balancer), never one the engine would advertise.
 		sopts.LeafNode.NoAdvertise = true
+		if o.LeafTLS != nil {
+			sopts.LeafNode.TLSConfig, sopts.LeafNode.TLSTimeout = o.LeafTLS, 5
+		}
 	}
 	if err := addLeafRemote(sopts, o.Leaf); err != nil {
 		return nil, err
@@ -261,7 +269,11 @@ func (e *Engine) LeafURL() string {
 	if e.srv == nil || e.opts.LeafNode.Port <= 0 {
 		return ""
 	}
-	return "nats-leaf://" + net.JoinHostPort(e.opts.LeafNode.Host, strconv.Itoa(e.opts.LeafNode.Port))
+	scheme := "nats-leaf://"
+	if e.opts.LeafNode.TLSConfig != nil {
+		scheme = "tls://"
+	}
+	return scheme + net.JoinHostPort(e.opts.LeafNode.Host, strconv.Itoa(e.opts.LeafNode.Port))
 }
 
 // Ready reports nil when the engine takes requests: the connection is up

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"time"
@@ -20,21 +21,27 @@ func addLeafRemote(sopts *server.Options, r *LeafRemote) error {
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("--cloud %q: want nats://host:port (the cloud's --leaf port)", r.URL)
 	}
+	secure := false
 	switch u.Scheme {
 	case "nats", "nats-leaf":
-	default:
-		return fmt.Errorf("--cloud %q: scheme must be nats:// (the cloud's --leaf port)", r.URL)
-	}
-	if u.Scheme == "nats-leaf" {
 		u.Scheme = "nats"
+	case "tls":
+		secure = true
+	default:
+		return fmt.Errorf("--cloud %q: scheme must be nats:// or tls:// (the cloud's --leaf port)", r.URL)
 	}
 	if r.User != "" {
 		u.User = url.UserPassword(r.User, r.Password)
 	}
-	sopts.LeafNode.Remotes = append(sopts.LeafNode.Remotes, &server.RemoteLeafOpts{
-		URLs:        []*url.URL{u},
-		DialTimeout: 5 * time.Second,
-	})
+	remote := &server.RemoteLeafOpts{URLs: []*url.URL{u}, DialTimeout: 5 * time.Second}
+	if secure {
+		remote.TLS, remote.TLSTimeout = true, 5
+		remote.TLSConfig = r.TLS
+		if remote.TLSConfig == nil {
+			remote.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+	}
+	sopts.LeafNode.Remotes = append(sopts.LeafNode.Remotes, remote)
 	sopts.LeafNode.ReconnectInterval = leafReconnect
 	return nil
 }

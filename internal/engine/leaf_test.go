@@ -1,6 +1,14 @@
 package engine
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
 	"testing"
 	"time"
 )
@@ -58,5 +66,52 @@ func TestLeafRemoteURLIsChecked(t *testing.T) {
 		if _, err := serverOptions(Options{Leaf: &LeafRemote{URL: u}}); err == nil {
 			t.Errorf("%q accepted", u)
 		}
+	}
+}
+
+// testCert makes a self-signed certificate for 127.0.0.1 and a pool that
+// trusts it.
+func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "cloud"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// TestLeafTLS: a hub with a TLS leafnode listener links a spoke that
+// dials tls:// and trusts its certificate, and no plain or untrusting one.
+func TestLeafTLS(t *testing.T) {
+	cert, pool := testCert(t)
+	hub, _ := startEngine(t, Options{LeafAddr: "127.0.0.1:0", Domain: "hub",
+		LeafTLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	hub.SetLeafAuthorizer(leafAuth{"a": "pw"})
+	port := portOf(t, hub.LeafURL())
+	dial := func(name, url string, cfg *tls.Config) *Engine {
+		e, _ := startEngine(t, Options{Name: name, Domain: name, Leaf: &LeafRemote{URL: url, User: "a", Password: "pw", TLS: cfg}})
+		return e
+	}
+	if !linked(dial("trusting", "tls://127.0.0.1:"+port, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}), 10*time.Second) {
+		t.Fatal("a spoke trusting the hub's certificate did not link over TLS")
+	}
+	if linked(dial("plain", "nats://127.0.0.1:"+port, nil), time.Second) {
+		t.Error("a plain spoke linked to a TLS listener")
+	}
+	if linked(dial("untrusting", "tls://127.0.0.1:"+port, nil), time.Second) {
+		t.Error("a spoke that does not trust the certificate linked")
 	}
 }
