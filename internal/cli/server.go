@@ -32,6 +32,8 @@ type ServerOptions struct {
 	HTTPAddr   string
 	NATSAddr   string
 	LeafAddr   string
+	LeafCert   string // TLS certificate and key of the leafnode port (PEM files)
+	LeafKey    string
 	MQTTAddr   string
 	NATSURL    string
 	NATSCreds  string
@@ -146,11 +148,17 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 }
 
 func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config, ln net.Listener) error {
+	leafTLS, err := leafTLSConfig(o.LeafCert, o.LeafKey)
+	if err != nil {
+		return err
+	}
 	eng, err := engine.Start(ctx, engine.Options{
-		URL: o.NATSURL, Creds: o.NATSCreds, DataDir: o.DataDir,
+		LeafTLS: leafTLS,
+		URL:     o.NATSURL, Creds: o.NATSCreds, DataDir: o.DataDir,
 		ClientAddr: o.NATSAddr, LeafAddr: o.LeafAddr,
 		MaxMemory: int64(cfg.Engine.MaxMemory), MaxDisk: int64(cfg.Engine.MaxDisk),
 		SyncAlways: cfg.Durability == config.DurabilityAlways, Logger: o.Logger,
+		Domain: engineDomain(len(cfg.Venues)),
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,8 @@ stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion
 		fs.StringVar(&o.HTTPAddr, "http", ":8080", "HTTP API listen address")
 		fs.StringVar(&o.NATSAddr, "nats", "127.0.0.1:4222", "client port of the embedded engine (empty: none)")
 		fs.StringVar(&o.LeafAddr, "leaf", "", "leafnode port of the embedded engine, for venue edges")
+		fs.StringVar(&o.LeafCert, "leaf-cert", "", "TLS certificate (PEM) of the leafnode port; with --leaf-key, edges dial tls://")
+		fs.StringVar(&o.LeafKey, "leaf-key", "", "TLS private key (PEM) of the leafnode port")
 		fs.StringVar(&o.MQTTAddr, "mqtt", ":1883", "MQTT 3.1.1 listen address for live comments (empty: MQTT over WebSocket at /mqtt only)")
 		fs.StringVar(&o.NATSURL, "nats-url", "", "use this external NATS cluster instead of the embedded engine")
 		fs.StringVar(&o.NATSCreds, "nats-creds", "", "credentials file for --nats-url")

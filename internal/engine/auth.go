@@ -27,6 +27,7 @@ type Authorizer interface {
 type authenticator struct {
 	internal string
 	next     atomic.Pointer[Authorizer]
+	leaf     atomic.Pointer[LeafAuthorizer]
 	log      *slog.Logger
 }
 
@@ -35,6 +36,9 @@ var _ server.Authentication = (*authenticator)(nil)
 // Check implements server.Authentication.
 func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	opts := c.GetOpts()
+	if c.Kind() == server.LEAF {
+		return a.checkLeaf(c, opts)
+	}
 	token := opts.Token
 	if token == "" {
 		token = opts.Password
@@ -67,4 +71,22 @@ func serverPerms(p *Permissions) *server.Permissions {
 		Publish:   &server.SubjectPermission{Allow: p.Publish},
 		Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
 	}
+}
+
+// checkLeaf admits a venue edge dialing the leafnode port. stadion's own
+// secret and client keys are never accepted there.
+func (a *authenticator) checkLeaf(c server.ClientAuthentication, opts *server.ClientOpts) bool {
+	next := a.leaf.Load()
+	if next == nil || opts.Username == "" || opts.Password == "" {
+		a.log.Info("leafnode refused", "remote", c.RemoteAddress())
+		return false
+	}
+	name, perms, ok := (*next).LeafAuthorize(opts.Username, opts.Password)
+	if !ok {
+		a.log.Info("leafnode refused", "remote", c.RemoteAddress(), "user", opts.Username)
+		return false
+	}
+	a.log.Info("leafnode admitted", "remote", c.RemoteAddress(), "name", name)
+	c.RegisterUser(&server.User{Username: name, Permissions: serverPerms(perms)})
+	return true
 }

@@ -11,6 +11,7 @@ package engine
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,11 +40,33 @@ type Options struct {
 	ClientAddr string
 	// LeafAddr is host:port of the leafnode listener (empty: none).
 	LeafAddr string
+	// LeafTLS, when set, makes the leafnode listener require TLS.
+	LeafTLS *tls.Config
 	// MaxMemory and MaxDisk bound JetStream's memory and file storage.
 	MaxMemory, MaxDisk int64
 	// SyncAlways fsyncs every write before it is acknowledged.
 	SyncAlways bool
 	Logger     *slog.Logger
+
+	// Name is the embedded server's name (default "stadion"); servers
+	// joined by leafnodes need distinct names.
+	Name string
+	// Domain is the embedded engine's JetStream domain (empty: none). A
+	// venue edge runs in its own domain so that its streams stay its own
+	// while linked to the cloud; the cloud uses one to reach them.
+	Domain string
+	// Leaf, when set, makes the embedded engine dial out to a hub's
+	// leafnode port: the only connection a venue edge makes.
+	Leaf *LeafRemote
+}
+
+// LeafRemote is an outbound leafnode connection to a hub.
+type LeafRemote struct {
+	URL      string // nats://host:port of the hub's --leaf listener (tls://: TLS)
+	User     string // presented to the hub's leaf authorizer
+	Password string
+	// TLS configures the TLS client for a tls:// URL (nil: system roots).
+	TLS *tls.Config
 }
 
 // Engine is a running backbone.
@@ -55,6 +78,8 @@ type Engine struct {
 	opts *server.Options // the embedded server's options (ports resolved)
 	auth *authenticator
 	log  *slog.Logger
+
+	domain string
 }
 
 // ErrUnavailable means the engine cannot take requests right now.
@@ -98,6 +123,7 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 		return err
 	}
 	sopts.CustomClientAuthentication = e.auth
+	e.domain = o.Domain
 	ns, err := server.NewServer(sopts)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -128,8 +154,13 @@ func waitReady(ctx context.Context, ns *server.Server) bool {
 }
 
 func serverOptions(o Options) (*server.Options, error) {
+	name := o.Name
+	if name == "" {
+		name = "stadion"
+	}
 	sopts := &server.Options{
-		ServerName:         "stadion",
+		ServerName:         name,
+		JetStreamDomain:    o.Domain,
 		JetStream:          true,
 		StoreDir:           filepath.Join(o.DataDir, "jetstream"),
 		JetStreamMaxMemory: o.MaxMemory,
@@ -153,7 +184,19 @@ func serverOptions(o Options) (*server.Options, error) {
 			return nil, err
 		}
 		sopts.LeafNode.Host, sopts.LeafNode.Port = host, port
+		// Edges keep dialing the address they were given (a proxy, a
+		// load balancer), never one the engine would advertise.
+		sopts.LeafNode.NoAdvertise = true
+		if o.LeafTLS != nil {
+			sopts.LeafNode.TLSConfig, sopts.LeafNode.TLSTimeout = o.LeafTLS, 5
+		}
 	}
+	if err := addLeafRemote(sopts, o.Leaf); err != nil {
+		return nil, err
+	}
+	// Scope the replies of cross-domain JetStream requests to the stream
+	// they concern, so leafnode permissions can be per venue.
+	sopts.FeatureFlags = map[string]bool{server.FeatureFlagJsAPIReplyFormatV2: true}
 	return sopts, nil
 }
 
@@ -226,7 +269,11 @@ func (e *Engine) LeafURL() string {
 	if e.srv == nil || e.opts.LeafNode.Port <= 0 {
 		return ""
 	}
-	return "nats-leaf://" + net.JoinHostPort(e.opts.LeafNode.Host, strconv.Itoa(e.opts.LeafNode.Port))
+	scheme := "nats-leaf://"
+	if e.opts.LeafNode.TLSConfig != nil {
+		scheme = "tls://"
+	}
+	return scheme + net.JoinHostPort(e.opts.LeafNode.Host, strconv.Itoa(e.opts.LeafNode.Port))
 }
 
 // Ready reports nil when the engine takes requests: the connection is up

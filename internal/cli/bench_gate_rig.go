@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stadion-dev/stadion/examples/games"
+	"github.com/stadion-dev/stadion/internal/gate"
+)
+
+// gateBenchConfig is the cloud's configuration in bench gate.
+const gateBenchConfig = `topics:
+  admissions:
+    schema: schemas/admissions.json
+    key: /ticket_id
+    publishers: []
+    subscribers: [ticketing]
+clients:
+  ticketing:
+    roles: [ticketing]
+venues:
+  bench:
+    gates: [g1, g2, g3, g4]
+`
+
+// gateRig is a cloud and an edge linked through a cuttable proxy.
+type gateRig struct {
+	dir          string
+	cloud, edge  *child
+	proxy        *linkProxy
+	cloudAPI     *remote
+	edgeAPI      *remote // with a device key
+	edgeAdminAPI *remote
+	codes        []string
+	pub          ed25519.PublicKey
+}
+
+func startGateRig(ctx context.Context, env Env, o gateBenchOptions) (_ *gateRig, err error) {
+	r := &gateRig{}
+	if r.dir, err = os.MkdirTemp("", "stadion-bench-gate-"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.stop()
+		}
+	}()
+	cfg, err := r.writeConfig()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(env.Stderr, "starting the cloud and the edge...")
+	if r.cloud, err = startChild(ctx, o.bin, filepath.Join(r.dir, "cloud"), "--config", cfg, "--leaf", "127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	r.cloudAPI = &remote{base: r.cloud.ep.HTTP, token: r.cloud.adminKey, hc: benchHTTPClient(8)}
+	leaf, err := url.Parse(r.cloud.ep.Leaf)
+	if err != nil {
+		return nil, fmt.Errorf("cloud leaf URL %q: %w", r.cloud.ep.Leaf, err)
+	}
+	if r.proxy, err = newLinkProxy(leaf.Host); err != nil {
+		return nil, err
+	}
+	if err := r.startEdge(ctx, o); err != nil {
+		return nil, err
+	}
+	if r.codes, err = r.issue(ctx, env, o.tickets); err != nil {
+		return nil, err
+	}
+	return r, r.readKey(ctx)
+}
+
+func (r *gateRig) writeConfig() (string, error) {
+	schema, err := fs.ReadFile(games.FS, "schemas/admissions.json")
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(r.dir, "schemas"), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "schemas", "admissions.json"), schema, 0o600); err != nil {
+		return "", err
+	}
+	path := filepath.Join(r.dir, "stadion.yaml")
+	return path, os.WriteFile(path, []byte(gateBenchConfig), 0o600)
+}
+
+func (r *gateRig) startEdge(ctx context.Context, o gateBenchOptions) error {
+	var cr gate.Credentials
+	if err := r.cloudAPI.do(ctx, "POST", "/v1/venues/bench/credentials", "", nil, nil, &cr); err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(cr)
+	creds := filepath.Join(r.dir, "bench.creds")
+	if err := os.WriteFile(creds, raw, 0o600); err != nil {
+		return err
+	}
+	var err error
+	r.edge, err = startChildCmd(ctx, o.bin, filepath.Join(r.dir, "edge"), "edge", "--venue", "bench",
+		"--cloud", r.proxy.URL(), "--creds", creds, "--data", filepath.Join(r.dir, "edge"), "--http", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	r.edgeAdminAPI = &remote{base: r.edge.ep.HTTP, token: r.edge.adminKey, hc: benchHTTPClient(4)}
+	var dev struct{ Key string }
+	if err := r.edgeAdminAPI.do(ctx, "POST", "/v1/devices/bench-1/keys", "", nil, nil, &dev); err != nil {
+		return err
+	}
+	r.edgeAPI = &remote{base: r.edge.ep.HTTP, token: dev.Key, hc: benchHTTPClient(o.clients)}
+	return nil
+}
+
+// issue issues n tickets valid now, with a progress bar.
+func (r *gateRig) issue(ctx context.Context, env Env, n int) ([]string, error) {
+	now := time.Now().UTC()
+	reqs := make([]gate.TicketRequest, n)
+	for i := range reqs {
+		reqs[i] = gate.TicketRequest{Venue: "bench", Session: "BENCH", ValidFrom: now.Add(-time.Hour),
+			ValidUntil: now.Add(24 * time.Hour), Seat: fmt.Sprint(i)}
+	}
+	var out bufferWriter
+	if err := issueAll(ctx, Env{Stdout: &out, Stderr: env.Stderr}, r.cloudAPI, reqs); err != nil {
+		return nil, err
+	}
+	codes := make([]string, 0, n)
+	dec := json.NewDecoder(&out)
+	for {
+		var t gate.Issued
+		if err := dec.Decode(&t); err == io.EOF {
+			return codes, nil
+		} else if err != nil {
+			return nil, err
+		}
+		codes = append(codes, t.Code)
+	}
+}
+
+func (r *gateRig) readKey(ctx context.Context) error {
+	var ks struct {
+		Keys   []gate.PublicKey `json:"keys"`
+		Active uint32           `json:"active"`
+	}
+	if err := r.cloudAPI.do(ctx, "GET", "/v1/tickets/keys", "", nil, nil, &ks); err != nil {
+		return err
+	}
+	for _, k := range ks.Keys {
+		if k.ID == ks.Active {
+			r.pub = k.Public
+		}
+	}
+	// Wait until the edge holds the key, so no scan fails for its absence.
+	return r.waitEdge(ctx, "the signing key at the edge", func(s gate.EdgeStatus) bool { return len(s.Control.Keys) > 0 })
+}
+
+func (r *gateRig) edgeStatus(ctx context.Context) (gate.EdgeStatus, error) {
+	var s gate.EdgeStatus
+	err := r.edgeAdminAPI.do(ctx, "GET", "/v1/status", "", nil, nil, &s)
+	return s, err
+}
+
+func (r *gateRig) waitEdge(ctx context.Context, what string, cond func(gate.EdgeStatus) bool) error {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		s, err := r.edgeStatus(ctx)
+		if err == nil && cond(s) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("timed out waiting for %s", what)
+}
+
+func (r *gateRig) venue(ctx context.Context) (gate.VenueStatus, error) {
+	var v gate.VenueStatus
+	err := r.cloudAPI.do(ctx, "GET", "/v1/venues/bench", "", nil, nil, &v)
+	return v, err
+}
+
+func (r *gateRig) scan(ctx context.Context, code, gateName string) (gate.ScanResult, error) {
+	body, _ := json.Marshal(gate.ScanRequest{Code: code, Gate: gateName, Direction: "in"})
+	var res gate.ScanResult
+	err := r.edgeAPI.do(ctx, "POST", "/v1/scan", "application/json", body, nil, &res)
+	return res, err
+}
+
+func (r *gateRig) stop() {
+	if r.edge != nil {
+		_ = r.edge.stop(10 * time.Second)
+	}
+	if r.proxy != nil {
+		r.proxy.Close()
+	}
+	if r.cloud != nil {
+		_ = r.cloud.stop(10 * time.Second)
+	}
+	_ = os.RemoveAll(r.dir)
+}
+
+// startChildCmd is startChild for any server subcommand (edge): args are
+// the whole command line after the binary.
+func startChildCmd(ctx context.Context, bin, dataDir string, args ...string) (*child, error) {
+	c := &child{dataDir: dataDir, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
+	c.cmd = exec.Command(bin, args...)
+	c.cmd.Stdout = io.Discard
+	c.cmd.Stderr = c.stderr
+	dieWithParent(c.cmd)
+	start := time.Now()
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", args[0], err)
+	}
+	go func() { c.waitErr = c.cmd.Wait(); close(c.exited) }()
+	if err := c.waitReady(ctx, start); err != nil {
+		c.stop(5 * time.Second)
+		return nil, err
+	}
+	return c, nil
+}
+
+// bufferWriter is a goroutine-safe bytes buffer.
+type bufferWriter struct {
+	mu  sync.Mutex
+	buf []byte
+	off int
+}
+
+func (b *bufferWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *bufferWriter) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.off >= len(b.buf) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.buf[b.off:])
+	b.off += n
+	return n, nil
+}
+
+// verifyCeiling verifies the codes' signatures on every core for 2 s.
+func verifyCeiling(codes []string, pub ed25519.PublicKey) gateCeiling {
+	decoded := make([]*gate.Decoded, 0, len(codes))
+	for _, c := range codes {
+		if d, err := gate.DecodeCode(c); err == nil {
+			decoded = append(decoded, d)
+		}
+	}
+	cores := runtime.NumCPU()
+	var n atomic.Int64
+	stop := time.Now().Add(2 * time.Second)
+	var wg sync.WaitGroup
+	for w := 0; w < cores; w++ {
+		wg.Go(func() {
+			for i := w; time.Now().Before(stop); i += cores {
+				if decoded[i%len(decoded)].Verify(pub) {
+					n.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return gateCeiling{Cores: cores, PerSec: float64(n.Load()) / 2}
+}

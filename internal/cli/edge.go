@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/stadion-dev/stadion/internal/gate"
+)
+
+var edgeCmd = &command{
+	name:  "edge",
+	short: "run a venue edge: offline ticket decisions, linked out to the cloud",
+	long: `Runs on a venue's own servers. Starts an embedded engine in the venue's own
+JetStream domain that only dials out: a leafnode connection to the cloud's
+--leaf port, authenticated with the venue's credentials file (from
+'stadion venue credentials VENUE' on the cloud). Gate devices call
+POST /v1/scan with a key from POST /v1/devices/{device}/keys (use the
+edge's own <data>/admin.key, written on first start).
+
+Every decision is made from local state (public keys, configuration and
+revocations mirrored from the cloud; the admissions in the edge's scan log)
+and stored before it is answered. Scans are forwarded to the cloud exactly
+once whenever the link is up; a cut of any length, or a restart during it,
+does not stop the gates. The cloud reaches the edge's status and logs over
+the same outbound link (stadion venue status|logs).`,
+	example: `stadion venue credentials bird-nest > bird-nest.creds     # on the cloud
+stadion edge --venue bird-nest --cloud nats://cloud.example:7422 \
+  --creds bird-nest.creds --data /var/lib/stadion-edge --http :8090
+curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
+  -X POST localhost:8090/v1/devices/north-1-a/keys`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var o EdgeOptions
+		fs.StringVar(&o.Venue, "venue", "", "the venue this edge serves (as in the cloud's venues:)")
+		fs.StringVar(&o.CloudURL, "cloud", "", "the cloud's leafnode URL, nats://HOST:PORT or tls://HOST:PORT (default: the one in --creds)")
+		fs.StringVar(&o.CredsPath, "creds", "", "the venue's credentials file")
+		fs.StringVar(&o.CloudCA, "cloud-ca", "", "CA certificate (PEM) to trust for a tls:// --cloud (default: the system roots)")
+		fs.StringVar(&o.DataDir, "data", "", "state directory (default ./stadion-edge-VENUE)")
+		fs.StringVar(&o.HTTPAddr, "http", ":8090", "HTTP listen address for gate devices")
+		logFormat := fs.String("log-format", "text", "log format: text or json")
+		logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+		drain := fs.Duration("drain", 10*time.Second, "how long the first signal waits for in-flight scans")
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) > 0 {
+				return usageErr("edge takes no arguments, got %q", strings.Join(args, " "))
+			}
+			if o.Venue == "" {
+				return usageErr("--venue is required")
+			}
+			if o.DataDir == "" {
+				o.DataDir = edgeDataDefault(o.Venue)
+			}
+			log, err := newLogger(env.Stderr, *logFormat, *logLevel)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			o.Logs = gate.NewLogRing(10000)
+			o.Logger = slog.New(o.Logs.Handler(log.Handler()))
+			return runEdge(ctx, env, o, *drain)
+		}
+	},
+}
+
+func runEdge(ctx context.Context, env Env, o EdgeOptions, drain time.Duration) error {
+	ctx, stop := signalContext(ctx, o.Logger)
+	defer stop()
+	s, err := StartEdge(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "stadion edge for venue %s is up\n", o.Venue)
+	fmt.Fprintf(env.Stdout, "  API        %s   (POST /v1/scan, POST /v1/devices/{device}/keys)\n", s.HTTPURL)
+	fmt.Fprintf(env.Stdout, "  cloud      %s   (outbound leafnode; decisions never wait for it)\n", s.Cloud)
+	fmt.Fprintf(env.Stdout, "  domain     %s\n", gate.EdgeDomain(o.Venue))
+	fmt.Fprintf(env.Stdout, "  admin key  %s\n", s.AdminKeyPath)
+	select {
+	case <-ctx.Done():
+		o.Logger.Info("draining", "deadline", drain)
+	case err := <-s.Done():
+		if err != nil {
+			o.Logger.Error("http server failed", "err", err)
+		}
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	err = s.Stop(dctx)
+	o.Logger.Info("stopped", "err", err)
+	return err
+}

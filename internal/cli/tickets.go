@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/stadion-dev/stadion/internal/gate"
+)
+
+var ticketsCmd = &command{
+	name:  "tickets",
+	short: "issue, revoke and show signed venue tickets (ticketing role)",
+	example: `stadion tickets issue --venue bird-nest --session CUR-M-FNL \
+  --from 2026-02-20T18:00:00Z --until 2026-02-20T23:00:00Z --zone N --seat 12-7 --holder H-1
+stadion tickets issue --venue bird-nest --session CUR-M-FNL --from ... --until ... --count 10000 > codes.jsonl
+stadion tickets revoke 6f1c0b6e2d8a4f5e9a7b3c21
+stadion tickets show 6f1c0b6e2d8a4f5e9a7b3c21`,
+	sub: []*command{ticketsIssueCmd, ticketsRevokeCmd, ticketsShowCmd},
+}
+
+// issueChunk is how many tickets one request issues.
+const issueChunk = 500
+
+var ticketsIssueCmd = &command{
+	name:  "issue",
+	short: "issue tickets; prints one {\"id\",\"code\"} JSON line per ticket",
+	long: `Issues one ticket from the flags, --count tickets of one session (seats
+numbered SEAT-1, SEAT-2, ... when --seat is given), or one ticket per JSON line
+of --file (fields venue, session, valid_from, valid_until, zone, seat,
+holder; "-" reads stdin). Large batches go in requests of 500 with a progress
+bar on stderr.`,
+	example: `stadion tickets issue --venue ice-cube --session FSK-W-FS --from 2026-02-17T11:00:00Z --until 2026-02-17T16:00:00Z --count 2000 > codes.jsonl`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		var t gate.TicketRequest
+		var from, until, file string
+		fs.StringVar(&t.Venue, "venue", "", "venue")
+		fs.StringVar(&t.Session, "session", "", "session (event code)")
+		fs.StringVar(&from, "from", "", "valid from (RFC 3339)")
+		fs.StringVar(&until, "until", "", "valid until (RFC 3339)")
+		fs.StringVar(&t.Zone, "zone", "", "entrance or zone")
+		fs.StringVar(&t.Seat, "seat", "", "seat (prefix with --count)")
+		fs.StringVar(&t.Holder, "holder", "", "holder reference")
+		count := fs.Int("count", 1, "how many tickets of this session to issue")
+		fs.StringVar(&file, "file", "", "JSON lines of tickets to issue (- for stdin)")
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) > 0 {
+				return usageErr("tickets issue takes flags only")
+			}
+			reqs, err := ticketRequests(env, t, from, until, file, *count)
+			if err != nil {
+				return err
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			return issueAll(ctx, env, r, reqs)
+		}
+	},
+}
+
+func ticketRequests(env Env, t gate.TicketRequest, from, until, file string, count int) ([]gate.TicketRequest, error) {
+	if file != "" {
+		return readTicketFile(env, file)
+	}
+	var err error
+	if t.ValidFrom, err = time.Parse(time.RFC3339, from); err != nil {
+		return nil, usageErr("--from %q: want an RFC 3339 time such as 2026-02-20T18:00:00Z", from)
+	}
+	if t.ValidUntil, err = time.Parse(time.RFC3339, until); err != nil {
+		return nil, usageErr("--until %q: want an RFC 3339 time such as 2026-02-20T23:00:00Z", until)
+	}
+	if count < 1 || count > 1_000_000 {
+		return nil, usageErr("--count must be 1 to 1000000")
+	}
+	reqs := make([]gate.TicketRequest, count)
+	for i := range reqs {
+		reqs[i] = t
+		if count > 1 && t.Seat != "" {
+			reqs[i].Seat = fmt.Sprintf("%s-%d", t.Seat, i+1)
+		}
+	}
+	return reqs, nil
+}
+
+func readTicketFile(env Env, file string) ([]gate.TicketRequest, error) {
+	var in io.Reader = env.Stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in = f
+	}
+	var reqs []gate.TicketRequest
+	sc := bufio.NewScanner(in)
+	for line := 1; sc.Scan(); line++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var t gate.TicketRequest
+		if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", file, line, err)
+		}
+		reqs = append(reqs, t)
+	}
+	return reqs, sc.Err()
+}
+
+func issueAll(ctx context.Context, env Env, r *remote, reqs []gate.TicketRequest) error {
+	var bar *progress
+	if len(reqs) > issueChunk {
+		bar = newProgress(env.Stderr, "issuing", len(reqs))
+		defer bar.done()
+	}
+	enc := json.NewEncoder(env.Stdout)
+	for i := 0; i < len(reqs); i += issueChunk {
+		chunk := reqs[i:min(i+issueChunk, len(reqs))]
+		body, _ := json.Marshal(map[string]any{"tickets": chunk})
+		var out struct {
+			Tickets []gate.Issued `json:"tickets"`
+		}
+		if err := r.do(ctx, "POST", "/v1/tickets", "application/json", body, nil, &out); err != nil {
+			return fmt.Errorf("after %d of %d tickets: %w", i, len(reqs), err)
+		}
+		for _, t := range out.Tickets {
+			if err := enc.Encode(t); err != nil {
+				return err
+			}
+		}
+		if bar != nil {
+			bar.set(i + len(chunk))
+		}
+	}
+	return nil
+}
+
+var ticketsRevokeCmd = &command{
+	name:    "revoke",
+	short:   "revoke a ticket; every edge of its venue rejects it once the revocation arrives",
+	usage:   "ID",
+	example: `stadion tickets revoke 6f1c0b6e2d8a4f5e9a7b3c21`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			return ticketCall(ctx, env, rf, args, "POST", "/revoke")
+		}
+	},
+}
+
+var ticketsShowCmd = &command{
+	name:    "show",
+	short:   "show a ticket as the cloud keeps it",
+	usage:   "ID",
+	example: `stadion tickets show 6f1c0b6e2d8a4f5e9a7b3c21`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			return ticketCall(ctx, env, rf, args, "GET", "")
+		}
+	},
+}
+
+func ticketCall(ctx context.Context, env Env, rf remoteFlags, args []string, method, suffix string) error {
+	if len(args) != 1 {
+		return usageErr("want exactly one ticket ID")
+	}
+	r, err := rf.remote(env)
+	if err != nil {
+		return err
+	}
+	var rec gate.TicketRecord
+	if err := r.do(ctx, method, "/v1/tickets/"+url.PathEscape(args[0])+suffix, "", nil, nil, &rec); err != nil {
+		return err
+	}
+	if rf.json {
+		return printJSON(env.Stdout, rec)
+	}
+	fmt.Fprintf(env.Stdout, "ticket   %s\nvenue    %s\nsession  %s\nvalid    %s .. %s\nzone     %s\nseat     %s\nholder   %s\nkey      %d\nissued   %s\n",
+		rec.ID, rec.Venue, rec.Session, shortTime(rec.ValidFrom), shortTime(rec.ValidUntil), rec.Zone, rec.Seat, rec.Holder, rec.KeyID, shortTime(rec.Issued))
+	if rec.Revoked != nil {
+		fmt.Fprintf(env.Stdout, "REVOKED  %s\n", shortTime(*rec.Revoked))
+	}
+	return nil
+}

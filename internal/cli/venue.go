@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stadion-dev/stadion/internal/gate"
+)
+
+var venueCmd = &command{
+	name:  "venue",
+	short: "venues from the cloud: list, credentials, edge status and logs over the edge's link",
+	example: `stadion venue list
+stadion venue credentials bird-nest > bird-nest.creds
+stadion venue status bird-nest
+stadion venue logs bird-nest --since 10m --follow`,
+	sub: []*command{venueListCmd, venueCredsCmd, venueStatusCmd, venueLogsCmd},
+}
+
+var venueListCmd = &command{
+	name:    "list",
+	short:   "the cloud's view of every venue: link, config version, counts, backlog",
+	example: `stadion venue list --json`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Venues []gate.VenueStatus `json:"venues"`
+			}
+			if err := r.do(ctx, "GET", "/v1/venues", "", nil, nil, &out); err != nil {
+				return err
+			}
+			if rf.json {
+				return printJSON(env.Stdout, out)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VENUE\tLINK\tLAST CONTACT\tCONFIG (APPLIED)\tADMITTED\tREJECTED\tBACKLOG")
+			for _, v := range out.Venues {
+				last := "-"
+				if v.LastContact != nil {
+					last = shortTime(*v.LastContact)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\tv%d (v%d)\t%d\t%d\t%d\n", v.Venue, v.Link, last,
+					v.ConfigVersion, v.ConfigVersionApplied, v.Admitted, v.Rejected, v.Backlog)
+			}
+			return tw.Flush()
+		}
+	},
+}
+
+var venueCredsCmd = &command{
+	name:    "credentials",
+	short:   "issue VENUE's edge credentials file (admin; replaces the previous one)",
+	usage:   "VENUE",
+	example: `stadion venue credentials bird-nest > bird-nest.creds && chmod 600 bird-nest.creds`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 {
+				return usageErr("want exactly one VENUE")
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			var cr gate.Credentials
+			if err := r.do(ctx, "POST", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, &cr); err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stderr, "store this file with mode 0600; it is shown once and replaces the venue's previous credentials")
+			return printJSON(env.Stdout, cr)
+		}
+	},
+}
+
+var venueStatusCmd = &command{
+	name:    "status",
+	short:   "the cloud's view of VENUE and the edge's own status, fetched over its outbound link",
+	usage:   "VENUE",
+	example: `stadion venue status bird-nest`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 {
+				return usageErr("want exactly one VENUE")
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			var view gate.VenueStatus
+			if err := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0]), "", nil, nil, &view); err != nil {
+				return err
+			}
+			var edge json.RawMessage
+			edgeErr := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
+			if rf.json {
+				return printJSON(env.Stdout, map[string]any{"cloud": view, "edge": edge})
+			}
+			printJSON(env.Stdout, map[string]any{"cloud": view})
+			if edgeErr != nil {
+				return fmt.Errorf("edge: %w", edgeErr)
+			}
+			return printJSON(env.Stdout, map[string]any{"edge": edge})
+		}
+	},
+}
+
+var venueLogsCmd = &command{
+	name:  "logs",
+	short: "VENUE's edge log lines, fetched over its outbound link",
+	usage: "VENUE",
+	example: `stadion venue logs bird-nest --since 30m
+stadion venue logs bird-nest --follow`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		since := fs.Duration("since", 10*time.Minute, "how far back")
+		follow := fs.Bool("follow", false, "keep printing new lines")
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 {
+				return usageErr("want exactly one VENUE")
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			return followLogs(ctx, env, r, args[0], *since, *follow, rf.json)
+		}
+	},
+}
+
+func followLogs(ctx context.Context, env Env, r *remote, venue string, since time.Duration, follow, asJSON bool) error {
+	var after uint64
+	for {
+		q := url.Values{"since": {since.String()}, "after": {fmt.Sprint(after)}}
+		var ans gate.LogsAnswer
+		if err := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(venue)+"/logs?"+q.Encode(), "", nil, nil, &ans); err != nil {
+			if !follow {
+				return err
+			}
+			fmt.Fprintf(env.Stderr, "(%v; retrying)\n", err)
+		}
+		for _, l := range ans.Lines {
+			if asJSON {
+				_ = json.NewEncoder(env.Stdout).Encode(l)
+			} else {
+				fmt.Fprintf(env.Stdout, "%s %-5s %s %s\n", l.Time.Local().Format("15:04:05.000"), l.Level, l.Msg, l.Attrs)
+			}
+		}
+		if ans.Next < after {
+			after = 0 // the edge restarted: its log lines start again at 1
+		} else {
+			after = ans.Next
+		}
+		if !follow {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/engine"
+)
+
+// Edge is the venue side: it decides scans from local state only, stores
+// them in its own JetStream domain and lets the cloud source them.
+type Edge struct {
+	venue   string
+	eng     *engine.Engine
+	js      jetstream.JetStream
+	nc      *nats.Conn
+	keys    *api.Keys
+	logs    *LogRing
+	log     *slog.Logger
+	m       *edgeMetrics
+	ctl     *ctlState
+	led     *ledger
+	started time.Time
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	subs   []*nats.Subscription
+}
+
+// EdgeOptions configure NewEdge.
+type EdgeOptions struct {
+	Venue  string
+	Engine *engine.Engine // running in EdgeDomain(Venue), linked to the cloud
+	Keys   *api.Keys      // the edge's own API keys (admin, devices)
+	Logs   *LogRing       // served to the cloud as `stadion venue logs`
+	Reg    prometheus.Registerer
+	Log    *slog.Logger
+}
+
+// NewEdge builds the edge service.
+func NewEdge(o EdgeOptions) *Edge {
+	log := o.Log.With("service", "edge", "venue", o.Venue)
+	e := &Edge{
+		venue: o.Venue, eng: o.Engine, js: o.Engine.JS, nc: o.Engine.Conn, keys: o.Keys,
+		logs: o.Logs, log: log, m: newEdgeMetrics(o.Reg), ctl: newCtlState(o.Venue, log),
+	}
+	e.led = newLedger(e.js, e.ctl, log)
+	return e
+}
+
+// Start creates the edge's streams, replays its state and starts serving.
+func (e *Edge) Start(ctx context.Context) error {
+	e.started = time.Now().UTC()
+	if err := e.streams(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	if err := e.ctl.follow(runCtx, e.js); err != nil {
+		return fmt.Errorf("gate: control state: %w", err)
+	}
+	if err := e.led.replay(ctx); err != nil {
+		return fmt.Errorf("gate: scan log: %w", err)
+	}
+	e.log.Info("edge state replayed", "scans", e.led.scans.Load(), "tickets", len(e.led.tickets),
+		"config_version", e.ctl.config().Version)
+	e.wg.Add(3)
+	go func() { defer e.wg.Done(); e.led.run(runCtx) }()
+	go func() { defer e.wg.Done(); e.heartbeats(runCtx) }()
+	go func() { defer e.wg.Done(); e.watchLink(runCtx) }()
+	return e.serveDiagnostics()
+}
+
+func (e *Edge) streams(ctx context.Context) error {
+	if _, err := e.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: edgeScansStream, Description: "every scan of venue " + e.venue + ", in decision order",
+		Subjects: []string{edgeScansSubj}, Storage: jetstream.FileStorage,
+	}); err != nil {
+		return fmt.Errorf("gate: scans stream: %w", err)
+	}
+	_, err := e.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: edgeStateStream, Description: "mirror of the cloud's control stream of venue " + e.venue,
+		Storage: jetstream.FileStorage,
+		Mirror: &jetstream.StreamSource{
+			Name: ctlStream(e.venue),
+			External: &jetstream.ExternalStream{
+				APIPrefix: "$JS." + CloudDomain + ".API", DeliverPrefix: deliverPrefix(e.venue, "ctl"),
+			},
+		},
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("gate: control mirror: %w", err)
+	}
+	return nil
+}
+
+// Stop ends the workers; scans in flight get an error.
+func (e *Edge) Stop(ctx context.Context) error {
+	for _, s := range e.subs {
+		_ = s.Unsubscribe()
+	}
+	if e.cancel != nil {
+		e.cancel()
+	}
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("gate: edge stop: workers did not end in time")
+	}
+}
+
+// heartbeats report to the cloud while the link is up (and go nowhere
+// while it is cut).
+func (e *Edge) heartbeats(ctx context.Context) {
+	for {
+		every := e.ctl.config().Settings.Heartbeat.D()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		raw, _ := json.Marshal(heartbeat{
+			Venue: e.venue, ConfigVersion: e.ctl.config().Version, Started: e.started,
+			Scans: e.led.scans.Load(), Admitted: e.led.admitted.Load(), Rejected: e.led.rejected.Load(),
+		})
+		_ = e.nc.Publish(hbSubject(e.venue), raw)
+	}
+}

@@ -1,0 +1,234 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/api"
+)
+
+// viewState is the cloud's account of one venue, stored in the gate-view
+// bucket with the last scans-stream sequence it includes, so a restart
+// counts nothing twice.
+type viewState struct {
+	Seq      uint64    `json:"seq"`
+	Scans    uint64    `json:"scans"`
+	Admitted uint64    `json:"admitted"`
+	Rejected uint64    `json:"rejected"`
+	Applied  int       `json:"config_version_applied"`
+	LastScan time.Time `json:"last_scan"`
+}
+
+// venueView follows one venue's scans stream in the cloud.
+type venueView struct {
+	c       *Cloud
+	venue   string
+	kv      jetstream.KeyValue
+	mu      sync.Mutex
+	st      viewState
+	version int       // configuration version published
+	hb      heartbeat // last heartbeat
+	hbAt    time.Time
+	kick    sync.Mutex // serializes restartSource
+}
+
+func openView(ctx context.Context, c *Cloud, venue string, version int) (*venueView, error) {
+	kv, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: "gate-view", Description: "per-venue counts of forwarded scans", History: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gate: view bucket: %w", err)
+	}
+	v := &venueView{c: c, venue: venue, kv: kv, version: version}
+	e, err := kv.Get(ctx, venue)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("gate: view of %s: %w", venue, err)
+	default:
+		if err := json.Unmarshal(e.Value(), &v.st); err != nil {
+			return nil, fmt.Errorf("gate: view of %s is corrupt: %w", venue, err)
+		}
+	}
+	return v, nil
+}
+
+// follow consumes the venue's scans stream until ctx ends.
+func (v *venueView) follow(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := v.consume(ctx); err != nil && ctx.Err() == nil {
+			v.c.log.Warn("venue view interrupted; retrying", "venue", v.venue, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+func (v *venueView) consume(ctx context.Context) error {
+	cons, err := v.c.js.CreateOrUpdateConsumer(ctx, cloudScansStream(v.venue), jetstream.ConsumerConfig{
+		Durable: "view", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 64,
+		AckWait: time.Minute,
+	})
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return err
+		}
+		if err := v.apply(ctx, msg); err != nil {
+			_ = msg.Nak()
+			return err
+		}
+	}
+}
+
+// apply takes one forwarded batch into the view and the admissions topic.
+func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return err
+	}
+	if meta.Sequence.Stream <= v.st.Seq {
+		return msg.Ack() // already counted before a restart
+	}
+	var b batch
+	if err := json.Unmarshal(msg.Data(), &b); err != nil {
+		v.c.log.Error("unreadable scan batch skipped", "venue", v.venue, "seq", meta.Sequence.Stream, "err", err)
+		return msg.Ack()
+	}
+	if err := v.publishAdmissions(ctx, b.Scans); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	st := v.st
+	st.Seq = meta.Sequence.Stream
+	st.Applied = max(st.Applied, b.ConfigVersion)
+	for _, s := range b.Scans {
+		st.Scans++
+		if s.Decision == Accept {
+			st.Admitted++
+		} else {
+			st.Rejected++
+		}
+		st.LastScan = s.At
+	}
+	v.mu.Unlock()
+	raw, _ := json.Marshal(st)
+	if _, err := v.kv.Put(ctx, v.venue, raw); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.st = st
+	v.mu.Unlock()
+	v.c.m.forwarded.WithLabelValues(v.venue).Add(float64(len(b.Scans)))
+	return msg.DoubleAck(ctx)
+}
+
+// publishAdmissions publishes the accepted scans of a batch into the
+// admissions topic, idempotently by scan id, several at a time.
+func (v *venueView) publishAdmissions(ctx context.Context, scans []Scan) error {
+	if !v.c.x.HasTopic(AdmissionsTopic) {
+		return nil
+	}
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 256)
+		mu   sync.Mutex
+		errs []error
+	)
+	for i := range scans {
+		s := &scans[i]
+		if s.Decision != Accept {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			raw, _ := json.Marshal(admissionEvent(s))
+			_, err := v.c.x.Publish(ctx, AdmissionsTopic, "gate-"+v.venue, raw, s.ID)
+			var p *api.Problem
+			if errors.As(err, &p) && p.Status == http.StatusBadRequest {
+				// The topic's schema refuses it: retrying cannot help, and
+				// blocking would stop the venue's view. The scan itself is
+				// kept in GATE_SCANS_<venue>.
+				v.c.log.Error("admission refused by the admissions topic; skipped", "venue", v.venue, "scan", s.ID, "err", err)
+				return
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// onHeartbeat records a linked edge's report.
+func (c *Cloud) onHeartbeat(m *nats.Msg) {
+	parts := strings.Split(m.Subject, ".")
+	if len(parts) != 3 {
+		return
+	}
+	v, ok := c.views[parts[1]]
+	var hb heartbeat
+	if !ok || json.Unmarshal(m.Data, &hb) != nil || hb.Venue != parts[1] {
+		return
+	}
+	v.mu.Lock()
+	relinked := time.Since(v.hbAt) > 3*c.cfg.Venues[v.venue].Effective.Heartbeat.D()
+	v.hb, v.hbAt = hb, time.Now()
+	v.mu.Unlock()
+	if relinked {
+		c.log.Info("venue edge linked", "venue", v.venue, "edge_scans", hb.Scans)
+		go v.restartSource()
+	}
+}
+
+// restartSource re-adds the venue's source after its edge (re)linked. The
+// engine retries a source that failed during a cut with a backoff of up to
+// two minutes, and a consumer request lost in the cut waits 30 s; a source
+// added anew starts at once, after the last scan the stream holds, so
+// nothing is forwarded twice.
+func (v *venueView) restartSource() {
+	v.kick.Lock()
+	defer v.kick.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := v.c.js.Stream(ctx, cloudScansStream(v.venue))
+	if err != nil {
+		v.c.log.Warn("restart source", "venue", v.venue, "err", err)
+		return
+	}
+	cfg := s.CachedInfo().Config
+	sources := cfg.Sources
+	cfg.Sources = nil
+	if _, err := v.c.js.UpdateStream(ctx, cfg); err != nil {
+		v.c.log.Warn("restart source", "venue", v.venue, "err", err)
+		return
+	}
+	cfg.Sources = sources
+	if _, err := v.c.js.UpdateStream(ctx, cfg); err != nil {
+		v.c.log.Error("restart source: re-adding failed; forwarding resumes at the next link", "venue", v.venue, "err", err)
+	}
+}
