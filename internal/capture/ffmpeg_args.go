@@ -37,7 +37,7 @@ func contentType(format string) string { return "image/" + format }
 // when asked), pick candidates frames apart, and cut every size and the
 // probe from each with one decode.
 func ffmpegArgs(j *config.CaptureJob, dir string, candidates int) []string {
-	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info", "-y", "-threads", "1"}
+	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info", "-y", "-copyts", "-threads", "1"}
 	if j.KeyframesOnly {
 		args = append(args, "-skip_frame", "nokey")
 	}

@@ -36,7 +36,9 @@ func (s *Service) work(ctx context.Context) {
 
 // nextTick waits up to a few seconds for one tick.
 func (s *Service) nextTick(ctx context.Context) (jetstream.Msg, error) {
-	batch, err := s.ticks.cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchContext(ctx))
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	batch, err := s.ticks.cons.Fetch(1, jetstream.FetchContext(fctx))
 	if err != nil {
 		s.pause(ctx, err)
 		return nil, err
@@ -44,7 +46,7 @@ func (s *Service) nextTick(ctx context.Context) (jetstream.Msg, error) {
 	for msg := range batch.Messages() {
 		return msg, nil
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, context.Canceled) {
+	if err := batch.Error(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
 		s.pause(ctx, err)
 		return nil, err
 	}
