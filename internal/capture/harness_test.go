@@ -77,15 +77,15 @@ func startWorker(t *testing.T, url string, cfg *config.Config) *worker {
 		t.Fatal(err)
 	}
 	w := &worker{svc: svc, nc: nc, reg: reg}
-	t.Cleanup(w.stop)
+	t.Cleanup(func() { w.stop(); nc.Close() })
 	return w
 }
 
+// stop stops the service; its connection stays open for reading.
 func (w *worker) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = w.svc.Stop(ctx)
-	w.nc.Close()
 }
 
 // crash ends the worker the way kill -9 would: its connection drops first,
@@ -235,3 +235,5 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+func newLoopbackServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

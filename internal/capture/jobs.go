@@ -47,9 +47,9 @@ func newJob(name, origin string, spec config.CaptureJob) (*job, error) {
 // registry holds the jobs of the file and of the API, and tells the
 // scheduler when they change.
 type registry struct {
-	cc      *config.Capture
-	log     *slog.Logger
-	kv      jetstream.KeyValue
+	cc  *config.Capture
+	log *slog.Logger
+	kv  jetstream.KeyValue
 
 	mu    sync.RWMutex
 	jobs  map[string]*job

@@ -12,15 +12,15 @@ import (
 // JobSpec is a capture job as the API reads and writes it: the fields of
 // a job under capture.jobs, durations as strings.
 type JobSpec struct {
-	Source        string      `json:"source"`
-	Every         string      `json:"every,omitempty"`
-	Cron          string      `json:"cron,omitempty"`
-	Sizes         []string    `json:"sizes,omitempty"`
-	Format        string      `json:"format,omitempty"`
-	KeyframesOnly bool        `json:"keyframes_only"`
-	AvoidBlank    bool        `json:"avoid_blank"`
-	Retention     string      `json:"retention,omitempty"`
-	Timeout       string      `json:"timeout,omitempty"`
+	Source        string       `json:"source"`
+	Every         string       `json:"every,omitempty"`
+	Cron          string       `json:"cron,omitempty"`
+	Sizes         []string     `json:"sizes,omitempty"`
+	Format        string       `json:"format,omitempty"`
+	KeyframesOnly bool         `json:"keyframes_only"`
+	AvoidBlank    bool         `json:"avoid_blank"`
+	Retention     string       `json:"retention,omitempty"`
+	Timeout       string       `json:"timeout,omitempty"`
 	On            *TriggerSpec `json:"on,omitempty"`
 }
 

@@ -16,8 +16,8 @@ import (
 // once however many schedulers publish it (Nats-Msg-Id), and removed when
 // a worker acknowledges it.
 const (
-	ticksStream   = "CAPTURE_TICKS"
-	ticksSubject  = "capture.tick."
+	ticksStream    = "CAPTURE_TICKS"
+	ticksSubject   = "capture.tick."
 	workersDurable = "capture-workers"
 	// tickDedupe bounds the clock skew between processes that still
 	// yields one capture per tick.
@@ -36,7 +36,7 @@ const (
 
 // tick is one capture to take.
 type tick struct {
-	ID   string    `json:"id"`   // also the capture's ID
+	ID   string    `json:"id"` // also the capture's ID
 	Job  string    `json:"job"`
 	At   time.Time `json:"at"`   // when the capture was due
 	Kind string    `json:"kind"` // schedule, manual or event
