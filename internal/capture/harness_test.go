@@ -237,3 +237,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 func newLoopbackServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }
+
+func jobSpecEvery(d time.Duration) config.CaptureJob {
+	return config.CaptureJob{Every: config.Duration(d)}
+}
