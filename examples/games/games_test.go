@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var topics = []string{"schedule", "results", "medals", "weather", "personnel", "arrivals", "rides"}
+var topics = []string{"schedule", "results", "medals", "weather", "personnel", "arrivals", "rides", "thumbnails"}
 
 // loadConfig parses stadion.yaml as plain YAML.
 func loadConfig(t *testing.T) map[string]any {
