@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The bundled example runs capture: a job added with `stadion capture put`
+// on a file is triggered, its frame saved with `capture latest`, shown by
+// `capture status`, and announced on the thumbnails topic.
+func TestCaptureCommands(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (CI installs it)")
+	}
+	dir := t.TempDir()
+	video := filepath.Join(dir, "clip.mp4")
+	if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+		"-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", video).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	p := startProc(t, filepath.Join(dir, "data"))
+	cli := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args = append(args[:2:2], append([]string{"--server", p.http, "--token", p.admin}, args[2:]...)...)
+		if code := Main(context.Background(), args, Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}); code != 0 {
+			t.Fatalf("stadion %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	cli("capture", "put", "--source", video, "--sizes", "320x180", "sheet-a")
+	cli("capture", "trigger", "sheet-a")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(cli("capture", "status", "sheet-a"), `"last_success": "`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no capture:\n%s", cli("capture", "status", "sheet-a"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out := cli("capture", "status"); !strings.Contains(out, "sheet-a") || !strings.Contains(out, "LAST SUCCESS") {
+		t.Errorf("status table:\n%s", out)
+	}
+	thumb := filepath.Join(dir, "thumb.jpg")
+	cli("capture", "latest", "sheet-a", "-o", thumb)
+	raw, _ := os.ReadFile(thumb)
+	if img, err := jpeg.Decode(bytes.NewReader(raw)); err != nil || img.Bounds().Dx() != 320 {
+		t.Fatalf("latest: %v", err)
+	}
+	events := p.readAll("thumbnails", p.admin)
+	if len(events) != 1 {
+		t.Fatalf("%d thumbnail events, want 1", len(events))
+	}
+	data, _ := json.Marshal(events[0]["data"])
+	if !strings.Contains(string(data), `"job":"sheet-a"`) || !strings.Contains(string(data), `"url":"/v1/capture/jobs/sheet-a/frames/`) {
+		t.Errorf("thumbnail event: %s", data)
+	}
+}
+
+// Jobs without ffmpeg stop start-up with an error that says what to do.
+func TestCaptureNeedsFFmpeg(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "capture:\n  ffmpeg: /nonexistent/ffmpeg\n  jobs:\n    a: {source: /dev/null, every: 10s}\n"
+	if err := os.WriteFile(filepath.Join(dir, "stadion.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, stadionBinary(t), "up", "--data", filepath.Join(dir, "d"),
+		"--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--config", filepath.Join(dir, "stadion.yaml")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "capture.ffmpeg: ffmpeg not found") || !strings.Contains(string(out), "install ffmpeg") {
+		t.Errorf("exit %v, output:\n%s", err, out)
+	}
+}
