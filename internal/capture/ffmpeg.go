@@ -32,10 +32,7 @@ func (s *Service) runFFmpeg(ctx context.Context, j *job) (*shot, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	candidates := 1
-	if j.spec.AvoidBlank {
-		candidates = blankCandidates
-	}
+	candidates := candidatesOf(&j.spec)
 	timeout := j.spec.Timeout.D()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -90,3 +90,16 @@ func filterGraph(j *config.CaptureJob, candidates int) string {
 	}
 	return b.String()
 }
+
+// FFmpegArgs is the ffmpeg command line a worker runs for one capture of
+// j, writing its images into dir. Benchmarks run it bare as the reference.
+func FFmpegArgs(j *config.CaptureJob, dir string) []string {
+	return ffmpegArgs(j, dir, candidatesOf(j))
+}
+
+func candidatesOf(j *config.CaptureJob) int {
+	if j.AvoidBlank {
+		return blankCandidates
+	}
+	return 1
+}

@@ -47,7 +47,7 @@ func (s *Service) view(r *http.Request, j *job) (JobView, error) {
 		LatencyP50MS:   st.latencyPercentile(50), LatencyP99MS: st.latencyPercentile(99),
 		Latest: withURLs(st.Latest),
 	}
-	if next := j.next(now); !next.IsZero() {
+	if next := j.next(now, s.cc.Align); !next.IsZero() {
 		v.NextTick = &next
 	}
 	return v, nil

@@ -135,7 +135,12 @@ func TestFieldError(t *testing.T) {
 func TestNextTick(t *testing.T) {
 	j, _ := newJob("j", originConfig, jobSpecEvery(10*time.Second))
 	now := time.Date(2026, 2, 4, 12, 0, 3, 0, time.UTC)
-	if got := j.next(now); !got.Equal(now.Add(7 * time.Second)) {
-		t.Errorf("next = %v", got)
+	if got := j.next(now, true); !got.Equal(now.Add(7 * time.Second)) {
+		t.Errorf("aligned next = %v", got)
+	}
+	phase := j.phase(10 * time.Second)
+	got := j.next(now, false)
+	if got.Sub(now) <= 0 || got.Sub(now) > 10*time.Second || got.Add(-phase).Truncate(10*time.Second) != got.Add(-phase) {
+		t.Errorf("next with phase %v = %v", phase, got)
 	}
 }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"hash/fnv"
 	"time"
 )
 
@@ -46,7 +47,7 @@ func (s *Service) schedule(ctx context.Context) {
 
 func (s *Service) scheduleJob(ctx context.Context, j *job) {
 	for {
-		at := j.next(time.Now())
+		at := j.next(time.Now(), s.cc.Align)
 		if at.IsZero() {
 			return
 		}
@@ -84,9 +85,9 @@ func (s *Service) publishTick(ctx context.Context, tk tick) {
 }
 
 // next is the first tick of j strictly after now: a multiple of every
-// since the Unix epoch (the same instant on every process), or the cron
+// plus the job's phase (the same instants on every process), or the cron
 // schedule's next minute.
-func (j *job) next(now time.Time) time.Time {
+func (j *job) next(now time.Time, align bool) time.Time {
 	if j.cron != nil {
 		return j.cron.Next(now)
 	}
@@ -94,5 +95,16 @@ func (j *job) next(now time.Time) time.Time {
 	if every <= 0 {
 		return time.Time{}
 	}
-	return now.Truncate(every).Add(every)
+	var phase time.Duration
+	if !align {
+		phase = j.phase(every)
+	}
+	return now.Add(-phase).Truncate(every).Add(every + phase)
+}
+
+// phase is the job's fixed offset within every, whole milliseconds.
+func (j *job) phase(every time.Duration) time.Duration {
+	h := fnv.New32a()
+	h.Write([]byte(j.name))
+	return time.Duration(uint64(h.Sum32())%uint64(every.Milliseconds())) * time.Millisecond
 }

@@ -29,6 +29,11 @@ type Capture struct {
 	// AckWait is how long a worker may go silent before its tick is handed
 	// to another worker (a worker reports progress every AckWait/3).
 	AckWait Duration `yaml:"ack_wait"`
+	// Align starts every job's ticks at the same instants (multiples of
+	// every). By default each job's ticks are shifted by a fixed offset
+	// derived from its name, so that many jobs do not all start ffmpeg at
+	// once.
+	Align bool `yaml:"align"`
 	// Retention is how long frames are kept (a job may set its own).
 	Retention Duration `yaml:"retention"`
 	// Topic names the exchange topic frames are announced on, when it is
@@ -83,7 +88,7 @@ func (c *Config) setCaptureDefaults() {
 		cp.FFmpeg = "ffmpeg"
 	}
 	if cp.Concurrency == 0 {
-		cp.Concurrency = max(2, runtime.NumCPU())
+		cp.Concurrency = 4 * runtime.NumCPU() // ffmpeg mostly waits on the network
 	}
 	setDur(&cp.Timeout, 20*time.Second)
 	setDur(&cp.Backoff, time.Second)
