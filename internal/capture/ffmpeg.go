@@ -18,7 +18,6 @@ import (
 type shot struct {
 	images     [][]byte // by size, in the job's order
 	streamTime float64  // the frame's presentation time in the stream, s; -1 unknown
-	skipped    int      // blank candidates passed over
 }
 
 // runFFmpeg takes one capture of j, killing ffmpeg (and its process group)
@@ -32,11 +31,10 @@ func (s *Service) runFFmpeg(ctx context.Context, j *job) (*shot, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	candidates := candidatesOf(&j.spec)
 	timeout := j.spec.Timeout.D()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(rctx, s.ffmpeg, ffmpegArgs(&j.spec, dir, candidates)...)
+	cmd := exec.CommandContext(rctx, s.ffmpeg, FFmpegArgs(&j.spec, dir)...)
 	ownGroup(cmd)
 	cmd.WaitDelay = 2 * time.Second
 	log := &ffmpegLog{}
@@ -50,42 +48,29 @@ func (s *Service) runFFmpeg(ctx context.Context, j *job) (*shot, error) {
 	case runErr != nil:
 		return nil, fmt.Errorf("ffmpeg failed (%v)%s", runErr, log.reason(": "))
 	}
-	return pickShot(dir, j, log)
+	return readShot(dir, j, log)
 }
 
-// pickShot chooses the first candidate that is not blank.
-func pickShot(dir string, j *job, log *ffmpegLog) (*shot, error) {
+// readShot reads the images ffmpeg wrote.
+func readShot(dir string, j *job, log *ffmpegLog) (*shot, error) {
 	ext := formats[j.spec.Format].ext
-	pts := log.ptsTimes()
 	sh := &shot{streamTime: -1}
-	for k := 1; ; k++ {
-		probe, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("p_%02d.pgm", k)))
-		if errors.Is(err, os.ErrNotExist) {
-			break
+	for i, size := range j.spec.Sizes {
+		img, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("s%d_01.%s", i, ext)))
+		switch {
+		case errors.Is(err, os.ErrNotExist) && i == 0 && j.spec.AvoidBlank:
+			return nil, fmt.Errorf("no frame that is not black or flat in the first %ss of the stream%s", blankSearch, log.reason(": "))
+		case errors.Is(err, os.ErrNotExist) && i == 0:
+			return nil, fmt.Errorf("the source gave no video frame%s", log.reason(": "))
+		case err != nil:
+			return nil, fmt.Errorf("ffmpeg wrote no %s image: %w", size, err)
 		}
-		if err != nil {
-			return nil, err
-		}
-		if j.spec.AvoidBlank && isBlank(probe) {
-			sh.skipped++
-			continue
-		}
-		for i := range j.spec.Sizes {
-			img, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("s%d_%02d.%s", i, k, ext)))
-			if err != nil {
-				return nil, fmt.Errorf("ffmpeg wrote no %s image: %w", j.spec.Sizes[i], err)
-			}
-			sh.images = append(sh.images, img)
-		}
-		if k <= len(pts) {
-			sh.streamTime = pts[k-1]
-		}
-		return sh, nil
+		sh.images = append(sh.images, img)
 	}
-	if sh.skipped > 0 {
-		return nil, fmt.Errorf("all %d candidate frames were blank (black or flat)", sh.skipped)
+	if pts := log.ptsTimes(); len(pts) > 0 {
+		sh.streamTime = pts[0]
 	}
-	return nil, fmt.Errorf("the source gave no video frame%s", log.reason(": "))
+	return sh, nil
 }
 
 // ffmpegLog keeps what matters of ffmpeg's stderr: the presentation times

@@ -9,14 +9,16 @@ import (
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
-// Every capture also writes a tiny grey copy of each candidate frame, the
-// probe, which blank detection reads.
+// Blank frames (avoid_blank) are dropped inside ffmpeg, before any image
+// is encoded: a frame passes when its luma histogram's normalized entropy
+// is above minEntropy (a flat or almost flat frame, such as black, grey or
+// a logo on black, is near 0) and its mean luma above minLuma (black with
+// noise has entropy but no light). ffmpeg stops at the first frame that
+// passes; it looks at most blankSearch seconds into the stream.
 const (
-	probeW, probeH = 64, 36
-	// blankCandidates is how many frames, at least candidateGap apart, a
-	// job with avoid_blank decodes to find one that is not blank.
-	blankCandidates = 3
-	candidateGap    = "1"
+	minEntropy  = "0.15"
+	minLuma     = "24"
+	blankSearch = "6"
 )
 
 // formats maps a job's format to the file extension and encoder options.
@@ -33,30 +35,34 @@ var formats = map[string]struct {
 // contentType is the media type of a format.
 func contentType(format string) string { return "image/" + format }
 
-// ffmpegArgs is the command line of one capture: decode (keyframes only
-// when asked), pick candidates frames apart, and cut every size and the
-// probe from each with one decode.
-func ffmpegArgs(j *config.CaptureJob, dir string, candidates int) []string {
+// FFmpegArgs is the ffmpeg command line of one capture of j, writing one
+// image per size into dir (s<i>_01.<ext>): decode (keyframes only when
+// asked), drop blank frames when asked, and cut every size from the one
+// frame that passes. Benchmarks run it bare as the reference.
+func FFmpegArgs(j *config.CaptureJob, dir string) []string {
 	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info", "-y", "-copyts", "-threads", "1"}
 	if j.KeyframesOnly {
-		args = append(args, "-skip_frame", "nokey")
+		// Dropped by the demuxer: cheaper than -skip_frame nokey, whose
+		// decoder starves stream probing and costs seconds on live HLS.
+		args = append(args, "-discard:v", "nokey")
 	}
-	args = append(args, inputArgs(j.Source, candidates)...)
-	args = append(args, "-i", j.Source, "-filter_threads", "1", "-filter_complex", filterGraph(j, candidates))
+	if j.AvoidBlank {
+		args = append(args, "-t", blankSearch)
+	}
+	args = append(args, inputArgs(j.Source)...)
+	args = append(args, "-i", j.Source, "-filter_threads", "1", "-filter_complex", filterGraph(j))
 	f := formats[j.Format]
-	frames := fmt.Sprint(candidates)
 	for i := range j.Sizes {
-		args = append(args, "-map", fmt.Sprintf("[o%d]", i), "-frames:v", frames, "-f", "image2")
+		args = append(args, "-map", fmt.Sprintf("[o%d]", i), "-frames:v", "1", "-f", "image2")
 		args = append(args, f.args...)
 		args = append(args, filepath.Join(dir, fmt.Sprintf("s%d_%%02d.%s", i, f.ext)))
 	}
-	return append(args, "-map", "[pr]", "-frames:v", frames, "-f", "image2", "-c:v", "pgm",
-		filepath.Join(dir, "p_%02d.pgm"))
+	return args
 }
 
 // inputArgs are options of the source's protocol and demuxer: a network
-// timeout, and a live HLS start close to the live edge.
-func inputArgs(source string, candidates int) []string {
+// timeout, and a live HLS start at the newest segment.
+func inputArgs(source string) []string {
 	u, err := url.Parse(source)
 	if err != nil || len(u.Scheme) < 2 {
 		return nil
@@ -67,39 +73,26 @@ func inputArgs(source string, candidates int) []string {
 		args = append(args, "-rw_timeout", "10000000")
 	}
 	if strings.HasSuffix(u.Path, ".m3u8") {
-		args = append(args, "-live_start_index", fmt.Sprint(-candidates))
+		args = append(args, "-live_start_index", "-1")
 	}
 	return args
 }
 
-func filterGraph(j *config.CaptureJob, candidates int) string {
+func filterGraph(j *config.CaptureJob) string {
 	var b strings.Builder
 	b.WriteString("[0:v:0]")
-	if candidates > 1 {
-		b.WriteString("select='isnan(prev_selected_t)+gte(t-prev_selected_t\\," + candidateGap + ")',")
+	if j.AvoidBlank {
+		b.WriteString("signalstats,metadata=select:key=lavfi.signalstats.YAVG:value=" + minLuma + ":function=greater,")
+		b.WriteString("entropy,metadata=select:key=lavfi.entropy.normalized_entropy.normal.Y:value=" + minEntropy + ":function=greater,")
 	}
-	fmt.Fprintf(&b, "split=%d[p]", len(j.Sizes)+1)
+	fmt.Fprintf(&b, "showinfo,split=%d", len(j.Sizes))
 	for i := range j.Sizes {
 		fmt.Fprintf(&b, "[s%d]", i)
 	}
-	fmt.Fprintf(&b, ";[p]scale=%d:%d,format=gray,showinfo[pr]", probeW, probeH)
 	pix := formats[j.Format].pix
 	for i, size := range j.Sizes {
 		w, h, _ := config.ParseFrameSize(size)
 		fmt.Fprintf(&b, ";[s%d]scale=%d:%d%s[o%d]", i, w, h, pix, i)
 	}
 	return b.String()
-}
-
-// FFmpegArgs is the ffmpeg command line a worker runs for one capture of
-// j, writing its images into dir. Benchmarks run it bare as the reference.
-func FFmpegArgs(j *config.CaptureJob, dir string) []string {
-	return ffmpegArgs(j, dir, candidatesOf(j))
-}
-
-func candidatesOf(j *config.CaptureJob) int {
-	if j.AvoidBlank {
-		return blankCandidates
-	}
-	return 1
 }

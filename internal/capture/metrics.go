@@ -5,7 +5,6 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	captures      *prometheus.CounterVec
 	retries       *prometheus.CounterVec
-	blank         *prometheus.CounterVec
 	stale         *prometheus.CounterVec
 	missed        *prometheus.CounterVec
 	latency       prometheus.Histogram
@@ -19,9 +18,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"job", "result"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stadion_capture_retries_total", Help: "Capture attempts retried after a failure.",
-		}, []string{"job"}),
-		blank: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stadion_capture_blank_frames_total", Help: "Black or flat candidate frames passed over.",
 		}, []string{"job"}),
 		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stadion_capture_stale_ticks_total", Help: "Scheduled ticks skipped because they were too late.",
@@ -38,6 +34,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30},
 		}),
 	}
-	reg.MustRegister(m.captures, m.retries, m.blank, m.stale, m.missed, m.latency, m.ffmpegSeconds)
+	reg.MustRegister(m.captures, m.retries, m.stale, m.missed, m.latency, m.ffmpegSeconds)
 	return m
 }

@@ -1,9 +1,7 @@
 package capture
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -64,43 +62,6 @@ func TestCheckPlaylist(t *testing.T) {
 	if m, err := checkPlaylist(&playlist{ended: true}, mark, t0.Add(time.Hour)); err != nil || m != nil {
 		t.Errorf("an ended playlist is not stalled: %+v %v", m, err)
 	}
-}
-
-func pgm(w, h int, pix func(x, y int) byte) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "P5\n%d %d\n255\n", w, h)
-	for y := range h {
-		for x := range w {
-			b.WriteByte(pix(x, y))
-		}
-	}
-	return b.Bytes()
-}
-
-func TestIsBlank(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		img   []byte
-		blank bool
-	}{
-		{"black", pgm(64, 36, func(x, y int) byte { return 16 }), true},
-		{"flat grey", pgm(64, 36, func(x, y int) byte { return 128 }), true},
-		{"black with noise", pgm(64, 36, func(x, y int) byte { return byte(16 + (x*7+y*3)%6) }), true},
-		{"bars", pgm(64, 36, func(x, y int) byte { return byte(x * 4) }), false},
-		{"dark scene with detail", pgm(64, 36, func(x, y int) byte { return byte((x % 8) * 10) }), false},
-		{"not a pgm", []byte("P6\n1 1\n255\nxyz"), true},
-		{"truncated", []byte("P5\n64 36\n255\n\x00"), true},
-	} {
-		if got := isBlank(c.img); got != c.blank {
-			t.Errorf("%s: blank = %v, want %v", c.name, got, c.blank)
-		}
-	}
-}
-
-func FuzzPGM(f *testing.F) {
-	f.Add(pgm(4, 2, func(x, y int) byte { return byte(x) }))
-	f.Add([]byte("P5 # c\n1 1 255 x"))
-	f.Fuzz(func(t *testing.T, b []byte) { _ = isBlank(b) })
 }
 
 func TestMatches(t *testing.T) {

@@ -54,7 +54,6 @@ func (s *Service) attempt(ctx context.Context, j *job, tk tick) error {
 	latency := fr.CapturedAt.Sub(tk.At)
 	s.m.captures.WithLabelValues(j.name, "ok").Inc()
 	s.m.latency.Observe(latency.Seconds())
-	s.m.blank.WithLabelValues(j.name).Add(float64(sh.skipped))
 	s.record(ctx, j.name, func(st *jobStatus) {
 		st.recordSuccess(fr, latency)
 		if mark != nil {
