@@ -41,6 +41,9 @@ func contentType(format string) string { return "image/" + format }
 // frame that passes. Benchmarks run it bare as the reference.
 func FFmpegArgs(j *config.CaptureJob, dir string) []string {
 	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info", "-y", "-copyts", "-threads", "1"}
+	// No frame-rate probing: a thumbnail needs none, and with one keyframe
+	// per segment it would wait for the next live segment.
+	args = append(args, "-fpsprobesize", "0")
 	if j.KeyframesOnly {
 		// Dropped by the demuxer: cheaper than -skip_frame nokey, whose
 		// decoder starves stream probing and costs seconds on live HLS.

@@ -105,3 +105,21 @@ func TestNextTick(t *testing.T) {
 		t.Errorf("next with phase %v = %v", phase, got)
 	}
 }
+
+func TestPerMinute(t *testing.T) {
+	now := time.Date(2026, 2, 4, 12, 0, 0, 0, time.UTC)
+	var st jobStatus
+	for i := range recentSamples + 10 { // one a second
+		st.recordSuccess(&Frame{CapturedAt: now.Add(time.Duration(i-recentSamples-9) * time.Second)}, time.Duration(i)*time.Millisecond)
+	}
+	if got := st.perMinute(now); got < 59 || got > 61 {
+		t.Errorf("one a second: %.1f per minute", got)
+	}
+	if p50, p99 := st.latencyPercentile(50), st.latencyPercentile(99); p50 >= p99 || p99 > float64(recentSamples+10) {
+		t.Errorf("p50 %v p99 %v", p50, p99)
+	}
+	st = jobStatus{Recent: []sample{{At: now.Add(-time.Minute)}, {At: now.Add(-10 * time.Minute)}}}
+	if got := st.perMinute(now); got != 0.2 {
+		t.Errorf("one in five minutes: %v", got)
+	}
+}

@@ -114,15 +114,22 @@ func (st *jobStatus) recordFailure(err error) {
 	st.LastError, st.LastErrorAt = err.Error(), &now
 }
 
-// perMinute is the capture rate over the last five minutes.
+// perMinute is the capture rate over the last five minutes, or over the
+// span of the recent samples when they cover less.
 func (st *jobStatus) perMinute(now time.Time) float64 {
+	window := 5 * time.Minute
+	if len(st.Recent) == recentSamples {
+		if span := now.Sub(st.Recent[0].At); span > 0 && span < window {
+			window = span
+		}
+	}
 	n := 0
 	for _, s := range st.Recent {
-		if now.Sub(s.At) <= 5*time.Minute {
+		if now.Sub(s.At) <= window {
 			n++
 		}
 	}
-	return float64(n) / 5
+	return float64(n) / window.Minutes()
 }
 
 // latencyPercentile is the p-th percentile (0-100) of the recent
