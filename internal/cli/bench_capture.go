@@ -24,7 +24,7 @@ apart; re-muxing instead of encoding keeps it small on a 2-core machine.
 
 Then, per mode (keyframes-only, full decode), 'stadion up' runs as a child
 process with one job per stream every --every (sizes 1280x720 and 320x180,
-jpeg, avoid_blank) for --duration. From the stored frames: captures,
+jpeg, avoid_blank) for --warmup, then is measured for --duration. From the stored frames: captures,
 missed ticks, p50/p99 tick-to-stored-frame latency, and CPU seconds per
 capture (stadion and its ffmpeg children). The reference runs the same
 ffmpeg command line bare, once per stream, and its CPU per capture is
@@ -38,13 +38,15 @@ stadion bench capture --streams 5 --duration 30s --json`,
 		fs.IntVar(&o.streams, "streams", 20, "live streams, one capture job each")
 		fs.DurationVar(&o.every, "every", 10*time.Second, "capture interval of every job")
 		fs.DurationVar(&o.duration, "duration", 90*time.Second, "measured time per mode")
+		fs.DurationVar(&o.warmup, "warmup", 10*time.Second, "time per mode before the measurement (first captures create the frame buckets)")
 		fs.IntVar(&o.concurrency, "concurrency", 0, "capture.concurrency of the server (default: its own default)")
+		modes := fs.String("modes", "keyframes,full", "modes to run, in order: keyframes (keyframes-only) and full (full decoding)")
 		fs.BoolVar(&o.json, "json", false, "machine-readable JSON output")
 		return func(ctx context.Context, env Env, args []string) error {
 			if len(args) > 0 {
 				return usageErr("bench capture takes no arguments, got %q", strings.Join(args, " "))
 			}
-			if err := o.check(); err != nil {
+			if err := o.check(*modes); err != nil {
 				return err
 			}
 			return runBenchCapture(ctx, env, o)
@@ -57,11 +59,23 @@ type captureOptions struct {
 	streams     int
 	every       time.Duration
 	duration    time.Duration
+	warmup      time.Duration
 	concurrency int
+	keyframes   []bool // the modes, in order: true is keyframes-only
 	json        bool
 }
 
-func (o *captureOptions) check() error {
+func (o *captureOptions) check(modes string) error {
+	for _, m := range strings.Split(modes, ",") {
+		switch strings.TrimSpace(m) {
+		case "keyframes":
+			o.keyframes = append(o.keyframes, true)
+		case "full":
+			o.keyframes = append(o.keyframes, false)
+		default:
+			return usageErr("--modes: want keyframes and/or full, not %q", m)
+		}
+	}
 	switch {
 	case o.streams < 1 || o.streams > 200:
 		return usageErr("--streams must be 1-200")
@@ -69,6 +83,8 @@ func (o *captureOptions) check() error {
 		return usageErr("--every must be at least 1s")
 	case o.duration < o.every:
 		return usageErr("--duration must be at least --every")
+	case o.warmup < 0:
+		return usageErr("--warmup must not be negative")
 	case o.concurrency < 0 || o.concurrency > 256:
 		return usageErr("--concurrency must be 0-256")
 	}
@@ -97,10 +113,11 @@ func runBenchCapture(ctx context.Context, env Env, o captureOptions) error {
 	}
 	defer gen.stop()
 	rep := &captureReport{
-		Machine:  benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
-		Settings: captureSetting{Streams: o.streams, Every: o.every.String(), Duration: o.duration.String(), Concurrency: o.concurrency},
+		Machine: benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Settings: captureSetting{Streams: o.streams, Every: o.every.String(), Duration: o.duration.String(),
+			Warmup: o.warmup.String(), Concurrency: o.concurrency},
 	}
-	for _, keyframes := range []bool{true, false} {
+	for _, keyframes := range o.keyframes {
 		m, err := benchCaptureMode(ctx, env, o, gen, work, keyframes)
 		if err != nil {
 			return err

@@ -67,6 +67,14 @@ func writeCaptureConfig(dir string, o captureOptions, urls []string, keyframes b
 // from the server's API.
 func measureCapture(ctx context.Context, env Env, o captureOptions, srv *child, gen *streams, m *captureMode) error {
 	api := &remote{base: srv.ep.HTTP, token: srv.adminKey, hc: &http.Client{Timeout: 30 * time.Second}}
+	if o.warmup > 0 {
+		stop := showProgress(env.Stderr, "warm-up, "+m.Mode, o.warmup)
+		ok := sleepCtx(ctx, o.warmup)
+		stop()
+		if !ok {
+			return ctx.Err()
+		}
+	}
 	jobs, err := captureJobs(ctx, api)
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ func TestBenchCaptureJSON(t *testing.T) {
 		t.Skip("ffmpeg not installed (CI installs it)")
 	}
 	out := runBench(t, []string{"bench", "capture", "--stadion", stadionBinary(t),
-		"--streams", "1", "--every", "1s", "--duration", "3s", "--json"})
+		"--streams", "1", "--every", "1s", "--duration", "3s", "--warmup", "0s", "--json"})
 	var rep captureReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
