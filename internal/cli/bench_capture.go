@@ -124,6 +124,7 @@ func runBenchCapture(ctx context.Context, env Env, o captureOptions) error {
 		}
 		rep.Modes = append(rep.Modes, m)
 	}
+	rep.FFmpegFloor = ffmpegFloor(ctx)
 	rep.finish()
 	if o.json {
 		return printJSON(env.Stdout, rep)

@@ -225,6 +225,22 @@ func bareFFmpeg(ctx context.Context, dir string, urls []string, job config.Captu
 	return ref, nil
 }
 
+// ffmpegFloor is the CPU time of an ffmpeg that starts, makes one tiny
+// frame and exits: the part of every capture that no option saves.
+func ffmpegFloor(ctx context.Context) float64 {
+	var total time.Duration
+	const runs = 5
+	for range runs {
+		cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+			"-i", "nullsrc=s=16x16", "-frames:v", "1", "-f", "null", "-")
+		if cmd.Run() != nil {
+			return 0
+		}
+		total += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	return total.Seconds() / runs
+}
+
 func tail(s string, n int) string {
 	if len(s) <= n {
 		return s
