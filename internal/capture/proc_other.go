@@ -1,8 +1,9 @@
-//go:build !unix
+//go:build !linux
 
 package capture
 
 import "os/exec"
 
-// ownGroup kills only ffmpeg itself where process groups do not exist.
+// ownGroup leaves ffmpeg in stadion's process group off Linux: a timeout
+// kills ffmpeg itself.
 func ownGroup(cmd *exec.Cmd) {}

@@ -1,5 +1,3 @@
-//go:build unix
-
 package capture
 
 import (
@@ -8,8 +6,9 @@ import (
 )
 
 // ownGroup runs cmd in a process group of its own, so that a timeout kills
-// ffmpeg and anything it started.
+// ffmpeg and anything it started, and kills it when stadion dies (kill -9
+// included), so that no capture outlives its worker.
 func ownGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 }
