@@ -63,7 +63,10 @@ func TestJobsAPI(t *testing.T) {
 	if v := other.job("new-job"); v.Origin != originAPI || v.Spec.Every != "1m0s" || v.NextTick == nil {
 		t.Errorf("job as the other worker sees it: %+v", v)
 	}
-	if resp, _ := admin.do("PUT", "/v1/capture/jobs/from-file", `{"source":"/dev/zero"}`); resp.StatusCode != http.StatusConflict {
+	if resp, raw := admin.do("PUT", "/v1/capture/jobs/local", `{"source":"/etc/passwd"}`); resp.StatusCode != 400 || !strings.Contains(string(raw), "needs a job in stadion.yaml") {
+		t.Errorf("PUT of a local file: %d %s", resp.StatusCode, raw)
+	}
+	if resp, _ := admin.do("PUT", "/v1/capture/jobs/from-file", `{"source":"http://cam/a.m3u8"}`); resp.StatusCode != http.StatusConflict {
 		t.Errorf("PUT of a job from the file: %d, want 409", resp.StatusCode)
 	}
 	for _, c := range []struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -132,6 +133,9 @@ func (s *Service) checkSpec(name string, spec JobSpec) error {
 		return api.BadRequest(err.Error())
 	}
 	errs := config.ValidateCaptureJob("", name, &cj)
+	if cj.Source != "" && !isNetworkSource(cj.Source) {
+		errs = append(errs, fmt.Errorf(".source: jobs added through the API read network streams (http, https, rtmp, rtmps, srt, rtsp); a file or device needs a job in stadion.yaml"))
+	}
 	if cj.On != nil && cj.On.Topic != "" {
 		if _, ok := s.cfg.Topics[cj.On.Topic]; !ok {
 			errs = append(errs, fmt.Errorf(".on.topic: unknown topic %q", cj.On.Topic))
@@ -148,6 +152,20 @@ func (s *Service) checkSpec(name string, spec JobSpec) error {
 		p.Errors = append(p.Errors, fieldError(e))
 	}
 	return p
+}
+
+// isNetworkSource reports whether a source is a network stream, the only
+// kind an API client may name: the server's files are not theirs to read.
+func isNetworkSource(source string) bool {
+	u, err := url.Parse(source)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "http", "https", "rtmp", "rtmps", "srt", "rtsp":
+		return u.Host != ""
+	}
+	return false
 }
 
 var indexRE = regexp.MustCompile(`\[(\d+)\]`)

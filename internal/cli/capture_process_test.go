@@ -18,7 +18,7 @@ import (
 )
 
 // The bundled example runs capture: a job added with `stadion capture put`
-// on a file is triggered, its frame saved with `capture latest`, shown by
+// on a video served over HTTP is triggered, its frame saved with `capture latest`, shown by
 // `capture status`, and announced on the thumbnails topic.
 func TestCaptureCommands(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -30,6 +30,8 @@ func TestCaptureCommands(t *testing.T) {
 		"-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", video).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
+	files := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer files.Close()
 	p := startProc(t, filepath.Join(dir, "data"))
 	cli := func(args ...string) string {
 		t.Helper()
@@ -40,7 +42,7 @@ func TestCaptureCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	cli("capture", "put", "--source", video, "--sizes", "320x180", "sheet-a")
+	cli("capture", "put", "--source", files.URL+"/clip.mp4", "--sizes", "320x180", "sheet-a")
 	cli("capture", "trigger", "sheet-a")
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(cli("capture", "status", "sheet-a"), `"last_success": "`) {
