@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -109,23 +110,58 @@ func (f *frameStore) put(ctx context.Context, j *job, fr *Frame, sh *shot) error
 	return nil
 }
 
-// list returns the job's frames captured after since, oldest first.
+// list returns the job's frames captured after since, oldest first. It
+// reads the bucket's metadata from since on (an ordered consumer by start
+// time), not the whole bucket.
 func (f *frameStore) list(ctx context.Context, job string, since time.Time) ([]Frame, error) {
-	obs, err := f.bucket(ctx, job, 0)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"$O." + framesBucket(job) + ".M.>"},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if !since.IsZero() {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	cons, err := f.js.OrderedConsumer(ctx, "OBJ_"+framesBucket(job), cfg)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return []Frame{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	infos, err := obs.List(ctx)
-	if errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return []Frame{}, nil
-	}
+	infos, err := readMeta(ctx, cons)
 	if err != nil {
 		return nil, err
 	}
 	return groupFrames(job, infos, since), nil
+}
+
+// readMeta reads object metadata messages until none is pending.
+func readMeta(ctx context.Context, cons jetstream.Consumer) ([]*jetstream.ObjectInfo, error) {
+	if cons.CachedInfo().NumPending == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second) // pending ones may expire meanwhile
+	defer cancel()
+	var infos []*jetstream.ObjectInfo
+	for {
+		msg, err := cons.Next(jetstream.FetchContext(ctx))
+		if errors.Is(err, context.DeadlineExceeded) {
+			return infos, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var oi jetstream.ObjectInfo
+		meta, err := msg.Metadata()
+		if err != nil || json.Unmarshal(msg.Data(), &oi) != nil {
+			continue
+		}
+		oi.ModTime = meta.Timestamp
+		infos = append(infos, &oi)
+		if meta.NumPending == 0 {
+			return infos, nil
+		}
+	}
 }
 
 func groupFrames(job string, infos []*jetstream.ObjectInfo, since time.Time) []Frame {
