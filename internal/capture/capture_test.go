@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	_ "image/jpeg"
@@ -89,6 +90,11 @@ capture:
 		return len(frames) >= 2
 	})
 	a, b := frames[len(frames)-2], frames[len(frames)-1]
+	resp, raw := c.do("GET", "/v1/capture/jobs/live/frames?since="+a.CapturedAt.Format(time.RFC3339Nano), "")
+	var after struct{ Frames []Frame }
+	if err := json.Unmarshal(raw, &after); err != nil || resp.StatusCode != 200 || len(after.Frames) == 0 || after.Frames[0].ID != b.ID {
+		t.Errorf("frames since the second last: %d %s", resp.StatusCode, raw)
+	}
 	if *a.StreamTime == *b.StreamTime {
 		t.Errorf("two ticks took the same stream time %v", *a.StreamTime)
 	}
@@ -101,7 +107,7 @@ capture:
 	if v.LastSuccess == nil || v.Captures < 2 || v.LatencyP50MS <= 0 {
 		t.Errorf("status: %+v", v)
 	}
-	resp, _ := c.do("GET", "/v1/capture/jobs/live/latest", "")
+	resp, _ = c.do("GET", "/v1/capture/jobs/live/latest", "")
 	etag := resp.Header.Get("ETag")
 	if resp.StatusCode != 200 || etag == "" || resp.Header.Get("Last-Modified") == "" {
 		t.Fatalf("latest: %d etag %q", resp.StatusCode, etag)
