@@ -14,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var topics = []string{"schedule", "results", "medals", "weather", "personnel", "arrivals", "rides", "admissions"}
+var topics = []string{"schedule", "results", "medals", "weather", "personnel", "arrivals", "rides", "admissions", "thumbnails"}
 
 // systemPublished are topics only stadion itself publishes to (no client
 // may), so their publishers list is empty.

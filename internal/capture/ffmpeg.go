@@ -1,0 +1,142 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// shot is what one ffmpeg run produced: the chosen frame in every size.
+type shot struct {
+	images     [][]byte // by size, in the job's order
+	streamTime float64  // the frame's presentation time in the stream, s; -1 unknown
+}
+
+// runFFmpeg takes one capture of j, killing ffmpeg (and its process group)
+// when the job's timeout passes.
+func (s *Service) runFFmpeg(ctx context.Context, j *job) (*shot, error) {
+	if s.ffmpeg == "" {
+		return nil, fmt.Errorf("%w: %q (install ffmpeg or set capture.ffmpeg)", ErrNoFFmpeg, s.cc.FFmpeg)
+	}
+	dir, err := os.MkdirTemp("", "stadion-capture-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	timeout := j.spec.Timeout.D()
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(rctx, s.ffmpeg, FFmpegArgs(&j.spec, dir)...)
+	ownGroup(cmd)
+	cmd.WaitDelay = 2 * time.Second
+	log := &ffmpegLog{}
+	cmd.Stderr = log
+	runErr := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case rctx.Err() != nil:
+		return nil, fmt.Errorf("ffmpeg did not finish within %v (the source is slow, stalled or unreachable)%s", timeout, log.reason(": "))
+	case runErr != nil:
+		return nil, fmt.Errorf("ffmpeg failed (%v)%s", runErr, log.reason(": "))
+	}
+	return readShot(dir, j, log)
+}
+
+// readShot reads the images ffmpeg wrote.
+func readShot(dir string, j *job, log *ffmpegLog) (*shot, error) {
+	ext := formats[j.spec.Format].ext
+	sh := &shot{streamTime: -1}
+	for i, size := range j.spec.Sizes {
+		img, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("s%d_01.%s", i, ext)))
+		switch {
+		case errors.Is(err, os.ErrNotExist) && i == 0 && j.spec.AvoidBlank:
+			return nil, fmt.Errorf("no frame that is not black or flat in the first %ss of the stream%s", blankSearch, log.reason(": "))
+		case errors.Is(err, os.ErrNotExist) && i == 0:
+			return nil, fmt.Errorf("the source gave no video frame%s", log.reason(": "))
+		case err != nil:
+			return nil, fmt.Errorf("ffmpeg wrote no %s image: %w", size, err)
+		}
+		sh.images = append(sh.images, img)
+	}
+	if pts := log.ptsTimes(); len(pts) > 0 {
+		sh.streamTime = pts[0]
+	}
+	return sh, nil
+}
+
+// ffmpegLog keeps what matters of ffmpeg's stderr: the presentation times
+// the probe's showinfo prints, and the last error lines.
+type ffmpegLog struct {
+	mu     sync.Mutex
+	buf    []byte
+	pts    []float64
+	errors []string
+}
+
+func (l *ffmpegLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.line(string(bytes.TrimRight(l.buf[:i], "\r")))
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > 64<<10 {
+		l.buf = l.buf[:0]
+	}
+	return len(p), nil
+}
+
+func (l *ffmpegLog) line(s string) {
+	if _, after, ok := strings.Cut(s, " pts_time:"); ok && strings.Contains(s, "showinfo") {
+		if f, err := strconv.ParseFloat(strings.Fields(after)[0], 64); err == nil {
+			l.pts = append(l.pts, f)
+		}
+		return
+	}
+	if strings.Contains(s, "[error]") || strings.Contains(s, "[fatal]") {
+		l.errors = append(l.errors, cleanLine(s))
+		if len(l.errors) > 4 {
+			l.errors = l.errors[1:]
+		}
+	}
+}
+
+// cleanLine drops ffmpeg's "[component @ 0x...] [error] " prefixes.
+func cleanLine(s string) string {
+	for _, lvl := range []string{"[error] ", "[fatal] "} {
+		if _, after, ok := strings.Cut(s, lvl); ok {
+			s = after
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+func (l *ffmpegLog) ptsTimes() []float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]float64(nil), l.pts...)
+}
+
+// reason is ffmpeg's last error lines, prefixed, or "".
+func (l *ffmpegLog) reason(prefix string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errors) == 0 {
+		return ""
+	}
+	return prefix + strings.Join(l.errors, "; ")
+}

@@ -1,0 +1,126 @@
+package capture
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// playlistMark is what a job last saw of its live HLS playlist: a stream
+// whose playlist stops changing has stalled, although its old segments
+// still decode.
+type playlistMark struct {
+	Fingerprint string    `json:"fingerprint"` // media sequence and last segment
+	ChangedAt   time.Time `json:"changed_at"`
+	Target      float64   `json:"target_duration"`
+}
+
+// playlist is the part of a media playlist the stall check reads.
+type playlist struct {
+	fingerprint string
+	target      float64
+	ended       bool
+	variant     string // a master playlist's first variant
+}
+
+var hlsClient = &http.Client{Timeout: 10 * time.Second}
+
+// isHLS reports whether a source is an HLS playlist over HTTP.
+func isHLS(source string) bool {
+	u, err := url.Parse(source)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.HasSuffix(u.Path, ".m3u8")
+}
+
+// fetchPlaylist reads a live playlist, following a master playlist to its
+// first variant.
+func fetchPlaylist(ctx context.Context, source string) (*playlist, error) {
+	for range 2 {
+		pl, err := getPlaylist(ctx, source)
+		if err != nil || pl.variant == "" {
+			return pl, err
+		}
+		base, _ := url.Parse(source)
+		ref, err := url.Parse(pl.variant)
+		if err != nil {
+			return nil, fmt.Errorf("playlist: bad variant URI %q", pl.variant)
+		}
+		source = base.ResolveReference(ref).String()
+	}
+	return nil, fmt.Errorf("playlist: nested master playlists")
+}
+
+func getPlaylist(ctx context.Context, source string) (*playlist, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", source, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hlsClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("playlist unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("playlist: %s answered %s", source, resp.Status)
+	}
+	return parsePlaylist(io.LimitReader(resp.Body, 1<<20))
+}
+
+func parsePlaylist(r io.Reader) (*playlist, error) {
+	sc := bufio.NewScanner(r)
+	pl := &playlist{}
+	var seq, last string
+	first, inf := true, false
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if first && line != "#EXTM3U" {
+			return nil, fmt.Errorf("playlist: not an HLS playlist (no #EXTM3U)")
+		}
+		first = false
+		switch {
+		case strings.HasPrefix(line, "#EXT-X-MEDIA-SEQUENCE:"):
+			seq = strings.TrimPrefix(line, "#EXT-X-MEDIA-SEQUENCE:")
+		case strings.HasPrefix(line, "#EXT-X-TARGETDURATION:"):
+			pl.target, _ = strconv.ParseFloat(strings.TrimPrefix(line, "#EXT-X-TARGETDURATION:"), 64)
+		case line == "#EXT-X-ENDLIST":
+			pl.ended = true
+		case strings.HasPrefix(line, "#EXT-X-STREAM-INF"):
+			inf = true
+		case line != "" && !strings.HasPrefix(line, "#"):
+			if inf && pl.variant == "" {
+				pl.variant = line
+			}
+			last = line
+		}
+	}
+	if first {
+		return nil, fmt.Errorf("playlist: empty")
+	}
+	pl.fingerprint = seq + "|" + last
+	return pl, sc.Err()
+}
+
+// stallAfter is how long a live playlist may stay the same.
+func (m *playlistMark) stallAfter() time.Duration {
+	return max(3*time.Duration(m.Target*float64(time.Second)), 5*time.Second)
+}
+
+// checkPlaylist compares a live playlist with the job's last mark. It
+// returns the new mark, and an error when the stream has stalled.
+func checkPlaylist(pl *playlist, prev *playlistMark, now time.Time) (*playlistMark, error) {
+	if pl.ended {
+		return nil, nil // a finished (VOD) playlist does not change
+	}
+	if prev == nil || prev.Fingerprint != pl.fingerprint {
+		return &playlistMark{Fingerprint: pl.fingerprint, ChangedAt: now.UTC(), Target: pl.target}, nil
+	}
+	if stale := now.Sub(prev.ChangedAt); stale > prev.stallAfter() {
+		return prev, fmt.Errorf("the live playlist has not changed for %v (the stream stalled or the encoder stopped)", stale.Round(time.Second))
+	}
+	return prev, nil
+}

@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+var captureCmd = &command{
+	name:  "capture",
+	short: "frame capture from live video: job status, triggers, runtime jobs, frames",
+	long: `Capture jobs take thumbnails of live streams on a schedule (every, cron),
+on demand (trigger) and on exchange events (on: topic + filter). Jobs come
+from stadion.yaml (capture.jobs) or are added at run time with put.
+Reading needs the admin key, role capture, or a subscription to the
+thumbnails topic; put, delete and trigger need the admin key or role capture.`,
+	example: `stadion capture status
+stadion capture trigger curling-sheet-a
+stadion capture put sheet-b --source http://127.0.0.1:8081/index.m3u8 --every 10s --sizes 1280x720,320x180
+stadion capture latest curling-sheet-a -o latest.jpg`,
+	sub: []*command{captureStatusCmd, captureTriggerCmd, capturePutCmd, captureDeleteCmd, captureFramesCmd, captureLatestCmd},
+}
+
+func capturePath(job, suffix string) string {
+	return "/v1/capture/jobs/" + url.PathEscape(job) + suffix
+}
+
+// remoteCmd is a capture subcommand that only talks to the server.
+func remoteCmd(name, short, usage, example string, nargs int, run func(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error) *command {
+	return &command{
+		name: name, short: short, usage: usage, example: example,
+		flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+			var rf remoteFlags
+			rf.register(fs)
+			return func(ctx context.Context, env Env, args []string) error {
+				if nargs >= 0 && len(args) != nargs {
+					return usageErr("capture %s takes %s", name, usage)
+				}
+				r, err := rf.remote(env)
+				if err != nil {
+					return err
+				}
+				return run(ctx, env, r, rf.json, args)
+			}
+		},
+	}
+}
+
+var captureStatusCmd = remoteCmd("status", "show every job: last success, last error, captures/min, tick-to-frame latency", "[JOB]",
+	"stadion capture status\nstadion capture status curling-sheet-a --json", -1, captureStatus)
+
+type captureJobRow struct {
+	Name   string `json:"name"`
+	Origin string `json:"origin"`
+	Spec   struct {
+		Source string `json:"source"`
+		Every  string `json:"every"`
+		Cron   string `json:"cron"`
+	} `json:"spec"`
+	Captures       uint64     `json:"captures"`
+	Failures       uint64     `json:"failures"`
+	LastSuccess    *time.Time `json:"last_success"`
+	LastError      string     `json:"last_error"`
+	LastErrorAt    *time.Time `json:"last_error_at"`
+	CapturesPerMin float64    `json:"captures_per_min"`
+	LatencyP50MS   float64    `json:"latency_p50_ms"`
+	LatencyP99MS   float64    `json:"latency_p99_ms"`
+}
+
+func captureStatus(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error {
+	if len(args) > 1 {
+		return usageErr("capture status takes at most one JOB")
+	}
+	if len(args) == 1 {
+		var one json.RawMessage
+		return errOr(r.do(ctx, "GET", capturePath(args[0], ""), "", nil, nil, &one), printJSON(env.Stdout, one))
+	}
+	var raw json.RawMessage
+	if err := r.do(ctx, "GET", "/v1/capture/jobs", "", nil, nil, &raw); err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(env.Stdout, raw)
+	}
+	var list struct {
+		Jobs []captureJobRow `json:"jobs"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return err
+	}
+	return printCaptureJobs(env.Stdout, list.Jobs)
+}
+
+func printCaptureJobs(w io.Writer, jobs []captureJobRow) error {
+	if len(jobs) == 0 {
+		fmt.Fprintln(w, "no capture jobs (add one under capture.jobs in stadion.yaml, or with 'stadion capture put')")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSCHEDULE\tCAPTURES\tFAILED\tPER MIN\tP50\tP99\tLAST SUCCESS\tLAST ERROR")
+	for _, j := range jobs {
+		sched := orDash(j.Spec.Every + j.Spec.Cron)
+		lastOK := "-"
+		if j.LastSuccess != nil {
+			lastOK = shortTime(*j.LastSuccess)
+		}
+		lastErr := "-"
+		if j.LastErrorAt != nil {
+			lastErr = shortTime(*j.LastErrorAt) + " " + sinkTruncate(j.LastError, 70)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, sched, j.Captures, j.Failures,
+			j.CapturesPerMin, fmtMS(j.LatencyP50MS), fmtMS(j.LatencyP99MS), lastOK, lastErr)
+	}
+	return tw.Flush()
+}
+
+var captureTriggerCmd = remoteCmd("trigger", "capture a frame of JOB now", "JOB", "stadion capture trigger curling-sheet-a", 1,
+	func(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error {
+		var out struct {
+			Job  string `json:"job"`
+			Tick string `json:"tick"`
+		}
+		if err := r.do(ctx, "POST", capturePath(args[0], "/trigger"), "", nil, nil, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(env.Stdout, out)
+		}
+		fmt.Fprintf(env.Stdout, "%s: capture %s queued; see 'stadion capture frames %s'\n", out.Job, out.Tick, out.Job)
+		return nil
+	})
+
+var captureDeleteCmd = remoteCmd("delete", "delete a job added at run time, with its frames", "JOB", "stadion capture delete sheet-b", 1,
+	func(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error {
+		if err := r.do(ctx, "DELETE", capturePath(args[0], ""), "", nil, nil, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "%s: deleted\n", args[0])
+		return nil
+	})
+
+var captureFramesCmd = &command{
+	name: "frames", short: "list JOB's stored frames with their URLs", usage: "JOB",
+	example: "stadion capture frames curling-sheet-a --since 10m",
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		since := fs.Duration("since", time.Hour, "frames captured within this long")
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 {
+				return usageErr("capture frames takes one JOB")
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			q := "?limit=1000&since=" + url.QueryEscape(time.Now().Add(-*since).UTC().Format(time.RFC3339Nano))
+			var out json.RawMessage
+			return errOr(r.do(ctx, "GET", capturePath(args[0], "/frames"+q), "", nil, nil, &out), printJSON(env.Stdout, out))
+		}
+	},
+}
+
+var captureLatestCmd = &command{
+	name: "latest", short: "save JOB's newest frame to a file", usage: "JOB -o FILE",
+	example: "stadion capture latest curling-sheet-a --size 320x180 -o thumb.jpg",
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		out := fs.String("o", "", "file to write the image to (required)")
+		size := fs.String("size", "", "one of the job's sizes (default: its first)")
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 || *out == "" {
+				return usageErr("capture latest takes one JOB and -o FILE")
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			return saveLatest(ctx, env, r, args[0], *size, *out)
+		}
+	},
+}
+
+func saveLatest(ctx context.Context, env Env, r *remote, job, size, out string) error {
+	path := capturePath(job, "/latest")
+	if size != "" {
+		path += "?size=" + url.QueryEscape(size)
+	}
+	resp, err := r.send(ctx, "GET", path, "", nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, resp.Body)
+	if err := errOr(err, f.Close()); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d bytes (%s, %s) -> %s\n", job, n, resp.Header.Get("Content-Type"),
+		strings.TrimSpace(resp.Header.Get("Last-Modified")), out)
+	return nil
+}
