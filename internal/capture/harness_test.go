@@ -175,7 +175,10 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 func needFFmpeg(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (CI installs it)")
+		if os.Getenv("STADION_CI") != "" {
+			t.Fatal("ffmpeg is missing: .ci/run installs the Debian package ffmpeg")
+		}
+		t.Skip("ffmpeg not installed (apt-get install ffmpeg; CI installs it)")
 	}
 }
 

@@ -21,9 +21,7 @@ import (
 // on a video served over HTTP is triggered, its frame saved with `capture latest`, shown by
 // `capture status`, and announced on the thumbnails topic.
 func TestCaptureCommands(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (CI installs it)")
-	}
+	needTool(t, "ffmpeg", "ffmpeg")
 	dir := t.TempDir()
 	video := filepath.Join(dir, "clip.mp4")
 	if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
@@ -90,9 +88,7 @@ func TestCaptureNeedsFFmpeg(t *testing.T) {
 // taking a capture is killed with SIGKILL while ffmpeg waits on the source,
 // and the other takes the tick over after ack_wait: one frame in the end.
 func TestCaptureWorkerKill9(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (CI installs it)")
-	}
+	needTool(t, "ffmpeg", "ffmpeg")
 	dir := t.TempDir()
 	clip := filepath.Join(dir, "clip.mp4")
 	if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
