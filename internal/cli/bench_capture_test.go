@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os/exec"
 	"testing"
 )
 
@@ -13,9 +12,7 @@ func TestBenchCaptureJSON(t *testing.T) {
 	if testing.Short() {
 		t.Skip("encodes a test clip and runs two server processes for ~20 s; the full suite runs it")
 	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed (CI installs it)")
-	}
+	needTool(t, "ffmpeg", "ffmpeg")
 	out := runBench(t, []string{"bench", "capture", "--stadion", stadionBinary(t),
 		"--streams", "1", "--every", "1s", "--duration", "3s", "--warmup", "0s", "--json"})
 	var rep captureReport
