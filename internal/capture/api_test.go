@@ -24,6 +24,7 @@ clients:
   producer: {roles: [capture]}
   odf: {}
 capture:
+  allow: ["127.0.0.1", "localhost"]
   enabled: true
   jobs:
     from-file:
@@ -66,7 +67,10 @@ func TestJobsAPI(t *testing.T) {
 	if resp, raw := admin.do("PUT", "/v1/capture/jobs/local", `{"source":"/etc/passwd"}`); resp.StatusCode != 400 || !strings.Contains(string(raw), "needs a job in stadion.yaml") {
 		t.Errorf("PUT of a local file: %d %s", resp.StatusCode, raw)
 	}
-	if resp, _ := admin.do("PUT", "/v1/capture/jobs/from-file", `{"source":"http://cam/a.m3u8"}`); resp.StatusCode != http.StatusConflict {
+	if resp, raw := admin.do("PUT", "/v1/capture/jobs/inside", `{"source":"http://169.254.169.254/latest/meta-data","every":"1m"}`); resp.StatusCode != 400 || !strings.Contains(string(raw), "not in capture.allow") {
+		t.Errorf("PUT of a host outside capture.allow: %d %s", resp.StatusCode, raw)
+	}
+	if resp, _ := admin.do("PUT", "/v1/capture/jobs/from-file", `{"source":"http://127.0.0.1/a.m3u8"}`); resp.StatusCode != http.StatusConflict {
 		t.Errorf("PUT of a job from the file: %d, want 409", resp.StatusCode)
 	}
 	for _, c := range []struct {

@@ -25,6 +25,7 @@ func TestBadSourcesDoNotDisturbHealthyJobs(t *testing.T) {
 	files, stale := serveDir(t, dir), serveDir(t, stalled)
 	w := startWorker(t, url, testConfig(t, fmt.Sprintf(`
 capture:
+  allow: ["127.0.0.1", "localhost"]
   retries: 1
   backoff: 100ms
   concurrency: 4

@@ -31,6 +31,7 @@ func TestAvoidBlank(t *testing.T) {
 	}
 	w := startWorker(t, url, testConfig(t, fmt.Sprintf(`
 capture:
+  allow: ["127.0.0.1", "localhost"]
   retries: 0
   jobs:
     blank-ok:   {source: %s, sizes: [160x90], keyframes_only: true, avoid_blank: true}

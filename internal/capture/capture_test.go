@@ -17,6 +17,7 @@ import (
 func fileJobConfig(source, format string) string {
 	return fmt.Sprintf(`
 capture:
+  allow: ["127.0.0.1", "localhost"]
   retries: 0
   jobs:
     still:
@@ -76,6 +77,7 @@ func TestCaptureLiveHLS(t *testing.T) {
 	src := liveHLS(t)
 	w := startWorker(t, url, testConfig(t, fmt.Sprintf(`
 capture:
+  allow: ["127.0.0.1", "localhost"]
   jobs:
     live:
       source: %s

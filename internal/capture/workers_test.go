@@ -19,6 +19,7 @@ func TestTwoWorkersCaptureEachTickOnce(t *testing.T) {
 	video := testVideo(t, t.TempDir(), "clip.mp4", 3)
 	yaml := fmt.Sprintf(`
 capture:
+  allow: ["127.0.0.1", "localhost"]
   concurrency: 2
   jobs:
     shared:
@@ -77,6 +78,7 @@ func TestKilledWorkerTickIsRetried(t *testing.T) {
 	}))
 	yaml := fmt.Sprintf(`
 capture:
+  allow: ["127.0.0.1", "localhost"]
   ack_wait: 2s
   timeout: 60s
   jobs:

@@ -40,6 +40,17 @@ type Capture struct {
 	// declared under topics.
 	Topic string                 `yaml:"topic"`
 	Jobs  map[string]*CaptureJob `yaml:"jobs"`
+	// Allow lists the stream hosts that jobs added through the API may
+	// read (a name or IP: any port; host:port: that port). Empty allows
+	// none, so that an API client cannot make the server fetch arbitrary
+	// addresses; the file's own jobs are not limited.
+	Allow []string `yaml:"allow"`
+}
+
+// AllowsSource reports whether an API job may read from host (port may be
+// empty).
+func (cp *Capture) AllowsSource(host, port string) bool {
+	return Webhooks{Allow: cp.Allow}.Allows(host, port)
 }
 
 // CaptureJob is one stream captured on a schedule, on demand and on events.
@@ -144,6 +155,11 @@ func (c *Config) validateCapture() []error {
 	}
 	if !validName(cp.Topic) {
 		errs = append(errs, fieldErr("capture.topic", "must be a topic name"))
+	}
+	for i, a := range cp.Allow {
+		if a == "" || strings.ContainsAny(a, "/ *?#@") {
+			errs = append(errs, fieldErr(fmt.Sprintf("capture.allow[%d]", i), "must be a host or host:port, not %q", a))
+		}
 	}
 	for _, name := range sortedKeys(cp.Jobs) {
 		errs = append(errs, ValidateCaptureJob("capture.jobs."+name, name, cp.Jobs[name])...)
