@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// rampGrowth is the factor between offered rates of the ladder; every
+// broker is offered the same ladder, so that they share rates to compare
+// latencies at.
+const rampGrowth = 1.5
+
+// rampResult is a ramp of offered rates against one broker.
+type rampResult struct {
+	Steps []*liveStep `json:"steps"`
+	// Best is the highest sustained step (nil when none was).
+	Best *liveStep `json:"best,omitempty"`
+}
+
+// liveStep is a step as the benchmark judged it, with the CPU each side
+// used during it.
+type liveStep struct {
+	stepResult
+	Ladder    bool    `json:"ladder"` // a rate of the shared ladder, not a bisection
+	Sustained bool    `json:"sustained"`
+	Why       string  `json:"why,omitempty"` // why it was not sustained
+	BrokerCPU float64 `json:"broker_cpu_cores"`
+	ClientCPU float64 `json:"client_cpu_cores"`
+}
+
+// at returns the ladder step at rate, nil if the ramp did not reach it.
+func (r *rampResult) at(rate float64) *liveStep {
+	if r == nil {
+		return nil
+	}
+	for _, s := range r.Steps {
+		if s.Ladder && s.Rate == rate {
+			return s
+		}
+	}
+	return nil
+}
+
+// ramp loads the broker, offers the ladder's rates from start until one
+// is not sustained or max is passed, then bisects twice between the last
+// sustained rate and the first that was not.
+func ramp(ctx context.Context, env Env, o liveOptions, lc *liveClient, b *liveBroker, load liveReq, start, max float64) (*rampResult, error) {
+	if _, err := lc.call(load); err != nil {
+		return nil, err
+	}
+	defer lc.call(liveReq{Op: "unload"})
+	r := &rampResult{}
+	var failed float64
+	for rate := start; rate <= max && ctx.Err() == nil; rate *= rampGrowth {
+		s, err := runStep(ctx, env, o, lc, b, rate)
+		if err != nil {
+			return r, err
+		}
+		s.Ladder = true
+		r.add(s)
+		if !s.Sustained {
+			failed = rate
+			break
+		}
+	}
+	if r.Best == nil || failed == 0 {
+		return r, ctx.Err()
+	}
+	lo, hi := r.Best.Rate, failed
+	for range 2 {
+		mid := math.Sqrt(lo * hi)
+		s, err := runStep(ctx, env, o, lc, b, mid)
+		if err != nil {
+			return r, err
+		}
+		r.add(s)
+		if s.Sustained {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return r, ctx.Err()
+}
+
+func (r *rampResult) add(s *liveStep) {
+	r.Steps = append(r.Steps, s)
+	if s.Sustained && (r.Best == nil || s.Rate > r.Best.Rate) {
+		r.Best = s
+	}
+}
+
+// runStep offers one rate and judges it.
+func runStep(ctx context.Context, env Env, o liveOptions, lc *liveClient, b *liveBroker, rate float64) (*liveStep, error) {
+	bc0, _ := procCPU(b.pid)
+	cc0, _ := procCPU(lc.pid())
+	t := time.Now()
+	resp, err := lc.call(liveReq{Op: "step", Rate: rate, Size: o.size,
+		WarmupMS: int(o.warmup / time.Millisecond), MeasureMS: int(o.measure / time.Millisecond)})
+	if err != nil {
+		return nil, err
+	}
+	took := time.Since(t).Seconds()
+	bc1, _ := procCPU(b.pid)
+	cc1, _ := procCPU(lc.pid())
+	s := &liveStep{stepResult: *resp.Step, BrokerCPU: (bc1 - bc0).Seconds() / took, ClientCPU: (cc1 - cc0).Seconds() / took}
+	s.judge()
+	fmt.Fprintf(env.Stderr, "  %8s/s offered: %10s deliveries/s, p99 %s, broker %.2f + client %.2f cores %s\n",
+		thousands(rate), thousands(s.DeliveredPerSec), fmtMS(s.Latency.P99), s.BrokerCPU, s.ClientCPU, s.verdict())
+	return s, nil
+}
+
+// Sustained means: everything offered was sent, deliveries kept up with
+// rate x subscribers, at most 0.5% was lost, and what was in flight when
+// the sending stopped arrived within a second (no growing backlog).
+func (s *liveStep) judge() {
+	want := s.Rate * float64(s.Subscribers)
+	switch {
+	case s.Error != "":
+		s.Why = s.Error
+	case s.Subscribers == 0:
+		s.Why = "no subscriber left"
+	case s.SentPerSec < 0.97*s.Rate:
+		s.Why = fmt.Sprintf("the load generator sent only %s/s", thousands(s.SentPerSec))
+	case s.DeliveredPerSec < 0.97*want:
+		s.Why = fmt.Sprintf("deliveries fell behind (%.0f%% of offered x subscribers)", 100*s.DeliveredPerSec/want)
+	case float64(s.Lost) > 0.005*float64(s.Expected):
+		s.Why = fmt.Sprintf("%d of %d deliveries lost", s.Lost, s.Expected)
+	case s.DrainMS > 1000:
+		s.Why = fmt.Sprintf("backlog took %s to drain", fmtMS(s.DrainMS))
+	default:
+		s.Sustained = true
+	}
+}
+
+func (s *liveStep) verdict() string {
+	if s.Sustained {
+		return "sustained"
+	}
+	return "NOT sustained: " + s.Why
+}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// liveRow is a figure of the summary table: how to show it for a broker,
+// and, when a ratio makes sense, its value.
+type liveRow struct {
+	name  string
+	cell  func(*liveBrokerResult) string
+	value func(*liveBrokerResult) float64
+}
+
+func liveRows(common float64) []liveRow {
+	storm := func(f func(*stormResult) string) func(*liveBrokerResult) string {
+		return func(b *liveBrokerResult) string {
+			if b.Storm == nil {
+				return "-"
+			}
+			return f(b.Storm)
+		}
+	}
+	idle := func(f func(*idleResult) string) func(*liveBrokerResult) string {
+		return func(b *liveBrokerResult) string {
+			if b.Idle == nil || b.Name == "sink" {
+				return "-"
+			}
+			return f(b.Idle)
+		}
+	}
+	best := func(f func(*liveStep) string) func(*liveBrokerResult) string {
+		return func(b *liveBrokerResult) string { return stepCell(b.bestFanOut(), f) }
+	}
+	return []liveRow{
+		{"connect storm: connects/s", storm(func(s *stormResult) string { return thousands(s.PerSec) }),
+			func(b *liveBrokerResult) float64 { return ifStorm(b, func(s *stormResult) float64 { return s.PerSec }) }},
+		{"  connected / failures", storm(func(s *stormResult) string { return fmt.Sprintf("%d / %d", s.Connected, s.Failures) }), nil},
+		{"  handshake p50 / p99", storm(func(s *stormResult) string {
+			return fmtMS(s.Handshake.P50) + " / " + fmtMS(s.Handshake.P99)
+		}), nil},
+		{"idle: KiB per viewer", idle(func(i *idleResult) string { return strconv.FormatFloat(i.KiBPerViewer, 'f', 1, 64) }),
+			func(b *liveBrokerResult) float64 {
+				if b.Idle == nil {
+					return 0
+				}
+				return b.Idle.KiBPerViewer
+			}},
+		{"  RSS before / with viewers", idle(func(i *idleResult) string { return fmtMiB(i.BaseRSS) + " / " + fmtMiB(i.RSS) }), nil},
+		{"  alive after idling", idle(func(i *idleResult) string { return fmt.Sprintf("%d/%d", i.Alive, i.Viewers) }), nil},
+		{"fan-out: max sustained comments/s", best(func(s *liveStep) string { return thousands(s.Rate) }), nil},
+		{"  deliveries/s", best(func(s *liveStep) string { return thousands(s.DeliveredPerSec) }),
+			func(b *liveBrokerResult) float64 {
+				return ifStep(b.bestFanOut(), func(s *liveStep) float64 { return s.DeliveredPerSec })
+			}},
+		{"  p50 / p99 there", best(func(s *liveStep) string { return fmtMS(s.Latency.P50) + " / " + fmtMS(s.Latency.P99) }), nil},
+		{"  broker / client CPU there", best(func(s *liveStep) string { return fmt.Sprintf("%.2f / %.2f", s.BrokerCPU, s.ClientCPU) }), nil},
+		{fmt.Sprintf("fan-out at %s comments/s: p99", thousands(common)),
+			func(b *liveBrokerResult) string {
+				return stepCell(b.AtCommon, func(s *liveStep) string { return fmtMS(s.Latency.P99) })
+			},
+			func(b *liveBrokerResult) float64 {
+				return ifStep(b.AtCommon, func(s *liveStep) float64 { return s.Latency.P99 })
+			}},
+		{"moderation: accepted comments/s",
+			func(b *liveBrokerResult) string {
+				if b.Moderation == nil {
+					return "-"
+				}
+				return stepCell(b.Moderation.Best, func(s *liveStep) string { return thousands(s.DeliveredPerSec) })
+			}, nil},
+		{"cold start", func(b *liveBrokerResult) string {
+			if b.ColdStartMS == 0 {
+				return "-"
+			}
+			return fmtMS(b.ColdStartMS)
+		}, nil},
+	}
+}
+
+func stepCell(s *liveStep, f func(*liveStep) string) string {
+	if s == nil {
+		return "-"
+	}
+	return f(s)
+}
+
+func ifStep(s *liveStep, f func(*liveStep) float64) float64 {
+	if s == nil {
+		return 0
+	}
+	return f(s)
+}
+
+func ifStorm(b *liveBrokerResult, f func(*stormResult) float64) float64 {
+	if b.Storm == nil {
+		return 0
+	}
+	return f(b.Storm)
+}
