@@ -37,7 +37,7 @@ const childStartTimeout = 60 * time.Second
 // a free loopback port, and returns once /readyz answers 200. extra are
 // further flags of up (--config, --log-level...). The caller must stop it.
 func startChild(ctx context.Context, bin, dataDir string, extra ...string) (*child, error) {
-	args := append([]string{"up", "--data", dataDir, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0"}, extra...)
+	args := append([]string{"up", "--data", dataDir, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, extra...)
 	c := &child{dataDir: dataDir, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, args...)
 	c.cmd.Stdout = io.Discard

@@ -38,7 +38,7 @@ type command struct {
 
 // commands lists every subcommand, in help order.
 func commands() []*command {
-	return []*command{upCmd, publishCmd, tailCmd, topicsCmd, sinksCmd, keysCmd, demoCmd, benchCmd, versionCmd}
+	return []*command{upCmd, publishCmd, tailCmd, topicsCmd, sinksCmd, keysCmd, liveCmd, demoCmd, benchCmd, versionCmd}
 }
 
 // errUsage marks an error whose message should be followed by the usage.

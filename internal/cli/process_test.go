@@ -52,6 +52,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	data   string
 	http   string
+	mqtt   string // the MQTT listener, when live comments are on
 	admin  string
 	stderr *bytes.Buffer
 	exited chan struct{} // closed when the process has exited
@@ -70,7 +71,7 @@ func startUp(t *testing.T, data string, extra ...string) *proc {
 func startProc(t *testing.T, data string, flags ...string) *proc {
 	t.Helper()
 	_ = os.Remove(filepath.Join(data, EndpointsFile))
-	args := append([]string{"up", "--data", data, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0"}, flags...)
+	args := append([]string{"up", "--data", data, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, flags...)
 	cmd := exec.Command(stadionBinary(t), args...)
 	p := &proc{t: t, cmd: cmd, data: data, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = io.Discard, &syncWriter{w: p.stderr}
@@ -100,7 +101,7 @@ func (p *proc) waitReady() {
 		if raw, err := os.ReadFile(filepath.Join(p.data, EndpointsFile)); err == nil {
 			var ep Endpoints
 			if json.Unmarshal(raw, &ep) == nil && ep.PID == p.cmd.Process.Pid {
-				p.http = ep.HTTP
+				p.http, p.mqtt = ep.HTTP, ep.MQTT
 				if resp, err := http.Get(p.http + "/readyz"); err == nil {
 					resp.Body.Close()
 					if resp.StatusCode == 200 {
@@ -284,7 +285,7 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, stadionBinary(t), "up", "--data", filepath.Join(dir, "d"),
-		"--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--config", filepath.Join(dir, "bad.yaml")).CombinedOutput()
+		"--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--config", filepath.Join(dir, "bad.yaml")).CombinedOutput()
 	if err == nil {
 		t.Fatal("stadion up accepted a bad configuration")
 	}

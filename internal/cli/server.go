@@ -43,6 +43,7 @@ type Server struct {
 	HTTPURL      string // http://host:port for local clients
 	NATSURL      string // the engine's client URL ("" when external)
 	LeafURL      string
+	MQTTAddr     string // the MQTT listener ("" when live comments are off)
 	AdminKeyPath string
 	Config       *config.Config
 
@@ -102,6 +103,7 @@ type Endpoints struct {
 	HTTP string `json:"http"`
 	NATS string `json:"nats,omitempty"`
 	Leaf string `json:"leaf,omitempty"`
+	MQTT string `json:"mqtt,omitempty"`
 	PID  int    `json:"pid"`
 }
 
@@ -127,9 +129,6 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkReserved(o); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -144,18 +143,6 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// checkReserved parses the flags of capabilities that later releases
-// serve, so that scripts written today keep working.
-func checkReserved(o ServerOptions) error {
-	if o.MQTTAddr != "" {
-		if _, _, err := net.SplitHostPort(o.MQTTAddr); err != nil {
-			return fmt.Errorf("--mqtt %q: want host:port: %w", o.MQTTAddr, err)
-		}
-		o.Logger.Warn("--mqtt is reserved: the MQTT listener arrives with live comments", "addr", o.MQTTAddr)
-	}
-	return nil
 }
 
 func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config, ln net.Listener) error {
@@ -208,6 +195,9 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 		}
 		s.svcs = append(s.svcs, c)
 		caps = append(caps, c)
+		if m, ok := c.(interface{ MQTTAddr() string }); ok {
+			s.MQTTAddr = m.MQTTAddr()
+		}
 	}
 	mux := http.NewServeMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
@@ -222,7 +212,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	s.http.RegisterOnShutdown(x.Drain)
 	s.HTTPURL = localURL(ln.Addr())
 	s.ready.Store(true)
-	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, PID: os.Getpid()})
+	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid()})
 }
 
 func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {

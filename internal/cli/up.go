@@ -40,7 +40,7 @@ stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion
 		fs.StringVar(&o.HTTPAddr, "http", ":8080", "HTTP API listen address")
 		fs.StringVar(&o.NATSAddr, "nats", "127.0.0.1:4222", "client port of the embedded engine (empty: none)")
 		fs.StringVar(&o.LeafAddr, "leaf", "", "leafnode port of the embedded engine, for venue edges")
-		fs.StringVar(&o.MQTTAddr, "mqtt", "", "MQTT listen address (reserved for live comments)")
+		fs.StringVar(&o.MQTTAddr, "mqtt", ":1883", "MQTT 3.1.1 listen address for live comments (empty: MQTT over WebSocket at /mqtt only)")
 		fs.StringVar(&o.NATSURL, "nats-url", "", "use this external NATS cluster instead of the embedded engine")
 		fs.StringVar(&o.NATSCreds, "nats-creds", "", "credentials file for --nats-url")
 		logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -147,6 +147,9 @@ func printBanner(w io.Writer, o ServerOptions, s *Server, took time.Duration) {
 	fmt.Fprintf(w, "  engine     %s   (%s)\n", orNone(natsURL), engineDesc)
 	if s.LeafURL != "" {
 		fmt.Fprintf(w, "  leafnodes  %s\n", s.LeafURL)
+	}
+	if s.Config.Live.Enabled() {
+		fmt.Fprintf(w, "  live       mqtt://%s   and   %s/mqtt (MQTT over WebSocket)\n", orNone(s.MQTTAddr), strings.Replace(s.HTTPURL, "http", "ws", 1))
 	}
 	fmt.Fprintf(w, "  admin key  %s\n", s.AdminKeyPath)
 	fmt.Fprintf(w, "  config     %s (%d topics, %d clients)\n", cfgName, len(s.Config.Topics), len(s.Config.Clients))

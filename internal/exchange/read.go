@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/engine"
 )
 
 // TopicInfo describes a topic and its stored events.
@@ -145,14 +146,14 @@ func (x *Exchange) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := getBatch(r.Context(), x.nc, StreamName(t.name), q.afterSeq+1, q.since, q.limit)
+	msgs, err := engine.DirectGet(r.Context(), x.nc, StreamName(t.name), engine.GetRequest{Seq: q.afterSeq + 1, Since: q.since, Limit: q.limit})
 	if err != nil {
 		return engineErr(err)
 	}
 	page := EventsPage{Events: make([]json.RawMessage, 0, len(msgs)), NextAfterSeq: q.afterSeq}
 	for _, m := range msgs {
-		page.Events = append(page.Events, withSeq(m.data, m.seq))
-		page.NextAfterSeq = m.seq
+		page.Events = append(page.Events, withSeq(m.Data, m.Seq))
+		page.NextAfterSeq = m.Seq
 	}
 	api.WriteJSON(w, http.StatusOK, page)
 	return nil

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+var liveCmd = &command{
+	name:  "live",
+	short: "live comment rooms: viewer tokens, room state, pinned messages, stats",
+	long: `Viewers watch live/{room}/comments over MQTT (mqtt://host:1883, or ws://host:8080/mqtt
+from a browser) and post to live/{room}/post with a viewer token as the MQTT password.
+These commands use the admin key by default (--token to act as another client).`,
+	example: `stadion live token u1 "Li Wei"          # a viewer token: the MQTT password of u1
+stadion live stats opening-ceremony
+stadion live state curling slow 10s         # one comment per user per 10 s
+stadion live pin curling '{"text":"Welcome to the final"}'`,
+	sub: []*command{liveTokenCmd, liveStatsCmd, liveStateCmd, livePinCmd},
+}
+
+var liveTokenCmd = &command{
+	name:  "token",
+	short: "mint a viewer token for USER with a display NAME (needs the live-issuer role)",
+	usage: "USER NAME",
+	example: `stadion live token u1 "Li Wei"
+mosquitto_pub -p 1883 -t live/curling/post -u u1 -P "$(stadion live token u1 'Li Wei')" -m 'Great stone!'`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 2 {
+				return usageErr("live token needs USER and NAME")
+			}
+			body, _ := json.Marshal(map[string]string{"user": args[0], "name": args[1]})
+			var out struct {
+				Token   string `json:"token"`
+				Expires string `json:"expires"`
+			}
+			if err := liveCall(ctx, env, rf, "POST", "/v1/live/tokens", body, &out); err != nil {
+				return err
+			}
+			if rf.json {
+				return printJSON(env.Stdout, out)
+			}
+			fmt.Fprintln(env.Stdout, out.Token)
+			return nil
+		}
+	},
+}
+
+var liveStatsCmd = &command{
+	name:    "stats",
+	short:   "show a room's viewers, comments per second and rejections",
+	usage:   "ROOM",
+	example: `stadion live stats opening-ceremony --json`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 {
+				return usageErr("live stats needs one ROOM")
+			}
+			var st struct {
+				Room      string `json:"room"`
+				State     struct{ State, Slow string }
+				Viewers   int              `json:"viewers"`
+				PerSecond float64          `json:"comments_per_second"`
+				Accepted  int64            `json:"accepted"`
+				Rejected  map[string]int64 `json:"rejected"`
+				Processes int              `json:"processes"`
+			}
+			if err := liveCall(ctx, env, rf, "GET", "/v1/live/"+url.PathEscape(args[0]), nil, &st); err != nil {
+				return err
+			}
+			if rf.json {
+				return printJSON(env.Stdout, st)
+			}
+			state := st.State.State
+			if st.State.Slow != "" {
+				state += " (" + st.State.Slow + ")"
+			}
+			var rej []string
+			for r, n := range st.Rejected {
+				rej = append(rej, fmt.Sprintf("%s %d", r, n))
+			}
+			sort.Strings(rej)
+			fmt.Fprintf(env.Stdout, "room %s: %s, %d viewers, %.1f comments/s, %d accepted, rejected: %s (%d processes)\n",
+				st.Room, state, st.Viewers, st.PerSecond, st.Accepted, orDash(strings.Join(rej, ", ")), st.Processes)
+			return nil
+		}
+	},
+}
+
+var liveStateCmd = &command{
+	name:    "state",
+	short:   "open or close a room, or put it in slow mode (needs the live-moderator role)",
+	usage:   "ROOM open|closed|slow DURATION",
+	example: `stadion live state curling closed`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			st := map[string]string{}
+			switch {
+			case len(args) == 2 && (args[1] == "open" || args[1] == "closed"):
+				st["state"] = args[1]
+			case len(args) == 3 && args[1] == "slow":
+				st["state"], st["slow"] = "slow", args[2]
+			default:
+				return usageErr("live state needs ROOM open, ROOM closed or ROOM slow DURATION")
+			}
+			body, _ := json.Marshal(st)
+			var out map[string]any
+			if err := liveCall(ctx, env, rf, "PUT", "/v1/live/"+url.PathEscape(args[0]), body, &out); err != nil {
+				return err
+			}
+			if rf.json {
+				return printJSON(env.Stdout, out)
+			}
+			fmt.Fprintf(env.Stdout, "room %s is now %s\n", args[0], strings.Join(args[1:], " "))
+			return nil
+		}
+	},
+}
+
+var livePinCmd = &command{
+	name:    "pin",
+	short:   "set a room's pinned (retained) message, a JSON document; --clear removes it",
+	usage:   "ROOM [JSON]",
+	example: `stadion live pin curling '{"text":"Final: CAN v SWE, 14:05"}'`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		clear := fs.Bool("clear", false, "remove the pinned message")
+		return func(ctx context.Context, env Env, args []string) error {
+			path := "/v1/live/" + url.PathEscape(firstOr(args, "")) + "/pinned"
+			switch {
+			case *clear && len(args) == 1:
+				return liveCall(ctx, env, rf, "DELETE", path, nil, nil)
+			case !*clear && len(args) == 2:
+				if !json.Valid([]byte(args[1])) {
+					return usageErr("the pinned message must be a JSON document, e.g. '{\"text\":\"...\"}'")
+				}
+				return liveCall(ctx, env, rf, "PUT", path, []byte(args[1]), nil)
+			}
+			return usageErr("live pin needs ROOM JSON, or ROOM --clear")
+		}
+	},
+}
+
+func liveCall(ctx context.Context, env Env, rf remoteFlags, method, path string, body []byte, out any) error {
+	r, err := rf.remote(env)
+	if err != nil {
+		return err
+	}
+	ct := ""
+	if body != nil {
+		ct = "application/json"
+	}
+	return r.do(ctx, method, path, ct, body, nil, out)
+}
+
+func firstOr(args []string, def string) string {
+	if len(args) > 0 {
+		return args[0]
+	}
+	return def
+}

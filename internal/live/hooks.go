@@ -1,0 +1,148 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/stadion-dev/stadion/internal/mqtt"
+)
+
+// batchHeader marks an engine message that carries several MQTT payloads,
+// one per line (the accepted comments of a moderation batch).
+const batchHeader = "Live-Batch"
+
+// hooks connects the MQTT server to the engine.
+type hooks struct{ s *Service }
+
+var _ mqtt.Hooks = hooks{}
+
+// Authenticate accepts a viewer token or an API key as the password, or
+// no password at all when anonymous reading is on.
+func (h hooks) Authenticate(c *mqtt.Connect) (mqtt.Client, byte) {
+	s := h.s
+	if !c.HasPassword {
+		if s.cfg.Live.AnonymousRead {
+			return &anonymous{s: s}, mqtt.Accepted
+		}
+		s.m.refused.WithLabelValues("no_password").Inc()
+		return nil, mqtt.RefusedNotAuthorized
+	}
+	pw := string(c.Password)
+	if strings.HasPrefix(pw, tokenPrefix) {
+		v, err := s.tokens.verify(pw, time.Now())
+		if err != nil {
+			s.m.refused.WithLabelValues("bad_token").Inc()
+			return nil, mqtt.RefusedBadCredentials
+		}
+		return &viewer{s: s, v: v}, mqtt.Accepted
+	}
+	rec, err := s.keys.Lookup(pw)
+	if err != nil {
+		s.m.refused.WithLabelValues("bad_key").Inc()
+		return nil, mqtt.RefusedBadCredentials
+	}
+	return &system{s: s, client: rec.Client}, mqtt.Accepted
+}
+
+// Watch follows filter's engine subject for this process's subscribers.
+func (h hooks) Watch(filter string) error {
+	s := h.s
+	sub, err := s.nc.Subscribe(filterSubject(filter), func(m *nats.Msg) { s.deliver(filter, m) })
+	if err != nil {
+		return err
+	}
+	sub.SetPendingLimits(1<<20, 256<<20)
+	s.mu.Lock()
+	old := s.watched[filter]
+	s.watched[filter] = sub
+	s.mu.Unlock()
+	if old != nil {
+		old.Unsubscribe()
+	}
+	return nil
+}
+
+func (h hooks) Unwatch(filter string) {
+	s := h.s
+	s.mu.Lock()
+	sub := s.watched[filter]
+	delete(s.watched, filter)
+	s.mu.Unlock()
+	if sub != nil {
+		sub.Unsubscribe()
+	}
+}
+
+func (h hooks) Retained(filter string) []mqtt.Message { return h.s.retained.match(filter) }
+
+func sessionKey(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+func (h hooks) LoadSession(id string) ([]mqtt.Filter, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e, err := h.s.sessions.Get(ctx, sessionKey(id))
+	if err != nil {
+		return nil, false
+	}
+	var fs []mqtt.Filter
+	if json.Unmarshal(e.Value(), &fs) != nil {
+		return nil, false
+	}
+	return fs, true
+}
+
+func (h hooks) SaveSession(id string, fs []mqtt.Filter) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	if fs == nil {
+		err = h.s.sessions.Purge(ctx, sessionKey(id))
+	} else {
+		raw, _ := json.Marshal(fs)
+		_, err = h.s.sessions.Put(ctx, sessionKey(id), raw)
+	}
+	if err != nil {
+		h.s.log.Warn("mqtt session not saved", "err", err)
+	}
+}
+
+// deliver hands an engine message to the subscribers of filter, splitting
+// comment batches into one MQTT message per comment.
+func (s *Service) deliver(filter string, m *nats.Msg) {
+	topic := subjectTopic(m.Subject)
+	if m.Header.Get(batchHeader) == "" {
+		s.mqtt.Deliver(filter, topic, [][]byte{m.Data})
+		return
+	}
+	payloads := make([][]byte, 0, bytes.Count(m.Data, []byte{'\n'})+1)
+	for line := range bytes.SplitSeq(m.Data, []byte{'\n'}) {
+		if len(line) > 0 {
+			payloads = append(payloads, line)
+		}
+	}
+	s.mqtt.Deliver(filter, topic, payloads)
+}
+
+// viewers counts this process's subscribers of a room's comments.
+func (s *Service) viewers(room string) int {
+	return s.mqtt.Subscribers(commentsTopic(room)) + s.mqtt.Subscribers("live/"+room+"/+")
+}
+
+// watchedRooms lists the rooms this process has viewers of.
+func (s *Service) watchedRooms() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rooms []string
+	for f := range s.watched {
+		if room, ok := roomOf(f, "comments"); ok && room != "+" {
+			rooms = append(rooms, room)
+		}
+	}
+	return rooms
+}

@@ -1,0 +1,195 @@
+package live
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const moderatorsConsumer = "moderators"
+
+// moderationAckWait is how long a batch a worker took stays its own: a
+// batch takes milliseconds, so a worker silent this long has died and
+// the batch goes to another.
+const moderationAckWait = 10 * time.Second
+
+// startWorkers runs the configured number of moderation workers on the
+// shared durable consumer: batches spread over every worker of every
+// process, and a batch a worker took but did not finish goes to another
+// after the ack wait.
+func (s *Service) startWorkers(ctx, bg context.Context) error {
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, postsStream, jetstream.ConsumerConfig{
+		Durable: moderatorsConsumer, Description: "live comment moderation workers",
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: moderationAckWait,
+		MaxAckPending: 1024, FilterSubject: postsSubject,
+	})
+	if err != nil {
+		return fmt.Errorf("live: consumer %s: %w", moderatorsConsumer, err)
+	}
+	s.limits = newLimiter()
+	for range s.cfg.Live.Workers {
+		s.run(func() { s.work(bg, cons) })
+	}
+	return nil
+}
+
+func (s *Service) work(ctx context.Context, cons jetstream.Consumer) {
+	for ctx.Err() == nil {
+		it, err := cons.Messages(jetstream.PullMaxMessages(16))
+		if err != nil {
+			s.log.Warn("moderation worker cannot pull; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		stop := context.AfterFunc(ctx, it.Stop)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				break
+			}
+			s.moderate(ctx, msg)
+		}
+		stop()
+		it.Stop()
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// decided is one post's outcome inside a batch.
+type decided struct {
+	p  post
+	c  *Comment
+	rj *Rejection
+}
+
+// moderate checks one batch of posts, stores the accepted comments of
+// each room as one message (deduplicated by batch and room, so a batch
+// moderated twice is stored once), then answers the posters and acks.
+func (s *Service) moderate(ctx context.Context, msg jetstream.Msg) {
+	start := time.Now()
+	posts, bad := decodePosts(msg.Data())
+	if bad > 0 {
+		s.log.Warn("live: unreadable posts dropped", "count", bad)
+	}
+	out := s.decide(posts)
+	batchID := msg.Headers().Get(jetstream.MsgIDHeader)
+	if batchID == "" {
+		if md, err := msg.Metadata(); err == nil {
+			batchID = fmt.Sprint(md.Sequence.Stream)
+		}
+	}
+	if err := s.store(ctx, batchID, out); err != nil {
+		s.log.Warn("live: comments not stored; the batch is retried", "err", err)
+		msg.NakWithDelay(time.Second)
+		return
+	}
+	s.answer(out)
+	msg.Ack()
+	s.m.batchSeconds.Observe(time.Since(start).Seconds())
+}
+
+func decodePosts(data []byte) (posts []post, bad int) {
+	for line := range bytes.SplitSeq(data, []byte{'\n'}) {
+		if len(line) == 0 {
+			continue
+		}
+		var p post
+		if err := json.Unmarshal(line, &p); err != nil {
+			bad++
+			continue
+		}
+		posts = append(posts, p)
+	}
+	return posts, bad
+}
+
+func (s *Service) decide(posts []post) []decided {
+	pol := s.policy.Load()
+	out := make([]decided, len(posts))
+	for i, p := range posts {
+		out[i].p = p
+		reason, detail := s.limits.check(p, pol, s.rooms.get(p.Room))
+		if reason != "" {
+			out[i].rj = &Rejection{ID: p.ID, Room: p.Room, User: p.User, Reason: reason, Detail: detail, Text: p.Text}
+			continue
+		}
+		out[i].c = &Comment{ID: p.ID, Room: p.Room, User: p.User, Name: p.Name, Text: p.Text, Time: p.At}
+	}
+	return out
+}
+
+// store writes each room's accepted comments as one engine message.
+func (s *Service) store(ctx context.Context, batchID string, out []decided) error {
+	lines := map[string][]byte{}
+	var rooms []string
+	for _, d := range out {
+		if d.c == nil {
+			continue
+		}
+		raw, _ := json.Marshal(d.c)
+		if _, ok := lines[d.c.Room]; !ok {
+			rooms = append(rooms, d.c.Room)
+		}
+		if b := lines[d.c.Room]; len(b) > 0 {
+			lines[d.c.Room] = append(append(b, '\n'), raw...)
+		} else {
+			lines[d.c.Room] = raw
+		}
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(rooms))
+	for _, room := range rooms {
+		m := nats.NewMsg(topicSubject(commentsTopic(room)))
+		m.Data = lines[room]
+		m.Header.Set(batchHeader, "1")
+		m.Header.Set(jetstream.MsgIDHeader, batchID+"."+room)
+		f, err := s.js.PublishMsgAsync(m)
+		if err != nil {
+			return err
+		}
+		futures = append(futures, f)
+	}
+	var errs []error
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs = append(errs, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// answer tells posters and counts: rejections on MQTT, outcomes to HTTP
+// posters waiting for them.
+func (s *Service) answer(out []decided) {
+	for _, d := range out {
+		if d.rj != nil {
+			s.m.rejected.WithLabelValues(d.rj.Reason).Inc()
+			s.board.count(d.p.Room, false, d.rj.Reason)
+			s.publishRejection(*d.rj)
+		} else {
+			s.m.accepted.Inc()
+			s.board.count(d.p.Room, true, "")
+		}
+		if d.p.Reply != "" {
+			raw, _ := json.Marshal(outcome{Comment: d.c, Rejected: d.rj})
+			s.nc.Publish(d.p.Reply, raw)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package live
+
+import (
+	"context"
+	"encoding/base64"
+	"log/slog"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/mqtt"
+)
+
+// retained keeps MQTT retained messages in a bucket (keys are the topics,
+// base64url) and a copy in memory, followed through a watch, so that a
+// subscription is answered without an engine round trip in any process.
+type retained struct {
+	kv  jetstream.KeyValue
+	log *slog.Logger
+
+	mu   sync.RWMutex
+	msgs map[string][]byte // topic → payload
+	w    jetstream.KeyWatcher
+}
+
+func openRetained(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*retained, error) {
+	r := &retained{kv: kv, log: log, msgs: map[string][]byte{}}
+	w, err := kv.WatchAll(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	r.w = w
+	// The watch delivers the current values, then nil, then changes.
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		r.apply(e)
+	}
+	go func() {
+		for e := range w.Updates() {
+			if e != nil {
+				r.apply(e)
+			}
+		}
+	}()
+	return r, nil
+}
+
+func (r *retained) apply(e jetstream.KeyValueEntry) {
+	raw, err := base64.RawURLEncoding.DecodeString(e.Key())
+	if err != nil {
+		return
+	}
+	topic := string(raw)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut || len(e.Value()) == 0 {
+		delete(r.msgs, topic)
+		return
+	}
+	r.msgs[topic] = e.Value()
+}
+
+// set stores (or, with an empty payload, clears) topic's retained message.
+func (r *retained) set(ctx context.Context, topic string, payload []byte) error {
+	key := base64.RawURLEncoding.EncodeToString([]byte(topic))
+	if len(payload) == 0 {
+		err := r.kv.Delete(ctx, key)
+		if err == jetstream.ErrKeyNotFound {
+			err = nil
+		}
+		return err
+	}
+	_, err := r.kv.Put(ctx, key, payload)
+	return err
+}
+
+// match returns the retained messages that filter matches.
+func (r *retained) match(filter string) []mqtt.Message {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if p, ok := r.msgs[filter]; ok {
+		return []mqtt.Message{{Topic: filter, Payload: p, Retain: true}}
+	}
+	var out []mqtt.Message
+	for t, p := range r.msgs {
+		if mqtt.Match(filter, t) {
+			out = append(out, mqtt.Message{Topic: t, Payload: p, Retain: true})
+		}
+	}
+	return out
+}
+
+func (r *retained) close() {
+	if r.w != nil {
+		r.w.Stop()
+	}
+}

@@ -1,0 +1,121 @@
+package live
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Engine names owned by live.
+const (
+	postsStream    = "LIVE_POSTS"
+	postsSubject   = "live.posts"
+	commentsStream = "LIVE_COMMENTS"
+	liveBucket     = "stadion-live"
+	retainedBucket = "stadion-live-retained"
+	sessionsBucket = "stadion-live-sessions"
+	tokenKeyName   = "token-key"
+	dedupeWindow   = 2 * time.Minute
+)
+
+// Subjects: an MQTT topic a/b/c travels on the engine as mq.a.b.c.
+func topicSubject(topic string) string { return "mq." + strings.ReplaceAll(topic, "/", ".") }
+
+func subjectTopic(subject string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(subject, "mq."), ".", "/")
+}
+
+func filterSubject(filter string) string {
+	levels := strings.Split(filter, "/")
+	for i, lv := range levels {
+		switch lv {
+		case "+":
+			levels[i] = "*"
+		case "#":
+			levels[i] = ">"
+		}
+	}
+	return "mq." + strings.Join(levels, ".")
+}
+
+func commentsTopic(room string) string { return "live/" + room + "/comments" }
+func pinnedTopic(room string) string   { return "live/" + room + "/pinned" }
+func rejectedTopic(room, user string) string {
+	return "live/" + room + "/rejected/" + user
+}
+
+func (s *Service) openStorage(ctx context.Context) error {
+	var err error
+	if _, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: postsStream, Description: "live comment posts waiting for moderation (batches)",
+		Subjects: []string{postsSubject}, Retention: jetstream.WorkQueuePolicy,
+		Storage: jetstream.FileStorage, MaxAge: time.Hour, Duplicates: dedupeWindow,
+	}); err != nil {
+		return fmt.Errorf("live: stream %s: %w", postsStream, err)
+	}
+	if s.comments, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: commentsStream, Description: "accepted live comments, per room, for history",
+		Subjects: []string{topicSubject("live/*/comments")}, Storage: jetstream.FileStorage,
+		MaxMsgsPerSubject: int64(s.cfg.Live.History), MaxAge: 24 * time.Hour, Duplicates: dedupeWindow,
+		AllowDirect: true,
+	}); err != nil {
+		return fmt.Errorf("live: stream %s: %w", commentsStream, err)
+	}
+	if s.bucket, err = s.kv(ctx, liveBucket, "live comments: token key and room states"); err != nil {
+		return err
+	}
+	if s.sessions, err = s.kv(ctx, sessionsBucket, "MQTT persistent sessions' subscriptions"); err != nil {
+		return err
+	}
+	rkv, err := s.kv(ctx, retainedBucket, "MQTT retained messages (pinned comments, bridged topics)")
+	if err != nil {
+		return err
+	}
+	if s.retained, err = openRetained(ctx, rkv, s.log); err != nil {
+		return err
+	}
+	if s.rooms, err = openRooms(ctx, s.bucket, s.log); err != nil {
+		return err
+	}
+	key, err := s.tokenKey(ctx)
+	if err != nil {
+		return err
+	}
+	s.tokens = &tokens{key: key, ttl: s.cfg.Live.TokenTTL.D()}
+	return nil
+}
+
+func (s *Service) kv(ctx context.Context, bucket, what string) (jetstream.KeyValue, error) {
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: bucket, Description: what, Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("live: bucket %s: %w", bucket, err)
+	}
+	return kv, nil
+}
+
+// tokenKey returns the shared token signing key, creating it on first
+// start (the first process to create it wins; the others read it).
+func (s *Service) tokenKey(ctx context.Context) ([]byte, error) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	if _, err := s.bucket.Create(ctx, tokenKeyName, key); err == nil {
+		return key, nil
+	} else if !errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, fmt.Errorf("live: token key: %w", err)
+	}
+	e, err := s.bucket.Get(ctx, tokenKeyName)
+	if err != nil {
+		return nil, fmt.Errorf("live: token key: %w", err)
+	}
+	return e.Value(), nil
+}
+
+// hasRoom reports whether the configuration lets viewers into room.
+func (s *Service) hasRoom(room string) bool { return s.cfg.Live.HasRoom(room) }

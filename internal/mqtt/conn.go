@@ -1,0 +1,305 @@
+package mqtt
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// writeTimeout bounds one write to a client: a client that reads nothing
+// for this long is disconnected.
+const writeTimeout = 30 * time.Second
+
+// conn is one client connection: a reader goroutine, and a writer that
+// runs only while packets are queued, coalescing them into one write.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	sess   *session
+	client Client
+	will   *Message
+
+	wmu      sync.Mutex
+	out      net.Buffers
+	outBytes int
+	flushing bool
+	dead     bool
+}
+
+// handle serves nc from CONNECT to its end.
+func (s *Server) handle(nc net.Conn) {
+	c := &conn{srv: s, nc: nc}
+	defer c.shutdown()
+	br := bufio.NewReaderSize(nc, 2048)
+	cp, err := c.readConnect(br)
+	if err != nil {
+		s.stats.Refused.Add(1)
+		s.log.Debug("mqtt connect failed", "remote", nc.RemoteAddr().String(), "err", err)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	present := s.attach(c, cp)
+	s.stats.Connects.Add(1)
+	s.stats.Connections.Add(1)
+	c.send([][]byte{connack(present, Accepted)}, false)
+	c.sess.resume(c)
+	err = c.serve(br, cp.KeepAlive)
+	graceful := errors.Is(err, errDisconnect)
+	if !graceful && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		s.log.Debug("mqtt client dropped", "client", c.client.String(), "err", err)
+		if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, errForbidden) {
+			s.stats.Refused.Add(1)
+		}
+	}
+	s.stats.Connections.Add(-1)
+	s.detach(c, graceful)
+}
+
+// readConnect reads and checks the first packet, answering a refusal
+// itself.
+func (c *conn) readConnect(br *bufio.Reader) (*Connect, error) {
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout))
+	if first, err := br.Peek(1); err != nil {
+		return nil, err
+	} else if first[0] != typeConnect<<4 {
+		return nil, malformed("first packet is %#x, not CONNECT", first[0])
+	}
+	h, body, err := readPacket(br, c.srv.opts.MaxPacket)
+	if err != nil {
+		return nil, err
+	}
+	if h>>4 != typeConnect {
+		return nil, malformed("first packet is type %d, not CONNECT", h>>4)
+	}
+	cp, err := parseConnect(h&0x0f, body)
+	if err != nil {
+		return nil, err
+	}
+	refuse := func(code byte, why string) (*Connect, error) {
+		c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.nc.Write(connack(false, code))
+		return nil, errors.New(why)
+	}
+	if cp.Level != 4 && cp.Level != 3 {
+		return refuse(RefusedProtocol, "unsupported protocol level")
+	}
+	if cp.ClientID == "" && !cp.CleanSession {
+		return refuse(RefusedIdentifier, "a persistent session needs a client id")
+	}
+	if len(cp.ClientID) > 256 {
+		return refuse(RefusedIdentifier, "client id longer than 256 bytes")
+	}
+	client, code := c.srv.hooks.Authenticate(cp)
+	if code != Accepted {
+		return refuse(code, "refused by authentication")
+	}
+	c.client, c.will = client, cp.Will
+	return cp, nil
+}
+
+var (
+	errDisconnect = errors.New("client disconnected")
+	errForbidden  = errors.New("publish not allowed")
+)
+
+// serve reads packets until the client leaves or breaks the protocol.
+func (c *conn) serve(br *bufio.Reader, keepAlive uint16) error {
+	idle := time.Duration(keepAlive) * 1500 * time.Millisecond
+	for {
+		if idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		} else {
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		h, body, err := readPacket(br, c.srv.opts.MaxPacket)
+		if err != nil {
+			return err
+		}
+		if err := c.dispatch(h, body); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *conn) dispatch(h byte, body []byte) error {
+	flags := h & 0x0f
+	switch h >> 4 {
+	case typePublish:
+		p, err := parsePublish(flags, body)
+		if err != nil {
+			return err
+		}
+		return c.publish(p)
+	case typePuback:
+		id, err := parsePacketID(body)
+		if err != nil {
+			return err
+		}
+		c.sess.ack(id)
+	case typeSubscribe:
+		sub, err := parseSubscribe(flags, body)
+		if err != nil {
+			return err
+		}
+		c.subscribe(sub)
+	case typeUnsubscribe:
+		u, err := parseUnsubscribe(flags, body)
+		if err != nil {
+			return err
+		}
+		c.unsubscribe(u)
+	case typePingreq:
+		c.send([][]byte{pingresp}, false)
+	case typeDisconnect:
+		return errDisconnect
+	default:
+		return malformed("unexpected packet type %d", h>>4)
+	}
+	return nil
+}
+
+func (c *conn) publish(p *Publish) error {
+	c.srv.stats.Received.Add(1)
+	if p.QoS == 2 {
+		return malformed("QoS 2 is not supported; publish with QoS 0 or 1")
+	}
+	var done func(error)
+	if p.QoS == 1 {
+		id := p.PacketID
+		done = func(err error) {
+			if err == nil {
+				c.send([][]byte{ackPacket(typePuback, id)}, false)
+			} else {
+				c.shutdown()
+			}
+		}
+	}
+	if err := c.client.Publish(p.Message, done); err != nil {
+		return errors.Join(errForbidden, err)
+	}
+	return nil
+}
+
+func (c *conn) subscribe(sub *Subscribe) {
+	codes := make([]byte, len(sub.Filters))
+	var granted []Filter
+	for i, f := range sub.Filters {
+		qos := min(f.QoS, 1)
+		if !c.client.CanSubscribe(f.Topic) || c.srv.addSub(c.sess, f.Topic, qos) != nil {
+			codes[i] = subackFailure
+			continue
+		}
+		codes[i] = qos
+		granted = append(granted, Filter{Topic: f.Topic, QoS: qos})
+	}
+	c.send([][]byte{suback(sub.PacketID, codes)}, false)
+	for _, f := range granted {
+		c.sendRetained(f)
+	}
+	c.srv.saveSession(c.sess)
+}
+
+// sendRetained delivers the retained messages matching a new
+// subscription.
+func (c *conn) sendRetained(f Filter) {
+	for _, m := range c.srv.hooks.Retained(f.Topic) {
+		if f.QoS == 0 {
+			m.QoS, m.Retain = 0, true
+			c.send([][]byte{AppendPublish(nil, m, false, 0)}, true)
+			continue
+		}
+		c.sess.sendQoS1(m.Topic, [][]byte{m.Payload}, true)
+	}
+}
+
+func (c *conn) unsubscribe(u *Unsubscribe) {
+	for _, f := range u.Topics {
+		c.srv.removeSub(c.sess, f)
+	}
+	c.send([][]byte{ackPacket(typeUnsuback, u.PacketID)}, false)
+	c.srv.saveSession(c.sess)
+}
+
+// send queues protocol packets (acks, pings) and starts the writer if it
+// is idle.
+func (c *conn) send(pkts [][]byte, droppable bool) {
+	if droppable {
+		c.deliver(pkts, len(pkts))
+		return
+	}
+	c.queue(pkts, false)
+}
+
+// deliver queues n messages (in pkts) for a subscriber. They are dropped
+// while more than MaxQueued bytes wait: a slow viewer loses comments
+// instead of growing the server's memory.
+func (c *conn) deliver(pkts [][]byte, n int) {
+	if c.queue(pkts, true) {
+		c.srv.stats.Delivered.Add(int64(n))
+	} else {
+		c.srv.stats.Dropped.Add(int64(n))
+	}
+}
+
+func (c *conn) queue(pkts [][]byte, droppable bool) bool {
+	if len(pkts) == 0 {
+		return true
+	}
+	c.wmu.Lock()
+	if c.dead {
+		c.wmu.Unlock()
+		return false
+	}
+	if droppable && c.outBytes > c.srv.opts.MaxQueued {
+		c.wmu.Unlock()
+		return false
+	}
+	for _, p := range pkts {
+		c.out = append(c.out, p)
+		c.outBytes += len(p)
+	}
+	start := !c.flushing
+	c.flushing = true
+	c.wmu.Unlock()
+	if start {
+		go c.flush()
+	}
+	return true
+}
+
+// flush writes queued packets, many per system call, until none wait.
+func (c *conn) flush() {
+	for {
+		c.wmu.Lock()
+		bufs := c.out
+		c.out, c.outBytes = nil, 0
+		if len(bufs) == 0 || c.dead {
+			c.flushing = false
+			c.wmu.Unlock()
+			return
+		}
+		c.wmu.Unlock()
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := bufs.WriteTo(c.nc); err != nil {
+			c.shutdown()
+		}
+	}
+}
+
+// shutdown closes the connection; the reader then ends and cleans up.
+func (c *conn) shutdown() {
+	c.wmu.Lock()
+	c.dead = true
+	c.out = nil
+	c.wmu.Unlock()
+	c.nc.Close()
+}

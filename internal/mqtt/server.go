@@ -1,0 +1,216 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Hooks connect the server to the rest of stadion. They are called from
+// connection goroutines and must be safe for concurrent use.
+type Hooks interface {
+	// Authenticate checks a CONNECT and returns the connection's identity,
+	// or a CONNACK refusal code (RefusedBadCredentials and the like).
+	Authenticate(c *Connect) (Client, byte)
+	// Watch is called when the first local subscription to filter
+	// appears, Unwatch after the last one went; in between, messages for
+	// filter are handed to Server.Deliver.
+	Watch(filter string) error
+	Unwatch(filter string)
+	// Retained returns the retained messages that match filter.
+	Retained(filter string) []Message
+	// LoadSession returns the subscriptions a persistent session of
+	// clientID saved, from any process; SaveSession stores them (nil
+	// deletes them).
+	LoadSession(clientID string) ([]Filter, bool)
+	SaveSession(clientID string, filters []Filter)
+}
+
+// Client is the identity of one authenticated connection.
+type Client interface {
+	// CanSubscribe reports whether the client may subscribe to filter.
+	CanSubscribe(filter string) bool
+	// Publish takes an inbound message. An error means the client may
+	// not publish there: the connection is closed (MQTT 3.1.1 has no
+	// negative acknowledgement). done, when not nil, is called once the
+	// message is safely stored (QoS 1's PUBACK waits for it), possibly
+	// from another goroutine.
+	Publish(m Message, done func(error)) error
+	// String names the client in logs (never a secret).
+	String() string
+}
+
+// Options tune the server; zero values take the defaults.
+type Options struct {
+	MaxPacket      int           // largest packet a client may send (64 KiB)
+	ConnectTimeout time.Duration // time to send CONNECT (10 s)
+	MaxQueued      int           // bytes queued to one client before QoS 0 drops (1 MiB)
+	MaxInflight    int           // unacknowledged QoS 1 messages per session (1000)
+	SessionExpiry  time.Duration // how long an offline persistent session is kept (1 h)
+	Logger         *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxPacket == 0 {
+		o.MaxPacket = 64 << 10
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.MaxQueued == 0 {
+		o.MaxQueued = 1 << 20
+	}
+	if o.MaxInflight == 0 {
+		o.MaxInflight = 1000
+	}
+	if o.SessionExpiry == 0 {
+		o.SessionExpiry = time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server holds MQTT connections and routes messages to their
+// subscriptions.
+type Server struct {
+	hooks Hooks
+	opts  Options
+	log   *slog.Logger
+
+	mu        sync.Mutex
+	routes    map[string]*route   // filter → local subscribers
+	sessions  map[string]*session // client id → session (online or kept)
+	conns     map[*conn]struct{}  // every open connection
+	listeners map[net.Listener]struct{}
+	closed    bool
+	wg        sync.WaitGroup
+
+	stats Stats
+}
+
+// Stats are the server's counters.
+type Stats struct {
+	Connections atomic.Int64 // open, authenticated connections
+	Connects    atomic.Int64 // accepted CONNECTs
+	Refused     atomic.Int64 // refused CONNECTs and dropped bad clients
+	Delivered   atomic.Int64 // messages written towards subscribers
+	Dropped     atomic.Int64 // messages dropped for slow subscribers
+	Received    atomic.Int64 // PUBLISH packets from clients
+}
+
+// NewServer returns a server; it serves once given listeners or
+// connections.
+func NewServer(h Hooks, o Options) *Server {
+	o.setDefaults()
+	return &Server{
+		hooks: h, opts: o, log: o.Logger,
+		routes:    map[string]*route{},
+		sessions:  map[string]*session{},
+		conns:     map[*conn]struct{}{},
+		listeners: map[net.Listener]struct{}{},
+	}
+}
+
+// Stats returns the live counters.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+// Serve accepts connections on ln until it is closed or the server
+// closes.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			if s.isClosed() {
+				return nil
+			}
+			return err
+		}
+		delay = 0
+		if !s.track(nil) {
+			nc.Close()
+			return nil
+		}
+		go func() {
+			defer s.wg.Done()
+			s.handle(nc)
+		}()
+	}
+}
+
+// ServeConn serves one connection (a WebSocket's) until it ends.
+func (s *Server) ServeConn(nc net.Conn) {
+	if !s.track(nil) {
+		nc.Close()
+		return
+	}
+	defer s.wg.Done()
+	s.handle(nc)
+}
+
+// track counts a connection goroutine unless the server is closed.
+func (s *Server) track(*conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close stops accepting, disconnects every client (their wills are not
+// sent: the server, not the client, went away) and waits for their
+// goroutines until ctx ends.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
