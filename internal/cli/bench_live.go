@@ -187,6 +187,7 @@ func runBenchLive(ctx context.Context, env Env, o liveOptions) error {
 
 func newLiveReport(o liveOptions) *liveReport {
 	return &liveReport{
+		LoadAvg: [2]float64{loadAvg()},
 		Machine: benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
 		Settings: liveSetting{
 			Server: o.bin, Mosquitto: o.mosquitto, Viewers: o.viewers, Concurrency: o.concurrency,

@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -12,6 +14,9 @@ type liveReport struct {
 	Machine  benchMachine        `json:"machine"`
 	Settings liveSetting         `json:"settings"`
 	Brokers  []*liveBrokerResult `json:"brokers"`
+	// LoadAvg is the machine's 1-minute load average before and after the
+	// run: other processes competing for the CPUs skew every figure.
+	LoadAvg [2]float64 `json:"load_avg"`
 	// CommonRate is the highest ladder rate every broker (not the sink)
 	// sustained; the p99 comparison is made there.
 	CommonRate float64 `json:"common_rate"`
@@ -66,8 +71,20 @@ func (r *liveReport) broker(name string) *liveBrokerResult {
 	return nil
 }
 
+// loadAvg is the 1-minute load average (0 when unknown).
+func loadAvg() float64 {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(raw), " ")
+	v, _ := strconv.ParseFloat(f, 64)
+	return v
+}
+
 // finish finds the common rate and judges the targets.
 func (r *liveReport) finish(o liveOptions) {
+	r.LoadAvg[1] = loadAvg()
 	var ramps []*rampResult
 	for _, b := range r.Brokers {
 		if b.Name != "sink" {
@@ -142,7 +159,8 @@ func (r *liveReport) print(w io.Writer) error {
 		r.Machine.CPUs, r.Machine.OS, r.Machine.Arch)
 	fmt.Fprintf(w, "storm %d viewers (%d in flight); fan-out %d subscribers, %d publishers, %d-byte comments; moderation %d users, %d banned words\n",
 		s.Viewers, s.Concurrency, s.Subscribers, s.Publishers, s.Size, s.Users, s.Banned)
-	fmt.Fprintf(w, "each offered rate: %gs warm-up + %gs measured; sink = the load generator's ceiling; nats fsync: %s\n\n", s.WarmupSec, s.MeasureSec, s.NATSSync)
+	fmt.Fprintf(w, "each offered rate: %gs warm-up + %gs measured; sink = the load generator's ceiling; nats fsync: %s\n", s.WarmupSec, s.MeasureSec, s.NATSSync)
+	fmt.Fprintf(w, "load average before / after: %.2f / %.2f (other processes share the CPUs)\n\n", r.LoadAvg[0], r.LoadAvg[1])
 	if err := r.printTable(w); err != nil {
 		return err
 	}

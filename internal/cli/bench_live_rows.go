@@ -56,6 +56,9 @@ func liveRows(common float64) []liveRow {
 			}},
 		{"  p50 / p99 there", best(func(s *liveStep) string { return fmtMS(s.Latency.P50) + " / " + fmtMS(s.Latency.P99) }), nil},
 		{"  broker / client CPU there", best(func(s *liveStep) string { return fmt.Sprintf("%.2f / %.2f", s.BrokerCPU, s.ClientCPU) }), nil},
+		{"  client CPU per delivery", best(func(s *liveStep) string {
+			return fmt.Sprintf("%.1f µs", s.ClientCPU/s.DeliveredPerSec*1e6)
+		}), nil},
 		{fmt.Sprintf("fan-out at %s comments/s: p99", thousands(common)),
 			func(b *liveBrokerResult) string {
 				return stepCell(b.AtCommon, func(s *liveStep) string { return fmtMS(s.Latency.P99) })

@@ -49,8 +49,14 @@ func startLiveBroker(ctx context.Context, o liveOptions, name, dir string) (*liv
 func runWorkloads(ctx context.Context, env Env, o liveOptions, lc *liveClient, b *liveBroker, res *liveBrokerResult) error {
 	var err error
 	if o.does("storm") || o.does("idle") {
+		fmt.Fprintf(env.Stderr, "  connect storm of %d viewers\n", o.viewers)
 		if res.Storm, res.Idle, err = stormAndIdle(ctx, o, lc, b); err != nil {
 			return fmt.Errorf("storm: %w", err)
+		}
+		fmt.Fprintf(env.Stderr, "  %s connects/s, %d failures; idle: %.1f KiB per viewer, %d/%d alive\n", thousands(res.Storm.PerSec),
+			res.Storm.Failures, res.Idle.KiBPerViewer, res.Idle.Alive, res.Idle.Viewers)
+		if b.name == "sink" {
+			res.Idle = nil // the sink shares the benchmark's process: its memory says nothing
 		}
 	}
 	if o.does("fanout") {
