@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -41,7 +42,8 @@ type stepResult struct {
 	Lost            int64   `json:"lost"`
 	DeliveredPerSec float64 `json:"delivered_per_sec"`
 	Latency         latency `json:"latency"`
-	DrainMS         float64 `json:"drain_ms"` // from the last send until all arrived (or gave up)
+	DrainMS         float64 `json:"drain_ms"`      // from the last send until all arrived (or gave up)
+	ClientLagMS     float64 `json:"client_lag_ms"` // the longest a comment was sent after it was due
 	Error           string  `json:"error,omitempty"`
 }
 
@@ -119,10 +121,10 @@ func (l *fanLoad) step(ctx context.Context, req liveReq) *stepResult {
 	t0, t1 := start.Add(warm), start.Add(warm+meas)
 	l.readers.setWindow(t0.UnixNano(), t1.UnixNano())
 	before := l.readers.total()
-	sent, inWin := l.offer(ctx, req.Rate, req.Size, start, t1)
-	r := &stepResult{Rate: req.Rate, Subscribers: l.readers.conns(), Sent: sent}
-	r.SentPerSec = float64(inWin) / meas.Seconds()
-	r.Expected = sent * int64(r.Subscribers)
+	pg := l.offer(ctx, req.Rate, req.Size, start, t0, t1)
+	r := &stepResult{Rate: req.Rate, Subscribers: l.readers.conns(), Sent: pg.sent, ClientLagMS: ms(pg.lag)}
+	r.SentPerSec = float64(pg.inWin) / meas.Seconds()
+	r.Expected = pg.sent * int64(r.Subscribers)
 	r.DrainMS = ms(l.drain(ctx, before+r.Expected))
 	r.Received = l.readers.total() - before
 	r.Lost = max(r.Expected-r.Received, 0)
@@ -138,63 +140,91 @@ func (l *fanLoad) step(ctx context.Context, req liveReq) *stepResult {
 	return r
 }
 
+// pacing is what the pacers did in a step.
+type pacing struct {
+	sent, inWin int64         // comments sent; those due inside the window
+	lag         time.Duration // the longest a due comment waited to be sent
+}
+
 // offer publishes at rate from start until end, the posters shared by the
-// pacers; it returns how many comments were sent, and how many of them in
-// the measured window.
-func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, end time.Time) (sent, inWin int64) {
-	var total, win atomic.Int64
+// pacers. Every comment due before end is sent, late if the load
+// generator stalled (lag says how late).
+func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, t0, end time.Time) pacing {
+	var mu sync.Mutex
+	var total pacing
 	var wg sync.WaitGroup
 	n := min(pacers, len(l.posters))
-	t0 := l.readers.window.t0.Load()
 	for p := range n {
-		mine := l.posters[p:]
+		pc := &pacer{posters: strided(l.posters[p:], n), rate: rate / float64(n), size: size, topic: l.topic, seq: uint64(p) << 48}
 		wg.Go(func() {
-			s, w := pace(ctx, mine, n, rate/float64(n), size, l.topic, uint64(p)<<48, start, end, t0)
-			total.Add(s)
-			win.Add(w)
+			got := pc.run(ctx, start, t0, end)
+			mu.Lock()
+			total.sent += got.sent
+			total.inWin += got.inWin
+			total.lag = max(total.lag, got.lag)
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	return total.Load(), win.Load()
+	return total
 }
 
-// pace is one pacer: every millisecond it writes the comments due by then,
-// round-robin over every stride-th poster of posters.
-func pace(ctx context.Context, posters []*poster, stride int, rate float64, size int, topic string, seq uint64, start, end time.Time, t0 int64) (sent, inWin int64) {
-	var mine []*poster
-	for i := 0; i < len(posters); i += stride {
-		mine = append(mine, posters[i])
+func strided(ps []*poster, stride int) []*poster {
+	var out []*poster
+	for i := 0; i < len(ps); i += stride {
+		out = append(out, ps[i])
 	}
-	payload := make([]byte, 0, size+32)
-	next := 0
-	for ctx.Err() == nil {
+	return out
+}
+
+// pacer is one pacing goroutine's share of the posters and the rate.
+type pacer struct {
+	posters []*poster
+	rate    float64
+	size    int
+	topic   string
+	seq     uint64
+	next    int
+	payload []byte
+}
+
+// run writes, every millisecond, the comments due by then, round-robin
+// over the posters. Comment k is due at start + k/rate.
+func (pc *pacer) run(ctx context.Context, start, t0, end time.Time) pacing {
+	var pg pacing
+	total := int64(end.Sub(start).Seconds() * pc.rate)
+	for ctx.Err() == nil && pg.sent < total {
 		now := time.Now()
-		if !now.Before(end) {
-			return sent, inWin
-		}
-		due := int64(now.Sub(start).Seconds()*rate) - sent
-		ts := now.UnixNano()
-		for range due {
-			p := mine[next%len(mine)]
-			next++
-			payload = appendComment(payload[:0], ts, seq, size)
-			seq++
-			p.buf = appendMQTTPublish(p.buf, topic, payload)
-		}
-		sent += due
-		if ts >= t0 {
-			inWin += due
-		}
-		for _, p := range mine {
-			if len(p.buf) > 0 {
-				p.conn.SetWriteDeadline(now.Add(5 * time.Second))
-				p.conn.Write(p.buf)
-				p.buf = p.buf[:0]
-			}
+		due := min(int64(now.Sub(start).Seconds()*pc.rate), total)
+		if due > pg.sent {
+			oldest := start.Add(time.Duration(float64(pg.sent) / pc.rate * float64(time.Second)))
+			pg.lag = max(pg.lag, now.Sub(oldest))
+			pc.write(now, due-pg.sent)
+			pg.sent = due
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return sent, inWin
+	pg.inWin = max(pg.sent-int64(math.Ceil(t0.Sub(start).Seconds()*pc.rate)), 0)
+	return pg
+}
+
+// write sends n comments stamped now.
+func (pc *pacer) write(now time.Time, n int64) {
+	ts := now.UnixNano()
+	for range n {
+		p := pc.posters[pc.next%len(pc.posters)]
+		pc.next++
+		pc.payload = appendComment(pc.payload[:0], ts, pc.seq, pc.size)
+		pc.seq++
+		p.buf = appendMQTTPublish(p.buf, pc.topic, pc.payload)
+	}
+	for _, p := range pc.posters {
+		if len(p.buf) > 0 {
+			p.conn.SetWriteDeadline(now.Add(5 * time.Second))
+			p.conn.Write(p.buf)
+			p.buf = p.buf[:0]
+		}
+	}
 }
 
 // drain waits until the readers have counted want deliveries in all, or

@@ -232,11 +232,11 @@ func (r *liveReport) printSteps(w io.Writer) error {
 			}
 			fmt.Fprintf(w, "\n%s %s steps:\n", b.Name, rp.name)
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  OFFERED/S\tSENT/S\tDELIVERED/S\tP50\tP99\tLOST\tDRAIN\tBROKER CPU\tCLIENT CPU\tVERDICT")
+			fmt.Fprintln(tw, "  OFFERED/S\tSENT/S\tDELIVERED/S\tP50\tP99\tLOST\tDRAIN\tSEND LAG\tBROKER CPU\tCLIENT CPU\tVERDICT")
 			for _, s := range rp.r.Steps {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\t%.2f\t%.2f\t%s\n", thousands(s.Rate), thousands(s.SentPerSec),
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%.2f\t%.2f\t%s\n", thousands(s.Rate), thousands(s.SentPerSec),
 					thousands(s.DeliveredPerSec), fmtMS(s.Latency.P50), fmtMS(s.Latency.P99), s.Lost, fmtMS(s.DrainMS),
-					s.BrokerCPU, s.ClientCPU, s.verdict())
+					fmtMS(s.ClientLagMS), s.BrokerCPU, s.ClientCPU, s.verdict())
 			}
 			if err := tw.Flush(); err != nil {
 				return err
