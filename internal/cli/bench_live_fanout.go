@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"sync"
@@ -121,9 +120,9 @@ func (l *fanLoad) step(ctx context.Context, req liveReq) *stepResult {
 	t0, t1 := start.Add(warm), start.Add(warm+meas)
 	l.readers.setWindow(t0.UnixNano(), t1.UnixNano())
 	before := l.readers.total()
-	pg := l.offer(ctx, req.Rate, req.Size, start, t0, t1)
+	pg := l.offer(ctx, req.Rate, req.Size, start, t1)
 	r := &stepResult{Rate: req.Rate, Subscribers: l.readers.conns(), Sent: pg.sent, ClientLagMS: ms(pg.lag)}
-	r.SentPerSec = float64(pg.inWin) / meas.Seconds()
+	r.SentPerSec = float64(pg.sent) / (warm + meas).Seconds()
 	r.Expected = pg.sent * int64(r.Subscribers)
 	r.DrainMS = ms(l.drain(ctx, before+r.Expected))
 	r.Received = l.readers.total() - before
@@ -142,14 +141,14 @@ func (l *fanLoad) step(ctx context.Context, req liveReq) *stepResult {
 
 // pacing is what the pacers did in a step.
 type pacing struct {
-	sent, inWin int64         // comments sent; those due inside the window
-	lag         time.Duration // the longest a due comment waited to be sent
+	sent int64         // comments sent
+	lag  time.Duration // the longest a due comment waited to be sent
 }
 
 // offer publishes at rate from start until end, the posters shared by the
 // pacers. Every comment due before end is sent, late if the load
 // generator stalled (lag says how late).
-func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, t0, end time.Time) pacing {
+func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, end time.Time) pacing {
 	var mu sync.Mutex
 	var total pacing
 	var wg sync.WaitGroup
@@ -157,10 +156,9 @@ func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, t0, 
 	for p := range n {
 		pc := &pacer{posters: strided(l.posters[p:], n), rate: rate / float64(n), size: size, topic: l.topic, seq: uint64(p) << 48}
 		wg.Go(func() {
-			got := pc.run(ctx, start, t0, end)
+			got := pc.run(ctx, start, end)
 			mu.Lock()
 			total.sent += got.sent
-			total.inWin += got.inWin
 			total.lag = max(total.lag, got.lag)
 			mu.Unlock()
 		})
@@ -190,7 +188,7 @@ type pacer struct {
 
 // run writes, every millisecond, the comments due by then, round-robin
 // over the posters. Comment k is due at start + k/rate.
-func (pc *pacer) run(ctx context.Context, start, t0, end time.Time) pacing {
+func (pc *pacer) run(ctx context.Context, start, end time.Time) pacing {
 	var pg pacing
 	total := int64(end.Sub(start).Seconds() * pc.rate)
 	for ctx.Err() == nil && pg.sent < total {
@@ -204,7 +202,6 @@ func (pc *pacer) run(ctx context.Context, start, t0, end time.Time) pacing {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	pg.inWin = max(pg.sent-int64(math.Ceil(t0.Sub(start).Seconds()*pc.rate)), 0)
 	return pg
 }
 
