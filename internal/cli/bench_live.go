@@ -63,7 +63,7 @@ stadion bench live --brokers mosquitto,nats --workloads storm,idle --json`,
 		fs.Float64Var(&o.maxRate, "max-rate", 5000, "highest offered fan-out rate, comments/s")
 		fs.IntVar(&o.users, "users", 200, "posting users of the moderation workload")
 		fs.IntVar(&o.banned, "banned", 10000, "banned words in stadion's list (at most 16807)")
-		fs.Float64Var(&o.modRate, "mod-rate", 2000, "first offered moderation rate, comments/s")
+		fs.Float64Var(&o.modRate, "mod-rate", 500, "first offered moderation rate, comments/s")
 		fs.Float64Var(&o.modMax, "mod-max-rate", 100000, "highest offered moderation rate, comments/s")
 		fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured start of each offered rate")
 		fs.DurationVar(&o.measure, "measure", 2*time.Second, "measured time of each offered rate")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -190,10 +191,10 @@ type pacer struct {
 // over the posters. Comment k is due at start + k/rate.
 func (pc *pacer) run(ctx context.Context, start, end time.Time) pacing {
 	var pg pacing
-	total := int64(end.Sub(start).Seconds() * pc.rate)
+	total := int64(math.Ceil(end.Sub(start).Seconds() * pc.rate))
 	for ctx.Err() == nil && pg.sent < total {
 		now := time.Now()
-		due := min(int64(now.Sub(start).Seconds()*pc.rate), total)
+		due := min(int64(now.Sub(start).Seconds()*pc.rate)+1, total)
 		if due > pg.sent {
 			oldest := start.Add(time.Duration(float64(pg.sent) / pc.rate * float64(time.Second)))
 			pg.lag = max(pg.lag, now.Sub(oldest))
