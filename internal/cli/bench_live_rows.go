@@ -47,6 +47,14 @@ func liveRows(common float64) []liveRow {
 				}
 				return b.Idle.KiBPerViewer
 			}},
+		{"  broker CPU per connect", idle(func(i *idleResult) string {
+			return fmt.Sprintf("%.0f µs", i.StormCPU/float64(max(i.Viewers, 1))*1e6)
+		}), func(b *liveBrokerResult) float64 {
+			if b.Idle == nil || b.Idle.Viewers == 0 {
+				return 0
+			}
+			return b.Idle.StormCPU / float64(b.Idle.Viewers)
+		}},
 		{"  RSS before / with viewers", idle(func(i *idleResult) string { return fmtMiB(i.BaseRSS) + " / " + fmtMiB(i.RSS) }), nil},
 		{"  alive after idling", idle(func(i *idleResult) string { return fmt.Sprintf("%d/%d", i.Alive, i.Viewers) }), nil},
 		{"fan-out: max sustained comments/s", best(func(s *liveStep) string { return thousands(s.Rate) }), nil},
@@ -56,9 +64,11 @@ func liveRows(common float64) []liveRow {
 			}},
 		{"  p50 / p99 there", best(func(s *liveStep) string { return fmtMS(s.Latency.P50) + " / " + fmtMS(s.Latency.P99) }), nil},
 		{"  broker / client CPU there", best(func(s *liveStep) string { return fmt.Sprintf("%.2f / %.2f", s.BrokerCPU, s.ClientCPU) }), nil},
-		{"  client CPU per delivery", best(func(s *liveStep) string {
-			return fmt.Sprintf("%.1f µs", s.ClientCPU/s.DeliveredPerSec*1e6)
-		}), nil},
+		{"  broker / client CPU per delivery", best(func(s *liveStep) string {
+			return fmt.Sprintf("%.1f / %.1f µs", s.BrokerCPU/s.DeliveredPerSec*1e6, s.ClientCPU/s.DeliveredPerSec*1e6)
+		}), func(b *liveBrokerResult) float64 {
+			return ifStep(b.bestFanOut(), func(s *liveStep) float64 { return s.BrokerCPU / s.DeliveredPerSec })
+		}},
 		{fmt.Sprintf("fan-out at %s comments/s: p99", thousands(common)),
 			func(b *liveBrokerResult) string {
 				return stepCell(b.AtCommon, func(s *liveStep) string { return fmtMS(s.Latency.P99) })
