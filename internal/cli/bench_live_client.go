@@ -66,6 +66,8 @@ type liveResp struct {
 	Storm *stormResult `json:"storm,omitempty"`
 	Alive int          `json:"alive,omitempty"`
 	Step  *stepResult  `json:"step,omitempty"`
+	// Retried is how many subscribers of a load had to connect again.
+	Retried int `json:"retried,omitempty"`
 }
 
 func serveLiveClient(ctx context.Context, in io.Reader, out io.Writer) error {
@@ -113,6 +115,9 @@ func (g *liveLoad) handle(ctx context.Context, req liveReq, resp *liveResp) erro
 		g.unload()
 		var err error
 		g.load, err = newFanLoad(ctx, req)
+		if g.load != nil {
+			resp.Retried = g.load.retried
+		}
 		return err
 	case "step":
 		if g.load == nil {

@@ -21,6 +21,7 @@ type fanLoad struct {
 	subs      int
 	posters   []*poster
 	topic     string
+	retried   int // subscribers that had to connect again
 	posterErr atomic.Pointer[error]
 }
 
@@ -60,12 +61,7 @@ func newFanLoad(ctx context.Context, req liveReq) (*fanLoad, error) {
 		return nil, err
 	}
 	prefix := fmt.Sprintf("fo%d-%d-", os.Getpid(), time.Now().UnixNano()%1e6)
-	sreq := req
-	sreq.Concurrency = cmp.Or(req.Concurrency, 64)
-	idle, res, err := storm(ctx, sreq)
-	if err == nil && res.Failures > 0 {
-		err = fmt.Errorf("%d of %d subscribers failed to connect: %s", res.Failures, req.Conns, res.FirstError)
-	}
+	idle, err := l.subscribe(ctx, req)
 	for _, c := range idle {
 		if err == nil {
 			err = l.readers.add(c.Conn)
@@ -88,6 +84,29 @@ func newFanLoad(ctx context.Context, req liveReq) (*fanLoad, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// subscribe connects the subscribers. Those that fail are tried again up
+// to three times, a second apart, as a real client would reconnect.
+func (l *fanLoad) subscribe(ctx context.Context, req liveReq) ([]*idleConn, error) {
+	sreq := req
+	sreq.Concurrency = cmp.Or(req.Concurrency, 64)
+	var all []*idleConn
+	for try := 0; ; try++ {
+		idle, res, err := storm(ctx, sreq)
+		all = append(all, idle...)
+		switch {
+		case err != nil:
+			return all, err
+		case res.Failures == 0:
+			return all, nil
+		case try == 3:
+			return all, fmt.Errorf("%d of %d subscribers failed to connect, 3 times: %s", res.Failures, req.Conns, res.FirstError)
+		}
+		l.retried += res.Failures
+		sreq.Conns = res.Failures
+		time.Sleep(time.Second)
+	}
 }
 
 // addPoster keeps a poster and drains what the broker sends it.
@@ -226,19 +245,19 @@ func (pc *pacer) write(now time.Time, n int64) {
 }
 
 // drain waits until the readers have counted want deliveries in all, or
-// nothing arrived for half a second, or 5 seconds passed; it returns how
+// nothing arrived for 2 seconds, or 10 seconds passed; it returns how
 // long after start the last delivery arrived.
 func (l *fanLoad) drain(ctx context.Context, want int64) time.Duration {
 	start := time.Now()
 	last, lastAt := l.readers.total(), start
-	for ctx.Err() == nil && time.Since(start) < 5*time.Second {
+	for ctx.Err() == nil && time.Since(start) < 10*time.Second {
 		n := l.readers.total()
 		if n >= want {
 			break
 		}
 		if n != last {
 			last, lastAt = n, time.Now()
-		} else if time.Since(lastAt) > 500*time.Millisecond {
+		} else if time.Since(lastAt) > 2*time.Second {
 			return lastAt.Sub(start)
 		}
 		time.Sleep(2 * time.Millisecond)

@@ -17,6 +17,35 @@ type rampResult struct {
 	Steps []*liveStep `json:"steps"`
 	// Best is the highest sustained step (nil when none was).
 	Best *liveStep `json:"best,omitempty"`
+	// Reconnects counts subscribers the broker refused or dropped while
+	// they connected, each tried again a second later.
+	Reconnects int `json:"reconnects,omitempty"`
+}
+
+// settleCPU waits until the broker is quiet (under 5% of a core for half
+// a second, at most a minute), so that a workload does not pay for the
+// previous one: the storm's 10,000 disconnects, for instance.
+func settleCPU(ctx context.Context, pid int) error {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		c0, err := procCPU(pid)
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		c1, err := procCPU(pid)
+		if err != nil {
+			return err
+		}
+		if c1-c0 < 25*time.Millisecond {
+			return nil
+		}
+	}
+	return nil
 }
 
 // liveStep is a step as the benchmark judged it, with the CPU each side
@@ -47,11 +76,15 @@ func (r *rampResult) at(rate float64) *liveStep {
 // is not sustained or max is passed, then bisects twice between the last
 // sustained rate and the first that was not.
 func ramp(ctx context.Context, env Env, o liveOptions, lc *liveClient, b *liveBroker, load liveReq, start, max float64) (*rampResult, error) {
-	if _, err := lc.call(load); err != nil {
+	if err := settleCPU(ctx, b.pid); err != nil {
+		return nil, err
+	}
+	resp, err := lc.call(load)
+	if err != nil {
 		return nil, err
 	}
 	defer lc.call(liveReq{Op: "unload"})
-	r := &rampResult{}
+	r := &rampResult{Reconnects: resp.Retried}
 	var failed float64
 	for rate := start; rate <= max && ctx.Err() == nil; rate *= rampGrowth {
 		s, err := runStep(ctx, env, o, lc, b, rate)

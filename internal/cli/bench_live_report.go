@@ -87,7 +87,7 @@ func (r *liveReport) finish(o liveOptions) {
 	r.LoadAvg[1] = loadAvg()
 	var ramps []*rampResult
 	for _, b := range r.Brokers {
-		if b.Name != "sink" {
+		if b.Name != "sink" && b.FanOut != nil && b.FanOut.Best != nil {
 			ramps = append(ramps, b.FanOut)
 		}
 	}

@@ -62,6 +62,12 @@ func liveRows(common float64) []liveRow {
 			func(b *liveBrokerResult) float64 {
 				return ifStep(b.bestFanOut(), func(s *liveStep) float64 { return s.DeliveredPerSec })
 			}},
+		{"  subscribers that reconnected", func(b *liveBrokerResult) string {
+			if b.FanOut == nil {
+				return "-"
+			}
+			return strconv.Itoa(b.FanOut.Reconnects)
+		}, nil},
 		{"  p50 / p99 there", best(func(s *liveStep) string { return fmtMS(s.Latency.P50) + " / " + fmtMS(s.Latency.P99) }), nil},
 		{"  broker / client CPU there", best(func(s *liveStep) string { return fmt.Sprintf("%.2f / %.2f", s.BrokerCPU, s.ClientCPU) }), nil},
 		{"  broker / client CPU per delivery", best(func(s *liveStep) string {
