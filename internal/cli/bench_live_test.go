@@ -25,7 +25,7 @@ func benchLiveArgs(t *testing.T, brokers string, extra ...string) []string {
 func TestBenchLiveJSON(t *testing.T) {
 	brokers := "mosquitto"
 	if !testing.Short() {
-		brokers = "stadion,mosquitto"
+		brokers = "stadion,mosquitto,nats"
 	}
 	out := runBench(t, benchLiveArgs(t, brokers, "--json"))
 	var rep liveReport
