@@ -196,7 +196,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 		s.svcs = append(s.svcs, c)
 		caps = append(caps, c)
 		if m, ok := c.(interface{ MQTTAddr() string }); ok {
-			s.MQTTAddr = m.MQTTAddr()
+			s.MQTTAddr = localHostPort(m.MQTTAddr())
 		}
 	}
 	mux := http.NewServeMux()
@@ -286,6 +286,19 @@ func localURL(addr net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(tcp.Port))
+}
+
+// localHostPort is the address a client on this machine dials for a
+// listener's address (an unspecified host becomes 127.0.0.1).
+func localHostPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func writeEndpoints(dataDir string, ep Endpoints) error {

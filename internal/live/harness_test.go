@@ -43,7 +43,7 @@ live:
 `
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	eng  *engine.Engine
 	keys *api.Keys
 	s    *Service
@@ -51,7 +51,7 @@ type harness struct {
 	mqtt string // MQTT listener address
 }
 
-func newHarness(t *testing.T, yamlText string) *harness {
+func newHarness(t testing.TB, yamlText string) *harness {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yamlText), fstest.MapFS{}, ".")
 	if err != nil {
@@ -62,17 +62,17 @@ func newHarness(t *testing.T, yamlText string) *harness {
 
 // startHarnessWith starts a service that re-reads its configuration with
 // reload.
-func startHarnessWith(t *testing.T, cfg *config.Config, reload func() (*config.Config, error)) *harness {
+func startHarnessWith(t testing.TB, cfg *config.Config, reload func() (*config.Config, error)) *harness {
 	return startHarnessOpts(t, cfg, nil, reload)
 }
 
 // startHarness starts a live service; with eng set, it joins that engine
 // (a second process of the same deployment).
-func startHarness(t *testing.T, cfg *config.Config, eng *engine.Engine) *harness {
+func startHarness(t testing.TB, cfg *config.Config, eng *engine.Engine) *harness {
 	return startHarnessOpts(t, cfg, eng, nil)
 }
 
-func startHarnessOpts(t *testing.T, cfg *config.Config, eng *engine.Engine, reload func() (*config.Config, error)) *harness {
+func startHarnessOpts(t testing.TB, cfg *config.Config, eng *engine.Engine, reload func() (*config.Config, error)) *harness {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

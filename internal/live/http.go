@@ -28,6 +28,7 @@ func (s *Service) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handle
 	mux.Handle("PUT /v1/live/{room}/pinned", auth(api.HandlerFunc(s.handlePin)))
 	mux.Handle("DELETE /v1/live/{room}/pinned", auth(api.HandlerFunc(s.handlePin)))
 	mux.Handle("GET /mqtt", http.HandlerFunc(s.handleWebSocket))
+	mux.Handle("GET /live/{room}", api.HandlerFunc(s.handleViewerPage))
 }
 
 func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,11 +16,17 @@ var errOverloaded = errors.New("live: too many posts waiting; try again")
 
 // Ingress limits: posts waiting in memory, posts per engine write, and
 // writes in flight. While writes are in flight, posts gather into the
-// next batch: one fsync carries many comments.
+// next batch, so one fsync carries many comments and batches grow with
+// the load: the engine's fsync rate bounds batches per second, not posts.
+// More writes in flight would only make the batches smaller.
 const (
 	ingressQueue    = 1 << 16
-	ingressBatch    = 512
-	ingressInflight = 8
+	ingressBatch    = 1024
+	ingressInflight = 2
+	// ingressLinger is how long a batch waits for company: a post waits at
+	// most this long, and under load each engine write carries the posts
+	// of a whole linger.
+	ingressLinger = time.Millisecond
 )
 
 type queued struct {
@@ -58,7 +65,7 @@ func (g *ingress) run(ctx context.Context) {
 			g.failQueued()
 			return
 		case q := <-g.in:
-			batch := g.gather([]queued{q})
+			batch := g.linger(ctx, []queued{q})
 			select {
 			case g.sem <- struct{}{}:
 			case <-ctx.Done():
@@ -70,6 +77,23 @@ func (g *ingress) run(ctx context.Context) {
 			go g.write(ctx, batch)
 		}
 	}
+}
+
+// linger adds the posts that arrive within ingressLinger, up to a batch.
+func (g *ingress) linger(ctx context.Context, batch []queued) []queued {
+	t := time.NewTimer(ingressLinger)
+	defer t.Stop()
+	for len(batch) < ingressBatch {
+		select {
+		case q := <-g.in:
+			batch = append(batch, q)
+		case <-t.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }
 
 // gather adds the posts already waiting, up to a batch.

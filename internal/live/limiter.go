@@ -2,6 +2,7 @@ package live
 
 import (
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
@@ -16,15 +17,15 @@ import (
 // posts are spread over n processes can reach up to n times the limits.
 type limiter struct {
 	mu        sync.Mutex
+	seed      maphash.Seed
 	users     map[string]*userState
-	floods    map[string]*floodState // room + "\x00" + normalized text
-	accepted  map[string]time.Time   // post id → when; a redelivered post is accepted again
+	floods    map[uint64]*floodState // hash of room and normalized text
 	lastSweep time.Time
 }
 
 type userState struct {
 	times  []time.Time          // accepted posts, oldest first
-	texts  map[string]time.Time // normalized text → last accepted
+	texts  map[uint64]time.Time // hash of normalized text → last accepted
 	rooms  map[string]time.Time // room → last accepted (slow mode)
 	latest time.Time
 }
@@ -39,7 +40,7 @@ type floodState struct {
 const keepUsers = time.Hour
 
 func newLimiter() *limiter {
-	return &limiter{users: map[string]*userState{}, floods: map[string]*floodState{}, accepted: map[string]time.Time{}}
+	return &limiter{seed: maphash.MakeSeed(), users: map[string]*userState{}, floods: map[uint64]*floodState{}}
 }
 
 // check decides one post; "" accepts it (and remembers it).
@@ -55,22 +56,19 @@ func (l *limiter) check(p post, pol *policy, st RoomState) (reason, detail strin
 	if _, bad := pol.words.Find(p.Text); bad {
 		return reasonBanned, "the comment contains a word that is not allowed"
 	}
-	norm := wordfilter.Normalize(p.Text)
+	norm := maphash.String(l.seed, wordfilter.Normalize(p.Text))
+	key := maphash.String(l.seed, p.Room) ^ norm*0x9e3779b97f4a7c15
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(p.At, pol)
-	if _, again := l.accepted[p.ID]; again {
-		return "", ""
-	}
 	u := l.users[p.User]
 	if u == nil {
-		u = &userState{texts: map[string]time.Time{}, rooms: map[string]time.Time{}}
+		u = &userState{texts: map[uint64]time.Time{}, rooms: map[string]time.Time{}}
 		l.users[p.User] = u
 	}
 	if reason, detail := u.limits(p, pol, st, norm); reason != "" {
 		return reason, detail
 	}
-	key := p.Room + "\x00" + norm
 	f := l.floods[key]
 	if f != nil && p.At.Sub(f.first) > pol.dupWindow {
 		f = nil
@@ -84,12 +82,11 @@ func (l *limiter) check(p post, pol *policy, st RoomState) (reason, detail strin
 	}
 	f.users[p.User] = struct{}{}
 	u.accept(p, pol, norm)
-	l.accepted[p.ID] = p.At
 	return "", ""
 }
 
 // limits applies slow mode, the rate limit and duplicate suppression.
-func (u *userState) limits(p post, pol *policy, st RoomState, norm string) (string, string) {
+func (u *userState) limits(p post, pol *policy, st RoomState, norm uint64) (string, string) {
 	if st.State == stateSlow {
 		if last, ok := u.rooms[p.Room]; ok && p.At.Sub(last) < st.Slow {
 			return reasonSlow, fmt.Sprintf("slow mode: one comment every %s", st.Slow)
@@ -112,7 +109,7 @@ func (u *userState) limits(p post, pol *policy, st RoomState, norm string) (stri
 	return "", ""
 }
 
-func (u *userState) accept(p post, pol *policy, norm string) {
+func (u *userState) accept(p post, pol *policy, norm uint64) {
 	u.times = append(u.times, p.At)
 	if keep := pol.userRate.Count; keep > 0 && len(u.times) > keep {
 		u.times = u.times[len(u.times)-keep:]
@@ -144,11 +141,6 @@ func (l *limiter) sweep(now time.Time, pol *policy) {
 	for k, f := range l.floods {
 		if now.Sub(f.first) > pol.dupWindow {
 			delete(l.floods, k)
-		}
-	}
-	for id, at := range l.accepted {
-		if now.Sub(at) > dedupeWindow {
-			delete(l.accepted, id)
 		}
 	}
 }

@@ -72,6 +72,7 @@ type Service struct {
 	replies *replies
 	board   *board
 	limits  *limiter
+	retries *retries
 
 	mu      sync.Mutex
 	watched map[string]*nats.Subscription // MQTT filter → engine subscription

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,16 +32,30 @@ func (s *Service) startWorkers(ctx, bg context.Context) error {
 	if err != nil {
 		return fmt.Errorf("live: consumer %s: %w", moderatorsConsumer, err)
 	}
-	s.limits = newLimiter()
+	s.limits, s.retries = newLimiter(), newRetries()
 	for range s.cfg.Live.Workers {
 		s.run(func() { s.work(bg, cons) })
 	}
 	return nil
 }
 
+// workerPipeline is how many batches one worker keeps between deciding
+// and acking: it decides the next batch while the engine stores the
+// comments of the previous ones.
+const workerPipeline = 64
+
 func (s *Service) work(ctx context.Context, cons jetstream.Consumer) {
+	stored := make(chan *moderated, workerPipeline)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range stored {
+			s.finish(ctx, b)
+		}
+	}()
+	defer func() { close(stored); <-done }()
 	for ctx.Err() == nil {
-		it, err := cons.Messages(jetstream.PullMaxMessages(16))
+		it, err := cons.Messages(jetstream.PullMaxMessages(workerPipeline))
 		if err != nil {
 			s.log.Warn("moderation worker cannot pull; retrying", "err", err)
 			sleep(ctx, time.Second)
@@ -53,7 +67,7 @@ func (s *Service) work(ctx context.Context, cons jetstream.Consumer) {
 			if err != nil {
 				break
 			}
-			s.moderate(ctx, msg)
+			stored <- s.moderate(msg)
 		}
 		stop()
 		it.Stop()
@@ -76,30 +90,64 @@ type decided struct {
 	rj *Rejection
 }
 
-// moderate checks one batch of posts, stores the accepted comments of
-// each room as one message (deduplicated by batch and room, so a batch
-// moderated twice is stored once), then answers the posters and acks.
-func (s *Service) moderate(ctx context.Context, msg jetstream.Msg) {
-	start := time.Now()
+// moderated is a batch whose comments are being stored.
+type moderated struct {
+	id      string
+	msg     jetstream.Msg
+	out     []decided
+	futures []jetstream.PubAckFuture
+	err     error
+	start   time.Time
+}
+
+// moderate checks one batch of posts and starts storing the accepted
+// comments of each room as one message (deduplicated by batch and room,
+// so a batch moderated twice is stored once). finish completes it.
+func (s *Service) moderate(msg jetstream.Msg) *moderated {
+	b := &moderated{msg: msg, start: time.Now()}
 	posts, bad := decodePosts(msg.Data())
 	if bad > 0 {
 		s.log.Warn("live: unreadable posts dropped", "count", bad)
 	}
-	out := s.decide(posts)
 	batchID := msg.Headers().Get(jetstream.MsgIDHeader)
 	if batchID == "" {
 		if md, err := msg.Metadata(); err == nil {
 			batchID = fmt.Sprint(md.Sequence.Stream)
 		}
 	}
-	if err := s.store(ctx, batchID, out); err != nil {
+	b.id = batchID
+	b.out = s.retries.take(batchID)
+	if b.out == nil {
+		b.out = s.decide(posts)
+	}
+	b.futures, b.err = s.store(batchID, b.out)
+	return b
+}
+
+// finish waits until a batch's comments are stored, then answers the
+// posters and acks the batch; on failure the batch is retried.
+func (s *Service) finish(ctx context.Context, b *moderated) {
+	err := b.err
+	for _, f := range b.futures {
+		if err != nil {
+			break
+		}
+		select {
+		case <-f.Ok():
+		case err = <-f.Err():
+		case <-ctx.Done():
+			return // unacked: redelivered to a worker elsewhere
+		}
+	}
+	if err != nil {
 		s.log.Warn("live: comments not stored; the batch is retried", "err", err)
-		msg.NakWithDelay(time.Second)
+		s.retries.keep(b.id, b.out)
+		b.msg.NakWithDelay(time.Second)
 		return
 	}
-	s.answer(out)
-	msg.Ack()
-	s.m.batchSeconds.Observe(time.Since(start).Seconds())
+	s.answer(b.out)
+	b.msg.Ack()
+	s.m.batchSeconds.Observe(time.Since(b.start).Seconds())
 }
 
 func decodePosts(data []byte) (posts []post, bad int) {
@@ -132,8 +180,9 @@ func (s *Service) decide(posts []post) []decided {
 	return out
 }
 
-// store writes each room's accepted comments as one engine message.
-func (s *Service) store(ctx context.Context, batchID string, out []decided) error {
+// store starts writing each room's accepted comments as one engine
+// message.
+func (s *Service) store(batchID string, out []decided) ([]jetstream.PubAckFuture, error) {
 	lines := map[string][]byte{}
 	var rooms []string
 	for _, d := range out {
@@ -156,23 +205,13 @@ func (s *Service) store(ctx context.Context, batchID string, out []decided) erro
 		m.Data = lines[room]
 		m.Header.Set(batchHeader, "1")
 		m.Header.Set(jetstream.MsgIDHeader, batchID+"."+room)
-		f, err := s.js.PublishMsgAsync(m)
+		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(10*time.Second))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		futures = append(futures, f)
 	}
-	var errs []error
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			errs = append(errs, err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return errors.Join(errs...)
+	return futures, nil
 }
 
 // answer tells posters and counts: rejections on MQTT, outcomes to HTTP
@@ -192,4 +231,40 @@ func (s *Service) answer(out []decided) {
 			s.nc.Publish(d.p.Reply, raw)
 		}
 	}
+}
+
+// retries keeps the decisions of batches whose comments could not be
+// stored, so that a retry in this process stores the same comments: the
+// limiter already counted them, and deciding again would reject them as
+// duplicates of themselves.
+type retries struct {
+	mu    sync.Mutex
+	byID  map[string][]decided
+	added map[string]time.Time
+}
+
+func newRetries() *retries {
+	return &retries{byID: map[string][]decided{}, added: map[string]time.Time{}}
+}
+
+func (r *retries) keep(id string, out []decided) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for old, at := range r.added {
+		if now.Sub(at) > dedupeWindow {
+			delete(r.byID, old)
+			delete(r.added, old)
+		}
+	}
+	r.byID[id], r.added[id] = out, now
+}
+
+func (r *retries) take(id string) []decided {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.byID[id]
+	delete(r.byID, id)
+	delete(r.added, id)
+	return out
 }

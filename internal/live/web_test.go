@@ -1,0 +1,47 @@
+package live
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBrowserViewerPage opens a room's page in headless Chromium: it must
+// show the room's history (fetched over HTTP) and the pinned message,
+// which only arrives over MQTT over WebSocket.
+func TestBrowserViewerPage(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("STADION_CI") != "" {
+			t.Fatal("chromium is missing: .ci/run installs the Debian package chromium")
+		}
+		t.Skip("chromium not installed (apt-get install chromium)")
+	}
+	h := newHarness(t, testConfig)
+	if code := h.do("POST", "/v1/live/curling/comments", h.token("u1", "Li Wei"), map[string]string{"text": "from the history"}, nil); code != 201 {
+		t.Fatalf("post: %d", code)
+	}
+	if code := h.do("PUT", "/v1/live/curling/pinned", h.key("studio"), map[string]string{"text": "pinned over websocket"}, nil); code != 204 {
+		t.Fatalf("pin: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=5000", "--dump-dom", h.srv.URL+"/live/curling").Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	dom := string(out)
+	for _, want := range []string{"from the history", "Li Wei", "📌 pinned over websocket", "watching (read-only)"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the page does not show %q:\n%s", want, dom)
+		}
+	}
+	if code := h.do("GET", "/live/nowhere", "", nil, nil); code != 404 {
+		t.Errorf("page of an unknown room: %d", code)
+	}
+}
