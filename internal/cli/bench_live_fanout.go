@@ -41,11 +41,15 @@ type stepResult struct {
 	Expected        int64   `json:"expected"`
 	Received        int64   `json:"received"`
 	Lost            int64   `json:"lost"`
-	DeliveredPerSec float64 `json:"delivered_per_sec"`
-	Latency         latency `json:"latency"`
-	DrainMS         float64 `json:"drain_ms"`      // from the last send until all arrived (or gave up)
-	ClientLagMS     float64 `json:"client_lag_ms"` // the longest a comment was sent after it was due
-	Error           string  `json:"error,omitempty"`
+	DeliveredPerSec float64 `json:"delivered_per_sec"` // arrivals inside the window
+	// WindowExpected and WindowReceived count the deliveries of the
+	// comments sent inside the window, wherever they arrived.
+	WindowExpected int64   `json:"window_expected"`
+	WindowReceived int64   `json:"window_received"`
+	Latency        latency `json:"latency"`
+	DrainMS        float64 `json:"drain_ms"`      // from the last send until all arrived (or gave up)
+	ClientLagMS    float64 `json:"client_lag_ms"` // the longest a comment was sent after it was due
+	Error          string  `json:"error,omitempty"`
 }
 
 // newFanLoad connects req.Conns subscribers to req.Filter and one poster
@@ -140,16 +144,18 @@ func (l *fanLoad) step(ctx context.Context, req liveReq) *stepResult {
 	t0, t1 := start.Add(warm), start.Add(warm+meas)
 	l.readers.setWindow(t0.UnixNano(), t1.UnixNano())
 	before := l.readers.total()
-	pg := l.offer(ctx, req.Rate, req.Size, start, t1)
+	pg := l.offer(ctx, req.Rate, req.Size, start, t0, t1)
 	r := &stepResult{Rate: req.Rate, Subscribers: l.readers.conns(), Sent: pg.sent, ClientLagMS: ms(pg.lag)}
 	r.SentPerSec = float64(pg.sent) / (warm + meas).Seconds()
 	r.Expected = pg.sent * int64(r.Subscribers)
+	r.WindowExpected = pg.inWin * int64(r.Subscribers)
 	r.DrainMS = ms(l.drain(ctx, before+r.Expected))
 	r.Received = l.readers.total() - before
 	r.Lost = max(r.Expected-r.Received, 0)
 	var h histogram
 	win := l.readers.collect(&h)
 	r.DeliveredPerSec = float64(win) / meas.Seconds()
+	r.WindowReceived = int64(h.n)
 	r.Latency = h.summary()
 	if e := l.posterErr.Load(); e != nil {
 		r.Error = (*e).Error()
@@ -161,14 +167,15 @@ func (l *fanLoad) step(ctx context.Context, req liveReq) *stepResult {
 
 // pacing is what the pacers did in a step.
 type pacing struct {
-	sent int64         // comments sent
-	lag  time.Duration // the longest a due comment waited to be sent
+	sent  int64         // comments sent
+	inWin int64         // those sent inside the measured window
+	lag   time.Duration // the longest a due comment waited to be sent
 }
 
 // offer publishes at rate from start until end, the posters shared by the
 // pacers. Every comment due before end is sent, late if the load
 // generator stalled (lag says how late).
-func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, end time.Time) pacing {
+func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, t0, end time.Time) pacing {
 	var mu sync.Mutex
 	var total pacing
 	var wg sync.WaitGroup
@@ -176,9 +183,10 @@ func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, end 
 	for p := range n {
 		pc := &pacer{posters: strided(l.posters[p:], n), rate: rate / float64(n), size: size, topic: l.topic, seq: uint64(p) << 48}
 		wg.Go(func() {
-			got := pc.run(ctx, start, end)
+			got := pc.run(ctx, start, t0, end)
 			mu.Lock()
 			total.sent += got.sent
+			total.inWin += got.inWin
 			total.lag = max(total.lag, got.lag)
 			mu.Unlock()
 		})
@@ -208,7 +216,7 @@ type pacer struct {
 
 // run writes, every millisecond, the comments due by then, round-robin
 // over the posters. Comment k is due at start + k/rate.
-func (pc *pacer) run(ctx context.Context, start, end time.Time) pacing {
+func (pc *pacer) run(ctx context.Context, start, t0, end time.Time) pacing {
 	var pg pacing
 	total := int64(math.Ceil(end.Sub(start).Seconds() * pc.rate))
 	for ctx.Err() == nil && pg.sent < total {
@@ -218,6 +226,9 @@ func (pc *pacer) run(ctx context.Context, start, end time.Time) pacing {
 			oldest := start.Add(time.Duration(float64(pg.sent) / pc.rate * float64(time.Second)))
 			pg.lag = max(pg.lag, now.Sub(oldest))
 			pc.write(now, due-pg.sent)
+			if !now.Before(t0) && !now.After(end) {
+				pg.inWin += due - pg.sent
+			}
 			pg.sent = due
 		}
 		time.Sleep(time.Millisecond)

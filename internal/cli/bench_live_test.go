@@ -114,8 +114,10 @@ func checkRamp(t *testing.T, name string, r *rampResult, subs int) {
 		t.Fatalf("%s: no steps", name)
 	}
 	for _, s := range r.Steps {
-		if s.Subscribers != subs || s.Sent == 0 || s.Expected != s.Sent*int64(subs) || s.Received != s.Expected {
-			t.Errorf("%s at %g/s: sent %d to %d subscribers, received %d of %d", name, s.Rate, s.Sent, s.Subscribers, s.Received, s.Expected)
+		if s.Subscribers != subs || s.Sent == 0 || s.Expected != s.Sent*int64(subs) || s.Received != s.Expected ||
+			s.WindowExpected == 0 || s.WindowReceived != s.WindowExpected {
+			t.Errorf("%s at %g/s: sent %d to %d subscribers, received %d of %d (%d of %d sent in the window)",
+				name, s.Rate, s.Sent, s.Subscribers, s.Received, s.Expected, s.WindowReceived, s.WindowExpected)
 		}
 		if s.Latency.P50 <= 0 || s.Latency.P99 < s.Latency.P50 || s.DeliveredPerSec <= 0 {
 			t.Errorf("%s at %g/s: figures %+v", name, s.Rate, s.stepResult)
