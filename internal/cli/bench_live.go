@@ -60,7 +60,7 @@ stadion bench live --brokers mosquitto,nats --workloads storm,idle --json`,
 		fs.IntVar(&o.publishers, "publishers", 4, "publishing connections of the fan-out")
 		fs.IntVar(&o.size, "size", 200, "comment size in bytes")
 		fs.Float64Var(&o.rate, "rate", 10, "first offered fan-out rate, comments/s")
-		fs.Float64Var(&o.maxRate, "max-rate", 5000, "highest offered fan-out rate, comments/s")
+		fs.Float64Var(&o.maxRate, "max-rate", 20000, "highest offered fan-out rate, comments/s")
 		fs.IntVar(&o.users, "users", 200, "posting users of the moderation workload")
 		fs.IntVar(&o.banned, "banned", 10000, "banned words in stadion's list (at most 16807)")
 		fs.Float64Var(&o.modRate, "mod-rate", 500, "first offered moderation rate, comments/s")
