@@ -105,7 +105,7 @@ func (l *fanLoad) subscribe(ctx context.Context, req liveReq) ([]*idleConn, erro
 		case res.Failures == 0:
 			return all, nil
 		case try == 3:
-			return all, fmt.Errorf("%d of %d subscribers failed to connect, 3 times: %s", res.Failures, req.Conns, res.FirstError)
+			return all, fmt.Errorf("%d of %d subscribers failed to connect, also after 3 retries: %s", res.Failures, req.Conns, res.FirstError)
 		}
 		l.retried += res.Failures
 		sreq.Conns = res.Failures
