@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -14,40 +15,54 @@ type liveRow struct {
 }
 
 func liveRows(common float64) []liveRow {
-	storm := func(f func(*stormResult) string) func(*liveBrokerResult) string {
-		return func(b *liveBrokerResult) string {
-			if b.Storm == nil {
-				return "-"
-			}
-			return f(b.Storm)
+	return slices.Concat(stormRows(), idleRows(), fanOutRows(common), otherRows())
+}
+
+// stormCell, idleCell and bestCell show a figure of a workload, "-" when
+// it did not run.
+func stormCell(f func(*stormResult) string) func(*liveBrokerResult) string {
+	return func(b *liveBrokerResult) string {
+		if b.Storm == nil {
+			return "-"
 		}
+		return f(b.Storm)
 	}
-	idle := func(f func(*idleResult) string) func(*liveBrokerResult) string {
-		return func(b *liveBrokerResult) string {
-			if b.Idle == nil || b.Name == "sink" {
-				return "-"
-			}
-			return f(b.Idle)
+}
+
+func idleCell(f func(*idleResult) string) func(*liveBrokerResult) string {
+	return func(b *liveBrokerResult) string {
+		if b.Idle == nil {
+			return "-"
 		}
+		return f(b.Idle)
 	}
-	best := func(f func(*liveStep) string) func(*liveBrokerResult) string {
-		return func(b *liveBrokerResult) string { return stepCell(b.bestFanOut(), f) }
-	}
+}
+
+func bestCell(f func(*liveStep) string) func(*liveBrokerResult) string {
+	return func(b *liveBrokerResult) string { return stepCell(b.bestFanOut(), f) }
+}
+
+func stormRows() []liveRow {
 	return []liveRow{
-		{"connect storm: connects/s", storm(func(s *stormResult) string { return thousands(s.PerSec) }),
+		{"connect storm: connects/s", stormCell(func(s *stormResult) string { return thousands(s.PerSec) }),
 			func(b *liveBrokerResult) float64 { return ifStorm(b, func(s *stormResult) float64 { return s.PerSec }) }},
-		{"  connected / failures", storm(func(s *stormResult) string { return fmt.Sprintf("%d / %d", s.Connected, s.Failures) }), nil},
-		{"  handshake p50 / p99", storm(func(s *stormResult) string {
+		{"  connected / failures", stormCell(func(s *stormResult) string { return fmt.Sprintf("%d / %d", s.Connected, s.Failures) }), nil},
+		{"  handshake p50 / p99", stormCell(func(s *stormResult) string {
 			return fmtMS(s.Handshake.P50) + " / " + fmtMS(s.Handshake.P99)
 		}), nil},
-		{"idle: KiB per viewer", idle(func(i *idleResult) string { return strconv.FormatFloat(i.KiBPerViewer, 'f', 1, 64) }),
+	}
+}
+
+func idleRows() []liveRow {
+	return []liveRow{
+		{"idle: KiB per viewer", idleCell(func(i *idleResult) string { return strconv.FormatFloat(i.KiBPerViewer, 'f', 1, 64) }),
 			func(b *liveBrokerResult) float64 {
 				if b.Idle == nil {
 					return 0
 				}
 				return b.Idle.KiBPerViewer
 			}},
-		{"  broker CPU per connect", idle(func(i *idleResult) string {
+		{"  broker CPU per connect", idleCell(func(i *idleResult) string {
 			return fmt.Sprintf("%.0f µs", i.StormCPU/float64(max(i.Viewers, 1))*1e6)
 		}), func(b *liveBrokerResult) float64 {
 			if b.Idle == nil || b.Idle.Viewers == 0 {
@@ -55,10 +70,15 @@ func liveRows(common float64) []liveRow {
 			}
 			return b.Idle.StormCPU / float64(b.Idle.Viewers)
 		}},
-		{"  RSS before / with viewers", idle(func(i *idleResult) string { return fmtMiB(i.BaseRSS) + " / " + fmtMiB(i.RSS) }), nil},
-		{"  alive after idling", idle(func(i *idleResult) string { return fmt.Sprintf("%d/%d", i.Alive, i.Viewers) }), nil},
-		{"fan-out: max sustained comments/s", best(func(s *liveStep) string { return thousands(s.Rate) }), nil},
-		{"  deliveries/s", best(func(s *liveStep) string { return thousands(s.DeliveredPerSec) }),
+		{"  RSS before / with viewers", idleCell(func(i *idleResult) string { return fmtMiB(i.BaseRSS) + " / " + fmtMiB(i.RSS) }), nil},
+		{"  alive after idling", idleCell(func(i *idleResult) string { return fmt.Sprintf("%d/%d", i.Alive, i.Viewers) }), nil},
+	}
+}
+
+func fanOutRows(common float64) []liveRow {
+	return []liveRow{
+		{"fan-out: max sustained comments/s", bestCell(func(s *liveStep) string { return thousands(s.Rate) }), nil},
+		{"  deliveries/s", bestCell(func(s *liveStep) string { return thousands(s.DeliveredPerSec) }),
 			func(b *liveBrokerResult) float64 {
 				return ifStep(b.bestFanOut(), func(s *liveStep) float64 { return s.DeliveredPerSec })
 			}},
@@ -68,9 +88,9 @@ func liveRows(common float64) []liveRow {
 			}
 			return strconv.Itoa(b.FanOut.Reconnects)
 		}, nil},
-		{"  p50 / p99 there", best(func(s *liveStep) string { return fmtMS(s.Latency.P50) + " / " + fmtMS(s.Latency.P99) }), nil},
-		{"  broker / client CPU there", best(func(s *liveStep) string { return fmt.Sprintf("%.2f / %.2f", s.BrokerCPU, s.ClientCPU) }), nil},
-		{"  broker / client CPU per delivery", best(func(s *liveStep) string {
+		{"  p50 / p99 there", bestCell(func(s *liveStep) string { return fmtMS(s.Latency.P50) + " / " + fmtMS(s.Latency.P99) }), nil},
+		{"  broker / client CPU there", bestCell(func(s *liveStep) string { return fmt.Sprintf("%.2f / %.2f", s.BrokerCPU, s.ClientCPU) }), nil},
+		{"  broker / client CPU per delivery", bestCell(func(s *liveStep) string {
 			return fmt.Sprintf("%.1f / %.1f µs", s.BrokerCPU/s.DeliveredPerSec*1e6, s.ClientCPU/s.DeliveredPerSec*1e6)
 		}), func(b *liveBrokerResult) float64 {
 			return ifStep(b.bestFanOut(), func(s *liveStep) float64 { return s.BrokerCPU / s.DeliveredPerSec })
@@ -82,6 +102,11 @@ func liveRows(common float64) []liveRow {
 			func(b *liveBrokerResult) float64 {
 				return ifStep(b.AtCommon, func(s *liveStep) float64 { return s.Latency.P99 })
 			}},
+	}
+}
+
+func otherRows() []liveRow {
+	return []liveRow{
 		{"moderation: accepted comments/s",
 			func(b *liveBrokerResult) string {
 				if b.Moderation == nil {
