@@ -32,6 +32,8 @@ type command struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, env Env, args []string) error
 	// sub are subcommands (keys create, demo feed...); flags is unused then.
 	sub []*command
+	// hidden commands are run by other commands and left out of lists.
+	hidden bool
 }
 
 // commands lists every subcommand, in help order.

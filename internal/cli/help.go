@@ -33,6 +33,9 @@ Run 'stadion <command> --help' for a command's flags and an example.
 func printGroup(w io.Writer, name string, c *command) {
 	fmt.Fprintf(w, "%s — %s\n\nUsage: %s <subcommand> ...\n\nSubcommands:\n", name, c.short, name)
 	for _, s := range c.sub {
+		if s.hidden {
+			continue
+		}
 		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.short)
 	}
 	if c.example != "" {
