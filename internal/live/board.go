@@ -138,6 +138,12 @@ func (b *board) run(ctx context.Context) {
 }
 
 func (b *board) announce() {
+	raw, _ := json.Marshal(b.snapshot())
+	b.s.nc.Publish(boardSubject, raw)
+}
+
+// snapshot is this process's announcement as of now.
+func (b *board) snapshot() announcement {
 	now := time.Now().Unix()
 	b.mu.Lock()
 	a := announcement{Process: b.s.id, Rooms: map[string]*roomCounts{}}
@@ -157,15 +163,18 @@ func (b *board) announce() {
 			a.Rooms[room] = &roomCounts{Viewers: b.s.viewers(room)}
 		}
 	}
-	raw, _ := json.Marshal(a)
-	b.s.nc.Publish(boardSubject, raw)
+	return a
 }
 
-// stats adds up the announcements of every live process for room.
+// stats adds up the announcements of every other live process for room,
+// and this process's own counts as of now.
 func (b *board) stats(room string) RoomStats {
 	st := RoomStats{Room: room, Rejected: map[string]int64{}}
+	self := b.snapshot()
+	self.at = time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.others[self.Process] = self
 	for id, a := range b.others {
 		if time.Since(a.at) > boardStale {
 			delete(b.others, id)
