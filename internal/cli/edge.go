@@ -76,17 +76,5 @@ func runEdge(ctx context.Context, env Env, o EdgeOptions, drain time.Duration) e
 	fmt.Fprintf(env.Stdout, "  cloud      %s   (outbound leafnode; decisions never wait for it)\n", s.Cloud)
 	fmt.Fprintf(env.Stdout, "  domain     %s\n", gate.EdgeDomain(o.Venue))
 	fmt.Fprintf(env.Stdout, "  admin key  %s\n", s.AdminKeyPath)
-	select {
-	case <-ctx.Done():
-		o.Logger.Info("draining", "deadline", drain)
-	case err := <-s.Done():
-		if err != nil {
-			o.Logger.Error("http server failed", "err", err)
-		}
-	}
-	dctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	err = s.Stop(dctx)
-	o.Logger.Info("stopped", "err", err)
-	return err
+	return serveUntilSignal(ctx, o.Logger, s.Done(), s.Stop, drain)
 }

@@ -98,18 +98,24 @@ func runUp(ctx context.Context, env Env, o ServerOptions, drain time.Duration, s
 		return err
 	}
 	printBanner(env.Stdout, o, srv, time.Since(start))
+	return serveUntilSignal(ctx, o.Logger, srv.Done(), srv.Stop, drain)
+}
+
+// serveUntilSignal waits for the first signal (ctx ends) or for the HTTP
+// server to end, then stops the server, draining for at most drain.
+func serveUntilSignal(ctx context.Context, log *slog.Logger, done <-chan error, stop func(context.Context) error, drain time.Duration) error {
 	select {
 	case <-ctx.Done():
-		o.Logger.Info("draining", "deadline", drain)
-	case err := <-srv.Done():
+		log.Info("draining", "deadline", drain)
+	case err := <-done:
 		if err != nil {
-			o.Logger.Error("http server failed", "err", err)
+			log.Error("http server failed", "err", err)
 		}
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	err = srv.Stop(dctx)
-	o.Logger.Info("stopped", "err", err)
+	err := stop(dctx)
+	log.Info("stopped", "err", err)
 	return err
 }
 
