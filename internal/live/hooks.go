@@ -51,32 +51,35 @@ func (h hooks) Authenticate(c *mqtt.Connect) (mqtt.Client, byte) {
 }
 
 // Watch follows filter's engine subject for this process's subscribers.
+// Watch and Unwatch may race (a viewer leaves as another joins): both
+// decide under s.mu, Watch keeps a subscription that exists and Unwatch
+// keeps one that local subscribers still need.
 func (h hooks) Watch(filter string) error {
 	s := h.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.watched[filter]; ok {
+		return nil
+	}
 	sub, err := s.nc.Subscribe(filterSubject(filter), func(m *nats.Msg) { s.deliver(filter, m) })
 	if err != nil {
 		return err
 	}
 	sub.SetPendingLimits(1<<20, 256<<20)
-	s.mu.Lock()
-	old := s.watched[filter]
 	s.watched[filter] = sub
-	s.mu.Unlock()
-	if old != nil {
-		old.Unsubscribe()
-	}
 	return nil
 }
 
 func (h hooks) Unwatch(filter string) {
 	s := h.s
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	sub := s.watched[filter]
-	delete(s.watched, filter)
-	s.mu.Unlock()
-	if sub != nil {
-		sub.Unsubscribe()
+	if sub == nil || s.mqtt.Subscribers(filter) > 0 {
+		return
 	}
+	delete(s.watched, filter)
+	sub.Unsubscribe()
 }
 
 func (h hooks) Retained(filter string) []mqtt.Message { return h.s.retained.match(filter) }
