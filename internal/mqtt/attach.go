@@ -70,9 +70,6 @@ func (s *Server) restore(c *conn, sess *session) bool {
 // client said goodbye; a clean session ends, a persistent one waits for
 // its client.
 func (s *Server) detach(c *conn, graceful bool) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
 	if !graceful && c.will != nil && !s.isClosed() {
 		if err := c.client.Publish(*c.will, nil); err != nil {
 			s.log.Debug("mqtt will not published", "client", c.client.String(), "err", err)

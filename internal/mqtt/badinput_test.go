@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -126,4 +127,28 @@ func TestKeepAliveClosesSilentClients(t *testing.T) {
 	if time.Since(start) < time.Second {
 		t.Fatal("closed before the keep-alive ran out")
 	}
+}
+
+// TestCloseReachesClientsThatNeverConnected: a socket that never sends
+// CONNECT does not hold up the server's shutdown for the connect timeout.
+func TestCloseReachesClientsThatNeverConnected(t *testing.T) {
+	h, addr := startHub(t, Options{ConnectTimeout: time.Hour})
+	r := dialRaw(t, addr)
+	r.write([]byte{0x10}) // the first byte of a CONNECT, then nothing
+	held := func() bool {
+		h.srv.mu.Lock()
+		defer h.srv.mu.Unlock()
+		return len(h.srv.conns) == 1
+	}
+	for deadline := time.Now().Add(10 * time.Second); !held(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never took the connection")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.srv.Close(ctx); err != nil {
+		t.Fatalf("close with a half-connected client: %v", err)
+	}
+	r.expectClosed()
 }

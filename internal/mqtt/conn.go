@@ -32,7 +32,20 @@ type conn struct {
 // handle serves nc from CONNECT to its end.
 func (s *Server) handle(nc net.Conn) {
 	c := &conn{srv: s, nc: nc}
-	defer c.shutdown()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{} // so that Close reaches connections still in CONNECT
+	s.mu.Unlock()
+	defer func() {
+		c.shutdown()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
 	br := bufio.NewReaderSize(nc, 2048)
 	cp, err := c.readConnect(br)
 	if err != nil {
@@ -40,13 +53,6 @@ func (s *Server) handle(nc net.Conn) {
 		s.log.Debug("mqtt connect failed", "remote", nc.RemoteAddr().String(), "err", err)
 		return
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
 	present := s.attach(c, cp)
 	s.stats.Connects.Add(1)
 	s.stats.Connections.Add(1)
