@@ -134,7 +134,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.opts.MQTTAddr != "" {
 		ln, err := net.Listen("tcp", s.opts.MQTTAddr)
 		if err != nil {
-			return fmt.Errorf("--mqtt %s: %w", s.opts.MQTTAddr, err)
+			return fmt.Errorf("--mqtt %s: %w (is another MQTT broker listening there? pick another address with --mqtt, or --mqtt '' for WebSocket only)", s.opts.MQTTAddr, err)
 		}
 		s.ln = ln
 		s.run(func() {
