@@ -84,6 +84,36 @@ func (h hooks) Unwatch(filter string) {
 
 func (h hooks) Retained(filter string) []mqtt.Message { return h.s.retained.match(filter) }
 
+// claimSubject carries client ids connecting anywhere (base64url), with the
+// process they connected to as data.
+const claimSubject = "live.claim."
+
+// Claimed tells the other processes that clientID connected here.
+func (h hooks) Claimed(clientID string) {
+	h.s.nc.Publish(claimSubject+sessionKey(clientID), []byte(h.s.id))
+}
+
+// followClaims closes this process's connection of a client id that
+// connected to another process.
+func (s *Service) followClaims() error {
+	sub, err := s.nc.Subscribe(claimSubject+"*", func(m *nats.Msg) {
+		if string(m.Data) == s.id {
+			return
+		}
+		id, err := base64.RawURLEncoding.DecodeString(m.Subject[len(claimSubject):])
+		if err == nil {
+			s.mqtt.Kick(string(id))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.watched["\x00claims"] = sub
+	s.mu.Unlock()
+	return nil
+}
+
 func sessionKey(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
 
 func (h hooks) LoadSession(id string) ([]mqtt.Filter, bool) {

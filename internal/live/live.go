@@ -131,6 +131,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.startBridge(); err != nil {
 		return err
 	}
+	if err := s.followClaims(); err != nil {
+		return err
+	}
 	if s.opts.MQTTAddr != "" {
 		ln, err := net.Listen("tcp", s.opts.MQTTAddr)
 		if err != nil {

@@ -249,3 +249,28 @@ func (h *harness) as(t *testing.T) *harness {
 	c.t = t
 	return &c
 }
+
+// TestTakeoverAcrossProcesses: a client id connecting to a second process
+// closes its connection to the first (MQTT's takeover, across replicas).
+func TestTakeoverAcrossProcesses(t *testing.T) {
+	first := newHarness(t, testConfig)
+	second := startHarness(t, first.s.cfg, first.eng)
+	lost := make(chan struct{})
+	o := paho.NewClientOptions().AddBroker("tcp://"+first.mqtt).SetClientID("phone-7").SetAutoReconnect(false).
+		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
+	old := paho.NewClient(o)
+	if tok := old.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer old.Disconnect(0)
+	pahoConnect(t, "tcp://"+second.mqtt, "phone-7", "")
+	select {
+	case <-lost:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the first process kept the connection of a client id that connected to the second")
+	}
+	other := pahoConnect(t, "tcp://"+first.mqtt, "phone-8", "")
+	if !other.IsConnectionOpen() {
+		t.Fatal("other clients of the first process must stay connected")
+	}
+}

@@ -48,7 +48,32 @@ func (s *Server) attach(c *conn, cp *Connect) (present bool) {
 	if !present && sess.persistent {
 		present = s.restore(c, sess)
 	}
+	if cl, ok := s.hooks.(Claimer); ok {
+		cl.Claimed(cp.ClientID)
+	}
 	return present
+}
+
+// Kick closes this process's connection of clientID and forgets its
+// session without saving it: the client connected to another process,
+// which now owns the session.
+func (s *Server) Kick(clientID string) {
+	s.mu.Lock()
+	sess := s.sessions[clientID]
+	delete(s.sessions, clientID)
+	s.mu.Unlock()
+	if sess == nil {
+		return
+	}
+	sess.mu.Lock()
+	if sess.expiry != nil {
+		sess.expiry.Stop()
+	}
+	sess.mu.Unlock()
+	if c := sess.conn.Swap(nil); c != nil {
+		c.shutdown()
+	}
+	s.dropSubs(sess)
 }
 
 // restore re-subscribes a persistent session saved by another process

@@ -30,6 +30,13 @@ type Hooks interface {
 	SaveSession(clientID string, filters []Filter)
 }
 
+// Claimer is an optional part of Hooks: Claimed is called when a client id
+// connects here, so that other processes can close their connection of the
+// same id (the MQTT takeover, across processes) with Server.Kick.
+type Claimer interface {
+	Claimed(clientID string)
+}
+
 // Client is the identity of one authenticated connection.
 type Client interface {
 	// CanSubscribe reports whether the client may subscribe to filter.
