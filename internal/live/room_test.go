@@ -256,7 +256,7 @@ func TestTakeoverAcrossProcesses(t *testing.T) {
 	first := newHarness(t, testConfig)
 	second := startHarness(t, first.s.cfg, first.eng)
 	lost := make(chan struct{})
-	o := paho.NewClientOptions().AddBroker("tcp://"+first.mqtt).SetClientID("phone-7").SetAutoReconnect(false).
+	o := paho.NewClientOptions().AddBroker("tcp://" + first.mqtt).SetClientID("phone-7").SetAutoReconnect(false).
 		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
 	old := paho.NewClient(o)
 	if tok := old.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
