@@ -88,8 +88,10 @@ func readCreds(path string, log *slog.Logger) (gate.Credentials, error) {
 	if err != nil {
 		return gate.Credentials{}, fmt.Errorf("--creds: %w", err)
 	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		log.Warn("credentials file is readable by others; chmod 600 it", "path", path)
+	// Group read is allowed: Kubernetes mounts a Secret 0440 for a
+	// non-root pod's group. Anything for others, or group write, is not.
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o027 != 0 {
+		log.Warn("credentials file is open to others; chmod 600 it", "path", path, "mode", st.Mode().Perm().String())
 	}
 	return gate.ParseCredentials(raw)
 }
