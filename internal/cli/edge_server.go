@@ -127,17 +127,7 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	mux := http.NewServeMux()
 	s.edgeSystemRoutes(mux, reg)
 	s.edge.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
-	s.http = &http.Server{
-		Handler:           api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(time.Minute, api.Recover(o.Logger, mux))),
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-	}
-	go func() {
-		err := s.http.Serve(ln)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		s.done <- err
-	}()
+	s.http = serveHTTP(ln, api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(time.Minute, api.Recover(o.Logger, mux))), o.Logger, s.done)
 	s.HTTPURL = localURL(ln.Addr())
 	s.ready.Store(true)
 	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, PID: os.Getpid()})

@@ -244,20 +244,27 @@ func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {
 }
 
 func (s *Server) serve(ln net.Listener, h http.Handler) {
-	s.http = &http.Server{
+	s.http = serveHTTP(ln, h, s.log, s.done)
+}
+
+// serveHTTP serves h on ln with the limits every stadion listener has and
+// delivers the server's end to done (nil after Shutdown).
+func serveHTTP(ln net.Listener, h http.Handler, log *slog.Logger, done chan<- error) *http.Server {
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		err := s.http.Serve(ln)
+		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		s.done <- err
+		done <- err
 	}()
+	return srv
 }
 
 // Done delivers the HTTP server's end (nil after Stop).

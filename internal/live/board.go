@@ -124,18 +124,7 @@ func (rc *roomCounts) roll(now int64) {
 }
 
 // run announces this process's counters every second.
-func (b *board) run(ctx context.Context) {
-	t := time.NewTicker(boardEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			b.announce()
-		}
-	}
-}
+func (b *board) run(ctx context.Context) { every(ctx, boardEvery, b.announce) }
 
 func (b *board) announce() {
 	raw, _ := json.Marshal(b.snapshot())

@@ -16,16 +16,7 @@ func (s *Service) watchReload(ctx context.Context) {
 	if s.opts.ReloadConfig == nil {
 		return
 	}
-	t := time.NewTicker(reloadEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.reload()
-		}
-	}
+	every(ctx, reloadEvery, s.reload)
 }
 
 func (s *Service) reload() {

@@ -23,27 +23,14 @@ type retained struct {
 	w    jetstream.KeyWatcher
 }
 
-func openRetained(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*retained, error) {
+func openRetained(kv jetstream.KeyValue, log *slog.Logger) (*retained, error) {
 	r := &retained{kv: kv, log: log, msgs: map[string][]byte{}}
 	w, err := kv.WatchAll(context.Background())
 	if err != nil {
 		return nil, err
 	}
 	r.w = w
-	// The watch delivers the current values, then nil, then changes.
-	for e := range w.Updates() {
-		if e == nil {
-			break
-		}
-		r.apply(e)
-	}
-	go func() {
-		for e := range w.Updates() {
-			if e != nil {
-				r.apply(e)
-			}
-		}
-	}()
+	follow(w, r.apply)
 	return r, nil
 }
 

@@ -58,26 +58,14 @@ type roomStates struct {
 
 const roomKeyPrefix = "room."
 
-func openRooms(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*roomStates, error) {
+func openRooms(kv jetstream.KeyValue, log *slog.Logger) (*roomStates, error) {
 	r := &roomStates{kv: kv, states: map[string]RoomState{}}
 	w, err := kv.Watch(context.Background(), roomKeyPrefix+"*")
 	if err != nil {
 		return nil, err
 	}
 	r.w = w
-	for e := range w.Updates() {
-		if e == nil {
-			break
-		}
-		r.apply(e, log)
-	}
-	go func() {
-		for e := range w.Updates() {
-			if e != nil {
-				r.apply(e, log)
-			}
-		}
-	}()
+	follow(w, func(e jetstream.KeyValueEntry) { r.apply(e, log) })
 	return r, nil
 }
 

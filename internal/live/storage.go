@@ -76,10 +76,10 @@ func (s *Service) openStorage(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.retained, err = openRetained(ctx, rkv, s.log); err != nil {
+	if s.retained, err = openRetained(rkv, s.log); err != nil {
 		return err
 	}
-	if s.rooms, err = openRooms(ctx, s.bucket, s.log); err != nil {
+	if s.rooms, err = openRooms(s.bucket, s.log); err != nil {
 		return err
 	}
 	key, err := s.tokenKey(ctx)
