@@ -20,12 +20,14 @@ const defaultDataDir = "./stadion-data"
 
 var upCmd = &command{
 	name:  "up",
-	short: "run stadion: engine, data exchange and HTTP API",
+	short: "run stadion: engine, data exchange, live comments, capture and HTTP API",
 	long: `Starts an embedded NATS JetStream engine (state under --data) or connects to
 an external one (--nats-url), validates the configuration, creates the topics'
-streams and serves the HTTP API. With no --config it runs the bundled Games
-example (examples/games). The admin key is written to <data>/admin.key (0600)
-on first start.
+streams and serves the HTTP API. The capabilities the configuration uses
+start too: sinks, live comments over MQTT (--mqtt, and WebSocket at /mqtt),
+frame capture, and the cloud side of venue edges (--leaf). With no --config
+it runs the bundled Games example (examples/games). The admin key is written
+to <data>/admin.key (0600) on first start.
 
 The first SIGINT/SIGTERM drains in-flight requests (up to --drain); a second
 one exits at once.`,
