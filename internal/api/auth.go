@@ -19,6 +19,22 @@ const AdminClient = "admin"
 type Principal struct {
 	Client string
 	KeyID  string
+	// Revoked is cancelled when the key is revoked (nil: never, as for
+	// callers not authenticated by an API key).
+	Revoked context.Context
+}
+
+// Bind returns ctx, also cancelled when the caller's key is revoked, and
+// the function that releases it. A streaming response (SSE, snapshot, long
+// pull) runs under it, so revocation ends it on every replica. It starts no
+// goroutine.
+func (p Principal) Bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if p.Revoked == nil {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(p.Revoked, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // Admin reports whether the caller is the administrator.
@@ -61,7 +77,7 @@ func Authenticate(keys *Keys, h http.Handler) http.Handler {
 			WriteError(w, r, Unauthorized("the API key is unknown or revoked"))
 			return
 		}
-		ctx := WithPrincipal(r.Context(), Principal{Client: rec.Client, KeyID: rec.ID})
+		ctx := WithPrincipal(r.Context(), Principal{Client: rec.Client, KeyID: rec.ID, Revoked: keys.Revoked(rec.ID)})
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

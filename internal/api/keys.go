@@ -44,9 +44,17 @@ type Keys struct {
 	kv  jetstream.KeyValue
 	log *slog.Logger
 
-	mu    sync.RWMutex
-	byID  map[string]KeyRecord
-	ready chan struct{}
+	mu       sync.RWMutex
+	byID     map[string]KeyRecord
+	live     map[string]keyLife // per key id: cancelled when the key goes
+	onRevoke []func(KeyRecord)
+	ready    chan struct{}
+}
+
+// keyLife is a context that ends when its key is revoked.
+type keyLife struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // OpenKeys opens (creating if needed) the keys bucket and starts following
@@ -58,7 +66,7 @@ func OpenKeys(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*K
 	if err != nil {
 		return nil, fmt.Errorf("keys: open bucket: %w", err)
 	}
-	k := &Keys{kv: kv, log: log, byID: map[string]KeyRecord{}, ready: make(chan struct{})}
+	k := &Keys{kv: kv, log: log, byID: map[string]KeyRecord{}, live: map[string]keyLife{}, ready: make(chan struct{})}
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: watch: %w", err)
@@ -87,12 +95,12 @@ func (k *Keys) follow(w jetstream.KeyWatcher) {
 }
 
 func (k *Keys) apply(e jetstream.KeyValueEntry) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
-		delete(k.byID, e.Key())
+		k.forget(e.Key())
 		return
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	var rec KeyRecord
 	if err := json.Unmarshal(e.Value(), &rec); err != nil {
 		k.log.Warn("keys: skipping unreadable record", "id", e.Key(), "err", err)
@@ -146,10 +154,58 @@ func (k *Keys) Revoke(ctx context.Context, client, id string) error {
 	if err := k.kv.Delete(ctx, id); err != nil {
 		return fmt.Errorf("keys: revoke: %w", err)
 	}
-	k.mu.Lock()
-	delete(k.byID, id)
-	k.mu.Unlock()
+	k.forget(id)
 	return nil
+}
+
+// forget drops key id, ends its Revoked context and tells the OnRevoke
+// callbacks. It runs on every replica when the bucket's watch sees the
+// delete (and at once on the replica that revoked), so it is idempotent.
+func (k *Keys) forget(id string) {
+	k.mu.Lock()
+	rec, had := k.byID[id]
+	delete(k.byID, id)
+	life, live := k.live[id]
+	delete(k.live, id)
+	hooks := k.onRevoke
+	k.mu.Unlock()
+	if live {
+		life.cancel()
+	}
+	if !had {
+		return
+	}
+	for _, f := range hooks {
+		f(rec)
+	}
+}
+
+// Revoked returns a context that is cancelled once key id is revoked, on
+// this replica or any other (within the bucket watch's delay, well under a
+// second). For an unknown id it is already cancelled. Long-lived uses of a
+// key (streams, connections) end with it; see Principal.Bind.
+func (k *Keys) Revoked(id string) context.Context {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if life, ok := k.live[id]; ok {
+		return life.ctx
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, ok := k.byID[id]; !ok {
+		cancel()
+		return ctx
+	}
+	k.live[id] = keyLife{ctx: ctx, cancel: cancel}
+	return ctx
+}
+
+// OnRevoke registers f to be called with the record of every key revoked
+// from now on, on this replica or any other. f runs on the bucket's watch
+// goroutine: it must not block (close connections, do not wait for them).
+func (k *Keys) OnRevoke(f func(KeyRecord)) {
+	k.mu.Lock()
+	k.onRevoke = append(k.onRevoke, f)
+	k.mu.Unlock()
 }
 
 // List returns the records of client's keys (all clients' when client is "").

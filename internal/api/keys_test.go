@@ -283,6 +283,11 @@ func TestRevocation(t *testing.T) {
 	if _, err := replica.Lookup(key); err != nil {
 		t.Fatalf("the replica does not know the key: %v", err)
 	}
+	// A stream bound to the key on the replica ends with it.
+	streamCtx, release := Principal{Client: "timing", KeyID: rec.ID, Revoked: replica.Revoked(rec.ID)}.Bind(ctx)
+	defer release()
+	told := make(chan KeyRecord, 1)
+	replica.OnRevoke(func(r KeyRecord) { told <- r })
 	if err := n.keys.Revoke(ctx, "other", rec.ID); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("revoking another client's key: %v", err)
 	}
@@ -307,6 +312,22 @@ func TestRevocation(t *testing.T) {
 	}
 	if err := n.keys.Revoke(ctx, "timing", rec.ID); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("revoking twice: %v", err)
+	}
+	select {
+	case <-streamCtx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stream bound to the revoked key on the replica is still open")
+	}
+	select {
+	case r := <-told:
+		if r.ID != rec.ID || r.Client != "timing" {
+			t.Errorf("OnRevoke got %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica's OnRevoke was not called")
+	}
+	if replica.Revoked(rec.ID).Err() == nil {
+		t.Error("Revoked of a gone key is not cancelled")
 	}
 }
 
