@@ -14,12 +14,13 @@ import (
 
 var venueCmd = &command{
 	name:  "venue",
-	short: "venues from the cloud: list, credentials, edge status and logs over the edge's link",
+	short: "venues from the cloud: list, credentials, revoke, edge status and logs over the edge's link",
 	example: `stadion venue list
 stadion venue credentials bird-nest > bird-nest.creds
+stadion venue revoke bird-nest
 stadion venue status bird-nest
 stadion venue logs bird-nest --since 10m --follow`,
-	sub: []*command{venueListCmd, venueCredsCmd, venueStatusCmd, venueLogsCmd},
+	sub: []*command{venueListCmd, venueCredsCmd, venueRevokeCmd, venueStatusCmd, venueLogsCmd},
 }
 
 var venueListCmd = &command{
@@ -60,7 +61,7 @@ var venueListCmd = &command{
 
 var venueCredsCmd = &command{
 	name:    "credentials",
-	short:   "issue VENUE's edge credentials file (admin; replaces the previous one)",
+	short:   "issue VENUE's edge credentials file (admin; replaces the previous one and closes links made with it)",
 	usage:   "VENUE",
 	example: `stadion venue credentials bird-nest > bird-nest.creds && chmod 600 bird-nest.creds`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
@@ -80,6 +81,31 @@ var venueCredsCmd = &command{
 			}
 			fmt.Fprintln(env.Stderr, "store this file with mode 0600; it is shown once and replaces the venue's previous credentials")
 			return printJSON(env.Stdout, cr)
+		}
+	},
+}
+
+var venueRevokeCmd = &command{
+	name:    "revoke",
+	short:   "revoke VENUE's edge credentials (admin): its links close within a second on every replica",
+	usage:   "VENUE",
+	example: `stadion venue revoke bird-nest`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 {
+				return usageErr("want exactly one VENUE")
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			if err := r.do(ctx, "DELETE", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stderr, "credentials of %s revoked; issue new ones with: stadion venue credentials %s\n", args[0], args[0])
+			return nil
 		}
 	},
 }

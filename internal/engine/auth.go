@@ -29,6 +29,8 @@ type authenticator struct {
 	next     atomic.Pointer[Authorizer]
 	leaf     atomic.Pointer[LeafAuthorizer]
 	log      *slog.Logger
+
+	leafs leafUsers // who each admitted leafnode connection is
 }
 
 var _ server.Authentication = (*authenticator)(nil)
@@ -87,6 +89,7 @@ func (a *authenticator) checkLeaf(c server.ClientAuthentication, opts *server.Cl
 		return false
 	}
 	a.log.Info("leafnode admitted", "remote", c.RemoteAddress(), "name", name)
+	a.leafs.admitted(c.RemoteAddress(), name)
 	c.RegisterUser(&server.User{Username: name, Permissions: serverPerms(perms)})
 	return true
 }

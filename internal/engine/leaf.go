@@ -3,7 +3,10 @@ package engine
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -70,4 +73,76 @@ func (e *Engine) Domain() string { return e.domain }
 // leafnode connection (for an edge: whether its cloud link is up).
 func (e *Engine) LeafConnected() bool {
 	return e.srv != nil && e.srv.NumLeafNodes() > 0
+}
+
+// CloseLeafs closes every leafnode connection of this engine that was
+// admitted as user (the name LeafAuthorize returned) and reports how many
+// it closed. A venue whose credentials are revoked is cut off with it: the
+// authorizer already refuses its old secret, so it cannot link again.
+func (e *Engine) CloseLeafs(user string) int {
+	if e.srv == nil || e.auth == nil {
+		return 0
+	}
+	lz, err := e.srv.Leafz(nil)
+	if err != nil {
+		return 0
+	}
+	live := make(map[string]uint64, len(lz.Leafs))
+	for _, l := range lz.Leafs {
+		live[net.JoinHostPort(l.IP, strconv.Itoa(l.Port))] = l.ID
+	}
+	n := 0
+	for _, id := range e.auth.leafs.of(user, live) {
+		if e.srv.DisconnectClientByID(id) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// leafUsers remembers the user each leafnode connection was admitted as,
+// by its remote address (the engine's leafnode list does not name users).
+// Entries of connections gone for longer than leafForget are dropped
+// whenever the list is read, so it holds about the live connections.
+type leafUsers struct {
+	mu sync.Mutex
+	by map[string]leafUser
+}
+
+type leafUser struct {
+	name string
+	at   time.Time
+}
+
+// leafForget covers a connection admitted but not yet listed as a leafnode.
+const leafForget = 30 * time.Second
+
+func (l *leafUsers) admitted(addr net.Addr, name string) {
+	if addr == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.by == nil {
+		l.by = map[string]leafUser{}
+	}
+	l.by[addr.String()] = leafUser{name: name, at: time.Now()}
+}
+
+// of returns the ids of the live connections (addr -> id) admitted as
+// name, and forgets old entries that are not live.
+func (l *leafUsers) of(name string, live map[string]uint64) []uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ids []uint64
+	for addr, u := range l.by {
+		id, ok := live[addr]
+		switch {
+		case ok && u.name == name:
+			ids = append(ids, id)
+		case !ok && time.Since(u.at) > leafForget:
+			delete(l.by, addr)
+		}
+	}
+	return ids
 }

@@ -81,20 +81,49 @@ func (c *Cloud) Start(ctx context.Context) error {
 			return err
 		}
 		c.views[name] = v
-		sub, err := c.nc.Subscribe(syncSubject(name), c.onSync(name))
-		if err != nil {
+		if err := c.subscribe(syncSubject(name), c.onSync(name), syncPending); err != nil {
 			return err
 		}
-		c.subs = append(c.subs, sub)
+		if err := c.subscribe(fwdSubject(name), c.onForward(name), syncPending); err != nil {
+			return err
+		}
 	}
-	sub, err := c.nc.Subscribe("gate.*.hb", c.onHeartbeat)
+	if err := c.subscribe("gate.*.hb", c.onHeartbeat, hbPending); err != nil {
+		return err
+	}
+	c.creds.onChange(c.closeLinks)
+	c.eng.SetLeafAuthorizer(c.creds)
+	c.log.Info("gate started", "venues", len(c.views))
+	return nil
+}
+
+// Edges reach these subscriptions; what they send beyond the bound waits
+// nowhere: the engine client drops it (and counts it as a slow consumer
+// of that subscription only), so an edge that floods cannot grow the
+// cloud's memory.
+const (
+	syncPending = 64   // catch-up requests, or forwarded batches, of one venue
+	hbPending   = 4096 // heartbeats of all venues
+)
+
+func (c *Cloud) subscribe(subject string, h nats.MsgHandler, pending int) error {
+	sub, err := c.nc.Subscribe(subject, h)
 	if err != nil {
 		return err
 	}
 	c.subs = append(c.subs, sub)
-	c.eng.SetLeafAuthorizer(c.creds)
-	c.log.Info("gate started", "venues", len(c.views))
-	return nil
+	return sub.SetPendingLimits(pending, pending*4096)
+}
+
+// closeLinks closes the leafnode links of venue on this replica, after its
+// credentials were revoked or replaced: the secret they were admitted
+// with is no longer the venue's.
+func (c *Cloud) closeLinks(venue string) {
+	n := c.eng.CloseLeafs(venueUser(venue))
+	if n > 0 {
+		c.m.kicked.WithLabelValues(venue).Add(float64(n))
+		c.log.Info("venue edge links closed: credentials revoked or replaced", "venue", venue, "links", n)
+	}
 }
 
 // Stop ends the view consumers.
@@ -129,6 +158,7 @@ func (c *Cloud) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler)
 	mux.Handle("GET /v1/venues", h(c.listVenues))
 	mux.Handle("GET /v1/venues/{venue}", h(c.showVenue))
 	mux.Handle("POST /v1/venues/{venue}/credentials", h(c.issueCredentials))
+	mux.Handle("DELETE /v1/venues/{venue}/credentials", h(c.revokeCredentials))
 	mux.Handle("GET /v1/venues/{venue}/status", h(c.edgeStatus))
 	mux.Handle("GET /v1/venues/{venue}/logs", h(c.edgeLogs))
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,10 +33,11 @@ type Credentials struct {
 // credStore keeps the hashes of venue secrets in a KV bucket and a copy in
 // memory that follows it, for the engine's leafnode authorizer.
 type credStore struct {
-	kv     jetstream.KeyValue
-	venues map[string]bool
-	mu     sync.RWMutex
-	hashes map[string]string
+	kv      jetstream.KeyValue
+	venues  map[string]bool
+	mu      sync.RWMutex
+	hashes  map[string]string
+	changed atomic.Pointer[func(venue string)]
 }
 
 var _ engine.LeafAuthorizer = (*credStore)(nil)
@@ -65,11 +67,19 @@ func openCredStore(ctx context.Context, js jetstream.JetStream, cfg *config.Conf
 		for e := range w.Updates() {
 			if e != nil {
 				s.apply(e)
+				if f := s.changed.Load(); f != nil {
+					(*f)(e.Key())
+				}
 			}
 		}
 	}()
 	return s, nil
 }
+
+// onChange calls f with the venue whenever its credentials are replaced
+// or revoked, on every replica (each follows the bucket), after the
+// authorizer already refuses the old secret.
+func (s *credStore) onChange(f func(venue string)) { s.changed.Store(&f) }
 
 func (s *credStore) apply(e jetstream.KeyValueEntry) {
 	s.mu.Lock()
@@ -94,6 +104,18 @@ func (s *credStore) issue(ctx context.Context, venue string) (string, error) {
 	return secret, nil
 }
 
+// revoke removes venue's credentials: its edge is refused from now on
+// and its open links are closed (onChange).
+func (s *credStore) revoke(ctx context.Context, venue string) error {
+	s.mu.Lock()
+	delete(s.hashes, venue)
+	s.mu.Unlock()
+	if err := s.kv.Delete(ctx, venue); err != nil {
+		return fmt.Errorf("gate: revoke venue credentials: %w", err)
+	}
+	return nil
+}
+
 func hashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
@@ -111,35 +133,29 @@ func (s *credStore) LeafAuthorize(user, password string) (string, *engine.Permis
 	if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(hashSecret(password))) != 1 {
 		return "", nil, false
 	}
-	return "venue:" + user, VenuePermissions(user), true
+	return venueUser(user), VenuePermissions(user), true
 }
 
+// venueUser is the engine user a venue's edge links as.
+func venueUser(venue string) string { return "venue:" + venue }
+
 // VenuePermissions are what a venue's edge may send into the cloud
-// (Publish) and receive from it (Subscribe): its own gate.<venue>.
-// subjects, the JetStream API of its own control stream in the cloud's
-// domain, and the cloud's requests to its own domain.
+// (Publish) and receive from it (Subscribe): exactly the link protocol
+// (see proto.go), all of it under gate.<venue>. It reaches no JetStream
+// API, stream, bucket or consumer of the cloud, and no other venue.
 func VenuePermissions(venue string) *engine.Permissions {
-	ctl := ctlStream(venue)
-	cloudAPI := "$JS." + CloudDomain + ".API."
 	return &engine.Permissions{
 		Publish: []string{
-			deliverPrefix(venue, ">"),
-			replyPrefix(venue) + ">",
-			hbSubject(venue),
 			syncSubject(venue),
-			cloudAPI + "CONSUMER.CREATE." + ctl,
-			cloudAPI + "CONSUMER.CREATE." + ctl + ".>",
-			cloudAPI + "CONSUMER.DELETE." + ctl + ".>",
-			cloudAPI + "CONSUMER.INFO." + ctl + ".>",
-			cloudAPI + "STREAM.INFO." + ctl,
-			"$JSC.R." + EdgeDomain(venue) + ".>",
-			"$JS.FC.>",
+			fwdSubject(venue),
+			hbSubject(venue),
+			replyPrefix(venue) + "*",
 		},
 		Subscribe: []string{
-			"gate." + venue + ".>",
-			"$JS." + EdgeDomain(venue) + ".API.>",
-			"$JSC.R." + CloudDomain + ".*." + ctl + ".>",
-			"$JS.FC.>",
+			ctlSubjects(venue),
+			diagSubject(venue, "*"),
+			syncReplyPrefix(venue) + "*",
+			fwdReplyPrefix(venue) + "*",
 		},
 	}
 }
@@ -159,6 +175,25 @@ func (c *Cloud) issueCredentials(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.log.Info("venue credentials issued", "venue", venue, "at", time.Now().UTC())
 	api.WriteJSON(w, http.StatusCreated, Credentials{Venue: venue, Password: secret, Cloud: c.eng.LeafURL()})
+	return nil
+}
+
+// revokeCredentials is DELETE /v1/venues/{venue}/credentials (admin): the
+// venue's edge is refused from now on and its open links close, on every
+// replica.
+func (c *Cloud) revokeCredentials(w http.ResponseWriter, r *http.Request) error {
+	if err := api.RequireAdmin(r); err != nil {
+		return err
+	}
+	venue := r.PathValue("venue")
+	if _, ok := c.views[venue]; !ok {
+		return api.NotFound(fmt.Sprintf("no venue %q in the configuration (venues: %v)", venue, c.cfg.VenueNames()))
+	}
+	if err := c.creds.revoke(r.Context(), venue); err != nil {
+		return api.Unavailable("the venue's credentials could not be revoked; try again")
+	}
+	c.log.Info("venue credentials revoked", "venue", venue)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -88,35 +88,43 @@ func TestVenueCredentialsAreConfined(t *testing.T) {
 	})
 
 	t.Run("cloud streams", func(t *testing.T) {
-		// Replies go to a subject bird-nest may receive, so only the
-		// request's own permission decides.
-		answered := func(api string) bool {
-			inbox := replyPrefix("bird-nest") + nuid.Next()
+		// No JetStream API of the cloud answers venue credentials, not
+		// even about the venue's own streams: a JetStream answer goes to
+		// the reply subject the requester chose, with the cloud's rights.
+		// A catch-up request (the positive control) is answered.
+		answered := func(subject string) bool {
+			inbox := syncReplyPrefix("bird-nest") + nuid.Next()
 			sub, err := bn.Conn.SubscribeSync(inbox)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer sub.Unsubscribe()
 			bn.Conn.Flush()
-			if err := bn.Conn.PublishRequest("$JS."+CloudDomain+".API."+api, inbox, nil); err != nil {
+			if err := bn.Conn.PublishRequest(subject, inbox, []byte(`{"after":0}`)); err != nil {
 				t.Fatal(err)
 			}
 			_, err = sub.NextMsg(time.Second)
 			return err == nil
 		}
-		eventually(t, "bird-nest's own control stream info", 10*time.Second, func() bool {
-			return answered("STREAM.INFO." + ctlStream("bird-nest"))
+		eventually(t, "an answer to bird-nest's catch-up request", 10*time.Second, func() bool {
+			return answered(syncSubject("bird-nest"))
 		})
 		for _, api := range []string{
+			"STREAM.INFO." + ctlStream("bird-nest"),
+			"CONSUMER.CREATE." + ctlStream("bird-nest"),
+			"CONSUMER.RESET." + ctlStream("bird-nest") + ".edge",
 			"STREAM.INFO." + ctlStream("ice-cube"),
 			"STREAM.INFO.KV_gate-signing",
 			"STREAM.MSG.GET.KV_gate-signing",
 			"STREAM.LIST",
 			"STREAM.DELETE." + cloudScansStream("bird-nest"),
 		} {
-			if answered(api) {
+			if answered("$JS." + CloudDomain + ".API." + api) {
 				t.Errorf("bird-nest's credentials got an answer from %s", api)
 			}
+		}
+		if answered(syncSubject("ice-cube")) {
+			t.Error("bird-nest's credentials got an answer to ice-cube's catch-up")
 		}
 	})
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -11,11 +14,15 @@ import (
 	"github.com/nats-io/nuid"
 )
 
-// The edge's mirror of its control stream is durable but, after a link
-// cut, the engine may take up to ~30 s to restart it. So on every
-// (re)link the edge also asks the cloud directly for the control messages
-// after the last one it applied, and applies them at once; the mirror
-// stores them when it resumes.
+// The edge keeps the control state in its own GATE_STATE stream and
+// catches up from the cloud: at every (re)link, whenever the cloud stores
+// a control message (it reaches the edge on gate.<venue>.ctl.>, as a
+// nudge), and every ctlResync as a safety net. A catch-up asks for the
+// control messages after the last one applied; the cloud answers from
+// the venue's control stream, only on the venue's own reply namespace.
+
+// ctlResync is how often a linked edge catches up without a nudge.
+const ctlResync = 30 * time.Second
 
 func syncSubject(venue string) string     { return "gate." + venue + ".sync" }
 func syncReplyPrefix(venue string) string { return "gate." + venue + ".syncreply." }
@@ -40,11 +47,19 @@ type ctlMsg struct {
 const syncPage = 500
 
 // onSync answers an edge's catch-up request from the venue's control
-// stream (cloud side).
+// stream (cloud side). The request comes from outside (the venue's edge,
+// or whoever holds its credentials), so the answer goes only to a reply
+// subject in the venue's own namespace, gate.<venue>.syncreply.<token>:
+// the cloud's connection may publish anywhere, and must not be lent to
+// the edge to do so.
 func (c *Cloud) onSync(venue string) nats.MsgHandler {
 	return func(m *nats.Msg) {
+		if !inReplyNamespace(m.Reply, syncReplyPrefix(venue)) {
+			c.refuse(venue, refusedSyncReply, "reply", m.Reply)
+			return
+		}
 		var req syncRequest
-		if json.Unmarshal(m.Data, &req) != nil || m.Reply == "" {
+		if json.Unmarshal(m.Data, &req) != nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -82,7 +97,8 @@ func (c *Cloud) ctlAfter(ctx context.Context, venue string, after uint64) (syncA
 	return ans, nil
 }
 
-// catchUp asks the cloud for what it missed, page by page (edge side).
+// catchUp asks the cloud for what it missed, page by page, and stores
+// and applies it (edge side).
 func (e *Edge) catchUp(ctx context.Context) error {
 	for {
 		after := e.ctl.summary().Applied
@@ -108,7 +124,9 @@ func (e *Edge) catchUp(ctx context.Context) error {
 			return err
 		}
 		for _, m := range ans.Msgs {
-			e.ctl.apply(m.Subject, m.Data, m.Seq)
+			if err := e.keepCtl(ctx, m); err != nil {
+				return err
+			}
 		}
 		if len(ans.Msgs) == 0 || e.ctl.summary().Applied >= ans.Last {
 			return nil
@@ -116,9 +134,45 @@ func (e *Edge) catchUp(ctx context.Context) error {
 	}
 }
 
-// watchLink catches up every time the link comes (back) up.
-func (e *Edge) watchLink(ctx context.Context) {
+// keepCtl stores one control message in GATE_STATE (so it survives a
+// restart during a cut) and applies it.
+func (e *Edge) keepCtl(ctx context.Context, m ctlMsg) error {
+	what, ok := strings.CutPrefix(m.Subject, ctlPrefix(e.venue))
+	if !ok || what == "" || !e.ctl.newer(m.Subject, m.Seq) {
+		return nil
+	}
+	msg := nats.NewMsg(edgeStatePrefix + what)
+	msg.Data = m.Data
+	msg.Header.Set(ctlSeqHeader, strconv.FormatUint(m.Seq, 10))
+	if _, err := e.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("gate: store control message: %w", err)
+	}
+	e.ctl.apply(m.Subject, m.Data, m.Seq)
+	return nil
+}
+
+// nudges subscribes to the control messages the cloud stores for this
+// venue; each only signals that a catch-up is due.
+func (e *Edge) nudges() (<-chan struct{}, error) {
+	ch := make(chan struct{}, 1)
+	sub, err := e.nc.Subscribe(ctlSubjects(e.venue), func(*nats.Msg) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.subs = append(e.subs, sub)
+	return ch, nil
+}
+
+// syncLoop catches up when the link comes (back) up, when nudged, and
+// every ctlResync while linked.
+func (e *Edge) syncLoop(ctx context.Context, nudge <-chan struct{}) {
 	up := false
+	var next time.Time // when a catch-up is due while linked
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -126,13 +180,21 @@ func (e *Edge) watchLink(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-nudge:
+			next = time.Time{}
 		}
 		now := e.eng.LeafConnected()
-		if now && !up {
-			if err := e.catchUp(ctx); err != nil {
-				e.log.Warn("control catch-up after relink failed; the mirror will deliver", "err", err)
-			} else {
+		if now && (!up || !time.Now().Before(next)) {
+			err := e.catchUp(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				e.log.Warn("control catch-up failed; retrying", "err", err)
+				next = time.Now().Add(time.Second)
+			case err == nil && !up:
 				e.log.Info("cloud link up; control state caught up", "control_seq", e.ctl.summary().Applied)
+				fallthrough
+			case err == nil:
+				next = time.Now().Add(ctlResync)
 			}
 		}
 		up = now

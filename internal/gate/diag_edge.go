@@ -59,10 +59,24 @@ func (e *Edge) serveDiagnostics() error {
 }
 
 func (e *Edge) onStatus(m *nats.Msg) {
+	if !e.fromCloud(m) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	raw, _ := json.Marshal(e.Status(ctx))
 	_ = m.Respond(raw)
+}
+
+// fromCloud reports whether a diagnostics request asks for its answer in
+// the venue's reply namespace, where the cloud waits for it; the edge
+// answers nowhere else.
+func (e *Edge) fromCloud(m *nats.Msg) bool {
+	if inReplyNamespace(m.Reply, replyPrefix(e.venue)) {
+		return true
+	}
+	e.log.Warn("diagnostics request with a reply outside the venue's namespace ignored", "reply", m.Reply)
+	return false
 }
 
 // LogsAnswer is the edge's answer to a logs request.
@@ -72,6 +86,9 @@ type LogsAnswer struct {
 }
 
 func (e *Edge) onLogs(m *nats.Msg) {
+	if !e.fromCloud(m) {
+		return
+	}
 	var req LogsRequest
 	_ = json.Unmarshal(m.Data, &req)
 	if req.Since <= 0 {

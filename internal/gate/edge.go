@@ -74,10 +74,15 @@ func (e *Edge) Start(ctx context.Context) error {
 	}
 	e.log.Info("edge state replayed", "scans", e.led.scans.Load(), "tickets", len(e.led.tickets),
 		"config_version", e.ctl.config().Version)
-	e.wg.Add(3)
+	nudge, err := e.nudges()
+	if err != nil {
+		return err
+	}
+	e.wg.Add(4)
 	go func() { defer e.wg.Done(); e.led.run(runCtx) }()
 	go func() { defer e.wg.Done(); e.heartbeats(runCtx) }()
-	go func() { defer e.wg.Done(); e.watchLink(runCtx) }()
+	go func() { defer e.wg.Done(); e.syncLoop(runCtx, nudge) }()
+	go func() { defer e.wg.Done(); e.forward(runCtx) }()
 	return e.serveDiagnostics()
 }
 
@@ -88,18 +93,22 @@ func (e *Edge) streams(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("gate: scans stream: %w", err)
 	}
-	_, err := e.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: edgeStateStream, Description: "mirror of the cloud's control stream of venue " + e.venue,
-		Storage: jetstream.FileStorage,
-		Mirror: &jetstream.StreamSource{
-			Name: ctlStream(e.venue),
-			External: &jetstream.ExternalStream{
-				APIPrefix: "$JS." + CloudDomain + ".API", DeliverPrefix: deliverPrefix(e.venue, "ctl"),
-			},
-		},
-	})
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return fmt.Errorf("gate: control mirror: %w", err)
+	cfg := jetstream.StreamConfig{
+		Name: edgeStateStream, Description: "the control state of venue " + e.venue + " as last caught up from the cloud",
+		Subjects: []string{edgeStatePrefix + ">"}, MaxMsgsPerSubject: 1, Storage: jetstream.FileStorage,
+	}
+	s, err := e.js.Stream(ctx, edgeStateStream)
+	if err == nil && s.CachedInfo().Config.Mirror != nil {
+		// Made by an earlier version as a mirror of the cloud's stream,
+		// which venue credentials no longer reach: the state comes back
+		// from the cloud at the next link.
+		e.log.Warn("replacing the control mirror of an earlier version; the control state is caught up at the next link")
+		if err := e.js.DeleteStream(ctx, edgeStateStream); err != nil {
+			return fmt.Errorf("gate: control state stream: %w", err)
+		}
+	}
+	if _, err := e.js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("gate: control state stream: %w", err)
 	}
 	return nil
 }

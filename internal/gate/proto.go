@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"strings"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/config"
@@ -13,10 +14,24 @@ const CloudDomain = "cloud"
 // EdgeDomain is venue's edge JetStream domain.
 func EdgeDomain(venue string) string { return "edge-" + venue }
 
-// Streams and subjects. Every subject that crosses the leafnode starts
-// with gate.<venue>., which is what a venue's credentials are limited to.
+// The link. An edge is an outside party: whoever holds a venue's
+// credentials can send anything its permissions allow. So nothing crosses
+// the link that the cloud's engine would act on by itself: no JetStream
+// API request, mirror, source, consumer delivery, ack or flow control
+// (each lets the sender pick a reply subject the engine then publishes to
+// with the cloud's rights). Every subject that crosses starts with
+// gate.<venue>., which is what a venue's credentials are limited to, and
+// the cloud's handlers answer only in the venue's reply namespaces:
+//
+//	edge -> cloud  gate.<v>.sync   catch-up request; answer on gate.<v>.syncreply.<token>
+//	edge -> cloud  gate.<v>.fwd    one stored scan batch; answer on gate.<v>.fwdreply.<token>
+//	edge -> cloud  gate.<v>.hb     heartbeat (no answer)
+//	edge -> cloud  gate.<v>.reply.<token>  the edge's answers to diagnostics
+//	cloud -> edge  gate.<v>.ctl.>  control messages as the cloud stores them (a nudge to catch up)
+//	cloud -> edge  gate.<v>.diag.<what>    diagnostics requests (answered on gate.<v>.reply.<token>)
 func ctlStream(venue string) string         { return "GATEV_" + venue }
 func ctlSubjects(venue string) string       { return "gate." + venue + ".ctl.>" }
+func ctlPrefix(venue string) string         { return "gate." + venue + ".ctl." }
 func configSubject(venue string) string     { return "gate." + venue + ".ctl.config" }
 func keySubject(venue, kid string) string   { return "gate." + venue + ".ctl.key." + kid }
 func revokeSubject(venue, id string) string { return "gate." + venue + ".ctl.revoke." + id }
@@ -25,9 +40,20 @@ func hbSubject(venue string) string         { return "gate." + venue + ".hb" }
 func diagSubject(venue, what string) string {
 	return "gate." + venue + ".diag." + what
 }
-func replyPrefix(venue string) string { return "gate." + venue + ".reply." }
-func deliverPrefix(venue, what string) string {
-	return "gate." + venue + ".dlv." + what
+func replyPrefix(venue string) string    { return "gate." + venue + ".reply." }
+func fwdSubject(venue string) string     { return "gate." + venue + ".fwd" }
+func fwdReplyPrefix(venue string) string { return "gate." + venue + ".fwdreply." }
+
+// cloudScansSubject is what GATE_SCANS_<venue> stores: the cloud writes
+// it after checking the batch came from the venue; it never crosses the
+// link.
+func cloudScansSubject(venue string) string { return "gatescans." + venue }
+
+// inReplyNamespace reports whether reply is one token under prefix: the
+// only replies a cloud handler reached by an edge publishes to.
+func inReplyNamespace(reply, prefix string) bool {
+	rest, ok := strings.CutPrefix(reply, prefix)
+	return ok && rest != "" && !strings.ContainsAny(rest, ".*> \t\r\n")
 }
 
 // The edge's own streams, in its domain; their subjects never cross the
@@ -36,6 +62,9 @@ const (
 	edgeScansStream = "SCANS"
 	edgeScansSubj   = "edge.scans"
 	edgeStateStream = "GATE_STATE"
+	edgeStatePrefix = "edge.ctl." // + what follows gate.<venue>.ctl.
+	ctlSeqHeader    = "Stadion-Ctl-Seq"
+	forwarder       = "cloud" // the durable consumer of SCANS that forwards
 )
 
 // VenueConfig is what the cloud publishes to a venue's edge.

@@ -20,6 +20,7 @@ import (
 // configuration and revocations, rebuilt from its local mirror of the
 // venue's control stream (so it survives restarts while the link is cut).
 type ctlState struct {
+	venue   string
 	mu      sync.RWMutex
 	keys    map[uint32]PublicKey
 	revoked map[string]time.Time
@@ -31,7 +32,8 @@ type ctlState struct {
 
 func newCtlState(venue string, log *slog.Logger) *ctlState {
 	return &ctlState{
-		keys: map[uint32]PublicKey{}, revoked: map[string]time.Time{}, seqs: map[string]uint64{}, log: log,
+		venue: venue,
+		keys:  map[uint32]PublicKey{}, revoked: map[string]time.Time{}, seqs: map[string]uint64{}, log: log,
 		cfg: VenueConfig{Venue: venue, Settings: defaultEdgeSettings()},
 	}
 }
@@ -66,7 +68,10 @@ func (s *ctlState) follow(ctx context.Context, js jetstream.JetStream) error {
 		if err != nil {
 			return
 		}
-		s.apply(m.Subject(), m.Data(), meta.Sequence.Stream)
+		cloudSeq, err := strconv.ParseUint(m.Headers().Get(ctlSeqHeader), 10, 64)
+		if err == nil {
+			s.apply(ctlPrefix(s.venue)+strings.TrimPrefix(m.Subject(), edgeStatePrefix), m.Data(), cloudSeq)
+		}
 		if meta.Sequence.Stream >= last {
 			once.Do(func() { close(caught) })
 		}
@@ -125,6 +130,13 @@ func (s *ctlState) apply(subject string, data []byte, seq uint64) {
 			s.revoked[r.Ticket] = r.At
 		}
 	}
+}
+
+// newer reports whether seq is after the one applied for subject.
+func (s *ctlState) newer(subject string, seq uint64) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return seq > s.seqs[subject]
 }
 
 func (s *ctlState) key(id uint32) (PublicKey, bool) {

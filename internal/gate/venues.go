@@ -28,15 +28,10 @@ func (c *Cloud) startVenue(ctx, runCtx context.Context, venue string) (*venueVie
 	}
 	if _, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cloudScansStream(venue),
-		Description: "scans of venue " + venue + ", sourced from its edge",
+		Description: "scan batches of venue " + venue + ", as its edge forwarded them",
+		Subjects:    []string{cloudScansSubject(venue)},
 		Storage:     jetstream.FileStorage,
-		Sources: []*jetstream.StreamSource{{
-			Name: edgeScansStream,
-			External: &jetstream.ExternalStream{
-				APIPrefix:     "$JS." + EdgeDomain(venue) + ".API",
-				DeliverPrefix: deliverPrefix(venue, "scans"),
-			},
-		}},
+		Duplicates:  fwdDuplicates,
 	}); err != nil {
 		return nil, fmt.Errorf("gate: venue %s scans stream: %w", venue, err)
 	}

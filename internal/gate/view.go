@@ -38,7 +38,6 @@ type venueView struct {
 	version int       // configuration version published
 	hb      heartbeat // last heartbeat
 	hbAt    time.Time
-	kick    sync.Mutex // serializes restartSource
 }
 
 func openView(ctx context.Context, c *Cloud, venue string, version int) (*venueView, error) {
@@ -111,9 +110,12 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 		return msg.Ack() // already counted before a restart
 	}
 	var b batch
-	if err := json.Unmarshal(msg.Data(), &b); err != nil {
-		v.c.log.Error("unreadable scan batch skipped", "venue", v.venue, "seq", meta.Sequence.Stream, "err", err)
+	if err := json.Unmarshal(msg.Data(), &b); err != nil || len(b.Scans) > maxForwardBatch {
+		v.c.refuse(v.venue, refusedBatch, "seq", meta.Sequence.Stream, "scans", len(b.Scans), "err", err)
 		return msg.Ack()
+	}
+	if b.Scans, err = v.screen(ctx, b.Scans); err != nil {
+		return err
 	}
 	if err := v.publishAdmissions(ctx, b.Scans); err != nil {
 		return err
@@ -141,6 +143,37 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 	v.mu.Unlock()
 	v.c.m.forwarded.WithLabelValues(v.venue).Add(float64(len(b.Scans)))
 	return msg.DoubleAck(ctx)
+}
+
+// screen keeps the scans of a batch that are the venue's own and well
+// formed (checkScan), several at a time; the others are refused.
+func (v *venueView) screen(ctx context.Context, scans []Scan) ([]Scan, error) {
+	var (
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, 64)
+		reason = make([]string, len(scans))
+		errs   = make([]error, len(scans))
+	)
+	for i := range scans {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			reason[i], errs[i] = v.checkScan(ctx, &scans[i])
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	kept := scans[:0]
+	for i, s := range scans {
+		if reason[i] != "" {
+			v.c.refuse(v.venue, refusedScan, "scan", s.ID, "reason", reason[i])
+			continue
+		}
+		kept = append(kept, s)
+	}
+	return kept, nil
 }
 
 // publishAdmissions publishes the accepted scans of a batch into the
@@ -191,8 +224,12 @@ func (c *Cloud) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	v, ok := c.views[parts[1]]
+	if !ok {
+		return
+	}
 	var hb heartbeat
-	if !ok || json.Unmarshal(m.Data, &hb) != nil || hb.Venue != parts[1] {
+	if json.Unmarshal(m.Data, &hb) != nil || hb.Venue != parts[1] {
+		c.refuse(v.venue, refusedHeartbeat, "named", hb.Venue)
 		return
 	}
 	v.mu.Lock()
@@ -201,34 +238,5 @@ func (c *Cloud) onHeartbeat(m *nats.Msg) {
 	v.mu.Unlock()
 	if relinked {
 		c.log.Info("venue edge linked", "venue", v.venue, "edge_scans", hb.Scans)
-		go v.restartSource()
-	}
-}
-
-// restartSource re-adds the venue's source after its edge (re)linked. The
-// engine retries a source that failed during a cut with a backoff of up to
-// two minutes, and a consumer request lost in the cut waits 30 s; a source
-// added anew starts at once, after the last scan the stream holds, so
-// nothing is forwarded twice.
-func (v *venueView) restartSource() {
-	v.kick.Lock()
-	defer v.kick.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := v.c.js.Stream(ctx, cloudScansStream(v.venue))
-	if err != nil {
-		v.c.log.Warn("restart source", "venue", v.venue, "err", err)
-		return
-	}
-	cfg := s.CachedInfo().Config
-	sources := cfg.Sources
-	cfg.Sources = nil
-	if _, err := v.c.js.UpdateStream(ctx, cfg); err != nil {
-		v.c.log.Warn("restart source", "venue", v.venue, "err", err)
-		return
-	}
-	cfg.Sources = sources
-	if _, err := v.c.js.UpdateStream(ctx, cfg); err != nil {
-		v.c.log.Error("restart source: re-adding failed; forwarding resumes at the next link", "venue", v.venue, "err", err)
 	}
 }

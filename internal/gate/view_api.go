@@ -142,6 +142,8 @@ func (c *Cloud) venueOf(r *http.Request) (*venueView, error) {
 type cloudMetrics struct {
 	forwarded *prometheus.CounterVec
 	issued    prometheus.Counter
+	refused   *prometheus.CounterVec
+	kicked    *prometheus.CounterVec
 }
 
 func newCloudMetrics(reg prometheus.Registerer) *cloudMetrics {
@@ -152,7 +154,15 @@ func newCloudMetrics(reg prometheus.Registerer) *cloudMetrics {
 		issued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stadion_gate_tickets_issued_total", Help: "Tickets issued.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_gate_refused_total",
+			Help: "What venue edges sent that the cloud refused, by venue and kind (sync_reply, scan, batch, heartbeat).",
+		}, []string{"venue", "kind"}),
+		kicked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_gate_links_closed_total",
+			Help: "Leafnode links of venue edges this replica closed because the venue's credentials were revoked or replaced.",
+		}, []string{"venue"}),
 	}
-	reg.MustRegister(m.forwarded, m.issued)
+	reg.MustRegister(m.forwarded, m.issued, m.refused, m.kicked)
 	return m
 }
