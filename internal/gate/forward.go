@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,14 +45,19 @@ func (c *Cloud) onForward(venue string) nats.MsgHandler {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		raw, _ := json.Marshal(c.storeBatch(ctx, venue, m.Data))
+		total, err := strconv.ParseUint(m.Header.Get(scansTotalHeader), 10, 64)
+		if err != nil {
+			c.refuse(venue, refusedBatch, "err", "no scans total")
+			total = 0
+		}
+		raw, _ := json.Marshal(c.storeBatch(ctx, venue, m.Data, total))
 		_ = c.nc.Publish(m.Reply, raw)
 	}
 }
 
 // storeBatch keeps the well-formed scans of venue's batch (refusing the
 // others) and stores them, once per batch sent.
-func (c *Cloud) storeBatch(ctx context.Context, venue string, data []byte) fwdAnswer {
+func (c *Cloud) storeBatch(ctx context.Context, venue string, data []byte, total uint64) fwdAnswer {
 	var b batch
 	if err := json.Unmarshal(data, &b); err != nil || len(b.Scans) == 0 || len(b.Scans) > maxForwardBatch {
 		c.refuse(venue, refusedBatch, "scans", len(b.Scans), "bytes", len(data))
@@ -75,6 +81,9 @@ func (c *Cloud) storeBatch(ctx context.Context, venue string, data []byte) fwdAn
 	msg := nats.NewMsg(cloudScansSubject(venue))
 	msg.Data = raw
 	msg.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(sum[:16]))
+	if total > 0 {
+		msg.Header.Set(scansTotalHeader, strconv.FormatUint(total, 10))
+	}
 	ack, err := c.js.PublishMsg(ctx, msg)
 	if err != nil {
 		c.log.Warn("forwarded scans not stored; the edge retries", "venue", venue, "err", err)
@@ -120,7 +129,7 @@ func (e *Edge) forwardFrom(ctx context.Context, cons jetstream.Consumer) error {
 				_ = msg.Nak()
 				continue
 			}
-			if err := e.send(ctx, msg.Data()); err != nil {
+			if err := e.send(ctx, msg); err != nil {
 				e.log.Debug("scan batch not forwarded yet", "err", err)
 				failed = true
 				_ = msg.Nak()
@@ -135,15 +144,19 @@ func (e *Edge) forwardFrom(ctx context.Context, cons jetstream.Consumer) error {
 	return nil
 }
 
-// send forwards one batch and waits for the cloud's answer.
-func (e *Edge) send(ctx context.Context, data []byte) error {
+// send forwards one stored batch, with the venue's scans total so far,
+// and waits for the cloud's answer.
+func (e *Edge) send(ctx context.Context, stored jetstream.Msg) error {
 	inbox := fwdReplyPrefix(e.venue) + nuid.Next()
 	sub, err := e.nc.SubscribeSync(inbox)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := e.nc.PublishRequest(fwdSubject(e.venue), inbox, data); err != nil {
+	req := nats.NewMsg(fwdSubject(e.venue))
+	req.Reply, req.Data = inbox, stored.Data()
+	req.Header.Set(scansTotalHeader, stored.Headers().Get(scansTotalHeader))
+	if err := e.nc.PublishMsg(req); err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

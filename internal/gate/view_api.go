@@ -90,7 +90,7 @@ func (v *venueView) received(ctx context.Context) uint64 {
 	if err != nil {
 		return 0
 	}
-	m, err := s.GetLastMsgForSubject(ctx, edgeScansSubj)
+	m, err := s.GetLastMsgForSubject(ctx, cloudScansSubject(v.venue))
 	if err != nil {
 		return 0
 	}
