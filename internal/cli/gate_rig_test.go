@@ -25,7 +25,13 @@ type gateCloud struct {
 
 func startGateCloud(t *testing.T, data string) *gateCloud {
 	t.Helper()
-	p := startProc(t, data, "--config", "testdata/gate/stadion.yaml", "--leaf", "127.0.0.1:0")
+	return startGateCloudConfig(t, data, "testdata/gate/stadion.yaml")
+}
+
+// startGateCloudConfig is startGateCloud with another configuration file.
+func startGateCloudConfig(t *testing.T, data, config string) *gateCloud {
+	t.Helper()
+	p := startProc(t, data, "--config", config, "--leaf", "127.0.0.1:0")
 	raw, err := os.ReadFile(filepath.Join(data, EndpointsFile))
 	if err != nil {
 		t.Fatal(err)

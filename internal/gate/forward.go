@@ -24,7 +24,7 @@ import (
 
 // fwdDuplicates is how long the cloud recognises a batch sent again (its
 // answer lost in a cut) and stores it once.
-const fwdDuplicates = 10 * time.Minute
+const fwdDuplicates = time.Hour
 
 // fwdAnswer is the cloud's answer to one forwarded batch.
 type fwdAnswer struct {
