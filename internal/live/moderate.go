@@ -226,7 +226,7 @@ func (s *Service) answer(out []decided) {
 			s.m.accepted.Inc()
 			s.board.count(d.p.Room, true, "")
 		}
-		if d.p.Reply != "" {
+		if isPosterReply(d.p.Reply) {
 			raw, _ := json.Marshal(outcome{Comment: d.c, Rejected: d.rj})
 			s.nc.Publish(d.p.Reply, raw)
 		}

@@ -21,8 +21,20 @@ type replies struct {
 	sub     *nats.Subscription
 }
 
+// replyRoot starts every reply subject an HTTP poster waits on.
+const replyRoot = "_LIVE_REPLY."
+
 func newReplies(nc *nats.Conn, process string) *replies {
-	return &replies{nc: nc, prefix: "_LIVE_REPLY." + process + ".", waiters: map[string]chan outcome{}}
+	return &replies{nc: nc, prefix: replyRoot + process + ".", waiters: map[string]chan outcome{}}
+}
+
+// isPosterReply reports whether a post's reply subject is one stadion made
+// for a waiting HTTP poster. Posts are read back from the posts stream, so
+// the moderator answers only there: never on a subject someone who got a
+// post into the stream chose.
+func isPosterReply(subject string) bool {
+	rest, ok := strings.CutPrefix(subject, replyRoot)
+	return ok && strings.Count(rest, ".") == 1 && !strings.ContainsAny(rest, "*> \t\r\n")
 }
 
 func (r *replies) start() error {
