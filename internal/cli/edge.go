@@ -22,10 +22,11 @@ POST /v1/scan with a key from POST /v1/devices/{device}/keys (use the
 edge's own <data>/admin.key, written on first start).
 
 Every decision is made from local state (public keys, configuration and
-revocations mirrored from the cloud; the admissions in the edge's scan log)
-and stored before it is answered. Scans are forwarded to the cloud exactly
-once whenever the link is up; a cut of any length, or a restart during it,
-does not stop the gates. The cloud reaches the edge's status and logs over
+revocations caught up from the cloud; the admissions in the edge's scan log)
+and stored before it is answered. Scans are forwarded to the cloud once
+whenever the link is up; a cut of any length, or a restart during it,
+does not stop the gates. The credentials reach only the venue's own
+subjects; 'stadion venue revoke VENUE' on the cloud closes the link. The cloud reaches the edge's status and logs over
 the same outbound link (stadion venue status|logs).`,
 	example: `stadion venue credentials bird-nest > bird-nest.creds     # on the cloud
 stadion edge --venue bird-nest --cloud nats://cloud.example:7422 \
