@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/engine"
 )
 
 // What an edge sends is trusted for its own venue only. The cloud checks
@@ -42,25 +43,6 @@ func (c *Cloud) refuse(venue, kind string, args ...any) {
 	c.log.Warn("refused from venue edge", append([]any{"venue", venue, "kind", kind}, args...)...)
 }
 
-// checkScan reports why a scan forwarded by venue's edge is not the
-// venue's own or not well formed ("" when it is fine). An accepted scan
-// must name a ticket the cloud issued for the venue; its ticket is then
-// replaced by the cloud's record, so what is published is what was
-// issued. An error means the ticket store did not answer (retry).
-func (v *venueView) checkScan(ctx context.Context, s *Scan) (string, error) {
-	if reason := scanShape(s, v.venue, v.c.cfg.Venues[v.venue].Gates); reason != "" {
-		return reason, nil
-	}
-	if s.Decision != Accept {
-		return "", nil
-	}
-	t, reason, err := v.c.issuedFor(ctx, v.venue, s.Ticket.ID)
-	if reason == "" && err == nil {
-		s.Ticket = &t
-	}
-	return reason, err
-}
-
 // scanShape checks a scan without the ticket store.
 func scanShape(s *Scan, venue string, gates []string) string {
 	switch {
@@ -80,8 +62,8 @@ func scanShape(s *Scan, venue string, gates []string) string {
 		return ""
 	case len(gates) > 0 && !slices.Contains(gates, s.Gate):
 		return fmt.Sprintf("accepted at gate %q, not one of the venue's", s.Gate)
-	case s.Ticket == nil || s.Ticket.ID == "":
-		return "accepted scan without a ticket"
+	case s.Ticket == nil || len(s.Ticket.ID) != 24 || !isHex(s.Ticket.ID):
+		return "accepted scan without a well-formed ticket id"
 	case s.Ticket.Venue != venue:
 		return fmt.Sprintf("accepted ticket of venue %q", s.Ticket.Venue)
 	}
@@ -93,19 +75,34 @@ func isHex(s string) bool {
 	return err == nil
 }
 
-// issuedFor returns the ticket the cloud issued under id for venue, or why
-// there is none.
-func (c *Cloud) issuedFor(ctx context.Context, venue, id string) (Ticket, string, error) {
-	e, err := c.tickets.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
-		return Ticket{}, "ticket " + id + " was never issued", nil
+// ticketLookup is how many tickets one read of gate-tickets asks for
+// (the engine answers at most 1024 subjects at once).
+const ticketLookup = 256
+
+// issuedTickets returns, of the ticket ids given, those the cloud issued
+// for venue, by id, with one batched read of gate-tickets per
+// ticketLookup ids. The ids must be well formed (scanShape): they become
+// subjects.
+func (c *Cloud) issuedTickets(ctx context.Context, venue string, ids []string) (map[string]Ticket, error) {
+	const prefix = "$KV.gate-tickets."
+	out := make(map[string]Ticket, len(ids))
+	for chunk := range slices.Chunk(ids, ticketLookup) {
+		subjects := make([]string, len(chunk))
+		for i, id := range chunk {
+			subjects[i] = prefix + id
+		}
+		msgs, err := engine.DirectGet(ctx, c.nc, "KV_gate-tickets", engine.GetRequest{LastOf: subjects, Limit: len(subjects)})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			var rec TicketRecord
+			id := strings.TrimPrefix(m.Header.Get(jetstream.SubjectHeader), prefix)
+			if m.Header.Get("KV-Operation") != "" || json.Unmarshal(m.Data, &rec) != nil || rec.ID != id || rec.Venue != venue {
+				continue
+			}
+			out[id] = rec.Ticket
+		}
 	}
-	if err != nil {
-		return Ticket{}, "", err
-	}
-	var rec TicketRecord
-	if json.Unmarshal(e.Value(), &rec) != nil || rec.Venue != venue {
-		return Ticket{}, "ticket " + id + " was not issued for this venue", nil
-	}
-	return rec.Ticket, "", nil
+	return out, nil
 }

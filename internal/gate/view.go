@@ -146,29 +146,34 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 }
 
 // screen keeps the scans of a batch that are the venue's own and well
-// formed (checkScan), several at a time; the others are refused.
+// formed, and whose accepted tickets the cloud issued for the venue (their
+// ticket is then the cloud's record, so what is published is what was
+// issued); the others are refused.
 func (v *venueView) screen(ctx context.Context, scans []Scan) ([]Scan, error) {
-	var (
-		wg     sync.WaitGroup
-		sem    = make(chan struct{}, 64)
-		reason = make([]string, len(scans))
-		errs   = make([]error, len(scans))
-	)
+	gates := v.c.cfg.Venues[v.venue].Gates
+	reasons := make([]string, len(scans))
+	var ids []string
 	for i := range scans {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			reason[i], errs[i] = v.checkScan(ctx, &scans[i])
-		})
+		reasons[i] = scanShape(&scans[i], v.venue, gates)
+		if reasons[i] == "" && scans[i].Decision == Accept {
+			ids = append(ids, scans[i].Ticket.ID)
+		}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	issued, err := v.c.issuedTickets(ctx, v.venue, ids)
+	if err != nil {
 		return nil, err
 	}
 	kept := scans[:0]
 	for i, s := range scans {
-		if reason[i] != "" {
-			v.c.refuse(v.venue, refusedScan, "scan", s.ID, "reason", reason[i])
+		if reasons[i] == "" && s.Decision == Accept {
+			t, ok := issued[s.Ticket.ID]
+			if !ok {
+				reasons[i] = "ticket " + s.Ticket.ID + " was not issued for this venue"
+			}
+			s.Ticket = &t
+		}
+		if reasons[i] != "" {
+			v.c.refuse(v.venue, refusedScan, "scan", s.ID, "reason", reasons[i])
 			continue
 		}
 		kept = append(kept, s)
