@@ -36,32 +36,68 @@ type fwdAnswer struct {
 	Error string `json:"error,omitempty"`
 }
 
-// onForward stores a batch forwarded by venue's edge (cloud side).
+// fwdInFlight bounds the batches of one venue being stored at once: the
+// edge sends up to fwdWindow without waiting, the cloud writes them in
+// order without waiting for each fsync, and answers as each is acknowledged.
+const fwdInFlight = 16
+
+// onForward stores the batches forwarded by venue's edge (cloud side).
 func (c *Cloud) onForward(venue string) nats.MsgHandler {
+	slots := make(chan struct{}, fwdInFlight)
 	return func(m *nats.Msg) {
 		if !inReplyNamespace(m.Reply, fwdReplyPrefix(venue)) {
 			c.refuse(venue, refusedFwdReply, "reply", m.Reply)
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
 		total, err := strconv.ParseUint(m.Header.Get(scansTotalHeader), 10, 64)
 		if err != nil {
 			c.refuse(venue, refusedBatch, "err", "no scans total")
 			total = 0
 		}
-		raw, _ := json.Marshal(c.storeBatch(ctx, venue, m.Data, total))
-		_ = c.nc.Publish(m.Reply, raw)
+		msg, refused := c.checkBatch(venue, m.Data, total)
+		if refused != nil {
+			c.answer(m.Reply, *refused)
+			return
+		}
+		slots <- struct{}{}
+		f, err := c.js.PublishMsgAsync(msg)
+		if err != nil {
+			<-slots
+			c.answer(m.Reply, c.notStored(venue, err))
+			return
+		}
+		c.wg.Go(func() {
+			defer func() { <-slots }()
+			select {
+			case ack := <-f.Ok():
+				c.answer(m.Reply, fwdAnswer{Seq: ack.Sequence})
+			case err := <-f.Err():
+				c.answer(m.Reply, c.notStored(venue, err))
+			case <-time.After(10 * time.Second):
+				c.answer(m.Reply, c.notStored(venue, errors.New("no acknowledgement in 10s")))
+			}
+		})
 	}
 }
 
-// storeBatch keeps the well-formed scans of venue's batch (refusing the
-// others) and stores them, once per batch sent.
-func (c *Cloud) storeBatch(ctx context.Context, venue string, data []byte, total uint64) fwdAnswer {
+func (c *Cloud) answer(reply string, a fwdAnswer) {
+	raw, _ := json.Marshal(a)
+	_ = c.nc.Publish(reply, raw)
+}
+
+func (c *Cloud) notStored(venue string, err error) fwdAnswer {
+	c.log.Warn("forwarded scans not stored; the edge retries", "venue", venue, "err", err)
+	return fwdAnswer{Error: "the cloud could not store the batch right now"}
+}
+
+// checkBatch keeps the well-formed scans of venue's batch (refusing the
+// others) and makes the message that stores them, once per batch sent
+// (its dedupe id is a hash of the batch as sent).
+func (c *Cloud) checkBatch(venue string, data []byte, total uint64) (*nats.Msg, *fwdAnswer) {
 	var b batch
 	if err := json.Unmarshal(data, &b); err != nil || len(b.Scans) == 0 || len(b.Scans) > maxForwardBatch {
 		c.refuse(venue, refusedBatch, "scans", len(b.Scans), "bytes", len(data))
-		return fwdAnswer{Refused: fmt.Sprintf("not a batch of 1-%d scans", maxForwardBatch)}
+		return nil, &fwdAnswer{Refused: fmt.Sprintf("not a batch of 1-%d scans", maxForwardBatch)}
 	}
 	gates := c.cfg.Venues[venue].Gates
 	kept := b.Scans[:0]
@@ -73,7 +109,7 @@ func (c *Cloud) storeBatch(ctx context.Context, venue string, data []byte, total
 		kept = append(kept, s)
 	}
 	if len(kept) == 0 {
-		return fwdAnswer{Refused: "no scan of the batch is the venue's own and well formed"}
+		return nil, &fwdAnswer{Refused: "no scan of the batch is the venue's own and well formed"}
 	}
 	b.Scans = kept
 	raw, _ := json.Marshal(b)
@@ -84,12 +120,7 @@ func (c *Cloud) storeBatch(ctx context.Context, venue string, data []byte, total
 	if total > 0 {
 		msg.Header.Set(scansTotalHeader, strconv.FormatUint(total, 10))
 	}
-	ack, err := c.js.PublishMsg(ctx, msg)
-	if err != nil {
-		c.log.Warn("forwarded scans not stored; the edge retries", "venue", venue, "err", err)
-		return fwdAnswer{Error: "the cloud could not store the batch right now"}
-	}
-	return fwdAnswer{Seq: ack.Sequence}
+	return msg, nil
 }
 
 // forward sends the stored scan batches to the cloud, in order, while the
@@ -123,42 +154,76 @@ func (e *Edge) forwardFrom(ctx context.Context, cons jetstream.Consumer) error {
 		if err != nil {
 			return err
 		}
-		failed := false
+		var msgs []jetstream.Msg
 		for msg := range b.Messages() {
-			if failed {
-				_ = msg.Nak()
-				continue
-			}
-			if err := e.send(ctx, msg); err != nil {
-				e.log.Debug("scan batch not forwarded yet", "err", err)
-				failed = true
-				_ = msg.Nak()
-				continue
-			}
-			_ = msg.Ack()
+			msgs = append(msgs, msg)
 		}
-		if failed {
+		if !e.sendAll(ctx, msgs) {
 			sleepCtx(ctx, 500*time.Millisecond)
 		}
 	}
 	return nil
 }
 
-// send forwards one stored batch, with the venue's scans total so far,
-// and waits for the cloud's answer.
-func (e *Edge) send(ctx context.Context, stored jetstream.Msg) error {
+// sendAll forwards stored batches without waiting between them, then
+// acknowledges them in order as the cloud answers; from the first that
+// failed on, they are sent again later (the cloud stores a batch sent
+// twice once). It reports whether all were stored.
+func (e *Edge) sendAll(ctx context.Context, msgs []jetstream.Msg) bool {
+	calls := make([]*nats.Subscription, len(msgs))
+	defer func() {
+		for _, sub := range calls {
+			if sub != nil {
+				_ = sub.Unsubscribe()
+			}
+		}
+	}()
+	for i, msg := range msgs {
+		sub, err := e.send(msg)
+		if err != nil {
+			break
+		}
+		calls[i] = sub
+	}
+	ok := true
+	for i, msg := range msgs {
+		if ok && calls[i] != nil {
+			if err := e.await(ctx, calls[i]); err != nil {
+				e.log.Debug("scan batch not forwarded yet", "err", err)
+				ok = false
+			}
+		} else {
+			ok = false
+		}
+		if ok {
+			_ = msg.Ack()
+		} else {
+			_ = msg.Nak()
+		}
+	}
+	return ok
+}
+
+// send forwards one stored batch, with the venue's scans total so far; the
+// answer arrives on the subscription returned.
+func (e *Edge) send(stored jetstream.Msg) (*nats.Subscription, error) {
 	inbox := fwdReplyPrefix(e.venue) + nuid.Next()
 	sub, err := e.nc.SubscribeSync(inbox)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() { _ = sub.Unsubscribe() }()
 	req := nats.NewMsg(fwdSubject(e.venue))
 	req.Reply, req.Data = inbox, stored.Data()
 	req.Header.Set(scansTotalHeader, stored.Headers().Get(scansTotalHeader))
 	if err := e.nc.PublishMsg(req); err != nil {
-		return err
+		_ = sub.Unsubscribe()
+		return nil, err
 	}
+	return sub, nil
+}
+
+// await waits for the cloud's answer to one forwarded batch.
+func (e *Edge) await(ctx context.Context, sub *nats.Subscription) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	msg, err := sub.NextMsgWithContext(wctx)
