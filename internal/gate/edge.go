@@ -30,6 +30,7 @@ type Edge struct {
 	m       *edgeMetrics
 	ctl     *ctlState
 	led     *ledger
+	answers *answerMux // the cloud's answers to forwarded batches
 	started time.Time
 
 	cancel context.CancelFunc
@@ -55,6 +56,7 @@ func NewEdge(o EdgeOptions) *Edge {
 		logs: o.Logs, log: log, m: newEdgeMetrics(o.Reg), ctl: newCtlState(o.Venue, log),
 	}
 	e.led = newLedger(e.js, e.ctl, log)
+	e.answers = newAnswerMux(fwdReplyPrefix(o.Venue))
 	return e
 }
 
@@ -78,6 +80,11 @@ func (e *Edge) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sub, err := e.answers.subscribe(e.nc)
+	if err != nil {
+		return err
+	}
+	e.subs = append(e.subs, sub)
 	e.wg.Add(4)
 	go func() { defer e.wg.Done(); e.led.run(runCtx) }()
 	go func() { defer e.wg.Done(); e.heartbeats(runCtx) }()

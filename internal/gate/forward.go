@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -170,20 +172,19 @@ func (e *Edge) forwardFrom(ctx context.Context, cons jetstream.Consumer) error {
 // failed on, they are sent again later (the cloud stores a batch sent
 // twice once). It reports whether all were stored.
 func (e *Edge) sendAll(ctx context.Context, msgs []jetstream.Msg) bool {
-	calls := make([]*nats.Subscription, len(msgs))
+	calls := make([]chan []byte, len(msgs))
+	tokens := make([]string, len(msgs))
 	defer func() {
-		for _, sub := range calls {
-			if sub != nil {
-				_ = sub.Unsubscribe()
-			}
+		for _, token := range tokens {
+			e.answers.forget(token)
 		}
 	}()
 	for i, msg := range msgs {
-		sub, err := e.send(msg)
+		token, ch, err := e.send(msg)
 		if err != nil {
 			break
 		}
-		calls[i] = sub
+		tokens[i], calls[i] = token, ch
 	}
 	ok := true
 	for i, msg := range msgs {
@@ -204,34 +205,32 @@ func (e *Edge) sendAll(ctx context.Context, msgs []jetstream.Msg) bool {
 	return ok
 }
 
-// send forwards one stored batch, with the venue's scans total so far; the
-// answer arrives on the subscription returned.
-func (e *Edge) send(stored jetstream.Msg) (*nats.Subscription, error) {
-	inbox := fwdReplyPrefix(e.venue) + nuid.Next()
-	sub, err := e.nc.SubscribeSync(inbox)
-	if err != nil {
-		return nil, err
-	}
+// send forwards one stored batch, with the venue's scans total so far; it
+// returns the token its answer comes back under and where it arrives.
+func (e *Edge) send(stored jetstream.Msg) (string, chan []byte, error) {
+	token, ch := e.answers.expect()
 	req := nats.NewMsg(fwdSubject(e.venue))
-	req.Reply, req.Data = inbox, stored.Data()
+	req.Reply, req.Data = fwdReplyPrefix(e.venue)+token, stored.Data()
 	req.Header.Set(scansTotalHeader, stored.Headers().Get(scansTotalHeader))
 	if err := e.nc.PublishMsg(req); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, err
+		e.answers.forget(token)
+		return "", nil, err
 	}
-	return sub, nil
+	return token, ch, nil
 }
 
 // await waits for the cloud's answer to one forwarded batch.
-func (e *Edge) await(ctx context.Context, sub *nats.Subscription) error {
+func (e *Edge) await(ctx context.Context, ch chan []byte) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	msg, err := sub.NextMsgWithContext(wctx)
-	if err != nil {
-		return err
+	var raw []byte
+	select {
+	case raw = <-ch:
+	case <-wctx.Done():
+		return wctx.Err()
 	}
 	var ans fwdAnswer
-	if err := json.Unmarshal(msg.Data, &ans); err != nil {
+	if err := json.Unmarshal(raw, &ans); err != nil {
 		return err
 	}
 	switch {
@@ -242,6 +241,46 @@ func (e *Edge) await(ctx context.Context, sub *nats.Subscription) error {
 		return errors.New(ans.Error)
 	}
 	return nil
+}
+
+// answerMux routes the cloud's answers to forwarded batches, which all
+// arrive on one subscription to gate.<venue>.fwdreply.* held for the
+// edge's life, to their waiting senders.
+type answerMux struct {
+	prefix  string
+	mu      sync.Mutex
+	waiting map[string]chan []byte
+}
+
+func newAnswerMux(prefix string) *answerMux {
+	return &answerMux{prefix: prefix, waiting: map[string]chan []byte{}}
+}
+
+func (a *answerMux) subscribe(nc *nats.Conn) (*nats.Subscription, error) {
+	return nc.Subscribe(a.prefix+"*", func(m *nats.Msg) {
+		token := strings.TrimPrefix(m.Subject, a.prefix)
+		a.mu.Lock()
+		ch := a.waiting[token]
+		delete(a.waiting, token)
+		a.mu.Unlock()
+		if ch != nil {
+			ch <- m.Data
+		}
+	})
+}
+
+func (a *answerMux) expect() (string, chan []byte) {
+	token, ch := nuid.Next(), make(chan []byte, 1)
+	a.mu.Lock()
+	a.waiting[token] = ch
+	a.mu.Unlock()
+	return token, ch
+}
+
+func (a *answerMux) forget(token string) {
+	a.mu.Lock()
+	delete(a.waiting, token)
+	a.mu.Unlock()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
