@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"golang.org/x/time/rate"
 )
 
 // The edge keeps the control state in its own GATE_STATE stream and
@@ -52,10 +53,23 @@ const syncPage = 500
 // subject in the venue's own namespace, gate.<venue>.syncreply.<token>:
 // the cloud's connection may publish anywhere, and must not be lent to
 // the edge to do so.
+// Each catch-up request reads up to syncPage messages; a venue's edge
+// gets syncRate of them a second (a burst of syncBurst pages), far above
+// what it needs, and the rest are refused unanswered (the edge retries).
+const (
+	syncRate  = 20
+	syncBurst = 40
+)
+
 func (c *Cloud) onSync(venue string) nats.MsgHandler {
+	limit := rate.NewLimiter(syncRate, syncBurst)
 	return func(m *nats.Msg) {
 		if !inReplyNamespace(m.Reply, syncReplyPrefix(venue)) {
 			c.refuse(venue, refusedSyncReply, "reply", m.Reply)
+			return
+		}
+		if !limit.Allow() {
+			c.m.refused.WithLabelValues(venue, refusedSyncRate).Inc()
 			return
 		}
 		var req syncRequest

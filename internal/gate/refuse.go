@@ -23,6 +23,7 @@ import (
 const (
 	refusedSyncReply = "sync_reply" // a catch-up request whose reply is outside gate.<venue>.syncreply.*
 	refusedFwdReply  = "fwd_reply"  // a forwarded batch whose reply is outside gate.<venue>.fwdreply.*
+	refusedSyncRate  = "sync_rate"  // a catch-up request beyond the venue's rate (not logged)
 	refusedScan      = "scan"       // a scan that is not the venue's own or not well formed
 	refusedBatch     = "batch"      // a scan batch that is not JSON or too large
 	refusedHeartbeat = "heartbeat"  // a heartbeat that names another venue or is not JSON
