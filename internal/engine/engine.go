@@ -135,6 +135,9 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 		return fmt.Errorf("engine: embedded NATS not ready (is %s free?)", o.ClientAddr)
 	}
 	e.srv, e.opts = ns, sopts
+	e.auth.leafs.mu.Lock()
+	e.auth.leafs.srv = ns
+	e.auth.leafs.mu.Unlock()
 	nc, err := nats.Connect("", append(e.connOptions(), nats.InProcessServer(ns), nats.Token(e.auth.internal))...)
 	if err != nil {
 		ns.Shutdown()

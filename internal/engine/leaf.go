@@ -87,12 +87,8 @@ func (e *Engine) CloseLeafs(user string) int {
 	if err != nil {
 		return 0
 	}
-	live := make(map[string]uint64, len(lz.Leafs))
-	for _, l := range lz.Leafs {
-		live[net.JoinHostPort(l.IP, strconv.Itoa(l.Port))] = l.ID
-	}
 	n := 0
-	for _, id := range e.auth.leafs.of(user, live) {
+	for _, id := range e.auth.leafs.of(user, liveLeafs(lz)) {
 		if e.srv.DisconnectClientByID(id) == nil {
 			n++
 		}
@@ -100,14 +96,27 @@ func (e *Engine) CloseLeafs(user string) int {
 	return n
 }
 
+func liveLeafs(lz *server.Leafz) map[string]uint64 {
+	live := make(map[string]uint64, len(lz.Leafs))
+	for _, l := range lz.Leafs {
+		live[net.JoinHostPort(l.IP, strconv.Itoa(l.Port))] = l.ID
+	}
+	return live
+}
+
 // leafUsers remembers the user each leafnode connection was admitted as,
 // by its remote address (the engine's leafnode list does not name users).
 // Entries of connections gone for longer than leafForget are dropped
-// whenever the list is read, so it holds about the live connections.
+// whenever the list is read, and in the background whenever it grows past
+// leafPrune entries, so it holds about the live connections.
 type leafUsers struct {
-	mu sync.Mutex
-	by map[string]leafUser
+	mu      sync.Mutex
+	by      map[string]leafUser
+	srv     *server.Server // set once the engine runs
+	pruning bool
 }
+
+const leafPrune = 256
 
 type leafUser struct {
 	name string
@@ -127,6 +136,22 @@ func (l *leafUsers) admitted(addr net.Addr, name string) {
 		l.by = map[string]leafUser{}
 	}
 	l.by[addr.String()] = leafUser{name: name, at: time.Now()}
+	if len(l.by) > leafPrune && l.srv != nil && !l.pruning {
+		l.pruning = true
+		go l.prune()
+	}
+}
+
+// prune forgets the connections that are gone (outside the engine's
+// authentication callback, which must not wait on the engine).
+func (l *leafUsers) prune() {
+	lz, err := l.srv.Leafz(nil)
+	if err == nil {
+		l.of("", liveLeafs(lz))
+	}
+	l.mu.Lock()
+	l.pruning = false
+	l.mu.Unlock()
 }
 
 // of returns the ids of the live connections (addr -> id) admitted as

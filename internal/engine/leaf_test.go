@@ -115,3 +115,52 @@ func TestLeafTLS(t *testing.T) {
 		t.Error("a spoke that does not trust the certificate linked")
 	}
 }
+
+// leafIDs lists the hub's leafnode connection ids by the spoke's server
+// name.
+func leafIDs(t *testing.T, hub *Engine) map[string]uint64 {
+	t.Helper()
+	lz, err := hub.srv.Leafz(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]uint64{}
+	for _, l := range lz.Leafs {
+		out[l.Name] = l.ID
+	}
+	return out
+}
+
+// TestCloseLeafsClosesOneUsersLinks: CloseLeafs closes the links admitted
+// as one user and no other.
+func TestCloseLeafsClosesOneUsersLinks(t *testing.T) {
+	hub, _ := startEngine(t, Options{LeafAddr: "127.0.0.1:0", Domain: "hub"})
+	hub.SetLeafAuthorizer(leafAuth{"a": "pw", "b": "pw"})
+	dial := func(name, user string) *Engine {
+		e, _ := startEngine(t, Options{Name: name, Domain: name, Leaf: &LeafRemote{URL: hub.LeafURL(), User: user, Password: "pw"}})
+		return e
+	}
+	a, b := dial("spoke-a", "a"), dial("spoke-b", "b")
+	if !linked(a, 10*time.Second) || !linked(b, 10*time.Second) {
+		t.Fatal("spokes did not link")
+	}
+	var before map[string]uint64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if before = leafIDs(t, hub); len(before) == 2 {
+			break
+		}
+	}
+	if n := hub.CloseLeafs("venue:a"); n != 1 {
+		t.Fatalf("closed %d links, want 1", n)
+	}
+	after := leafIDs(t, hub)
+	if after["spoke-a"] == before["spoke-a"] {
+		t.Error("spoke-a's link is still the same connection")
+	}
+	if after["spoke-b"] != before["spoke-b"] {
+		t.Error("spoke-b's link was closed too")
+	}
+	if n := hub.CloseLeafs("venue:nobody"); n != 0 {
+		t.Errorf("closed %d links of an unknown user", n)
+	}
+}
