@@ -54,8 +54,12 @@ func (c *Cloud) edgeStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(raw)
+	var st EdgeStatus
+	if json.Unmarshal(raw, &st) != nil || st.Venue != v.venue {
+		c.refuse(v.venue, refusedDiag, "what", "status")
+		return api.Unavailable(fmt.Sprintf("the edge of venue %s answered with something that is not its status", v.venue))
+	}
+	api.WriteJSON(w, http.StatusOK, st)
 	return nil
 }
 
@@ -83,8 +87,12 @@ func (c *Cloud) edgeLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(raw)
+	var ans LogsAnswer
+	if json.Unmarshal(raw, &ans) != nil || len(ans.Lines) > req.Limit {
+		c.refuse(v.venue, refusedDiag, "what", "logs")
+		return api.Unavailable(fmt.Sprintf("the edge of venue %s answered with something that is not its logs", v.venue))
+	}
+	api.WriteJSON(w, http.StatusOK, ans)
 	return nil
 }
 

@@ -27,6 +27,7 @@ const (
 	refusedScan      = "scan"       // a scan that is not the venue's own or not well formed
 	refusedBatch     = "batch"      // a scan batch that is not JSON or too large
 	refusedHeartbeat = "heartbeat"  // a heartbeat that names another venue or is not JSON
+	refusedDiag      = "diag"       // a diagnostics answer that is not the venue's status or logs
 )
 
 // maxForwardBatch bounds the scans of one forwarded batch (the edge's

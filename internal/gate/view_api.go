@@ -156,7 +156,7 @@ func newCloudMetrics(reg prometheus.Registerer) *cloudMetrics {
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stadion_gate_refused_total",
-			Help: "What venue edges sent that the cloud refused, by venue and kind (sync_reply, sync_rate, fwd_reply, batch, scan, heartbeat).",
+			Help: "What venue edges sent that the cloud refused, by venue and kind (sync_reply, sync_rate, fwd_reply, batch, scan, heartbeat, diag).",
 		}, []string{"venue", "kind"}),
 		kicked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stadion_gate_links_closed_total",
