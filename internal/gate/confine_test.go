@@ -77,6 +77,9 @@ func TestSyncAnswersOnlyInTheVenueNamespace(t *testing.T) {
 	eventually(t, "an answer in bird-nest's namespace", 10*time.Second, own)
 	credsRev := kvRevision(t, c, "gate-creds", "ice-cube")
 	ctlSeq := lastSeq(t, c, ctlStream("ice-cube"))
+	ownCtlSeq := lastSeq(t, c, ctlStream("bird-nest"))
+	// Its own control subjects are the cloud's to write, not the edge's.
+	_ = bn.Conn.Publish(configSubject("bird-nest"), []byte(`{"venue":"bird-nest","version":99}`))
 	for _, reply := range []string{
 		"$KV.gate-creds.ice-cube", "$KV.stadion-live.token-key", "gate.ice-cube.ctl.config",
 		"topic.admissions.x", syncReplyPrefix("bird-nest") + "a.b", syncReplyPrefix("ice-cube") + "x",
@@ -95,6 +98,9 @@ func TestSyncAnswersOnlyInTheVenueNamespace(t *testing.T) {
 	}
 	if got := lastSeq(t, c, ctlStream("ice-cube")); got != ctlSeq {
 		t.Errorf("ice-cube's control stream was written (%d -> %d)", ctlSeq, got)
+	}
+	if got := lastSeq(t, c, ctlStream("bird-nest")); got != ownCtlSeq {
+		t.Errorf("bird-nest's edge wrote its own control stream (%d -> %d)", ownCtlSeq, got)
 	}
 	if n := testutil.ToFloat64(c.cloud.m.refused.WithLabelValues("bird-nest", refusedSyncReply)); n != 6 {
 		t.Errorf("refused sync replies: %v, want 6", n)
