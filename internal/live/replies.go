@@ -34,7 +34,8 @@ func newReplies(nc *nats.Conn, process string) *replies {
 // post into the stream chose.
 func isPosterReply(subject string) bool {
 	rest, ok := strings.CutPrefix(subject, replyRoot)
-	return ok && strings.Count(rest, ".") == 1 && !strings.ContainsAny(rest, "*> \t\r\n")
+	process, key, two := strings.Cut(rest, ".")
+	return ok && two && process != "" && key != "" && !strings.ContainsAny(rest, "*> \t\r\n") && !strings.Contains(key, ".")
 }
 
 func (r *replies) start() error {

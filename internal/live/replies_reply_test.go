@@ -1,6 +1,9 @@
 package live
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestPosterRepliesOnly: the moderator answers only on subjects of the
 // shape stadion makes for waiting HTTP posters.
@@ -22,4 +25,22 @@ func TestPosterRepliesOnly(t *testing.T) {
 			t.Errorf("isPosterReply(%q) = %v, want %v", subject, got, want)
 		}
 	}
+}
+
+// FuzzIsPosterReply: an accepted subject is _LIVE_REPLY.<process>.<key>,
+// two literal tokens.
+func FuzzIsPosterReply(f *testing.F) {
+	for _, s := range []string{"_LIVE_REPLY.P1.k", "_LIVE_REPLY.P1", "_LIVE_REPLY.P1.*", "$KV.x.y", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isPosterReply(s) {
+			return
+		}
+		rest, ok := strings.CutPrefix(s, replyRoot)
+		parts := strings.Split(rest, ".")
+		if !ok || len(parts) != 2 || parts[0] == "" || parts[1] == "" || strings.ContainsAny(rest, "*> \t\r\n") {
+			t.Fatalf("accepted %q", s)
+		}
+	})
 }
