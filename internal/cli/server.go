@@ -177,7 +177,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	if err != nil {
 		return err
 	}
-	eng.SetAuthorizer(x)
+	x.ServeNATS(eng)
 	d, err := delivery.New(cfg, eng.JS, reg, o.Logger, delivery.Options{DataDir: o.DataDir})
 	if err != nil {
 		return err

@@ -63,6 +63,9 @@ type Engine struct {
 type Exchange struct {
 	MaxBody      Size     `yaml:"max_body"`
 	DedupeWindow Duration `yaml:"dedupe_window"`
+	// NATSConsumersPerClient caps the JetStream consumers one client may
+	// create over plain NATS (all its topics together).
+	NATSConsumersPerClient int `yaml:"nats_consumers_per_client"`
 }
 
 // TopicKind is realtime (notifications) or sync (latest state per key).
@@ -140,6 +143,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Exchange.MaxBody == 0 {
 		c.Exchange.MaxBody = 1 * MiB
+	}
+	if c.Exchange.NATSConsumersPerClient == 0 {
+		c.Exchange.NATSConsumersPerClient = 16
 	}
 	if c.Exchange.DedupeWindow == 0 {
 		c.Exchange.DedupeWindow = Duration(2 * time.Minute)

@@ -22,12 +22,20 @@ func (c *Config) Validate() error {
 	if c.Exchange.DedupeWindow < Duration(1e9) {
 		errs = append(errs, fieldErr("exchange.dedupe_window", "must be at least 1s"))
 	}
+	if n := c.Exchange.NATSConsumersPerClient; n < 1 || n > 1000 {
+		errs = append(errs, fieldErr("exchange.nats_consumers_per_client", "must be 1-1000, not %d", n))
+	}
 	for _, name := range sortedKeys(c.Clients) {
 		if !validName(name) {
 			errs = append(errs, fieldErr("clients."+name, "name must be lower-case letters, digits, '-' or '_'"))
 		}
 		if name == AdminClient {
 			errs = append(errs, fieldErr("clients.admin", "the name admin is reserved for the built-in administrator"))
+		}
+		if name == "sink" || strings.HasPrefix(name, "sink-") {
+			// A client's plain-NATS consumers are named <client>-…; sinks'
+			// are sink-<sink>.
+			errs = append(errs, fieldErr("clients."+name, "names sink and sink-… are reserved (sinks' consumers are named sink-<sink>)"))
 		}
 	}
 	for _, name := range sortedKeys(c.Topics) {

@@ -117,7 +117,8 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 	if _, err := rand.Read(secret); err != nil {
 		return err
 	}
-	e.auth = &authenticator{internal: hex.EncodeToString(secret), log: e.log}
+	e.auth = &authenticator{internal: hex.EncodeToString(secret), log: e.log,
+		clients: newClientAccounts()}
 	sopts, err := serverOptions(o)
 	if err != nil {
 		return err
@@ -129,6 +130,7 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 		return fmt.Errorf("engine: %w", err)
 	}
 	ns.SetLoggerV2(&slogAdapter{log: e.log}, false, false, false)
+	e.auth.clients.srv = ns
 	go ns.Start()
 	if !waitReady(ctx, ns) {
 		ns.Shutdown()

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -26,15 +28,22 @@ import (
 
 // Exchange serves topics and subscriptions.
 type Exchange struct {
-	cfg    *config.Config
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	keys   *api.Keys
-	log    *slog.Logger
-	m      *metrics
-	sm     *subMetrics
-	topics map[string]*topic
-	subs   jetstream.KeyValue
+	cfg  *config.Config
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	keys *api.Keys
+	log  *slog.Logger
+	m    *metrics
+	sm   *subMetrics
+	gm   *gateMetrics
+	gate *natsGate // plain NATS clients' JetStream requests
+	// natsEng is the engine plain NATS clients connect to (ServeNATS);
+	// nil when they cannot (external engine in tests).
+	natsEng NATSEngine
+	// clientsByLength are the configured clients, longest name first.
+	clientsByLength []string
+	topics          map[string]*topic
+	subs            jetstream.KeyValue
 	// failures keeps the last error of events being retried.
 	failures jetstream.KeyValue
 	// consumerKey makes subscriptions' consumer names unguessable.
@@ -59,6 +68,8 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		closing: make(chan struct{}),
 	}
 	x.sm = newSubMetrics(reg, x)
+	x.gm = newGateMetrics(reg)
+	x.clientsByLength = clientNamesByLength(slices.Collect(maps.Keys(cfg.Clients)))
 	var errs []error
 	for _, name := range cfg.TopicNames() {
 		t := &topic{name: name, cfg: cfg.Topics[name]}
@@ -101,6 +112,12 @@ func (x *Exchange) Start(ctx context.Context) error {
 	if x.failures, err = openFailures(ctx, x.js); err != nil {
 		return fmt.Errorf("exchange: failures bucket: %w", err)
 	}
+	if x.natsEng != nil {
+		x.gate = newNATSGate(x, x.natsEng)
+		if err := x.gate.start(); err != nil {
+			return fmt.Errorf("exchange: nats gateway: %w", err)
+		}
+	}
 	pctx, stop := context.WithCancel(context.Background())
 	x.stopPush, x.pushDone = stop, make(chan struct{})
 	go func() {
@@ -116,10 +133,13 @@ func (x *Exchange) Start(ctx context.Context) error {
 // reconnect (to another replica) with Last-Event-ID and miss nothing.
 func (x *Exchange) Drain() { x.drainOnce.Do(func() { close(x.closing) }) }
 
-// Stop ends the push workers, waiting (up to ctx) for their calls in
+// Stop ends the plain-NATS gateway and the push workers, waiting (up to ctx) for their calls in
 // flight. In-flight requests finish with the HTTP server's drain, and all
 // other state is in the engine.
 func (x *Exchange) Stop(ctx context.Context) error {
+	if x.gate != nil {
+		x.gate.stop()
+	}
 	if x.stopPush == nil {
 		return nil
 	}

@@ -206,7 +206,7 @@ func newHarnessWith(t *testing.T, yamlText string) *harness {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	h.eng.SetAuthorizer(h.x)
+	h.x.ServeNATS(h.eng)
 	if err := h.x.Start(startCtx); err != nil {
 		t.Fatalf("exchange start: %v", err)
 	}

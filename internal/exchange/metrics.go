@@ -44,3 +44,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	reg.MustRegister(m.published, m.duplicates, m.rejected, m.latency)
 	return m
 }
+
+// gateMetrics count the plain-NATS JetStream gateway's work (natsgate.go).
+type gateMetrics struct {
+	forwarded *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	backlog   prometheus.Gauge
+}
+
+func newGateMetrics(reg prometheus.Registerer) *gateMetrics {
+	m := &gateMetrics{
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_exchange_nats_gateway_requests_total",
+			Help: "JetStream requests and acks of plain NATS clients passed to the engine or answered by the gateway, by operation.",
+		}, []string{"op"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_exchange_nats_gateway_refused_total",
+			Help: "JetStream requests and acks of plain NATS clients refused, by reason (reply, busy, rate, operation, stream, consumer, name, config, cap, malformed, engine).",
+		}, []string{"reason"}),
+		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "stadion_exchange_nats_gateway_backlog",
+			Help: "Requests waiting for a gateway worker on this replica (at most 4096; beyond, refused as busy).",
+		}),
+	}
+	reg.MustRegister(m.forwarded, m.refused, m.backlog)
+	return m
+}
