@@ -212,10 +212,10 @@ func TestNATSGateRepliesStayInAccount(t *testing.T) {
 	}
 	reply := "mq.live.room.comments"
 	for subj, body := range map[string]string{
-		"$JS.API.DIRECT.GET.TOPIC_laps":             `{"seq":1}`,
+		"$JS.API.DIRECT.GET.TOPIC_laps":              `{"seq":1}`,
 		"$JS.API.CONSUMER.MSG.NEXT.TOPIC_laps.sub-r": `{"batch":1,"expires":1000000000}`,
-		"$JS.API.STREAM.INFO.TOPIC_laps":            ``,
-		"$JS.API.STREAM.NAMES":                      ``,
+		"$JS.API.STREAM.INFO.TOPIC_laps":             ``,
+		"$JS.API.STREAM.NAMES":                       ``,
 		"$JS.API.CONSUMER.INFO.TOPIC_laps.sub-r":     ``,
 	} {
 		if err := nc.PublishRequest(subj, reply, []byte(body)); err != nil {
