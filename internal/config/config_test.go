@@ -51,6 +51,7 @@ func TestParseValid(t *testing.T) {
 		{"engine.max_disk", c.Engine.MaxDisk, Size(2_000_000_000)},
 		{"exchange.max_body", c.Exchange.MaxBody, 512 * KiB},
 		{"exchange.dedupe_window", c.Exchange.DedupeWindow.D(), 90 * time.Second},
+		{"exchange.nats_consumers_per_client (default)", c.Exchange.NATSConsumersPerClient, 16},
 		{"topics.laps.kind (default)", laps.Kind, KindRealtime},
 		{"topics.laps.type (default)", laps.Type, "stadion.topic.laps"},
 		{"topics.laps.retention", laps.Retention.D(), 7 * 24 * time.Hour},
@@ -124,6 +125,12 @@ clients:
 		{"reserved client name", `
 clients:
   admin: {}`, []string{"clients.admin: the name admin is reserved"}},
+		{"sink client name", `
+clients:
+  sink: {}
+  sink-feed: {}`, []string{"clients.sink: names sink and sink-… are reserved", "clients.sink-feed: names sink"}},
+		{"nats consumers per client", `
+exchange: {nats_consumers_per_client: -1}`, []string{"exchange.nats_consumers_per_client: must be 1-1000, not -1"}},
 		{"bad durability", `durability: sometimes`, []string{`durability: must be "always" or "fast", not "sometimes"`}},
 		{"max_body too small", `
 exchange: {max_body: 100B}`, []string{"exchange.max_body: must be at least 1KiB"}},
