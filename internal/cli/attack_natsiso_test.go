@@ -45,10 +45,12 @@ func natsisoURL(t *testing.T, p *proc) string {
 	return ep.NATS
 }
 
-// natsisoConnect connects a plain NATS client with key.
+// natsisoConnect connects a plain NATS client with key, with the inbox
+// prefix earlier versions required of client screens (harmless for others).
 func natsisoConnect(t *testing.T, p *proc, key string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	opts = append([]nats.Option{nats.Token(key), nats.MaxReconnects(0), nats.Timeout(5 * time.Second)}, opts...)
+	opts = append([]nats.Option{nats.Token(key), nats.MaxReconnects(0), nats.Timeout(5 * time.Second),
+		nats.CustomInboxPrefix("_INBOX_screens")}, opts...)
 	nc, err := nats.Connect(natsisoURL(t, p), opts...)
 	if err != nil {
 		t.Fatalf("nats connect: %v", err)
