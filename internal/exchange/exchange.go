@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,7 +37,7 @@ type Exchange struct {
 	m    *metrics
 	sm   *subMetrics
 	gm   *gateMetrics
-	gate *natsGate // plain NATS clients' JetStream requests
+	gate atomic.Pointer[natsGate] // plain NATS clients' JetStream requests; set by Start
 	// natsEng is the engine plain NATS clients connect to (ServeNATS);
 	// nil when they cannot (external engine in tests).
 	natsEng NATSEngine
@@ -113,10 +114,11 @@ func (x *Exchange) Start(ctx context.Context) error {
 		return fmt.Errorf("exchange: failures bucket: %w", err)
 	}
 	if x.natsEng != nil {
-		x.gate = newNATSGate(x, x.natsEng)
-		if err := x.gate.start(); err != nil {
+		g := newNATSGate(x, x.natsEng)
+		if err := g.start(); err != nil {
 			return fmt.Errorf("exchange: nats gateway: %w", err)
 		}
+		x.gate.Store(g)
 	}
 	pctx, stop := context.WithCancel(context.Background())
 	x.stopPush, x.pushDone = stop, make(chan struct{})
@@ -137,8 +139,8 @@ func (x *Exchange) Drain() { x.drainOnce.Do(func() { close(x.closing) }) }
 // flight. In-flight requests finish with the HTTP server's drain, and all
 // other state is in the engine.
 func (x *Exchange) Stop(ctx context.Context) error {
-	if x.gate != nil {
-		x.gate.stop()
+	if g := x.gate.Load(); g != nil {
+		g.stop()
 	}
 	if x.stopPush == nil {
 		return nil

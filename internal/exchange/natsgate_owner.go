@@ -111,17 +111,18 @@ func (g *natsGate) grant(client, stream, consumer string) error {
 // replica's engine the consumers it owns, so that one made through
 // another replica can be pulled here at once.
 func (x *Exchange) NATSAdmitted(g engine.Grant) {
-	if x.gate == nil {
+	gate := x.gate.Load()
+	if gate == nil {
 		return
 	}
-	owned, err := x.gate.ownedConsumers(g.Client)
+	owned, err := gate.ownedConsumers(g.Client)
 	if err != nil {
 		x.log.Warn("natsgate: consumers of an admitted client", "client", g.Client, "err", err)
 		return
 	}
 	for _, k := range owned {
 		s, c, _ := strings.Cut(k, ".")
-		if err := x.gate.grant(g.Client, s, c); err != nil {
+		if err := gate.grant(g.Client, s, c); err != nil {
 			x.log.Warn("natsgate grant", "client", g.Client, "err", err)
 		}
 	}
