@@ -78,6 +78,7 @@ type Engine struct {
 	opts *server.Options // the embedded server's options (ports resolved)
 	auth *authenticator
 	log  *slog.Logger
+	load clientLoad
 
 	domain string
 }
@@ -137,6 +138,7 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 		return fmt.Errorf("engine: embedded NATS not ready (is %s free?)", o.ClientAddr)
 	}
 	e.srv, e.opts = ns, sopts
+	go e.watchClientLoad()
 	nc, err := nats.Connect("", append(e.connOptions(), nats.InProcessServer(ns), nats.Token(e.auth.internal))...)
 	if err != nil {
 		ns.Shutdown()

@@ -128,12 +128,18 @@ type fakeAuth struct {
 	calls []string
 }
 
-const readerToken = "reader-secret-token-0123456789"
+const (
+	readerToken = "reader-secret-token-0123456789"
+	quietToken  = "quiet-secret-token-0123456789"
+)
 
 func (a *fakeAuth) NATSAuthorize(token string) (Grant, bool) {
 	a.mu.Lock()
 	a.calls = append(a.calls, token)
 	a.mu.Unlock()
+	if token == quietToken {
+		return Grant{Client: "quiet", KeyID: "k2"}, true
+	}
 	if token != readerToken {
 		return Grant{}, false
 	}
@@ -416,5 +422,62 @@ func TestStopMakesUnavailable(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(e.ClientURL(), "nats://"), time.Second); err == nil && e.ClientURL() != "" {
 		t.Error("the client port still accepts connections after Stop")
+	}
+}
+
+// A client flooding pull requests is cut off once the engine holds too
+// many routes back to client inboxes; a quiet client stays.
+func TestClientFloodCut(t *testing.T) {
+	e, _ := startEngine(t, Options{ClientAddr: "127.0.0.1:0"})
+	e.SetAuthorizer(&fakeAuth{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.JS.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "reader-c", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	nc, err := nats.Connect(e.ClientURL(), nats.Token(readerToken), nats.MaxReconnects(0),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := e.GrantConsumer("reader", "T", "reader-c"); err != nil {
+		t.Fatal(err)
+	}
+	quiet, err := nats.Connect(e.ClientURL(), nats.Token(quietToken), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	if _, err := nc.SubscribeSync("_INBOX.flood"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2000 {
+		if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT.T.reader-c", "_INBOX.flood", []byte(`{"batch":1,"no_wait":true}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyTrue(t, "the routes to be counted", func() bool {
+		e.checkClientLoad(1000)
+		return e.ClientsCut() > 0
+	})
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the flooding client is still connected")
+	}
+	eventuallyTrue(t, "its routes to go", func() bool {
+		e.checkClientLoad(1000)
+		return e.PendingResponses() == 0
+	})
+	if err := quiet.Flush(); err != nil || !quiet.IsConnected() {
+		t.Errorf("the quiet client was cut too: %v", err)
 	}
 }

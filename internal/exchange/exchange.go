@@ -69,7 +69,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		closing: make(chan struct{}),
 	}
 	x.sm = newSubMetrics(reg, x)
-	x.gm = newGateMetrics(reg)
+	x.gm = newGateMetrics(reg, x)
 	x.clientsByLength = clientNamesByLength(slices.Collect(maps.Keys(cfg.Clients)))
 	var errs []error
 	for _, name := range cfg.TopicNames() {

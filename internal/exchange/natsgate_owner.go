@@ -17,6 +17,8 @@ type NATSEngine interface {
 	RevokeConsumer(client, stream, consumer string)
 	ConsumerGrants(client string) []string
 	CloseKey(client, id string) int
+	PendingResponses() int64
+	ClientsCut() uint64
 }
 
 var _ NATSEngine = (*engine.Engine)(nil)
