@@ -323,3 +323,27 @@ func TestConsumerOwner(t *testing.T) {
 		}
 	}
 }
+
+// A client's consumers that exist before its account is made on an engine
+// (made through another replica, or before a restart) are granted when it
+// first connects, so it can pull without asking for them first.
+func TestNATSGateGrantsOwnedConsumersOnConnect(t *testing.T) {
+	h := newHarness(t)
+	ctx := testCtx(t)
+	publishLaps(h, h.key("pub"), 1)
+	for _, name := range []string{"sub-early", "sub2-early"} {
+		if _, err := h.eng.JS.CreateOrUpdateConsumer(ctx, StreamName("laps"), jetstream.ConsumerConfig{
+			Durable: name, AckPolicy: jetstream.AckExplicitPolicy,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc, _, _ := h.natsClient(h.key("sub"))
+	eventually(t, 5*time.Second, "a pull on the client's existing consumer", func() bool {
+		m, err := nc.Request("$JS.API.CONSUMER.MSG.NEXT.TOPIC_laps.sub-early", []byte(`{"batch":1,"expires":1000000000}`), 3*time.Second)
+		return err == nil && len(m.Data) > 0
+	})
+	if _, err := nc.Request("$JS.API.CONSUMER.MSG.NEXT.TOPIC_laps.sub2-early", []byte(`{"batch":1,"expires":1000000000}`), time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Errorf("pull on another client's consumer: %v, want no responders", err)
+	}
+}
