@@ -82,7 +82,6 @@ func manyMembers(n int, dup string) string {
 	return b.String()
 }
 
-
 func TestCheckJSON(t *testing.T) {
 	for _, tc := range strictCases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,6 +153,20 @@ topics:
     publisher: [a]`, []string{"topics.x.publisher", "line 4"}},
 		{"unknown top-level field", `
 topic: {}`, []string{"topic", "line 2"}},
+		{"duplicate key", `
+topics:
+  x: {}
+  x: {kind: sync}`, []string{"topics", "line 4", `"x" already defined at line 3`}},
+		{"duplicate nested key", `
+topics:
+  x:
+    publishers: [a]
+    publishers: [b]`, []string{"topics.x", "line 5", `"publishers" already defined at line 4`}},
+		{"duplicate key in a flow mapping", `
+exchange: {max_body: 1MiB, max_body: 2MiB}`, []string{"exchange", "line 2", "already defined"}},
+		{"duplicate top-level key", `
+durability: fast
+durability: always`, []string{"line 3", `"durability" already defined at line 2`}},
 		{"several problems at once", `
 topics:
   a: {kind: sync}
