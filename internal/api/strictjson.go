@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -73,7 +74,9 @@ func (e *JSONError) Unwrap() error { return e.Err }
 // names, objects with many members and the error. The error is a
 // *JSONError.
 func CheckJSON(data []byte) error {
-	s := scanner{data: data}
+	s := scanners.Get().(*scanner)
+	defer s.release()
+	s.data = data
 	s.skipSpace()
 	if err := s.value(0); err != nil {
 		return err
@@ -83,6 +86,20 @@ func CheckJSON(data []byte) error {
 		return s.fail(ErrJSONSyntax, "unexpected data after the value")
 	}
 	return nil
+}
+
+// scanners keeps the path and name stacks of finished checks, so that a
+// check allocates nothing in the common case.
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+func (s *scanner) release() {
+	if cap(s.keys) > 1024 || cap(s.path) > 1024 {
+		return // a huge document's stacks are not worth keeping
+	}
+	clear(s.keys[:cap(s.keys)]) // no reference to the document is kept
+	clear(s.path[:cap(s.path)])
+	*s = scanner{keys: s.keys[:0], path: s.path[:0]}
+	scanners.Put(s)
 }
 
 // scanner is a recursive-descent validator. path holds, for every
