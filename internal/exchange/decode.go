@@ -54,8 +54,12 @@ func decodeBody(mediaType string, body []byte) (events []incoming, batch, struct
 	// names, numbers beyond a double, invalid UTF-8 (which encoding/json
 	// would quietly replace in what is validated while the raw bytes were
 	// stored) are refused with the pointer of the offending value.
+	if mediaType != ctJSON && mediaType != ctCloudEvent && mediaType != ctCloudEventBat {
+		return nil, false, false, api.UnsupportedMediaType(mediaType, acceptedTypes...)
+	}
 	if err := api.CheckJSON(body); err != nil {
-		return nil, isArray(body), mediaType != ctJSON, api.MalformedJSON(err)
+		batch := mediaType == ctCloudEventBat || (mediaType == ctJSON && isArray(body))
+		return nil, batch, mediaType != ctJSON, api.MalformedJSON(err)
 	}
 	switch mediaType {
 	case ctJSON:
