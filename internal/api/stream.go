@@ -54,11 +54,11 @@ func NewStreams(perClient int, stall time.Duration, reg prometheus.Registerer) *
 // write the stall bound as its deadline; Close releases the slot. Not safe
 // for concurrent use (one handler goroutine owns it).
 type Stream struct {
-	s      *Streams
-	kind   string
-	client string
-	w      http.ResponseWriter
-	rc     *http.ResponseController
+	s       *Streams
+	kind    string
+	client  string
+	w       http.ResponseWriter
+	rc      *http.ResponseController
 	ctx     context.Context
 	cancel  context.CancelFunc
 	once    sync.Once
