@@ -29,8 +29,9 @@ type Streams struct {
 	refused *prometheus.CounterVec
 }
 
-// NewStreams registers the stream metrics with reg.
-func NewStreams(perClient int, stall time.Duration, reg prometheus.Registerer) *Streams {
+// NewStreams registers the stream metrics with reg, with a series for each
+// of kinds from the start.
+func NewStreams(perClient int, stall time.Duration, reg prometheus.Registerer, kinds ...string) *Streams {
 	s := &Streams{
 		perClient: perClient, stall: stall, open: map[string]int{},
 		gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -47,6 +48,11 @@ func NewStreams(perClient int, stall time.Duration, reg prometheus.Registerer) *
 		}, []string{"kind"}),
 	}
 	reg.MustRegister(s.gauge, s.slow, s.refused)
+	for _, k := range kinds {
+		s.gauge.WithLabelValues(k)
+		s.slow.WithLabelValues(k)
+		s.refused.WithLabelValues(k)
+	}
 	return s
 }
 

@@ -58,7 +58,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		log:     log.With("service", "exchange"),
 		m:       newMetrics(reg),
 		topics:  map[string]*topic{},
-		streams: api.NewStreams(cfg.Exchange.StreamsPerClient, cfg.Exchange.StreamStall.D(), reg),
+		streams: api.NewStreams(cfg.Exchange.StreamsPerClient, cfg.Exchange.StreamStall.D(), reg, "sse", "snapshot", "pull"),
 	}
 	x.draining, x.drain = context.WithCancel(context.Background())
 	x.sm = newSubMetrics(reg, x)
