@@ -13,6 +13,12 @@ import (
 // SetWriteDeadline, as Stream does) takes over from then on.
 func WriteDeadline(d time.Duration, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			// The handler takes the connection over (WebSocket) and bounds
+			// its own writes; a deadline set here would outlive the hijack.
+			h.ServeHTTP(w, r)
+			return
+		}
 		pw := &progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}
 		h.ServeHTTP(pw, r)
 		// What is still buffered is sent after the handler returns.
