@@ -84,7 +84,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 func (x *Exchange) Start(ctx context.Context) error {
 	for _, name := range x.cfg.TopicNames() {
 		t := x.topics[name]
-		sc := streamConfig(name, t.cfg, x.cfg.Exchange.DedupeWindow.D())
+		sc := streamConfig(name, t.cfg, x.cfg.Exchange.DedupeWindow.D(), x.maxEvent())
 		s, err := x.js.CreateOrUpdateStream(ctx, sc)
 		if err != nil {
 			return fmt.Errorf("exchange: topic %s: %w", name, err)

@@ -65,10 +65,18 @@ func (x *Exchange) handleStream(w http.ResponseWriter, r *http.Request) error {
 	return x.serveSSE(ctx, st, it)
 }
 
-// streamBytes bounds the bytes of a stream's fetched events: the engine's
-// largest message (a smaller bound would stall on a large event).
+// maxEvent is the largest event a topic stores: a body of max_body with
+// its envelope (attributes come from at most 64 KiB of request headers).
+// The topic's stream refuses anything larger.
+func (x *Exchange) maxEvent() int32 {
+	return int32(min(int64(x.cfg.Exchange.MaxBody)+128<<10, x.nc.MaxPayload()))
+}
+
+// streamBytes bounds the bytes of one fetch for a stream or snapshot: one
+// largest event with its subject and headers (a smaller bound would stall
+// on a large event).
 func (x *Exchange) streamBytes() int {
-	return int(x.nc.MaxPayload()) + 64<<10
+	return int(x.maxEvent()) + 4<<10
 }
 
 // serveSSE writes events as the reader takes them. It returns nil once the
