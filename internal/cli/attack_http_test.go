@@ -67,6 +67,14 @@ func httpMetric(p *proc, name, label string) float64 {
 	return sum
 }
 
+// httpLogs is what the process logged so far.
+func httpLogs(p *proc) string {
+	sw := p.cmd.Stderr.(*syncWriter)
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return p.stderr.String()
+}
+
 // httpCreateKey makes a key for client and returns it with its id.
 func httpCreateKey(p *proc, client string) (key, id string) {
 	p.t.Helper()
@@ -265,6 +273,12 @@ func TestAttackNonReadingSSEStreams(t *testing.T) {
 	bystander.finish(t)
 	if got := follower.events.Load(); got < bystander.sent.Load() {
 		t.Errorf("the legitimate follower got %d events of the %d published beside the attack", got, bystander.sent.Load())
+	}
+	logs := httpLogs(p)
+	for _, bad := range []string{"Slow Consumer", "engine connection lost"} {
+		if strings.Contains(logs, bad) {
+			t.Errorf("the server logged %q under the attack: its engine connection was hurt", bad)
+		}
 	}
 	t.Logf("RSS: baseline %d MiB, peak %d MiB", baseline>>20, peak>>20)
 	if peak > baseline+256<<20 {
