@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,7 +69,7 @@ type Stream struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	once    sync.Once
-	stalled bool
+	stalled atomic.Bool // set by the handler; read by Close from any goroutine
 }
 
 // Open admits a stream of kind for the caller of r, or returns a 429
@@ -119,10 +120,14 @@ func (st *Stream) Flush() error {
 	return st.check(st.rc.Flush())
 }
 
-// Close releases the stream's slot and ends its context. Idempotent.
+// Close releases the stream's slot and ends its context; the end of the
+// response still has the stall bound to reach the client. Idempotent.
 func (st *Stream) Close() {
 	st.once.Do(func() {
 		st.cancel()
+		if !st.stalled.Load() {
+			st.deadline()
+		}
 		st.s.mu.Lock()
 		if st.s.open[st.client]--; st.s.open[st.client] <= 0 {
 			delete(st.s.open, st.client)
@@ -144,9 +149,8 @@ func (st *Stream) check(err error) error {
 	if err == nil {
 		return nil
 	}
-	if st.stalled || errors.Is(err, os.ErrDeadlineExceeded) {
-		if !st.stalled {
-			st.stalled = true
+	if st.stalled.Load() || errors.Is(err, os.ErrDeadlineExceeded) {
+		if st.stalled.CompareAndSwap(false, true) {
 			st.s.slow.WithLabelValues(st.kind).Inc()
 			st.cancel()
 		}
