@@ -62,6 +62,12 @@ type Service struct {
 	frames *frameStore
 	status *statusStore
 
+	// What jobs may reach: the relay ffmpeg reads HTTP sources from, and
+	// the fetchers of API jobs (capture.allow) and of the file's jobs.
+	relay     *relay
+	apiFetch  *fetcher
+	fileFetch *fetcher
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -96,6 +102,8 @@ func New(o Options) (*Service, error) {
 		o.Registry = prometheus.NewRegistry()
 	}
 	s.m = newMetrics(o.Registry)
+	s.apiFetch = newFetcher(newReach(s.cc.Allow, false))
+	s.fileFetch = newFetcher(newReach(nil, true))
 	return s, nil
 }
 
@@ -103,6 +111,9 @@ func New(o Options) (*Service, error) {
 // triggers and the workers.
 func (s *Service) Start(ctx context.Context) error {
 	var err error
+	if s.relay, err = startRelay(s.m); err != nil {
+		return err
+	}
 	if s.status, err = openStatus(ctx, s.js); err != nil {
 		return err
 	}
@@ -136,7 +147,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 	s.cancel()
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.relay.close(); close(done) }()
 	select {
 	case <-done:
 		return nil
