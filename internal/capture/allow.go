@@ -92,19 +92,27 @@ func shownURL(u *url.URL) string {
 // defaultPorts are the ports of the schemes a job may name.
 var defaultPorts = map[string]string{"http": "80", "https": "443", "rtmp": "1935", "rtmps": "443", "srt": "", "rtsp": "554"}
 
-// permits reports whether the URL's host and port are listed, before any
-// name resolution: the cheap check a playlist's URIs get when rewritten.
+// permits reports whether an HTTP request to u may be made, before any
+// name resolution: the cheap check every URL gets before it is fetched or
+// handed to ffmpeg.
 func (r *reach) permits(u *url.URL) error {
-	if _, ok := defaultPorts[u.Scheme]; !ok || u.Host == "" {
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return &refusedError{url: shownURL(u), reason: "only http and https URLs are read"}
 	}
-	if r.any {
-		return nil
-	}
-	if _, ok := r.entry(u.Hostname(), portOf(u)); !ok {
+	if !r.listed(u) {
 		return &refusedError{url: shownURL(u)}
 	}
 	return nil
+}
+
+// listed reports whether u's host and port are in capture.allow (or the
+// reach is unlimited).
+func (r *reach) listed(u *url.URL) bool {
+	if r.any {
+		return true
+	}
+	_, ok := r.entry(u.Hostname(), portOf(u))
+	return ok
 }
 
 func portOf(u *url.URL) string {
