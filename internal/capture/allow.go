@@ -168,7 +168,7 @@ func (r *reach) resolve(ctx context.Context, host, port, shown string) ([]netip.
 }
 
 func (r *reach) addrs(ctx context.Context, host string) ([]netip.Addr, error) {
-	host = strings.Trim(host, "[]")
+	host = strings.ToLower(strings.Trim(host, "[]"))
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{ip}, nil
 	}

@@ -156,7 +156,10 @@ func parseAttrs(s string) ([]attr, error) {
 				return nil, errors.New("malformed attribute value")
 			}
 		}
-		if !strings.EqualFold(a.name, "URI") && strings.Contains(a.value, "://") {
+		if strings.Trim(a.name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return nil, errors.New("malformed attribute name")
+		}
+		if !strings.EqualFold(a.name, "URI") && (strings.Contains(a.value, "://") || strings.Contains(strings.ToLower(a.value), "uri=")) {
 			return nil, fmt.Errorf("attribute %s holds a URL", a.name)
 		}
 		list = append(list, a)
