@@ -109,11 +109,15 @@ func New(o Options) (*Service, error) {
 
 // Start creates the streams and buckets and starts the scheduler, the
 // triggers and the workers.
-func (s *Service) Start(ctx context.Context) error {
-	var err error
+func (s *Service) Start(ctx context.Context) (err error) {
 	if s.relay, err = startRelay(s.m); err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			s.relay.close()
+		}
+	}()
 	if s.status, err = openStatus(ctx, s.js); err != nil {
 		return err
 	}
