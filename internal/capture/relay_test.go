@@ -122,6 +122,12 @@ func newAttackSite(t *testing.T) *attackSite {
 	t.Helper()
 	plain, enc := t.TempDir(), t.TempDir()
 	testVideo(t, plain, "index.m3u8", 3)
+	f, err := os.OpenFile(filepath.Join(plain, "index.m3u8"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteString("#EXT-X-ENDLIST\n") // a finished stream: the stall check leaves it alone
+	f.Close()
 	encryptedHLS(t, enc, "key.bin")
 	s := &attackSite{}
 	bMux := http.NewServeMux()
