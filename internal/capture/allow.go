@@ -155,7 +155,7 @@ func (r *reach) resolve(ctx context.Context, host, port, shown string) ([]netip.
 	var skipped netip.Addr
 	for _, a := range addrs {
 		a = a.Unmap()
-		if r.any || e.ip.IsValid() && a == e.ip || e.host == "localhost" && a.IsLoopback() || public(a) {
+		if r.any || public(a) || e.host == "localhost" && a.IsLoopback() || r.listsAddr(a, port) {
 			out = append(out, netip.AddrPortFrom(a, pn))
 		} else if !skipped.IsValid() {
 			skipped = a
@@ -165,6 +165,16 @@ func (r *reach) resolve(ctx context.Context, host, port, shown string) ([]netip.
 		return nil, &refusedError{url: shown, reason: fmt.Sprintf("it resolves to %s, a non-public address; list that address to allow it", skipped)}
 	}
 	return out, nil
+}
+
+// listsAddr reports whether capture.allow names the address itself.
+func (r *reach) listsAddr(a netip.Addr, port string) bool {
+	for _, e := range r.entries {
+		if e.ip == a && (e.port == "" || e.port == port) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *reach) addrs(ctx context.Context, host string) ([]netip.Addr, error) {

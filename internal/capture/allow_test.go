@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -136,9 +137,37 @@ func FuzzAllowURL(f *testing.F) {
 		}
 		e, _ := r.entry(u.Hostname(), portOf(u))
 		for _, a := range addrs {
-			if !public(a.Addr()) && a.Addr() != e.ip && !(e.host == "localhost" && a.Addr().IsLoopback()) {
+			if !public(a.Addr()) && !r.listsAddr(a.Addr(), portOf(u)) && !(e.host == "localhost" && a.Addr().IsLoopback()) {
 				t.Fatalf("%q (allow %q) reaches %v", raw, allow, a)
 			}
 		}
 	})
+}
+
+// A listed name is resolved by stadion, checked, and connected to at the
+// checked address: when the name later resolves somewhere else (DNS
+// rebinding), the new address is checked again and refused, and nothing
+// reaches it.
+func TestFetcherPinsCheckedAddress(t *testing.T) {
+	a, aHits := hostServer(t, hostA, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+	_, bHits := hostServer(t, hostB, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("B")) }))
+	dns := map[string][]string{"cams.example": {hostA}}
+	r := newReach([]string{"cams.example", hostA}, false)
+	r.lookup = func(ctx context.Context, host string) ([]netip.Addr, error) { return fakeDNS(dns)(ctx, host) }
+	f := newFetcher(r)
+	f.client.Transport.(*http.Transport).DisableKeepAlives = true // every request dials
+	_, port, _ := strings.Cut(strings.TrimPrefix(a, "http://"), ":")
+	u, _ := url.Parse("http://cams.example:" + port + "/x")
+	resp, _, err := f.get(context.Background(), u, "")
+	if err != nil {
+		t.Fatalf("the listed name at its listed address: %v", err)
+	}
+	resp.Body.Close()
+	dns["cams.example"] = []string{hostB} // rebound to an address nobody listed
+	if _, _, err := f.get(context.Background(), u, ""); err == nil || !strings.Contains(err.Error(), "capture: http://cams.example:"+port+"/x is not in capture.allow (it resolves to 127.0.0.3") {
+		t.Fatalf("after rebinding: %v", err)
+	}
+	if aHits.Load() != 1 || bHits.Load() != 0 {
+		t.Errorf("A got %d requests, B %d; want 1 and 0", aHits.Load(), bHits.Load())
+	}
 }
