@@ -104,6 +104,7 @@ func New(o Options) (*Service, error) {
 	s.m = newMetrics(o.Registry)
 	s.apiFetch = newFetcher(newReach(s.cc.Allow, false))
 	s.fileFetch = newFetcher(newReach(nil, true))
+	s.apiFetch.m, s.fileFetch.m = s.m, s.m
 	return s, nil
 }
 

@@ -31,6 +31,7 @@ const (
 type fetcher struct {
 	reach  *reach
 	client *http.Client
+	m      *metrics // nil: not counted
 }
 
 func newFetcher(r *reach) *fetcher {
@@ -94,6 +95,14 @@ func (f *fetcher) dial(ctx context.Context, d *net.Dialer, network, addr string)
 // redirects after checking each. It returns a 200 or 206 response and the
 // URL that answered.
 func (f *fetcher) get(ctx context.Context, u *url.URL, rng string) (*http.Response, *url.URL, error) {
+	resp, final, err := f.follow(ctx, u, rng)
+	if f.m != nil && !errors.Is(err, context.Canceled) {
+		f.m.fetches.WithLabelValues(resultOf(err)).Inc()
+	}
+	return resp, final, err
+}
+
+func (f *fetcher) follow(ctx context.Context, u *url.URL, rng string) (*http.Response, *url.URL, error) {
 	for range maxRedirects + 1 {
 		if err := f.reach.permits(u); err != nil {
 			return nil, nil, err

@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30},
 		}),
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stadion_capture_fetches_total", Help: "Requests ffmpeg made through the capture relay, by result (ok, refused: not in capture.allow, too_large, busy: over the per-capture cap, failed).",
+			Name: "stadion_capture_fetches_total", Help: "Requests capture made to sources (playlist checks and what ffmpeg asked the relay for), by result (ok, refused: not in capture.allow, too_large, busy: over the per-capture cap of concurrent requests, failed).",
 		}, []string{"result"}),
 		fetchBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stadion_capture_fetch_bytes_total", Help: "Bytes the capture relay read from sources.",

@@ -198,19 +198,20 @@ func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer r.m.relayInFlight.Dec()
 	if err := s.serve(w, req, u); err != nil {
 		s.fail(err)
-		r.m.fetches.WithLabelValues(resultOf(err)).Inc()
 		var big *tooLargeError
 		if errors.As(err, &big) {
+			r.m.fetches.WithLabelValues("too_large").Inc()
 			panic(http.ErrAbortHandler) // cut the response: ffmpeg sees it short
 		}
-		return
 	}
-	r.m.fetches.WithLabelValues("ok").Inc()
 }
 
+// resultOf is a fetch's result as the metrics name it.
 func resultOf(err error) string {
 	var big *tooLargeError
 	switch {
+	case err == nil:
+		return "ok"
 	case errors.Is(err, errRefused):
 		return "refused"
 	case errors.As(err, &big):

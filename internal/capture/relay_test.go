@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // The relay's tests use two loopback addresses as two hosts: host A
@@ -257,6 +258,12 @@ func TestRelayRefusesWhatAllowDoesNotName(t *testing.T) {
 	}
 	if n := site.bHits.Load(); n != 0 {
 		t.Errorf("host B got %d requests", n)
+	}
+	if n := testutil.ToFloat64(w.svc.m.fetches.WithLabelValues("refused")); n < float64(len(attacks)-3) {
+		t.Errorf("stadion_capture_fetches_total{result=\"refused\"} = %v", n)
+	}
+	if n := testutil.ToFloat64(w.svc.m.relaySessions); n > float64(w.svc.cc.Concurrency) {
+		t.Errorf("%v relay sessions open, more than capture.concurrency", n)
 	}
 	if n := site.bannerSeen.Load(); n != 0 {
 		t.Errorf("host B's banner port got %d connections", n)
