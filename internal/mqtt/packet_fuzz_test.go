@@ -18,7 +18,7 @@ func FuzzReadPacket(f *testing.F) {
 	f.Add([]byte{0x10, 0xff, 0xff, 0xff, 0x7f})
 	f.Add([]byte{0x30, 0x03, 0x00, 0x01, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		h, body, err := readPacket(bufio.NewReader(bytes.NewReader(data)), 1<<16)
+		h, body, err := readPacket(bufio.NewReader(bytes.NewReader(data)), 1<<16, nil)
 		if err != nil {
 			return
 		}
@@ -27,7 +27,7 @@ func FuzzReadPacket(f *testing.F) {
 		case typeConnect:
 			c, err := parseConnect(flags, body)
 			if err == nil && c.Level == 4 {
-				_, b2, err := readPacket(bufio.NewReader(bytes.NewReader(AppendConnect(nil, c))), 1<<16)
+				_, b2, err := readPacket(bufio.NewReader(bytes.NewReader(AppendConnect(nil, c))), 1<<16, nil)
 				again := &Connect{}
 				if err == nil {
 					again, err = parseConnect(0, b2)
@@ -40,7 +40,7 @@ func FuzzReadPacket(f *testing.F) {
 			p, err := parsePublish(flags, body)
 			if err == nil {
 				enc := AppendPublish(nil, p.Message, p.Dup, p.PacketID)
-				h2, b2, err := readPacket(bufio.NewReader(bytes.NewReader(enc)), 1<<16)
+				h2, b2, err := readPacket(bufio.NewReader(bytes.NewReader(enc)), 1<<16, nil)
 				if err != nil || h2 != h || !bytes.Equal(b2, body) {
 					t.Fatalf("PUBLISH does not round-trip: %x %x vs %x %x (%v)", h, body, h2, b2, err)
 				}
