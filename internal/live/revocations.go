@@ -49,7 +49,7 @@ func (s *Service) openRevocations(ctx context.Context) error {
 	}
 	r := &revocations{kv: kv, ttl: ttl, log: s.log, at: map[string]time.Time{},
 		onRevoke: func(user string) { s.mqtt.Revoke(viewerOwner(user)) }}
-	w, err := kv.WatchAll(ctx)
+	w, err := kv.WatchAll(context.Background()) // until close, not ctx: that only bounds the start
 	if err != nil {
 		return fmt.Errorf("live: watch %s: %w", revocationsBucket, err)
 	}
