@@ -193,6 +193,7 @@ func TestRevokedModeratorKeyCannotPin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, "the other process knows the key", func() bool { _, err := b.keys.Lookup(key); return err == nil })
 	lost := make(chan struct{})
 	o := paho.NewClientOptions().AddBroker("tcp://"+b.mqtt).SetClientID("desk").SetAutoReconnect(false).
 		SetUsername("studio").SetPassword(key).SetWill("live/curling/pinned", `{"text":"will"}`, 1, true).
