@@ -60,7 +60,7 @@ func connectErr(broker, id, user, password string) error {
 func TestWatchedFiltersCostNoGoroutine(t *testing.T) {
 	h := newHarness(t, watchedConfig)
 	base := runtime.NumGoroutine()
-	o := paho.NewClientOptions().AddBroker("tcp://"+h.mqtt).SetClientID("hoarder").SetCleanSession(false).
+	o := paho.NewClientOptions().AddBroker("tcp://" + h.mqtt).SetClientID("hoarder").SetCleanSession(false).
 		SetAutoReconnect(false)
 	got := make(chan paho.Message, 10)
 	c := paho.NewClient(o)
