@@ -258,6 +258,16 @@ func TestRevokeEndsConnectionsAndSessions(t *testing.T) {
 		r.subscribeAll(1, "room/a/comments")
 		conns = append(conns, r)
 	}
+	off := dialRaw(t, addr) // a persistent session left offline
+	off.connect(&Connect{ClientID: "m-off", Username: "mod", Password: []byte("secret"), HasPassword: true})
+	off.subscribeAll(1, "room/b/comments")
+	off.write([]byte{typeDisconnect << 4, 0})
+	off.expectClosed()
+	waitFor(t, 5*time.Second, "the offline session is saved", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.sessions[sessionKey("mod", "m-off")]) == 1
+	})
 	start := time.Now()
 	if n := h.revoke("mod"); n != 3 {
 		t.Fatalf("Revoke closed %d connections, want 3", n)
@@ -273,7 +283,7 @@ func TestRevokeEndsConnectionsAndSessions(t *testing.T) {
 		defer h.mu.Unlock()
 		return len(h.sessions) == 0
 	})
-	if h.srv.Subscribers("room/a/comments") != 0 {
+	if h.srv.Subscribers("room/a/comments") != 0 || h.srv.Subscribers("room/b/comments") != 0 {
 		t.Fatal("a revoked session still subscribes")
 	}
 	r := dialRaw(t, addr)

@@ -87,7 +87,7 @@ func (s *Server) forgetConn(c *conn) {
 }
 
 // Revoke closes every connection of owner (without sending their wills)
-// and ends its persistent sessions, here; the hooks call it on every
+// and ends its persistent sessions, here, without blocking; the hooks call it on every
 // process once owner's credentials are revoked, after recording the
 // revocation where Client.Revoked sees it. It returns how many
 // connections it closed.
@@ -112,8 +112,15 @@ func (s *Server) Revoke(name string) int {
 	for _, c := range conns {
 		c.revoke()
 	}
-	for _, sess := range offline {
-		s.endSession(sess)
+	if len(offline) > 0 {
+		// Ending a session deletes its saved copy, an engine round trip:
+		// not on the caller's goroutine (a bucket watch), which must not
+		// block.
+		go func() {
+			for _, sess := range offline {
+				s.endSession(sess)
+			}
+		}()
 	}
 	return len(conns)
 }
