@@ -48,7 +48,8 @@ type Live struct {
 }
 
 // LiveMQTT bounds MQTT clients: time to finish a packet and to stay
-// silent, subscriptions per connection and per persistent session, and
+// silent, open connections, subscriptions per connection and per
+// persistent session, and
 // persistent sessions per user (each viewer-token user, each API key) and
 // for all anonymous viewers together. Caps count per process.
 type LiveMQTT struct {
@@ -57,11 +58,14 @@ type LiveMQTT struct {
 	PacketTimeout Duration `yaml:"packet_timeout"`
 	// IdleTimeout is the longest silence of a client whose keep-alive is
 	// 0 or longer.
-	IdleTimeout             Duration `yaml:"idle_timeout"`
-	MaxSubscriptions        int      `yaml:"max_subscriptions"`
-	MaxSessionSubscriptions int      `yaml:"max_session_subscriptions"`
-	MaxSessionsPerUser      int      `yaml:"max_sessions_per_user"`
-	MaxAnonymousSessions    int      `yaml:"max_anonymous_sessions"`
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConnections caps the open MQTT connections of a process (TCP
+	// and WebSocket, logged in or not); more are closed at once.
+	MaxConnections          int `yaml:"max_connections"`
+	MaxSubscriptions        int `yaml:"max_subscriptions"`
+	MaxSessionSubscriptions int `yaml:"max_session_subscriptions"`
+	MaxSessionsPerUser      int `yaml:"max_sessions_per_user"`
+	MaxAnonymousSessions    int `yaml:"max_anonymous_sessions"`
 }
 
 // Enabled reports whether the configuration opens any room.
@@ -156,6 +160,9 @@ func (c *Config) setLiveDefaults() {
 	if m.IdleTimeout == 0 {
 		m.IdleTimeout = Duration(5 * time.Minute)
 	}
+	if m.MaxConnections == 0 {
+		m.MaxConnections = 100_000
+	}
 	if m.MaxSubscriptions == 0 {
 		m.MaxSubscriptions = 100
 	}
@@ -212,7 +219,7 @@ func (c *Config) validateLive() []error {
 		field string
 		v     int
 	}{
-		{"mqtt.max_subscriptions", m.MaxSubscriptions}, {"mqtt.max_session_subscriptions", m.MaxSessionSubscriptions},
+		{"mqtt.max_connections", m.MaxConnections}, {"mqtt.max_subscriptions", m.MaxSubscriptions}, {"mqtt.max_session_subscriptions", m.MaxSessionSubscriptions},
 		{"mqtt.max_sessions_per_user", m.MaxSessionsPerUser}, {"mqtt.max_anonymous_sessions", m.MaxAnonymousSessions},
 	} {
 		if c.v < 1 || c.v > 1_000_000 {

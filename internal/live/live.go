@@ -114,6 +114,7 @@ func mqttOptions(l config.Live, log *slog.Logger) mqtt.Options {
 	m := l.MQTT
 	return mqtt.Options{
 		MaxPacket:               int(l.MaxPacket),
+		MaxConnections:          m.MaxConnections,
 		PacketTimeout:           m.PacketTimeout.D(),
 		IdleTimeout:             m.IdleTimeout.D(),
 		MaxSubscriptions:        m.MaxSubscriptions,

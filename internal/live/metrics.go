@@ -62,10 +62,11 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		"idle":           func(x *mqtt.Stats) *atomic.Int64 { return &x.IdleTimeouts },
 		"slow_reader":    func(x *mqtt.Stats) *atomic.Int64 { return &x.SlowClosed },
 		"revoked":        func(x *mqtt.Stats) *atomic.Int64 { return &x.Revoked },
+		"full":           func(x *mqtt.Stats) *atomic.Int64 { return &x.Full },
 	}
 	for reason, field := range closed {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_closed_total",
-			Help:        "MQTT connections closed by the server, by reason: a packet half received past live.mqtt.packet_timeout, silence past the keep-alive or idle_timeout, a client not reading its queue, revoked credentials.",
+			Help:        "MQTT connections closed by the server, by reason: a packet half received past live.mqtt.packet_timeout, silence past the keep-alive or idle_timeout, a client not reading its queue, revoked credentials, live.mqtt.max_connections open (full).",
 			ConstLabels: prometheus.Labels{"reason": reason}}, func() float64 { return float64(field(st()).Load()) }))
 	}
 	refusedSubs := map[string]func(*mqtt.Stats) *atomic.Int64{

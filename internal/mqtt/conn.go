@@ -41,6 +41,12 @@ func (s *Server) handle(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	if len(s.conns) >= s.opts.MaxConnections {
+		s.mu.Unlock()
+		s.stats.Full.Add(1)
+		nc.Close()
+		return
+	}
 	s.conns[c] = struct{}{} // so that Close reaches connections still in CONNECT
 	s.mu.Unlock()
 	defer func() {

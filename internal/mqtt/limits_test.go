@@ -320,3 +320,33 @@ func TestSlowReaderOfAcksIsClosed(t *testing.T) {
 		return h.srv.Stats().SlowClosed.Load() > 0
 	})
 }
+
+// TestMaxConnections closes a connection past the cap at once, logged in
+// or not, and admits one again when a place frees.
+func TestMaxConnections(t *testing.T) {
+	h, addr := startHub(t, Options{MaxConnections: 3})
+	a := dialRaw(t, addr)
+	a.connect(&Connect{ClientID: "a", CleanSession: true})
+	dialRaw(t, addr) // CONNECT pending: it counts too
+	dialRaw(t, addr)
+	waitFor(t, 5*time.Second, "three connections open", func() bool {
+		h.srv.mu.Lock()
+		defer h.srv.mu.Unlock()
+		return len(h.srv.conns) == 3
+	})
+	over := dialRaw(t, addr)
+	over.expectClosed()
+	if h.srv.Stats().Full.Load() != 1 {
+		t.Fatal("the refusal was not counted")
+	}
+	a.write([]byte{typeDisconnect << 4, 0})
+	a.expectClosed()
+	waitFor(t, 5*time.Second, "a place frees", func() bool {
+		h.srv.mu.Lock()
+		defer h.srv.mu.Unlock()
+		return len(h.srv.conns) == 2
+	})
+	if code := dialRaw(t, addr).connect(&Connect{ClientID: "b", CleanSession: true}); code != Accepted {
+		t.Fatalf("connect after a place freed: %d", code)
+	}
+}

@@ -65,6 +65,7 @@ type Client interface {
 // Options tune the server; zero values take the defaults.
 type Options struct {
 	MaxPacket      int           // largest packet a client may send (64 KiB)
+	MaxConnections int           // open connections, CONNECT pending or not (100,000); more are closed at once
 	ConnectTimeout time.Duration // time to send CONNECT (10 s)
 	// PacketTimeout is the time a packet has to arrive whole once its
 	// first byte has (10 s), whatever the keep-alive.
@@ -94,6 +95,9 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.MaxPacket == 0 {
 		o.MaxPacket = 64 << 10
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = 100_000
 	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 10 * time.Second
@@ -165,6 +169,7 @@ type Stats struct {
 	SessionSubRefused atomic.Int64 // filters refused: the persistent session's cap
 	SessionsRefused   atomic.Int64 // CONNECTs refused: the owner's persistent sessions cap
 	Revoked           atomic.Int64 // connections closed because their credentials were revoked
+	Full              atomic.Int64 // connections closed at once: MaxConnections were open
 }
 
 // NewServer returns a server; it serves once given listeners or
