@@ -38,18 +38,15 @@ func (s *Server) attach(c *conn, cp *Connect) (present bool, code byte) {
 		old.mu.Unlock()
 	} else {
 		sess = newSession(s, key, name, !cp.CleanSession)
-		if old != nil && old.persistent {
-			s.releaseSessionLocked(old)
-		}
-		if sess.persistent {
+		if sess.persistent { // old, if any, is a clean session
 			if err := s.keepSessionLocked(sess); err != nil {
-				if old != nil && old.persistent {
-					s.keepSessionLocked(old) // give back the place just released
-				}
 				s.mu.Unlock()
 				s.stats.SessionsRefused.Add(1)
 				return false, RefusedNotAuthorized
 			}
+		}
+		if old != nil && old.persistent {
+			s.releaseSessionLocked(old)
 		}
 	}
 	s.sessions[key] = sess
