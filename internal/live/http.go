@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -128,6 +127,10 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) error {
 		return api.BadRequest(`send {"text": "..."} with Content-Type: application/json`)
 	}
 	if _, err := decodeComment(body); err != nil {
+		var je *api.JSONError
+		if errors.As(err, &je) {
+			return api.MalformedJSON(je)
+		}
 		p := api.BadRequest(err.Error())
 		p.Errors = []api.FieldError{{Pointer: "/text", Message: "required, a string"}}
 		return p
@@ -268,8 +271,8 @@ func (s *Service) handlePin(w http.ResponseWriter, r *http.Request) error {
 		if payload, err = api.ReadBody(r, int64(s.cfg.Live.MaxPacket)); err != nil {
 			return err
 		}
-		if !json.Valid(payload) {
-			return api.BadRequest("the pinned message must be JSON")
+		if err := api.CheckJSON(payload); err != nil {
+			return api.MalformedJSON(err)
 		}
 	}
 	if err := s.pin(r.Context(), room, payload); err != nil {
