@@ -164,6 +164,14 @@ topics:
     publisher: [a]`, []string{"topics.x.publisher", "line 4"}},
 		{"unknown top-level field", `
 topic: {}`, []string{"topic", "line 2"}},
+		{"live mqtt bounds", `
+live:
+  rooms: [a]
+  mqtt: {packet_timeout: 1ms, max_subscriptions: -1, max_anonymous_sessions: 2000000}`, []string{
+			"live.mqtt.packet_timeout: must be between 100ms and 10m",
+			"live.mqtt.max_subscriptions: must be between 1 and 1000000",
+			"live.mqtt.max_anonymous_sessions: must be between 1 and 1000000",
+		}},
 		{"duplicate key", `
 topics:
   x: {}
