@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/api"
 )
 
 // ownerMeta is the consumer metadata key naming the client that created a
@@ -201,11 +203,14 @@ func (g *natsGate) createConsumer(req *gateRequest, call apiCall) {
 }
 
 // checkCreate validates a consumer create request of client on topic and
-// returns the request to forward: decoded into the engine's own types and
-// encoded again, so the engine reads exactly what was checked (its decoder
-// matches field names without regard to case, and a duplicated key would
-// otherwise be read differently), with the owner stamped.
+// returns the request to forward: strict JSON (api.CheckJSON: no
+// duplicated member), decoded into the engine's own types and encoded
+// again, so the engine reads exactly what was checked (its decoder matches
+// field names without regard to case), with the owner stamped.
 func checkCreate(client, topicName string, call apiCall, data []byte) ([]byte, error) {
+	if err := api.CheckJSON(data); err != nil {
+		return nil, fmt.Errorf("the consumer request is not strict JSON: %v", err)
+	}
 	var req server.CreateConsumerRequest
 	if err := json.Unmarshal(data, &req); err != nil {
 		return nil, errors.New("malformed consumer request")
@@ -258,7 +263,7 @@ func withinTopic(filter, topicName string) bool {
 func (g *natsGate) listStreams(req *gateRequest, detail bool) {
 	var r server.JSApiStreamNamesRequest
 	if len(req.msg.Data) > 0 {
-		if err := json.Unmarshal(req.msg.Data, &r); err != nil {
+		if err := errors.Join(api.CheckJSON(req.msg.Data), json.Unmarshal(req.msg.Data, &r)); err != nil {
 			g.refuse(req.msg, reasonMalformed, &gateError{Code: 400, Description: "stadion: malformed request"})
 			return
 		}
