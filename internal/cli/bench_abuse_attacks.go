@@ -31,6 +31,7 @@ type abuseAttackResult struct {
 	Failed      int64   `json:"failed"`             // attempts that broke on the wire (timeouts, resets)
 	PerSec      float64 `json:"per_sec,omitempty"`  // attempts per second achieved
 	FirstError  string  `json:"first_error,omitempty"`
+	Refusal     string  `json:"refusal,omitempty"` // how the server said no, the first time
 }
 
 // abuseSetupTimeout bounds how long an attack may take to set up.
@@ -53,9 +54,10 @@ func newAbuseAttack(name string, o abuseOptions, r *abuseRig) abuseAttack {
 
 // connHolder holds the connections of an attack that keeps them open.
 type connHolder struct {
-	mu    sync.Mutex
-	conns []net.Conn
-	count abuseCounter
+	mu      sync.Mutex
+	conns   []net.Conn
+	count   abuseCounter
+	refusal atomic.Pointer[string]
 }
 
 // dialAll runs open n times from abuseDialers goroutines; each success
@@ -91,6 +93,9 @@ func (h *connHolder) release(desc string) abuseAttackResult {
 	}
 	r := abuseAttackResult{Description: desc, Held: int64(len(h.conns)), Attempts: h.count.attempts,
 		Refused: h.count.refused, Failed: h.count.failed, FirstError: h.count.firstErr}
+	if p := h.refusal.Load(); p != nil {
+		r.Refusal = "answered " + *p
+	}
 	h.conns = nil
 	return r
 }
@@ -127,8 +132,9 @@ func (a *sseAttack) start(ctx context.Context) error {
 			return nil, false, fmt.Errorf("stream status: %w", err)
 		}
 		c.SetDeadline(time.Time{})
-		if string(status[9:]) != "200" {
+		if code := string(status[9:]); code != "200" {
 			c.Close()
+			a.h.refusal.CompareAndSwap(nil, &code)
 			return nil, true, nil
 		}
 		return c, false, nil
@@ -161,8 +167,10 @@ func (a *halfPublishAttack) start(ctx context.Context) error {
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		if err := mqttHandshake(c, fmt.Sprintf("abuse-half-%d", i), "", "", ""); err != nil {
 			c.Close()
-			refused := strings.HasPrefix(err.Error(), "connection refused")
+			msg := err.Error()
+			refused := strings.HasPrefix(msg, "connection refused")
 			if refused {
+				a.h.refusal.CompareAndSwap(nil, &msg)
 				err = nil
 			}
 			return nil, refused, err

@@ -43,6 +43,9 @@ func (r *abuseReport) print(w io.Writer) error {
 	for _, ph := range r.Phases {
 		if a := ph.Attack; a != nil {
 			fmt.Fprintf(w, "%s: %s: %d attempts, %d refused by the server, %d failed on the wire", ph.Name, a.Description, a.Attempts, a.Refused, a.Failed)
+			if a.Refusal != "" {
+				fmt.Fprintf(w, " (%s)", a.Refusal)
+			}
 			if a.Accepted > 0 {
 				fmt.Fprintf(w, ", %d ACCEPTED", a.Accepted)
 			}
