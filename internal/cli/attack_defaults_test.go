@@ -26,7 +26,8 @@ import (
 // laptop itself is served. The defaults are checked as the flags declare
 // them, and a real process runs on their hosts (with free ports, since
 // other tests may hold 8080, 4222 and 1883); when the default ports are
-// free, a process with no listener flags at all is attacked too.
+// free, a process with no listener flags at all is attacked too. A venue
+// edge on its default host is attacked the same way.
 func TestAttackReachesLaptopFromNetwork(t *testing.T) {
 	defaults := defaultsDefaultListenFlags(t)
 	for name, addr := range defaults {
@@ -56,6 +57,37 @@ func TestAttackReachesLaptopFromNetwork(t *testing.T) {
 		}
 		p := defaultsStartBare(t, t.TempDir())
 		defaultsAttackListeners(t, p, outside)
+	})
+
+	t.Run("edge", func(t *testing.T) {
+		// An edge with its default HTTP host: its API is the one listener
+		// (its engine only dials out), and it is on loopback.
+		dir := t.TempDir()
+		cloud := startGateCloud(t, filepath.Join(dir, "cloud"))
+		creds := cloud.credsFile(t, "bird-nest", dir)
+		host, _, _ := net.SplitHostPort(defaults["edge.http"])
+		edge := startEdgeProcArgs(t, filepath.Join(dir, "edge"), "bird-nest", "nats://"+cloud.leaf, creds, "--http", net.JoinHostPort(host, "0"))
+		ep := defaultsEndpoints(t, edge)
+		kernel := defaultsListeningSockets(t, edge.cmd.Process.Pid)
+		if len(kernel) != 1 || len(ep.Bound) != 1 || kernel[0] != ep.Bound["API"] {
+			t.Errorf("edge listens on %v (endpoints.json: %v); want its API alone", kernel, ep.Bound)
+		}
+		for _, addr := range kernel {
+			if listenScope(addr) != "loopback" {
+				t.Errorf("edge listens on %s: open to the network", addr)
+			}
+			_, port, _ := net.SplitHostPort(addr)
+			if outside == "" {
+				continue
+			}
+			if conn, err := net.DialTimeout("tcp", net.JoinHostPort(outside, port), 2*time.Second); err == nil {
+				conn.Close()
+				t.Errorf("a dial of the edge's %s:%s from the network was accepted", outside, port)
+			}
+		}
+		if s := edgeStatus(t, edge); s.Venue != "bird-nest" {
+			t.Errorf("local edge status: %+v", s)
+		}
 	})
 
 	t.Run("an explicit open flag is open", func(t *testing.T) {
