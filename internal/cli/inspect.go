@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stadion-dev/stadion/internal/inspect"
+)
+
+var inspectCmd = &command{
+	name:  "inspect",
+	short: "review the services around the Games before the event",
+	example: `stadion inspect k8s deploy/
+helm template games ./chart | stadion inspect k8s -`,
+	sub: []*command{inspectK8sCmd},
+}
+
+var inspectK8sCmd = &command{
+	name:  "k8s",
+	short: "review Kubernetes manifests: JVM/Go/Node memory against limits, probes, PDBs, spreading, images, security",
+	usage: "FILE|DIR|- ...",
+	long: `Reads Kubernetes manifests (files, directories of .yaml/.yml/.json, "-" for
+stdin; multi-document YAML and List objects; Helm output piped in) and
+reports findings with a rule id, category, severity, object, container, an
+explanation with the numbers and a fix, then a score (0-100) and a grade
+(A-F) per object and overall.
+
+Memory is computed the way each runtime computes it: the JVM's heap from
+-Xmx, MaxRAMPercentage and friends in the command, args, JAVA_TOOL_OPTIONS,
+JDK_JAVA_OPTIONS, _JAVA_OPTIONS and JAVA_OPTS (ConfigMap-fed too), with the
+JDK's defaults otherwise; GOMEMLIMIT and GOGC for Go; --max-old-space-size and
+Node 24's defaults for Node. A container's runtime is known from the
+annotation stadion.dev/runtime[.CONTAINER], its command, its env or its image;
+otherwise it stays unknown. Rules and sources: docs/inspect.md.
+
+Suppress findings with the annotation stadion.dev/ignore: rule-id,... on an
+object or its pod template, or with --ignore (rule-id, Kind/ns/name or
+Kind/ns/name:rule-id). --min-grade exits 1 when the overall grade is worse.`,
+	example: `stadion inspect k8s deploy/
+helm template games ./chart | stadion inspect k8s --min-grade C -
+stadion inspect k8s --format sarif --ignore image-not-pinned manifests/ > inspect.sarif`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		format := fs.String("format", "table", "output: "+strings.Join(inspect.Formats, ", "))
+		asJSON := fs.Bool("json", false, "same as --format json")
+		minGrade := fs.String("min-grade", "", "exit 1 when the overall grade is worse than this (A-F)")
+		var ignore listFlag
+		fs.Var(&ignore, "ignore", "suppress: rule-id, Kind/ns/name or Kind/ns/name:rule-id (comma-separated, repeatable)")
+		est := inspect.DefaultEstimates()
+		fs.IntVar(&est.Threads, "jvm-threads", est.Threads, "Java threads assumed in the JVM non-heap estimate")
+		metaspace := fs.String("jvm-metaspace", "128Mi", "metaspace assumed where -XX:MaxMetaspaceSize is not set")
+		nodeExtra := fs.String("node-native", "128Mi", "Node memory assumed beyond the V8 heap")
+		return func(ctx context.Context, env Env, args []string) error {
+			if *asJSON {
+				*format = "json"
+			}
+			if !slices.Contains(inspect.Formats, *format) {
+				return usageErr("--format %q: want one of %s", *format, strings.Join(inspect.Formats, ", "))
+			}
+			if *minGrade != "" && !slices.Contains([]string{"A", "B", "C", "D", "F"}, *minGrade) {
+				return usageErr("--min-grade %q: want A, B, C, D or F", *minGrade)
+			}
+			if len(args) == 0 {
+				return usageErr("name manifests: files, directories or - for stdin")
+			}
+			var err error
+			if est.Metaspace, err = inspect.ParseQuantity(*metaspace); err != nil {
+				return usageErr("--jvm-metaspace: %v", err)
+			}
+			if est.NodeExtra, err = inspect.ParseQuantity(*nodeExtra); err != nil {
+				return usageErr("--node-native: %v", err)
+			}
+			inv, err := inspect.ReadPaths(args, env.Stdin)
+			if err != nil {
+				return err
+			}
+			rep := inspect.Inspect(inv, inspect.Options{Estimates: est, Ignore: ignore})
+			if err := rep.Write(env.Stdout, *format); err != nil {
+				return err
+			}
+			if *minGrade != "" && !inspect.GradeAtLeast(rep.Grade, *minGrade) {
+				fmt.Fprintf(env.Stderr, "stadion inspect k8s: grade %s (score %d) is below --min-grade %s\n", rep.Grade, rep.Score, *minGrade)
+				return exitError{code: 1}
+			}
+			return nil
+		}
+	},
+}
+
+// listFlag collects comma-separated values from repeated flags.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
