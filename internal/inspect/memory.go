@@ -99,9 +99,15 @@ func javaOptions(args []word) []word {
 	return out
 }
 
-func (k *check) jvm(ct *container) {
+// jvmOf reads a JVM container's options and computes its maximum heap.
+func jvmOf(ct *container) (o jvmOptions, h heap, unknown, unused []string) {
 	words, unknown, unused := jvmWords(ct)
-	o := parseJVMOptions(words)
+	o = parseJVMOptions(words)
+	return o, jvmMaxHeap(o, ct.limit, ct.rt.jdk), unknown, unused
+}
+
+func (k *check) jvm(ct *container) {
+	o, h, unknown, unused := jvmOf(ct)
 	for _, n := range unused {
 		k.add("jvm-opts-unused", Warning, ct, "%s is set (%s) but the command starts java without it, so none of its options apply.", n, ct.env[n].source)
 	}
@@ -114,7 +120,6 @@ func (k *check) jvm(ct *container) {
 		return
 	}
 	limitText := human(ct.limit) + " limit (" + ct.limitOf + ")"
-	h := jvmMaxHeap(o, ct.limit, ct.rt.jdk)
 	aware, _ := ct.rt.jdk.containerAware()
 	switch {
 	case o.ContainerSupport != nil && !*o.ContainerSupport && h.known:
@@ -205,7 +210,9 @@ func (k *check) golang(ct *container) {
 	}
 }
 
-func (k *check) node(ct *container) {
+// nodeOptionsOf reads a Node container's heap options: NODE_OPTIONS, then
+// the command line's options before the script.
+func nodeOptionsOf(ct *container) (nodeOptions, string) {
 	var words []word
 	unknown := ""
 	if v, ok := ct.env["NODE_OPTIONS"]; ok {
@@ -224,7 +231,11 @@ func (k *check) node(ct *container) {
 			}
 		}
 	}
-	o := parseNodeOptions(words)
+	return parseNodeOptions(words), unknown
+}
+
+func (k *check) node(ct *container) {
+	o, unknown := nodeOptionsOf(ct)
 	if ct.limit == 0 {
 		return
 	}
