@@ -80,10 +80,10 @@ func (inv *Inventory) container(w *Workload, c *corev1.Container, kind string) *
 // none, and the request defaulting to the limit as the API server does.
 func (inv *Inventory) memory(ns string, c *corev1.Container) (limit int64, limitOf string, request int64) {
 	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
-		limit, limitOf = q.Value(), "limits.memory"
+		limit, limitOf = quantityBytes(q), "limits.memory"
 	}
 	if q, ok := c.Resources.Requests[corev1.ResourceMemory]; ok {
-		request = q.Value()
+		request = quantityBytes(q)
 	}
 	for _, lr := range inv.LimitRanges {
 		if lr.Namespace != ns {
@@ -94,11 +94,11 @@ func (inv *Inventory) memory(ns string, c *corev1.Container) (limit int64, limit
 				continue
 			}
 			if q, ok := it.Default[corev1.ResourceMemory]; ok && limitOf == "" {
-				limit, limitOf = q.Value(), "LimitRange "+lr.Name+" default"
+				limit, limitOf = quantityBytes(q), "LimitRange "+lr.Name+" default"
 			}
 			if q, ok := it.DefaultRequest[corev1.ResourceMemory]; ok && request == 0 {
 				if _, set := c.Resources.Requests[corev1.ResourceMemory]; !set {
-					request = q.Value()
+					request = quantityBytes(q)
 				}
 			}
 		}
@@ -180,7 +180,7 @@ func resourceField(ct *container, ref *corev1.ResourceFieldSelector, name string
 	}
 	div := int64(1)
 	if !ref.Divisor.IsZero() {
-		div = ref.Divisor.Value()
+		div = max(quantityBytes(ref.Divisor), 1)
 	}
 	v := int64(math.Ceil(float64(n) / float64(div)))
 	return envVal{value: strconv.FormatInt(v, 10), source: src, known: true}

@@ -101,7 +101,19 @@ func parseQuantity(s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("quantity %q: %w", s, err)
 	}
-	return q.Value(), nil
+	if q.AsApproximateFloat64() >= math.MaxInt64 {
+		return 0, fmt.Errorf("quantity %q: too large", s)
+	}
+	return quantityBytes(q), nil
+}
+
+// quantityBytes is a quantity in bytes, rounded up; quantities beyond
+// int64 (which Quantity.Value wraps) are clamped.
+func quantityBytes(q resource.Quantity) int64 {
+	if q.AsApproximateFloat64() >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return q.Value()
 }
 
 // human prints bytes in the unit a reader expects: "2 GiB", "1536 MiB",
