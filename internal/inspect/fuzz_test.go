@@ -73,7 +73,9 @@ func FuzzScript(f *testing.F) {
 	for _, s := range []string{`exec java $JAVA_OPTS -jar app.jar`, `java "${A:-x}" $(cat f) 'q' \` + "\n" + ` x; y && z`, "${", "$(", "`", `"unterminated`, `'`} {
 		f.Add(s)
 	}
-	lookup := func(n string) (string, string, bool, bool) { return "-Xmx1g  -Xms1g", "env " + n, true, n == "JAVA_OPTS" }
+	lookup := func(n string) (string, string, bool, bool) {
+		return "-Xmx1g  -Xms1g", "env " + n, true, n == "JAVA_OPTS"
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, st := range parseScript(s, "fuzz", lookup) {
 			if len(st) == 0 {

@@ -33,14 +33,6 @@ func (s Source) String() string {
 	return out
 }
 
-// raw is one object before it is decoded into its type.
-type raw struct {
-	src  Source
-	kind string
-	name string
-	json []byte
-}
-
 // ReadPaths reads manifests from files and directories ("-" is stdin).
 // Directories are walked for .yaml, .yml and .json files in name order.
 func ReadPaths(paths []string, stdin io.Reader) (*Inventory, error) {
