@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -28,6 +29,12 @@ type container struct {
 	request int64    // memory request in bytes, 0 for none
 	argv    []word   // command and args after $(VAR) expansion
 	rt      runtimeInfo
+}
+
+// title names the container at the start of a sentence: "Container app",
+// "Init container migrate", "Sidecar otel".
+func (ct *container) title() string {
+	return strings.ToUpper(ct.kind[:1]) + ct.kind[1:] + " " + ct.c.Name
 }
 
 func (ct *container) lookup(name string) (value, source string, known, set bool) {

@@ -16,10 +16,10 @@ func (k *check) memory(ct *container) {
 		k.node(ct)
 	}
 	if ct.limit == 0 && ct.rt.kind != runtimeJVM {
-		k.add("memory-limit-missing", Warning, ct, "%s %s has no memory limit: it can use the node's memory until the kernel kills it or its neighbours.", ct.kind, ct.c.Name)
+		k.add("memory-limit-missing", Warning, ct, "%s has no memory limit: it can use the node's memory until the kernel kills it or its neighbours.", ct.title())
 	}
 	if ct.request == 0 && ct.limit == 0 {
-		k.add("memory-request-missing", Warning, ct, "%s %s has no memory request: the scheduler places it as if it needed none.", ct.kind, ct.c.Name)
+		k.add("memory-request-missing", Warning, ct, "%s has no memory request: the scheduler places it as if it needed none.", ct.title())
 	}
 }
 

@@ -16,7 +16,7 @@ func (k *check) containerReview(ct *container) {
 	c := ct.c
 	if _, ok := c.Resources.Requests[corev1.ResourceCPU]; !ok {
 		if _, ok := c.Resources.Limits[corev1.ResourceCPU]; !ok {
-			k.add("cpu-request-missing", Warning, ct, "%s %s has no CPU request: under contention it gets the smallest share.", ct.kind, c.Name)
+			k.add("cpu-request-missing", Warning, ct, "%s has no CPU request: under contention it gets the smallest share.", ct.title())
 		}
 	}
 	if ct.kind == "container" && !k.isBatch() {
@@ -59,20 +59,20 @@ func (k *check) security(ct *container) {
 		sc = &corev1.SecurityContext{}
 	}
 	if sc.Privileged != nil && *sc.Privileged {
-		k.add("security-privileged", Critical, ct, "%s %s is privileged: it has every capability and the host's devices.", ct.kind, c.Name)
+		k.add("security-privileged", Critical, ct, "%s is privileged: it has every capability and the host's devices.", ct.title())
 	}
 	nonRoot := (sc.RunAsNonRoot != nil && *sc.RunAsNonRoot) || (sc.RunAsUser != nil && *sc.RunAsUser > 0)
 	if sc.RunAsNonRoot == nil && sc.RunAsUser == nil && pod != nil {
 		nonRoot = (pod.RunAsNonRoot != nil && *pod.RunAsNonRoot) || (pod.RunAsUser != nil && *pod.RunAsUser > 0)
 	}
 	if !nonRoot {
-		k.add("security-run-as-root", Warning, ct, "%s %s sets neither runAsNonRoot nor a non-zero runAsUser: it runs as root if the image does.", ct.kind, c.Name)
+		k.add("security-run-as-root", Warning, ct, "%s sets neither runAsNonRoot nor a non-zero runAsUser: it runs as root if the image does.", ct.title())
 	}
 	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-		k.add("security-writable-root-fs", Warning, ct, "%s %s can write its root filesystem.", ct.kind, c.Name)
+		k.add("security-writable-root-fs", Warning, ct, "%s can write its root filesystem.", ct.title())
 	}
 	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-		k.add("security-privilege-escalation", Warning, ct, "%s %s does not set allowPrivilegeEscalation: false.", ct.kind, c.Name)
+		k.add("security-privilege-escalation", Warning, ct, "%s does not set allowPrivilegeEscalation: false.", ct.title())
 	}
 }
 

@@ -200,7 +200,7 @@ func (p *scriptParser) expansion(quoted bool) {
 	}
 	if !ok {
 		p.wdyn = true
-		p.inw = true
+		p.add(s[:n]) // kept as written, for messages
 		if src != "" {
 			p.wsrc = src
 		}
@@ -245,8 +245,12 @@ func (p *scriptParser) value(name string) (v, src string, ok bool) {
 	return v, src, known
 }
 
+// skipSubstitution consumes a command substitution, keeping its text in
+// the word (for messages) and marking the word dynamic.
 func (p *scriptParser) skipSubstitution() {
-	p.wdyn, p.inw = true, true
+	p.wdyn = true
+	start := p.i
+	defer func() { p.add(p.s[start:p.i]) }()
 	if p.s[p.i] == '`' {
 		end := strings.IndexByte(p.s[p.i+1:], '`')
 		if end < 0 {
