@@ -96,7 +96,7 @@ func (k *check) workloadReview(cts []*container) {
 		return
 	}
 	hpa := k.hpa()
-	minReplicas, how := *w.Replicas, "replicas"
+	minReplicas, how := *w.Replicas, "spec.replicas"
 	if hpa != nil {
 		minReplicas, how = 1, "HPA "+hpa.Name+" minReplicas"
 		if hpa.Spec.MinReplicas != nil {
