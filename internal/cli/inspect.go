@@ -36,12 +36,19 @@ Node 24's defaults for Node. A container's runtime is known from the
 annotation stadion.dev/runtime[.CONTAINER], its command, its env or its image;
 otherwise it stays unknown. Rules and sources: docs/inspect.md.
 
+With --kubeconfig FILE (and --context) or --in-cluster it lists a live
+cluster's Deployments, StatefulSets, DaemonSets, CronJobs, Jobs and Pods
+(those owned by a controller are skipped), ConfigMaps, PDBs, HPAs and
+LimitRanges through the API server (bearer token or client certificate;
+exec plugins are not run: pipe 'kubectl get ... -o yaml' into '-' instead).
+
 Suppress findings with the annotation stadion.dev/ignore: rule-id,... on an
 object or its pod template, or with --ignore (rule-id, Kind/ns/name or
 Kind/ns/name:rule-id). --min-grade exits 1 when the overall grade is worse.`,
 	example: `stadion inspect k8s deploy/
 helm template games ./chart | stadion inspect k8s --min-grade C -
-stadion inspect k8s --format sarif --ignore image-not-pinned manifests/ > inspect.sarif`,
+stadion inspect k8s --format sarif --ignore image-not-pinned manifests/ > inspect.sarif
+stadion inspect k8s --kubeconfig ~/.kube/config --namespace games`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		format := fs.String("format", "table", "output: "+strings.Join(inspect.Formats, ", "))
 		asJSON := fs.Bool("json", false, "same as --format json")
@@ -52,6 +59,10 @@ stadion inspect k8s --format sarif --ignore image-not-pinned manifests/ > inspec
 		fs.IntVar(&est.Threads, "jvm-threads", est.Threads, "Java threads assumed in the JVM non-heap estimate")
 		metaspace := fs.String("jvm-metaspace", "128Mi", "metaspace assumed where -XX:MaxMetaspaceSize is not set")
 		nodeExtra := fs.String("node-native", "128Mi", "Node memory assumed beyond the V8 heap")
+		kubeconfig := fs.String("kubeconfig", "", "review a live cluster reached with this kubeconfig file")
+		kubeContext := fs.String("context", "", "kubeconfig context (default: the current one)")
+		inCluster := fs.Bool("in-cluster", false, "review the cluster this runs in, with its service account")
+		namespace := fs.String("namespace", "", "live cluster: only this namespace (default: the context's, else all)")
 		return func(ctx context.Context, env Env, args []string) error {
 			if *asJSON {
 				*format = "json"
@@ -62,8 +73,9 @@ stadion inspect k8s --format sarif --ignore image-not-pinned manifests/ > inspec
 			if *minGrade != "" && !slices.Contains([]string{"A", "B", "C", "D", "F"}, *minGrade) {
 				return usageErr("--min-grade %q: want A, B, C, D or F", *minGrade)
 			}
-			if len(args) == 0 {
-				return usageErr("name manifests: files, directories or - for stdin")
+			live := *kubeconfig != "" || *inCluster
+			if len(args) == 0 && !live {
+				return usageErr("name manifests (files, directories or - for stdin), or a cluster (--kubeconfig, --in-cluster)")
 			}
 			var err error
 			if est.Metaspace, err = inspect.ParseQuantity(*metaspace); err != nil {
@@ -72,8 +84,13 @@ stadion inspect k8s --format sarif --ignore image-not-pinned manifests/ > inspec
 			if est.NodeExtra, err = inspect.ParseQuantity(*nodeExtra); err != nil {
 				return usageErr("--node-native: %v", err)
 			}
-			inv, err := inspect.ReadPaths(args, env.Stdin)
-			if err != nil {
+			inv := inspect.NewInventory()
+			if live {
+				if err := readCluster(ctx, env, inv, *kubeconfig, *kubeContext, *namespace, *inCluster); err != nil {
+					return err
+				}
+			}
+			if err := inv.ReadPaths(args, env.Stdin); err != nil {
 				return err
 			}
 			rep := inspect.Inspect(inv, inspect.Options{Estimates: est, Ignore: ignore})
@@ -87,6 +104,27 @@ stadion inspect k8s --format sarif --ignore image-not-pinned manifests/ > inspec
 			return nil
 		}
 	},
+}
+
+func readCluster(ctx context.Context, env Env, inv *inspect.Inventory, kubeconfig, kubeContext, namespace string, inCluster bool) error {
+	var cfg inspect.ClusterConfig
+	var err error
+	if inCluster {
+		cfg, err = inspect.InClusterConfig()
+	} else {
+		cfg, err = inspect.LoadKubeconfig(kubeconfig, kubeContext)
+	}
+	if err != nil {
+		return err
+	}
+	if namespace != "" {
+		cfg.Namespace = namespace
+	}
+	warnings, err := inv.ReadCluster(ctx, cfg)
+	for _, w := range warnings {
+		fmt.Fprintf(env.Stderr, "stadion inspect k8s: %s\n", w)
+	}
+	return err
 }
 
 // listFlag collects comma-separated values from repeated flags.

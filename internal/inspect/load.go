@@ -33,33 +33,41 @@ func (s Source) String() string {
 	return out
 }
 
-// ReadPaths reads manifests from files and directories ("-" is stdin).
-// Directories are walked for .yaml, .yml and .json files in name order.
+// ReadPaths reads manifests from files and directories ("-" is stdin)
+// into a new inventory.
 func ReadPaths(paths []string, stdin io.Reader) (*Inventory, error) {
 	inv := newInventory()
+	if err := inv.ReadPaths(paths, stdin); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// ReadPaths reads manifests from files and directories ("-" is stdin).
+// Directories are walked for .yaml, .yml and .json files in name order.
+func (inv *Inventory) ReadPaths(paths []string, stdin io.Reader) error {
 	for _, p := range paths {
 		if p == "-" {
 			if err := inv.Read("-", stdin); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		files, err := manifestFiles(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if err := inv.Read(f, bytes.NewReader(data)); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	inv.finish()
-	return inv, nil
+	return nil
 }
 
 func manifestFiles(p string) ([]string, error) {
