@@ -269,9 +269,6 @@ func (inv *Inventory) listResource(ctx context.Context, client *http.Client, cfg
 			return nil, fmt.Errorf("list %s: %w", resource, err)
 		}
 		for i, item := range list.Items {
-			if (kind == "Pod" || kind == "Job") && controlled(item) {
-				continue
-			}
 			if err := inv.Add(Source{File: path, Doc: page, Item: i + 1}, kind, item); err != nil {
 				return nil, err
 			}

@@ -53,9 +53,15 @@ func namespaceOf(m metav1.ObjectMeta) string {
 	return m.Namespace
 }
 
-// Add decodes one object's JSON by its kind.
+// Add decodes one object's JSON by its kind. Pods, ReplicaSets and Jobs
+// that a controller owns (as `kubectl get all` lists them) are counted
+// but not reviewed: their owner is.
 func (inv *Inventory) Add(src Source, kind string, data []byte) error {
 	inv.Objects++
+	if (kind == "Pod" || kind == "ReplicaSet" || kind == "Job") && controlled(data) {
+		inv.Other[kind+" (owned by a controller)"]++
+		return nil
+	}
 	decode := func(v any) error {
 		if err := json.Unmarshal(data, v); err != nil {
 			return fmt.Errorf("%s (%s): %w", src, kind, err)

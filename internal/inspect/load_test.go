@@ -32,6 +32,11 @@ apiVersion: v1
 kind: Service
 metadata: {name: s}
 ---
+apiVersion: v1
+kind: Pod
+metadata: {name: a-123, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: a-1, uid: u, controller: true}]}
+spec: {containers: [{name: c, image: x}]}
+---
 {"apiVersion": "apps/v1", "kind": "DaemonSetList", "items": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}}]}
 `
 	inv := inventoryOf(t, in)
@@ -41,15 +46,15 @@ metadata: {name: s}
 	}
 	want := []string{
 		"CronJob/games/c@test.yaml: document 3 item 2",
-		"DaemonSet/default/d@test.yaml: document 5 item 1",
+		"DaemonSet/default/d@test.yaml: document 6 item 1",
 		"Deployment/default/a@test.yaml: document 1",
 		"StatefulSet/games/b@test.yaml: document 3 item 1",
 	}
 	if strings.Join(ids, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("workloads:\n%s\nwant:\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
 	}
-	if inv.Objects != 5 || inv.Other["Service"] != 1 {
-		t.Fatalf("objects %d, other %v; want 5 and one Service", inv.Objects, inv.Other)
+	if inv.Objects != 6 || inv.Other["Service"] != 1 || inv.Other["Pod (owned by a controller)"] != 1 {
+		t.Fatalf("objects %d, other %v; want 6, one Service and one owned Pod", inv.Objects, inv.Other)
 	}
 	if inv.Workloads[2].Source.Line != 2 {
 		t.Errorf("Deployment starts on line %d, want 2", inv.Workloads[2].Source.Line)

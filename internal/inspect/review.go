@@ -92,7 +92,7 @@ func (k *check) image(ct *container) {
 // workloadReview runs the availability rules.
 func (k *check) workloadReview(cts []*container) {
 	w := k.w
-	if w.Replicas == nil || w.Kind == "ReplicaSet" && len(w.Template.Labels) == 0 {
+	if w.Replicas == nil {
 		return
 	}
 	hpa := k.hpa()
