@@ -216,3 +216,33 @@ resources: {limits: {memory: 4Gi}}`},
 		})
 	}
 }
+
+func TestJVMThreadsAnnotation(t *testing.T) {
+	c := `image: eclipse-temurin:21
+env: [{name: JAVA_TOOL_OPTIONS, value: "-Xmx1g"}]
+resources: {limits: {memory: 2Gi}}`
+	tests := []struct {
+		name, annotation string
+		want             string
+	}{
+		{"default 250 threads fit", "", ""},
+		{"800 threads do not", "800", "jvm-total-over-limit"},
+		{"not a number is ignored", "many", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := pod(c)
+			if tt.annotation != "" {
+				y = strings.Replace(y, "metadata: {labels: {app: svc}}", "metadata: {labels: {app: svc}, annotations: {stadion.dev/jvm-threads: '"+tt.annotation+"'}}", 1)
+			}
+			got := rulesOf(Inspect(inventoryOf(t, y), Options{}).Findings, "app")
+			has := false
+			for _, r := range got {
+				has = has || r == "jvm-total-over-limit"
+			}
+			if has != (tt.want != "") {
+				t.Fatalf("rules %v, want jvm-total-over-limit: %v", got, tt.want != "")
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -132,7 +133,7 @@ func (k *check) jvm(ct *container) {
 		k.add("jvm-heap-unknown", Info, ct, "The heap is not checked: %s.", unknownReason(h, unknown, o, ct.c.Image))
 		return
 	}
-	nh, parts := jvmNonHeap(o, k.opt.Estimates)
+	nh, parts := jvmNonHeap(o, k.estimates())
 	total := h.bytes + nh
 	caveat := ""
 	if len(ct.hidden) > 0 {
@@ -152,6 +153,21 @@ func (k *check) jvm(ct *container) {
 	if ct.request > 0 && ct.request < ct.limit && ct.request < min(total, ct.limit) {
 		k.add("jvm-request-below-limit", Warning, ct, "Memory request %s is below the JVM's expected footprint %s (heap %s + non-heap %s; limit %s): on a shared node the JVM grows past its request and overcommits the node.", human(ct.request), human(min(total, ct.limit)), human(h.bytes), human(nh), human(ct.limit))
 	}
+}
+
+// ThreadsAnnotation sets the Java thread count of one workload's non-heap
+// estimate ("stadion.dev/jvm-threads: \"400\""), on the object or its pod
+// template; --jvm-threads sets it for all.
+const ThreadsAnnotation = "stadion.dev/jvm-threads"
+
+func (k *check) estimates() Estimates {
+	e := k.opt.Estimates
+	for _, a := range []map[string]string{k.w.Annotations, k.w.Template.Annotations} {
+		if n, err := strconv.Atoi(strings.TrimSpace(a[ThreadsAnnotation])); err == nil && n > 0 && n < 1_000_000 {
+			e.Threads = n
+		}
+	}
+	return e
 }
 
 func ownHeap(image string) bool {
