@@ -150,7 +150,7 @@ env: [{name: JAVA_TOOL_OPTIONS, value: "$(CFG_JTO)"}]
 resources: {limits: {memory: 2Gi}}`, []string{cm}, GiB, "MaxRAMPercentage=50", false},
 		{"JAVA_OPTS read by the image's script", `image: eclipse-temurin:21
 env: [{name: JAVA_OPTS, value: "-Xmx1g"}]
-resources: {limits: {memory: 2Gi}}`, nil, GiB, "image's start script", false},
+resources: {limits: {memory: 2Gi}}`, nil, GiB, "passed to java by the start script", false},
 		{"JAVA_OPTS not passed by an explicit command", `image: eclipse-temurin:21
 command: [java, -jar, /app.jar]
 env: [{name: JAVA_OPTS, value: "-Xmx1g"}]

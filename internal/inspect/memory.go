@@ -59,7 +59,7 @@ func jvmWords(ct *container) (words []word, unknown, unused []string) {
 		}
 	} else {
 		for _, n := range scriptOptionVars {
-			fromEnv(n, ", passed to java by the image's start script")
+			fromEnv(n, ", passed to java by the start script")
 		}
 	}
 	fromEnv("_JAVA_OPTIONS", "")
