@@ -10,6 +10,9 @@ func FuzzJVMOptions(f *testing.F) {
 		"-Xss512k -XX:ThreadStackSize=1024 -XX:MaxMetaspaceSize=256m", "'-Xmx1g' \"-Xms1g\"", "-Xmx2GB", "@argfile", "-XX:MaxRAMPercentage=1e308"} {
 		f.Add(s, int64(2*GiB), 21)
 	}
+	for _, c := range jvmHeapCases {
+		f.Add(c.opts, c.limit, c.jdk.major)
+	}
 	f.Fuzz(func(t *testing.T, s string, limit int64, major int) {
 		o := parseJVMOptions(splitOptions(s, "fuzz"))
 		for _, so := range []sizeOpt{o.MaxHeap, o.InitialHeap, o.MaxRAM, o.Xss, o.Metaspace, o.CodeCache, o.Direct} {
@@ -39,6 +42,9 @@ func FuzzJVMOptions(f *testing.F) {
 func FuzzNodeOptions(f *testing.F) {
 	for _, s := range []string{"--max-old-space-size=1024", "--max_old_space_size 512", "--max-old-space-size-percentage=75", "--max-old-space-size=abc", "--inspect --max-old-space-size=99999999999"} {
 		f.Add(s, int64(GiB), 24)
+	}
+	for _, c := range nodeHeapCases {
+		f.Add(c.opts, c.limit, c.version)
 	}
 	f.Fuzz(func(t *testing.T, s string, limit int64, version int) {
 		o := parseNodeOptions(splitOptions(s, "fuzz"))

@@ -7,46 +7,49 @@ import (
 
 func opts(s string) jvmOptions { return parseJVMOptions(splitOptions(s, "test")) }
 
+var jdk21 = jdkVersion{major: 21, known: true}
+
+// jvmHeapCases are the heap table's cases; FuzzJVMOptions is seeded with them.
+var jvmHeapCases = []struct {
+	name  string
+	opts  string
+	limit int64
+	jdk   jdkVersion
+	want  int64 // -1: unknown
+}{
+	{"default 25% of 2Gi", "", 2 * GiB, jdk21, 512 * MiB},
+	{"default 25% of 4Gi", "", 4 * GiB, jdk21, GiB},
+	{"small: MinRAMPercentage 50% of 200Mi", "", 200 * MiB, jdk21, 100 * MiB},
+	{"small: 249Mi still uses MinRAMPercentage", "", 249 * MiB, jdk21, 249 * MiB / 2},
+	{"floor: 300Mi gets 124.8 MiB", "", 300 * MiB, jdk21, jvmDefaultMaxHeapSize},
+	{"512Mi gets 25%", "", 512 * MiB, jdk21, 128 * MiB},
+	{"MaxRAMPercentage=75.0", "-XX:MaxRAMPercentage=75.0", 2 * GiB, jdk21, 1536 * MiB},
+	{"MaxRAMPercentage=62.5 decimal", "-XX:MaxRAMPercentage=62.5", 2 * GiB, jdk21, 1280 * MiB},
+	{"MaxRAMPercentage=80 integer", "-XX:MaxRAMPercentage=80", 1000 * MiB, jdk21, 800 * MiB},
+	{"MinRAMPercentage=25 on a small limit", "-XX:MinRAMPercentage=25", 200 * MiB, jdk21, 50 * MiB},
+	{"MaxRAMFraction=2 is 50%", "-XX:MaxRAMFraction=2", 2 * GiB, jdk21, GiB},
+	{"-Xmx lowercase g", "-Xmx2g", 4 * GiB, jdk21, 2 * GiB},
+	{"-Xmx k", "-Xmx1048576k", 4 * GiB, jdk21, GiB},
+	{"-XX:MaxHeapSize", "-XX:MaxHeapSize=1536m", 4 * GiB, jdk21, 1536 * MiB},
+	{"last of -Xmx and MaxHeapSize wins", "-Xmx1g -XX:MaxHeapSize=3g", 4 * GiB, jdk21, 3 * GiB},
+	{"-Xmx beats MaxRAMPercentage", "-XX:MaxRAMPercentage=75 -Xmx1g", 4 * GiB, jdk21, GiB},
+	{"MaxRAM replaces the limit", "-XX:MaxRAM=4g", 2 * GiB, jdk21, GiB},
+	{"-Xms above the ergonomic max raises it", "-Xms1g", 2 * GiB, jdk21, GiB},
+	{"-Xms below the ergonomic max does not", "-Xms256m", 2 * GiB, jdk21, 512 * MiB},
+	{"container support off", "-XX:-UseContainerSupport", 2 * GiB, jdk21, -1},
+	{"container support off, -Xmx still known", "-XX:-UseContainerSupport -Xmx1g", 2 * GiB, jdk21, GiB},
+	{"container support back on", "-XX:-UseContainerSupport -XX:+UseContainerSupport", 2 * GiB, jdk21, 512 * MiB},
+	{"no limit", "", 0, jdk21, -1},
+	{"no limit with -Xmx", "-Xmx1g", 0, jdk21, GiB},
+	{"JDK 8u181 predates container support", "", 2 * GiB, jdkVersion{major: 8, update: 181, known: true}, -1},
+	{"JDK 8u191 reads the limit", "", 2 * GiB, jdkVersion{major: 8, update: 191, known: true}, 512 * MiB},
+	{"JDK 9 does not", "", 2 * GiB, jdkVersion{major: 9, known: true}, -1},
+	{"unknown JDK assumed aware", "", 2 * GiB, jdkVersion{}, 512 * MiB},
+	{"huge limit capped by MaxRAM 128G", "", 256 * GiB, jdk21, 32 * GiB},
+}
+
 func TestJVMMaxHeap(t *testing.T) {
-	jdk21 := jdkVersion{major: 21, known: true}
-	tests := []struct {
-		name  string
-		opts  string
-		limit int64
-		jdk   jdkVersion
-		want  int64 // -1: unknown
-	}{
-		{"default 25% of 2Gi", "", 2 * GiB, jdk21, 512 * MiB},
-		{"default 25% of 4Gi", "", 4 * GiB, jdk21, GiB},
-		{"small: MinRAMPercentage 50% of 200Mi", "", 200 * MiB, jdk21, 100 * MiB},
-		{"small: 249Mi still uses MinRAMPercentage", "", 249 * MiB, jdk21, 249 * MiB / 2},
-		{"floor: 300Mi gets 124.8 MiB", "", 300 * MiB, jdk21, jvmDefaultMaxHeapSize},
-		{"512Mi gets 25%", "", 512 * MiB, jdk21, 128 * MiB},
-		{"MaxRAMPercentage=75.0", "-XX:MaxRAMPercentage=75.0", 2 * GiB, jdk21, 1536 * MiB},
-		{"MaxRAMPercentage=62.5 decimal", "-XX:MaxRAMPercentage=62.5", 2 * GiB, jdk21, 1280 * MiB},
-		{"MaxRAMPercentage=80 integer", "-XX:MaxRAMPercentage=80", 1000 * MiB, jdk21, 800 * MiB},
-		{"MinRAMPercentage=25 on a small limit", "-XX:MinRAMPercentage=25", 200 * MiB, jdk21, 50 * MiB},
-		{"MaxRAMFraction=2 is 50%", "-XX:MaxRAMFraction=2", 2 * GiB, jdk21, GiB},
-		{"-Xmx lowercase g", "-Xmx2g", 4 * GiB, jdk21, 2 * GiB},
-		{"-Xmx k", "-Xmx1048576k", 4 * GiB, jdk21, GiB},
-		{"-XX:MaxHeapSize", "-XX:MaxHeapSize=1536m", 4 * GiB, jdk21, 1536 * MiB},
-		{"last of -Xmx and MaxHeapSize wins", "-Xmx1g -XX:MaxHeapSize=3g", 4 * GiB, jdk21, 3 * GiB},
-		{"-Xmx beats MaxRAMPercentage", "-XX:MaxRAMPercentage=75 -Xmx1g", 4 * GiB, jdk21, GiB},
-		{"MaxRAM replaces the limit", "-XX:MaxRAM=4g", 2 * GiB, jdk21, GiB},
-		{"-Xms above the ergonomic max raises it", "-Xms1g", 2 * GiB, jdk21, GiB},
-		{"-Xms below the ergonomic max does not", "-Xms256m", 2 * GiB, jdk21, 512 * MiB},
-		{"container support off", "-XX:-UseContainerSupport", 2 * GiB, jdk21, -1},
-		{"container support off, -Xmx still known", "-XX:-UseContainerSupport -Xmx1g", 2 * GiB, jdk21, GiB},
-		{"container support back on", "-XX:-UseContainerSupport -XX:+UseContainerSupport", 2 * GiB, jdk21, 512 * MiB},
-		{"no limit", "", 0, jdk21, -1},
-		{"no limit with -Xmx", "-Xmx1g", 0, jdk21, GiB},
-		{"JDK 8u181 predates container support", "", 2 * GiB, jdkVersion{major: 8, update: 181, known: true}, -1},
-		{"JDK 8u191 reads the limit", "", 2 * GiB, jdkVersion{major: 8, update: 191, known: true}, 512 * MiB},
-		{"JDK 9 does not", "", 2 * GiB, jdkVersion{major: 9, known: true}, -1},
-		{"unknown JDK assumed aware", "", 2 * GiB, jdkVersion{}, 512 * MiB},
-		{"huge limit capped by MaxRAM 128G", "", 256 * GiB, jdk21, 32 * GiB},
-	}
-	for _, tt := range tests {
+	for _, tt := range jvmHeapCases {
 		t.Run(tt.name, func(t *testing.T) {
 			h := jvmMaxHeap(opts(tt.opts), tt.limit, tt.jdk)
 			if tt.want < 0 {

@@ -5,31 +5,34 @@ import (
 	"testing"
 )
 
+// nodeHeapCases are the Node heap table's cases; FuzzNodeOptions is seeded
+// with them.
+var nodeHeapCases = []struct {
+	name    string
+	opts    string
+	limit   int64
+	version int
+	want    int64 // -1 unknown
+}{
+	// Node 24 defaults, checked against measurements on 24.18.1 (docs/inspect.md).
+	{"24 default 512Mi", "", 512 * MiB, 24, 259 * MiB},
+	{"24 default 2Gi", "", 2 * GiB, 24, 1120 * MiB},
+	{"24 default 4Gi", "", 4 * GiB, 24, 2240 * MiB},
+	{"24 default 12Gi plateau", "", 12 * GiB, 24, 2240 * MiB},
+	{"24 default 15Gi", "", 15 * GiB, 24, 4288 * MiB},
+	{"24 default 16Gi", "", 16 * GiB, 24, 4288 * MiB},
+	{"--max-old-space-size", "--max-old-space-size=1536", 2 * GiB, 24, 1536*MiB + 3*48*MiB},
+	{"underscore spelling", "--max_old_space_size=1024", 2 * GiB, 20, 1120 * MiB},
+	{"separate value", "--max-old-space-size 1024", 2 * GiB, 0, 1120 * MiB},
+	{"last one wins", "--max-old-space-size=512 --max-old-space-size=1024", 2 * GiB, 22, 1120 * MiB},
+	{"percentage beats size", "--max-old-space-size-percentage=50 --max-old-space-size=3000", 2 * GiB, 24, 1120 * MiB},
+	{"22 default unknown", "", 2 * GiB, 22, -1},
+	{"version unknown", "", 2 * GiB, 0, -1},
+	{"no limit", "", 0, 24, -1},
+}
+
 func TestNodeHeap(t *testing.T) {
-	tests := []struct {
-		name    string
-		opts    string
-		limit   int64
-		version int
-		want    int64 // -1 unknown
-	}{
-		// Node 24 defaults, checked against measurements on 24.18.1 (docs/inspect.md).
-		{"24 default 512Mi", "", 512 * MiB, 24, 259 * MiB},
-		{"24 default 2Gi", "", 2 * GiB, 24, 1120 * MiB},
-		{"24 default 4Gi", "", 4 * GiB, 24, 2240 * MiB},
-		{"24 default 12Gi plateau", "", 12 * GiB, 24, 2240 * MiB},
-		{"24 default 15Gi", "", 15 * GiB, 24, 4288 * MiB},
-		{"24 default 16Gi", "", 16 * GiB, 24, 4288 * MiB},
-		{"--max-old-space-size", "--max-old-space-size=1536", 2 * GiB, 24, 1536*MiB + 3*48*MiB},
-		{"underscore spelling", "--max_old_space_size=1024", 2 * GiB, 20, 1120 * MiB},
-		{"separate value", "--max-old-space-size 1024", 2 * GiB, 0, 1120 * MiB},
-		{"last one wins", "--max-old-space-size=512 --max-old-space-size=1024", 2 * GiB, 22, 1120 * MiB},
-		{"percentage beats size", "--max-old-space-size-percentage=50 --max-old-space-size=3000", 2 * GiB, 24, 1120 * MiB},
-		{"22 default unknown", "", 2 * GiB, 22, -1},
-		{"version unknown", "", 2 * GiB, 0, -1},
-		{"no limit", "", 0, 24, -1},
-	}
-	for _, tt := range tests {
+	for _, tt := range nodeHeapCases {
 		t.Run(tt.name, func(t *testing.T) {
 			h := nodeHeap(parseNodeOptions(splitOptions(tt.opts, "test")), tt.limit, tt.version)
 			if tt.want < 0 {
