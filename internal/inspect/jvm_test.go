@@ -20,8 +20,13 @@ var jvmHeapCases = []struct {
 	{"default 25% of 2Gi", "", 2 * GiB, jdk21, 512 * MiB},
 	{"default 25% of 4Gi", "", 4 * GiB, jdk21, GiB},
 	{"small: MinRAMPercentage 50% of 200Mi", "", 200 * MiB, jdk21, 100 * MiB},
-	{"small: 249Mi still uses MinRAMPercentage", "", 249 * MiB, jdk21, 249 * MiB / 2},
-	{"floor: 300Mi gets 124.8 MiB", "", 300 * MiB, jdk21, jvmDefaultMaxHeapSize},
+	{"small: 249Mi still uses MinRAMPercentage, aligned to 2 MiB", "", 249 * MiB, jdk21, 126 * MiB},
+	{"floor: 300Mi gets 124.8 MiB, aligned to 126", "", 300 * MiB, jdk21, 126 * MiB},
+	{"256Mi gets the floor too", "", 256 * MiB, jdk21, 126 * MiB},
+	{"-Xmx aligned up to 2 MiB", "-Xmx1001m", 0, jdk21, 1002 * MiB},
+	{"70% of 4Gi aligned up", "-XX:MaxRAMPercentage=70", 4 * GiB, jdk21, 2868 * MiB},
+	{"80% of 1Gi aligned up", "-XX:MaxRAMPercentage=80", GiB, jdk21, 820 * MiB},
+	{"77% of 16Gi aligned to G1 regions", "-XX:MaxRAMPercentage=77", 16 * GiB, jdk21, 12616 * MiB},
 	{"512Mi gets 25%", "", 512 * MiB, jdk21, 128 * MiB},
 	{"MaxRAMPercentage=75.0", "-XX:MaxRAMPercentage=75.0", 2 * GiB, jdk21, 1536 * MiB},
 	{"MaxRAMPercentage=62.5 decimal", "-XX:MaxRAMPercentage=62.5", 2 * GiB, jdk21, 1280 * MiB},
@@ -166,7 +171,7 @@ command: [sh, -c, 'java ${JAVA_OPTS:--Xmx800m} -jar app.jar']
 resources: {limits: {memory: 2Gi}}`, nil, 800 * MiB, "command", false},
 		{"tini wrapper", `image: eclipse-temurin:21
 command: [/sbin/tini, --, java, -XX:MaxRAMPercentage=60, -jar, app.jar]
-resources: {limits: {memory: 1Gi}}`, nil, 1024 * MiB * 60 / 100, "60%", false},
+resources: {limits: {memory: 1Gi}}`, nil, 616 * MiB, "60%", false},
 		{"LimitRange default limit", `image: eclipse-temurin:21`, []string{`apiVersion: v1
 kind: LimitRange
 metadata: {name: defaults, namespace: games}

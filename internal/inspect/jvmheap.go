@@ -17,7 +17,21 @@ const (
 	jvmDefaultMaxRAM = 128 * GiB
 	jvmDefaultMaxPct = 25.0
 	jvmDefaultMinPct = 50.0
+	// jvmCardAlignment is the heap alignment the card table imposes with
+	// 4 KiB pages (512-byte cards × page size).
+	jvmCardAlignment = 2 * MiB
 )
+
+// alignHeap rounds a maximum heap up as HotSpot does: to 2 MiB, or to G1's
+// region size for large heaps (heap/2048 rounded down to a power of two,
+// at most 32 MiB).
+func alignHeap(b int64) int64 {
+	align := jvmCardAlignment
+	for r := int64(4 * MiB); r <= 32*MiB && r <= b/2048; r *= 2 {
+		align = r
+	}
+	return (b + align - 1) / align * align
+}
 
 // jdkVersion is what the image name says of the JDK; known is false when
 // it says nothing.
@@ -112,7 +126,7 @@ type heap struct {
 // limit (0 for none).
 func jvmMaxHeap(o jvmOptions, limit int64, v jdkVersion) heap {
 	if o.MaxHeap.set {
-		return heap{bytes: o.MaxHeap.bytes, known: true, explicit: true, how: fmt.Sprintf("%s (%s)", o.MaxHeap.text, o.MaxHeap.source)}
+		return heap{bytes: alignHeap(o.MaxHeap.bytes), known: true, explicit: true, how: fmt.Sprintf("%s (%s)", o.MaxHeap.text, o.MaxHeap.source)}
 	}
 	var phys int64
 	var physHow string
@@ -151,6 +165,7 @@ func jvmMaxHeap(o jvmOptions, limit int64, v jdkVersion) heap {
 		h.bytes, h.explicit = o.InitialHeap.bytes, true
 		h.how = fmt.Sprintf("%s (%s), which raises the maximum to the initial size", o.InitialHeap.text, o.InitialHeap.source)
 	}
+	h.bytes = alignHeap(h.bytes)
 	return h
 }
 
