@@ -165,7 +165,9 @@ func jvmMaxHeap(o jvmOptions, limit int64, v jdkVersion) heap {
 		h.bytes, h.explicit = o.InitialHeap.bytes, true
 		h.how = fmt.Sprintf("%s (%s), which raises the maximum to the initial size", o.InitialHeap.text, o.InitialHeap.source)
 	}
-	h.bytes = alignHeap(h.bytes)
+	if a := alignHeap(h.bytes); a != h.bytes {
+		h.bytes, h.how = a, h.how+", rounded up to the heap alignment"
+	}
 	return h
 }
 
