@@ -84,6 +84,13 @@ func TestParseDefaults(t *testing.T) {
 		c.Engine.MaxMemory != 256*MiB || c.Engine.MaxDisk != 10*GiB || c.Topics == nil || c.Clients == nil {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.Exchange.StreamsPerClient != 32 || c.Exchange.StreamStall.D() != 10*time.Second || !c.Metrics.MetricsAuth() {
+		t.Errorf("stream and metrics defaults: %+v %+v", c.Exchange, c.Metrics)
+	}
+	off, err := Parse([]byte("metrics: {auth: false}"), testFS, ".")
+	if err != nil || off.Metrics.MetricsAuth() {
+		t.Errorf("metrics.auth false: %v, %v", err, off.Metrics.MetricsAuth())
+	}
 }
 
 // Every error names the field it is about.
@@ -125,6 +132,10 @@ clients:
 clients:
   admin: {}`, []string{"clients.admin: the name admin is reserved"}},
 		{"bad durability", `durability: sometimes`, []string{`durability: must be "always" or "fast", not "sometimes"`}},
+		{"streams_per_client too small", `
+exchange: {streams_per_client: -1}`, []string{"exchange.streams_per_client: must be 1-100000, not -1"}},
+		{"stream_stall too short", `
+exchange: {stream_stall: 10ms}`, []string{"exchange.stream_stall: must be from 100ms to 10m"}},
 		{"max_body too small", `
 exchange: {max_body: 100B}`, []string{"exchange.max_body: must be at least 1KiB"}},
 		{"dedupe_window too short", `
@@ -153,6 +164,28 @@ topics:
     publisher: [a]`, []string{"topics.x.publisher", "line 4"}},
 		{"unknown top-level field", `
 topic: {}`, []string{"topic", "line 2"}},
+		{"live mqtt bounds", `
+live:
+  rooms: [a]
+  mqtt: {packet_timeout: 1ms, max_subscriptions: -1, max_anonymous_sessions: 2000000}`, []string{
+			"live.mqtt.packet_timeout: must be between 100ms and 10m",
+			"live.mqtt.max_subscriptions: must be between 1 and 1000000",
+			"live.mqtt.max_anonymous_sessions: must be between 1 and 1000000",
+		}},
+		{"duplicate key", `
+topics:
+  x: {}
+  x: {kind: sync}`, []string{"topics", "line 4", `"x" already defined at line 3`}},
+		{"duplicate nested key", `
+topics:
+  x:
+    publishers: [a]
+    publishers: [b]`, []string{"topics.x", "line 5", `"publishers" already defined at line 4`}},
+		{"duplicate key in a flow mapping", `
+exchange: {max_body: 1MiB, max_body: 2MiB}`, []string{"exchange", "line 2", "already defined"}},
+		{"duplicate top-level key", `
+durability: fast
+durability: always`, []string{"line 3", `"durability" already defined at line 2`}},
 		{"several problems at once", `
 topics:
   a: {kind: sync}

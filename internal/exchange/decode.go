@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stadion-dev/stadion/internal/api"
 )
@@ -51,19 +50,22 @@ func (in *incoming) dataPointer(structured bool) string {
 // was a batch and whether events were structured CloudEvents. Every error is
 // a *api.Problem (400 with pointers, or 415).
 func decodeBody(mediaType string, body []byte) (events []incoming, batch, structured bool, err error) {
-	if !utf8.Valid(body) {
-		// encoding/json would quietly replace bad bytes in what it
-		// validates while the raw bytes were stored: refuse them.
-		return nil, false, false, malformed(errors.New("the body is not valid UTF-8"))
+	// One pass over the bytes before any decoding: duplicate member
+	// names, numbers beyond a double, invalid UTF-8 (which encoding/json
+	// would quietly replace in what is validated while the raw bytes were
+	// stored) are refused with the pointer of the offending value.
+	if mediaType != ctJSON && mediaType != ctCloudEvent && mediaType != ctCloudEventBat {
+		return nil, false, false, api.UnsupportedMediaType(mediaType, acceptedTypes...)
+	}
+	if err := api.CheckJSON(body); err != nil {
+		batch := mediaType == ctCloudEventBat || (mediaType == ctJSON && isArray(body))
+		return nil, batch, mediaType != ctJSON, api.MalformedJSON(err)
 	}
 	switch mediaType {
 	case ctJSON:
 		events, batch, err = decodePlain(body)
 		return events, batch, false, err
 	case ctCloudEvent:
-		if _, err := decodeValue(body); err != nil {
-			return nil, false, true, malformed(err)
-		}
 		ev, errs := decodeCloudEvent(body, "")
 		if len(errs) > 0 {
 			return nil, false, true, invalid(errs)
@@ -84,11 +86,7 @@ func invalid(errs []api.FieldError) *api.Problem {
 	return p
 }
 
-func malformed(err error) *api.Problem {
-	p := api.BadRequest("the body is not valid JSON: " + err.Error())
-	p.Type, p.Title = "https://stadion.dev/problems/malformed-json", "Malformed JSON"
-	return p
-}
+func malformed(err error) *api.Problem { return api.MalformedJSON(err) }
 
 // decodePlain reads application/json: one data object, or an array of
 // them (a batch).

@@ -110,8 +110,10 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 	if meta.Sequence.Stream <= v.st.Seq {
 		return msg.Ack() // already counted before a restart
 	}
+	// A venue edge is an outside identity: its batches must be strict
+	// JSON like every other body that enters.
 	var b batch
-	if err := json.Unmarshal(msg.Data(), &b); err != nil {
+	if err := unmarshalStrict(msg.Data(), &b); err != nil {
 		v.c.log.Error("unreadable scan batch skipped", "venue", v.venue, "seq", meta.Sequence.Stream, "err", err)
 		return msg.Ack()
 	}
@@ -192,7 +194,7 @@ func (c *Cloud) onHeartbeat(m *nats.Msg) {
 	}
 	v, ok := c.views[parts[1]]
 	var hb heartbeat
-	if !ok || json.Unmarshal(m.Data, &hb) != nil || hb.Venue != parts[1] {
+	if !ok || unmarshalStrict(m.Data, &hb) != nil || hb.Venue != parts[1] {
 		return
 	}
 	v.mu.Lock()
@@ -231,4 +233,14 @@ func (v *venueView) restartSource() {
 	if _, err := v.c.js.UpdateStream(ctx, cfg); err != nil {
 		v.c.log.Error("restart source: re-adding failed; forwarding resumes at the next link", "venue", v.venue, "err", err)
 	}
+}
+
+// unmarshalStrict decodes JSON a venue edge sent, refusing what is not
+// strict JSON (api.CheckJSON). Unknown fields are allowed: edges of the
+// next version may add some.
+func unmarshalStrict(data []byte, v any) error {
+	if err := api.CheckJSON(data); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
 }
