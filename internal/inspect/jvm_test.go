@@ -90,9 +90,11 @@ func TestJDKFromImage(t *testing.T) {
 		want  jdkVersion
 	}{
 		{"eclipse-temurin:21-jre", jdkVersion{major: 21, known: true}},
-		{"eclipse-temurin:17.0.9_9-jre-jammy", jdkVersion{major: 17, known: true}},
+		{"eclipse-temurin:17.0.9_9-jre-jammy", jdkVersion{major: 17, update: 9, known: true}},
 		{"openjdk:8u181-jre-alpine", jdkVersion{major: 8, update: 181, known: true}},
-		{"openjdk:11.0.16-jre-slim", jdkVersion{major: 11, known: true}},
+		{"openjdk:11.0.16-jre-slim", jdkVersion{major: 11, update: 16, known: true}},
+		{"eclipse-temurin:11.0.15_10-jre", jdkVersion{major: 11, update: 15, known: true}},
+		{"eclipse-temurin:11-jre", jdkVersion{major: 11, known: true}},
 		{"amazoncorretto:8u392", jdkVersion{major: 8, update: 392, known: true}},
 		{"tomcat:9.0-jdk17-temurin", jdkVersion{major: 17, known: true}},
 		{"maven:3.9-eclipse-temurin-21", jdkVersion{major: 21, known: true}},
@@ -250,6 +252,24 @@ resources: {limits: {memory: 2Gi}}`
 			}
 			if has != (tt.want != "") {
 				t.Fatalf("rules %v, want jvm-total-over-limit: %v", got, tt.want != "")
+			}
+		})
+	}
+}
+
+func TestCgroupV1Only(t *testing.T) {
+	tests := []struct {
+		image string
+		want  bool
+	}{
+		{"openjdk:8u212-jre", true}, {"openjdk:8u371-jre", true}, {"amazoncorretto:8u372", false}, {"openjdk:8u181-jre", false}, // 8u181 has no container support at all
+		{"openjdk:8-jre", false}, {"eclipse-temurin:11.0.15_10-jre", true}, {"eclipse-temurin:11.0.16_8-jre", false}, {"eclipse-temurin:11-jre", false},
+		{"openjdk:14-jdk", true}, {"eclipse-temurin:17-jre", false}, {"registry.example.com/app:1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.image, func(t *testing.T) {
+			if got := jdkFromImage(tt.image).cgroupV1Only(); got != tt.want {
+				t.Fatalf("cgroupV1Only(%s) = %v, want %v", jdkFromImage(tt.image), got, tt.want)
 			}
 		})
 	}

@@ -34,7 +34,8 @@ func alignHeap(b int64) int64 {
 }
 
 // jdkVersion is what the image name says of the JDK; known is false when
-// it says nothing.
+// it says nothing. update is 8's update (8u372) or the patch of a later
+// release (11.0.16 → 16), 0 when the tag does not say.
 type jdkVersion struct {
 	major, update int
 	known         bool
@@ -44,8 +45,10 @@ func (v jdkVersion) String() string {
 	switch {
 	case !v.known:
 		return "unknown JDK"
-	case v.update > 0:
+	case v.update > 0 && v.major == 8:
 		return fmt.Sprintf("JDK %du%d", v.major, v.update)
+	case v.update > 0:
+		return fmt.Sprintf("JDK %d.0.%d", v.major, v.update)
 	}
 	return fmt.Sprintf("JDK %d", v.major)
 }
@@ -68,9 +71,25 @@ func (v jdkVersion) containerAware() (aware bool, assumption string) {
 	return false, ""
 }
 
+// cgroupV1Only reports a JDK that reads container limits from cgroup v1
+// only: cgroup v2 support (JDK-8230305) came in JDK 15 and was backported
+// to 11.0.16 and 8u372. On a cgroup v2 node such a JDK sizes its heap from
+// the node's memory. A tag without the update number is not reported.
+func (v jdkVersion) cgroupV1Only() bool {
+	switch {
+	case !v.known:
+		return false
+	case v.major == 8:
+		return v.update >= 191 && v.update < 372
+	case v.major == 11:
+		return v.update > 0 && v.update < 16
+	}
+	return v.major == 10 || (v.major >= 12 && v.major <= 14)
+}
+
 var (
-	jdkInName = regexp.MustCompile(`(?:jdk|jre|java|temurin|openjdk|corretto|zulu|semeru|liberica)[-_]?(\d+)(?:u(\d+))?`)
-	jdkInTag  = regexp.MustCompile(`^(?:open-|jdk-?|jre-?)?(\d+)(?:u(\d+))?(?:[.\-_]|$)`)
+	jdkInName = regexp.MustCompile(`(?:jdk|jre|java|temurin|openjdk|corretto|zulu|semeru|liberica)[-_]?(\d+)(?:u(\d+))?(?:\.\d+\.(\d+))?`)
+	jdkInTag  = regexp.MustCompile(`^(?:open-|jdk-?|jre-?)?(\d+)(?:u(\d+))?(?:\.\d+\.(\d+))?(?:[.\-_+]|$)`)
 )
 
 // jdkRepos are images whose tag starts with the Java version.
@@ -95,6 +114,9 @@ func jdkFromImage(image string) jdkVersion {
 func versionFrom(m []string) jdkVersion {
 	major, _ := strconv.Atoi(m[1])
 	update, _ := strconv.Atoi(m[2])
+	if patch, _ := strconv.Atoi(m[3]); major >= 9 && patch > 0 {
+		update = patch // 11.0.16: the third number plays 8's update role
+	}
 	if major == 1 && update == 0 { // "1.8": not a JDK name this tool reads
 		return jdkVersion{}
 	}

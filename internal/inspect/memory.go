@@ -129,6 +129,9 @@ func (k *check) jvm(ct *container) {
 		k.add("jvm-container-support-off", Critical, ct, "%s: its default heap (25%% of the node's memory) can be several times the %s.", h.why, limitText)
 		return
 	}
+	if h.known && !h.explicit && ct.rt.jdk.cgroupV1Only() {
+		k.add("jvm-cgroup-v1-only", Warning, ct, "%s reads container limits from cgroup v1 only: on cgroup v2 nodes (the default on current distributions and managed Kubernetes) it sizes its heap from the node's memory, not the %s; the %s heap computed here holds on cgroup v1 nodes only.", ct.rt.jdk, limitText, human(h.bytes))
+	}
 	if !h.known || len(unknown) > 0 || len(o.Dynamic) > 0 || len(o.ArgFiles) > 0 || (!h.explicit && ownHeap(ct.c.Image)) {
 		k.add("jvm-heap-unknown", Info, ct, "The heap is not checked: %s.", unknownReason(h, unknown, o, ct.c.Image))
 		return
