@@ -40,7 +40,8 @@ With --kubeconfig FILE (and --context) or --in-cluster it lists a live
 cluster's Deployments, StatefulSets, DaemonSets, CronJobs, Jobs and Pods
 (those owned by a controller are skipped), ConfigMaps, PDBs, HPAs and
 LimitRanges through the API server (bearer token or client certificate;
-exec plugins are not run: pipe 'kubectl get ... -o yaml' into '-' instead).
+exec plugins are not run: use 'kubectl proxy' and --server, or pipe
+'kubectl get ... -o yaml' into '-').
 
 Suppress findings with the annotation stadion.dev/ignore: rule-id,... on an
 object or its pod template, or with --ignore (rule-id, Kind/ns/name or
@@ -48,7 +49,8 @@ Kind/ns/name:rule-id). --min-grade exits 1 when the overall grade is worse.`,
 	example: `stadion inspect k8s deploy/
 helm template games ./chart | stadion inspect k8s --min-grade C -
 stadion inspect k8s --format sarif --ignore image-not-pinned manifests/ > inspect.sarif
-stadion inspect k8s --kubeconfig ~/.kube/config --namespace games`,
+stadion inspect k8s --kubeconfig ~/.kube/config --namespace games
+kubectl proxy & stadion inspect k8s --server http://127.0.0.1:8001`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		format := fs.String("format", "table", "output: "+strings.Join(inspect.Formats, ", "))
 		asJSON := fs.Bool("json", false, "same as --format json")
@@ -62,6 +64,7 @@ stadion inspect k8s --kubeconfig ~/.kube/config --namespace games`,
 		kubeconfig := fs.String("kubeconfig", "", "review a live cluster reached with this kubeconfig file")
 		kubeContext := fs.String("context", "", "kubeconfig context (default: the current one)")
 		inCluster := fs.Bool("in-cluster", false, "review the cluster this runs in, with its service account")
+		server := fs.String("server", "", "review a live cluster at this API URL without credentials (e.g. http://127.0.0.1:8001 from 'kubectl proxy')")
 		namespace := fs.String("namespace", "", "live cluster: only this namespace (default: the context's, else all)")
 		return func(ctx context.Context, env Env, args []string) error {
 			if *asJSON {
@@ -73,9 +76,9 @@ stadion inspect k8s --kubeconfig ~/.kube/config --namespace games`,
 			if *minGrade != "" && !slices.Contains([]string{"A", "B", "C", "D", "F"}, *minGrade) {
 				return usageErr("--min-grade %q: want A, B, C, D or F", *minGrade)
 			}
-			live := *kubeconfig != "" || *inCluster
+			live := *kubeconfig != "" || *inCluster || *server != ""
 			if len(args) == 0 && !live {
-				return usageErr("name manifests (files, directories or - for stdin), or a cluster (--kubeconfig, --in-cluster)")
+				return usageErr("name manifests (files, directories or - for stdin), or a cluster (--kubeconfig, --in-cluster, --server)")
 			}
 			var err error
 			if est.Metaspace, err = inspect.ParseQuantity(*metaspace); err != nil {
@@ -86,7 +89,7 @@ stadion inspect k8s --kubeconfig ~/.kube/config --namespace games`,
 			}
 			inv := inspect.NewInventory()
 			if live {
-				if err := readCluster(ctx, env, inv, *kubeconfig, *kubeContext, *namespace, *inCluster); err != nil {
+				if err := readCluster(ctx, env, inv, *kubeconfig, *kubeContext, *namespace, *server, *inCluster); err != nil {
 					return err
 				}
 			}
@@ -106,12 +109,15 @@ stadion inspect k8s --kubeconfig ~/.kube/config --namespace games`,
 	},
 }
 
-func readCluster(ctx context.Context, env Env, inv *inspect.Inventory, kubeconfig, kubeContext, namespace string, inCluster bool) error {
+func readCluster(ctx context.Context, env Env, inv *inspect.Inventory, kubeconfig, kubeContext, namespace, server string, inCluster bool) error {
 	var cfg inspect.ClusterConfig
 	var err error
-	if inCluster {
+	switch {
+	case server != "":
+		cfg.Server = server
+	case inCluster:
 		cfg, err = inspect.InClusterConfig()
-	} else {
+	default:
 		cfg, err = inspect.LoadKubeconfig(kubeconfig, kubeContext)
 	}
 	if err != nil {

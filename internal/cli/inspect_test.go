@@ -43,6 +43,7 @@ func TestInspectK8s(t *testing.T) {
 		{"bad format", []string{"inspect", "k8s", "--format", "xml", "-"}, 2, "", "--format", ""},
 		{"bad grade", []string{"inspect", "k8s", "--min-grade", "E", "-"}, 2, "", "--min-grade", ""},
 		{"no input", []string{"inspect", "k8s"}, 2, "", "name manifests", ""},
+		{"server refused", []string{"inspect", "k8s", "--server", "http://127.0.0.1:1"}, 1, "", "list deployments", ""},
 		{"kubeconfig missing", []string{"inspect", "k8s", "--kubeconfig", "does-not-exist.conf"}, 1, "", "does-not-exist.conf", ""},
 		{"missing file", []string{"inspect", "k8s", "does-not-exist.yaml"}, 1, "", "does-not-exist.yaml", ""},
 	}
