@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -98,5 +101,30 @@ func TestBenchInspectParsers(t *testing.T) {
 	}
 	if _, err := parseKubeScore([]byte("not json")); err == nil {
 		t.Fatal("bad kube-score output accepted")
+	}
+}
+
+// TestInspectK8sServer reviews a cluster behind a kubectl-proxy-like URL.
+func TestInspectK8sServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/apis/apps/v1/namespaces/games/deployments" {
+			fmt.Fprint(w, `{"kind":"DeploymentList","metadata":{},"items":[{"metadata":{"name":"results","namespace":"games"},
+"spec":{"replicas":2,"template":{"metadata":{"labels":{"app":"results"}},"spec":{"containers":[{"name":"app","image":"eclipse-temurin:21-jre",
+"command":["java","-Xmx2g","-jar","app.jar"],"resources":{"limits":{"memory":"2Gi"}}}]}}}}]}`)
+			return
+		}
+		if !strings.Contains(r.URL.Path, "/namespaces/games/") {
+			t.Errorf("request outside the namespace: %s", r.URL.Path)
+		}
+		fmt.Fprint(w, `{"kind":"List","metadata":{},"items":[]}`)
+	}))
+	defer srv.Close()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), []string{"inspect", "k8s", "--server", srv.URL, "--namespace", "games", "--json"}, Env{Stdout: &out, Stderr: &errOut})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), `"rule": "jvm-heap-over-limit"`) || !strings.Contains(out.String(), `"object": "Deployment/games/results"`) {
+		t.Fatalf("no heap finding for the listed deployment:\n%s", out.String())
 	}
 }
