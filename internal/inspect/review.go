@@ -37,8 +37,11 @@ func (k *check) probes(ct *container) {
 		k.add("probe-liveness-missing", Info, ct, "Container %s has no liveness probe: a hung process is never restarted.", c.Name)
 		return
 	}
-	if ep := httpEndpoint(c.LivenessProbe); ep != "" && ep == httpEndpoint(c.ReadinessProbe) {
+	switch ep := httpEndpoint(c.LivenessProbe); {
+	case ep != "" && ep == httpEndpoint(c.ReadinessProbe):
 		k.add("probe-liveness-shares-readiness", Warning, ct, "Liveness and readiness both call %s: if it checks dependencies (Spring Boot's /actuator/health does by default), one database outage restarts every pod.", ep)
+	case ep != "" && strings.TrimSuffix(c.LivenessProbe.HTTPGet.Path, "/") == "/actuator/health":
+		k.add("probe-liveness-shares-readiness", Warning, ct, "Liveness calls %s, Spring Boot's aggregate health, which includes its dependency checks (database, brokers): one outage of a dependency restarts every pod.", ep)
 	}
 	if c.StartupProbe == nil && ct.rt.kind == runtimeJVM && c.LivenessProbe.InitialDelaySeconds < 60 {
 		k.add("probe-startup-missing", Info, ct, "JVM container %s has a liveness probe (initial delay %ds) and no startup probe: a slow start under load is killed and restarted.", c.Name, c.LivenessProbe.InitialDelaySeconds)

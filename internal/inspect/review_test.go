@@ -59,6 +59,8 @@ spec: {scaleTargetRef: {kind: Deployment, name: svc}, maxReplicas: 10}`)), []str
           - {topologyKey: topology.kubernetes.io/zone, labelSelector: {matchLabels: {app: svc}}}
 `, nil},
 		{"liveness shares readiness", withSpread(pod(strings.Replace(goodContainer, "path: /live", "path: /ready", 1), pdb)), []string{"probe-liveness-shares-readiness"}},
+		{"liveness on Spring's aggregate health", withSpread(pod(strings.Replace(goodContainer, "path: /live", "path: /actuator/health", 1), pdb)), []string{"probe-liveness-shares-readiness"}},
+		{"liveness on Spring's liveness group", withSpread(pod(strings.Replace(goodContainer, "path: /live", "path: /actuator/health/liveness", 1), pdb)), nil},
 		{"no probes", withSpread(pod(strings.Split(goodContainer, "\nreadinessProbe")[0]+"\nsecurityContext: {runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false}", pdb)), []string{"probe-liveness-missing", "probe-readiness-missing"}},
 		{"latest image", withSpread(pod(strings.Replace(goodContainer, "registry.example.com/api:1.2@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945", "registry.example.com/api", 1), pdb)), []string{"image-latest"}},
 		{"tag without digest", withSpread(pod(strings.Replace(goodContainer, "@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945", "", 1), pdb)), []string{"image-not-pinned"}},
