@@ -213,6 +213,9 @@ resources: {limits: {memory: 2Gi}}`},
 		{"argfile", `image: eclipse-temurin:21
 command: [java, "@/etc/jvm.args", -jar, app.jar]
 resources: {limits: {memory: 2Gi}}`},
+		{"heap options in args for the image's entrypoint", `image: eclipse-temurin:21
+args: [-Xmx512m, -jar, /app.jar]
+resources: {limits: {memory: 2Gi}}`},
 		{"launcher sizes its own heap", `image: docker.elastic.co/elasticsearch/elasticsearch:8.15.0
 resources: {limits: {memory: 4Gi}}`},
 	}

@@ -41,7 +41,7 @@ func jvmWords(ct *container) (words []word, unknown, unused []string) {
 		switch {
 		case !ok:
 		case !v.known:
-			unknown = append(unknown, name+" from "+v.source)
+			unknown = append(unknown, name+" from "+v.source+" is not in the input")
 		default:
 			words = append(words, splitOptions(v.value, v.source+note)...)
 		}
@@ -61,9 +61,26 @@ func jvmWords(ct *container) (words []word, unknown, unused []string) {
 		for _, n := range scriptOptionVars {
 			fromEnv(n, ", passed to java by the start script")
 		}
+		if len(ct.c.Command) == 0 && hasHeapOption(ct.argv) {
+			unknown = append(unknown, "args "+strings.Join(texts(ct.argv), " ")+" go to the image's entrypoint, which is not in the manifest")
+		}
 	}
 	fromEnv("_JAVA_OPTIONS", "")
 	return words, unknown, unused
+}
+
+// hasHeapOption reports whether words hold a JVM heap option.
+func hasHeapOption(ws []word) bool {
+	o := parseJVMOptions(ws)
+	return o.MaxHeap.set || o.InitialHeap.set || o.MaxPct.set || o.MinPct.set || o.MaxRAM.set || len(o.Invalid) > 0
+}
+
+func texts(ws []word) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.text
+	}
+	return out
 }
 
 func mentions(ws []word, name string) bool {
@@ -188,9 +205,7 @@ func unknownReason(h heap, unknown []string, o jvmOptions, image string) string 
 	if !h.known {
 		r = append(r, h.why)
 	}
-	for _, u := range unknown {
-		r = append(r, u+" is not in the input")
-	}
+	r = append(r, unknown...)
 	for _, d := range o.Dynamic {
 		r = append(r, d+" is computed at run time")
 	}
