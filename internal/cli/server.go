@@ -48,6 +48,8 @@ type Server struct {
 	MQTTAddr     string // the MQTT listener ("" when live comments are off)
 	AdminKeyPath string
 	Config       *config.Config
+	// Listeners are the addresses bound, as the kernel reports them.
+	Listeners []listener
 
 	eng   *engine.Engine
 	svcs  []service
@@ -55,6 +57,7 @@ type Server struct {
 	done  chan error
 	ready atomic.Bool
 	log   *slog.Logger
+	lock  *dataLock // held until Stop has stopped the engine
 }
 
 // service is the lifecycle every capability implements: Start builds its
@@ -107,6 +110,9 @@ type Endpoints struct {
 	Leaf string `json:"leaf,omitempty"`
 	MQTT string `json:"mqtt,omitempty"`
 	PID  int    `json:"pid"`
+	// Bound are the addresses the listeners bound (host as bound: 0.0.0.0
+	// or [::] means every interface), by listener name.
+	Bound map[string]string `json:"bound,omitempty"`
 }
 
 // EndpointsFile is the name of the endpoints file under the data directory.
@@ -134,11 +140,16 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	lock, err := lockDataDir(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("--http %s: %w", o.HTTPAddr, err)
 	}
-	s := &Server{Config: cfg, log: o.Logger, done: make(chan error, 1)}
+	s := &Server{Config: cfg, log: o.Logger, done: make(chan error, 1), lock: lock}
 	if err := s.start(ctx, o, cfg, ln); err != nil {
 		ln.Close()
 		s.Stop(context.Background())
@@ -219,8 +230,26 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(o.Logger, mux))))
 	s.http.RegisterOnShutdown(x.Drain)
 	s.HTTPURL = localURL(ln.Addr())
+	s.Listeners = s.bound(ln, caps)
 	s.ready.Store(true)
-	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid()})
+	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
+}
+
+// bound lists the server's listeners with the addresses they bound.
+func (s *Server) bound(http net.Listener, caps []capability) []listener {
+	ls := []listener{{"API", http.Addr().String()}}
+	if s.eng.ClientURL() != "" {
+		ls = append(ls, listener{"engine", urlHostPort(s.eng.ClientURL())})
+	}
+	if s.LeafURL != "" {
+		ls = append(ls, listener{"leafnodes", urlHostPort(s.LeafURL)})
+	}
+	for _, c := range caps {
+		if m, ok := c.(interface{ MQTTAddr() string }); ok && m.MQTTAddr() != "" {
+			ls = append(ls, listener{"MQTT", m.MQTTAddr()})
+		}
+	}
+	return ls
 }
 
 func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry, guard func(http.Handler) http.Handler) {
@@ -311,6 +340,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.eng != nil {
 		errs = append(errs, s.eng.Stop(ctx))
 	}
+	s.lock.release()
 	return errors.Join(errs...)
 }
 
