@@ -88,6 +88,31 @@ func CheckJSON(data []byte) error {
 	return nil
 }
 
+// CheckJSONArray is CheckJSON for a document that must be an array (a
+// batch): in the same pass it returns every element's bytes, slices of
+// data without surrounding white space, so that the caller need not scan
+// the document again to split it.
+func CheckJSONArray(data []byte) ([][]byte, error) {
+	s := scanners.Get().(*scanner)
+	defer s.release()
+	s.data, s.collect = data, true
+	s.skipSpace()
+	if s.i >= len(s.data) || s.data[s.i] != '[' {
+		return nil, s.fail(ErrJSONSyntax, "expected an array")
+	}
+	if err := s.value(0); err != nil {
+		return nil, err
+	}
+	s.skipSpace()
+	if s.i < len(s.data) {
+		return nil, s.fail(ErrJSONSyntax, "unexpected data after the value")
+	}
+	if s.elems == nil {
+		return [][]byte{}, nil
+	}
+	return s.elems, nil
+}
+
 // scanners keeps the path and name stacks of finished checks, so that a
 // check allocates nothing in the common case.
 var scanners = sync.Pool{New: func() any { return new(scanner) }}
@@ -98,7 +123,7 @@ func (s *scanner) release() {
 	}
 	clear(s.keys[:cap(s.keys)]) // no reference to the document is kept
 	clear(s.path[:cap(s.path)])
-	*s = scanner{keys: s.keys[:0], path: s.path[:0]}
+	*s = scanner{keys: s.keys[:0], path: s.path[:0]} // elems belong to the caller
 	scanners.Put(s)
 }
 
@@ -110,6 +135,9 @@ type scanner struct {
 	i    int
 	path []pathElem
 	keys [][]byte // member names of the open objects, innermost last
+
+	collect bool     // record the elements of the top-level array
+	elems   [][]byte // ... here
 }
 
 type pathElem struct {
@@ -243,9 +271,14 @@ func (s *scanner) array(depth int) error {
 	}
 	s.path = append(s.path, pathElem{index: 0})
 	at := len(s.path) - 1
+	top := s.collect && depth == 1
 	for {
+		start := s.i
 		if err := s.value(depth); err != nil {
 			return err
+		}
+		if top {
+			s.elems = append(s.elems, s.data[start:s.i])
 		}
 		s.skipSpace()
 		if s.i >= len(s.data) {

@@ -24,6 +24,7 @@ func FuzzStrictJSON(f *testing.F) {
 	f.Add([]byte(`{"a~/b":[1e999]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		err := CheckJSON(data)
+		checkArraySplit(t, data, err)
 		if !json.Valid(data) {
 			if err == nil {
 				t.Fatalf("accepted what encoding/json refuses: %q", data)
@@ -179,4 +180,32 @@ func fitsDouble(n string) bool {
 	f, _ := strconv.ParseFloat(n, 64)
 	nonzero := strings.ContainsAny(mant, "123456789")
 	return !math.IsInf(f, 0) && (f != 0 || !nonzero)
+}
+
+// checkArraySplit: CheckJSONArray agrees with CheckJSON on arrays, and its
+// elements are the array's elements, each a strict JSON document.
+func checkArraySplit(t *testing.T, data []byte, checkErr error) {
+	elems, err := CheckJSONArray(data)
+	isArr := len(bytes.TrimLeft(data, " \t\r\n")) > 0 && bytes.TrimLeft(data, " \t\r\n")[0] == '['
+	if !isArr {
+		if err == nil {
+			t.Fatalf("CheckJSONArray accepted a non-array %q", data)
+		}
+		return
+	}
+	if (err == nil) != (checkErr == nil) {
+		t.Fatalf("CheckJSONArray says %v, CheckJSON %v for %q", err, checkErr, data)
+	}
+	if err != nil {
+		return
+	}
+	var want []json.RawMessage
+	if json.Unmarshal(data, &want) != nil || len(want) != len(elems) {
+		t.Fatalf("%d elements, encoding/json finds %d in %q", len(elems), len(want), data)
+	}
+	for i := range elems {
+		if !bytes.Equal(elems[i], bytes.TrimSpace(want[i])) || CheckJSON(elems[i]) != nil {
+			t.Fatalf("element %d is %q, want %q", i, elems[i], want[i])
+		}
+	}
 }
