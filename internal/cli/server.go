@@ -209,7 +209,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	}
 	mux := http.NewServeMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
-	s.systemRoutes(mux, reg)
+	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)
 	d.Routes(mux, auth)
@@ -223,7 +223,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid()})
 }
 
-func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {
+func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry, guard func(http.Handler) http.Handler) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -237,7 +237,7 @@ func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	}))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", guard(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	mux.Handle("/", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return api.NotFound(fmt.Sprintf("no route for %s %s; the API is under /v1", r.Method, r.URL.Path))
 	}))
@@ -247,11 +247,35 @@ func (s *Server) serve(ln net.Listener, h http.Handler) {
 	s.http = serveHTTP(ln, h, s.log, s.done)
 }
 
+// metricsAuth guards /metrics as metrics.auth says: with it on, only the
+// admin key or a key of a client with the metrics role may scrape, since
+// the labels name subscriptions, sinks and capture jobs.
+func metricsAuth(cfg *config.Config, keys *api.Keys) func(http.Handler) http.Handler {
+	if !cfg.Metrics.MetricsAuth() {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	return func(h http.Handler) http.Handler {
+		return api.Authenticate(keys, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := api.PrincipalFrom(r.Context())
+			if !p.Admin() && !cfg.HasRole(p.Client, config.RoleMetrics) {
+				api.WriteError(w, r, api.Forbidden(fmt.Sprintf("client %q may not read /metrics: it needs the %q role (metrics.auth is on)", p.Client, config.RoleMetrics)))
+				return
+			}
+			h.ServeHTTP(w, r)
+		}))
+	}
+}
+
+// writeDeadline is how long any response write may wait for its reader
+// before the connection is cut. Streams set their own, shorter bound
+// (exchange.stream_stall).
+const writeDeadline = 30 * time.Second
+
 // serveHTTP serves h on ln with the limits every stadion listener has and
 // delivers the server's end to done (nil after Shutdown).
 func serveHTTP(ln net.Listener, h http.Handler, log *slog.Logger, done chan<- error) *http.Server {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           api.WriteDeadline(writeDeadline, h),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -84,6 +84,13 @@ func TestParseDefaults(t *testing.T) {
 		c.Engine.MaxMemory != 256*MiB || c.Engine.MaxDisk != 10*GiB || c.Topics == nil || c.Clients == nil {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.Exchange.StreamsPerClient != 32 || c.Exchange.StreamStall.D() != 10*time.Second || !c.Metrics.MetricsAuth() {
+		t.Errorf("stream and metrics defaults: %+v %+v", c.Exchange, c.Metrics)
+	}
+	off, err := Parse([]byte("metrics: {auth: false}"), testFS, ".")
+	if err != nil || off.Metrics.MetricsAuth() {
+		t.Errorf("metrics.auth false: %v, %v", err, off.Metrics.MetricsAuth())
+	}
 }
 
 // Every error names the field it is about.
@@ -125,6 +132,10 @@ clients:
 clients:
   admin: {}`, []string{"clients.admin: the name admin is reserved"}},
 		{"bad durability", `durability: sometimes`, []string{`durability: must be "always" or "fast", not "sometimes"`}},
+		{"streams_per_client too small", `
+exchange: {streams_per_client: -1}`, []string{"exchange.streams_per_client: must be 1-100000, not -1"}},
+		{"stream_stall too short", `
+exchange: {stream_stall: 10ms}`, []string{"exchange.stream_stall: must be from 100ms to 10m"}},
 		{"max_body too small", `
 exchange: {max_body: 100B}`, []string{"exchange.max_body: must be at least 1KiB"}},
 		{"dedupe_window too short", `

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Validate checks the whole tree and reports every problem it finds, each
@@ -21,6 +22,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Exchange.DedupeWindow < Duration(1e9) {
 		errs = append(errs, fieldErr("exchange.dedupe_window", "must be at least 1s"))
+	}
+	if c.Exchange.StreamsPerClient < 1 || c.Exchange.StreamsPerClient > 100000 {
+		errs = append(errs, fieldErr("exchange.streams_per_client", "must be 1-100000, not %d", c.Exchange.StreamsPerClient))
+	}
+	if c.Exchange.StreamStall < Duration(100*time.Millisecond) || c.Exchange.StreamStall > Duration(10*time.Minute) {
+		errs = append(errs, fieldErr("exchange.stream_stall", "must be from 100ms to 10m"))
 	}
 	for _, name := range sortedKeys(c.Clients) {
 		if !validName(name) {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,8 +39,11 @@ type Exchange struct {
 	// consumerKey makes subscriptions' consumer names unguessable.
 	consumerKey []byte
 
-	closing   chan struct{} // closed by Drain: open streams end
-	drainOnce sync.Once
+	// draining ends with Drain: open streams end.
+	draining context.Context
+	drain    context.CancelFunc
+	// streams caps and accounts for SSE streams, snapshots and long pulls.
+	streams *api.Streams
 
 	// stopPush ends the push workers; pushDone is closed once they are.
 	stopPush context.CancelFunc
@@ -56,8 +58,9 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		log:     log.With("service", "exchange"),
 		m:       newMetrics(reg),
 		topics:  map[string]*topic{},
-		closing: make(chan struct{}),
+		streams: api.NewStreams(cfg.Exchange.StreamsPerClient, cfg.Exchange.StreamStall.D(), reg, "sse", "snapshot", "pull"),
 	}
+	x.draining, x.drain = context.WithCancel(context.Background())
 	x.sm = newSubMetrics(reg, x)
 	var errs []error
 	for _, name := range cfg.TopicNames() {
@@ -81,7 +84,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 func (x *Exchange) Start(ctx context.Context) error {
 	for _, name := range x.cfg.TopicNames() {
 		t := x.topics[name]
-		sc := streamConfig(name, t.cfg, x.cfg.Exchange.DedupeWindow.D())
+		sc := streamConfig(name, t.cfg, x.cfg.Exchange.DedupeWindow.D(), x.maxEvent())
 		s, err := x.js.CreateOrUpdateStream(ctx, sc)
 		if err != nil {
 			return fmt.Errorf("exchange: topic %s: %w", name, err)
@@ -114,7 +117,19 @@ func (x *Exchange) Start(ctx context.Context) error {
 // Drain ends open SSE streams, so that the HTTP server's graceful shutdown
 // is not held up by followers that would never leave on their own. Clients
 // reconnect (to another replica) with Last-Event-ID and miss nothing.
-func (x *Exchange) Drain() { x.drainOnce.Do(func() { close(x.closing) }) }
+func (x *Exchange) Drain() { x.drain() }
+
+// openStream admits a long-lived response of kind for the caller of r (see
+// api.Streams); it also ends when the exchange drains. The caller closes it.
+func (x *Exchange) openStream(w http.ResponseWriter, r *http.Request, kind string) (*api.Stream, error) {
+	st, err := x.streams.Open(w, r, kind)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(x.draining, st.Close)
+	context.AfterFunc(st.Context(), func() { stop() })
+	return st, nil
+}
 
 // Stop ends the push workers, waiting (up to ctx) for their calls in
 // flight. In-flight requests finish with the HTTP server's drain, and all
@@ -178,6 +193,15 @@ func (x *Exchange) readable(r *http.Request) (*topic, error) {
 		return nil, api.Forbidden(fmt.Sprintf("client %q is not a subscriber of topic %q", p.Client, t.name))
 	}
 	return t, nil
+}
+
+// ended is the answer to a waiting request whose stream ended before the
+// request did: the key was revoked, or the server is draining.
+func ended(r *http.Request) error {
+	if p, _ := api.PrincipalFrom(r.Context()); p.Revoked != nil && p.Revoked.Err() != nil {
+		return api.Unauthorized("the API key was revoked while the request waited")
+	}
+	return api.Unavailable("the server is shutting down; retry (on another replica)")
 }
 
 // engineErr maps an engine failure to 503 (context ends pass through).
