@@ -118,8 +118,8 @@ func CheckJSONArray(data []byte) ([][]byte, error) {
 var scanners = sync.Pool{New: func() any { return new(scanner) }}
 
 func (s *scanner) release() {
-	if cap(s.keys) > 1024 || cap(s.path) > 1024 {
-		return // a huge document's stacks are not worth keeping
+	if cap(s.keys) > 64 || cap(s.path) > 64 {
+		return // a deep document's stacks are not worth keeping, nor clearing
 	}
 	clear(s.keys[:cap(s.keys)]) // no reference to the document is kept
 	clear(s.path[:cap(s.path)])
