@@ -50,6 +50,10 @@ func FuzzStrictJSON(f *testing.F) {
 			if !ref.deep && !ref.paths[je.Pointer] {
 				t.Fatalf("pointer %q of %v is not a location of %q", je.Pointer, err, data)
 			}
+		case errors.Is(err, ErrJSONTooDeep):
+			if !ref.tooDeep {
+				t.Fatalf("%v, but the reference found no nesting beyond %d in %q", err, MaxJSONDepth, data)
+			}
 		case errors.Is(err, ErrJSONInvalidUTF8):
 			if ref.utf8 {
 				t.Fatalf("%v, but the reference saw valid text in %q", err, data)
@@ -66,10 +70,11 @@ type strictRef struct {
 	utf8          bool // valid UTF-8 and no lone surrogate escape
 	skip          bool // a lone surrogate cannot be told from U+FFFD here
 	deep          bool // too deep to record every pointer cheaply
+	tooDeep       bool // nested beyond MaxJSONDepth
 	paths         map[string]bool
 }
 
-func (r strictRef) ok() bool { return !r.dup && !r.overflow && r.utf8 }
+func (r strictRef) ok() bool { return !r.dup && !r.overflow && r.utf8 && !r.tooDeep }
 
 // referenceStrict walks the tokens of encoding/json, recording every
 // value's pointer (all occurrences, duplicates included), duplicate member
@@ -161,6 +166,7 @@ func referenceStrict(data []byte) strictRef {
 		}
 		if d, ok := tok.(json.Delim); ok {
 			stack = append(stack, &level{obj: d == '{', names: map[string]bool{}, want: d == '{'})
+			ref.tooDeep = ref.tooDeep || len(stack) > MaxJSONDepth
 		} else {
 			done()
 		}

@@ -186,3 +186,14 @@ func TestCheckJSONArraySplits(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckJSONDepthBoundsStack: the deepest accepted document costs the
+// check (and the recursive decoders after it) little stack; anything
+// deeper is refused at once, whatever its size.
+func TestCheckJSONDepthBoundsStack(t *testing.T) {
+	deep := []byte(strings.Repeat("[", 100000) + strings.Repeat("]", 100000))
+	var je *JSONError
+	if err := CheckJSON(deep); !errors.As(err, &je) || !errors.Is(err, ErrJSONTooDeep) || je.Offset != MaxJSONDepth {
+		t.Fatalf("got %v; want too deep at byte %d", err, MaxJSONDepth)
+	}
+}
