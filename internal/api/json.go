@@ -69,6 +69,7 @@ func MalformedJSON(err error) *Problem {
 	p := NewProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "the body is not valid JSON: "+err.Error())
 	var je *JSONError
 	if errors.As(err, &je) && !errors.Is(je.Err, ErrJSONSyntax) && !errors.Is(je.Err, ErrJSONTooDeep) {
+		p.Detail = "the body is not strict JSON (I-JSON, RFC 7493): " + err.Error()
 		msg := je.Err.Error()
 		if je.Detail != "" {
 			msg += ": " + je.Detail

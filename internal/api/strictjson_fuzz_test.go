@@ -24,6 +24,7 @@ func FuzzStrictJSON(f *testing.F) {
 	f.Add([]byte(`{"a~/b":[1e999]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		err := CheckJSON(data)
+		checkArraySplit(t, data, err)
 		if !json.Valid(data) {
 			if err == nil {
 				t.Fatalf("accepted what encoding/json refuses: %q", data)
@@ -49,6 +50,10 @@ func FuzzStrictJSON(f *testing.F) {
 			if !ref.deep && !ref.paths[je.Pointer] {
 				t.Fatalf("pointer %q of %v is not a location of %q", je.Pointer, err, data)
 			}
+		case errors.Is(err, ErrJSONTooDeep):
+			if !ref.tooDeep {
+				t.Fatalf("%v, but the reference found no nesting beyond %d in %q", err, MaxJSONDepth, data)
+			}
 		case errors.Is(err, ErrJSONInvalidUTF8):
 			if ref.utf8 {
 				t.Fatalf("%v, but the reference saw valid text in %q", err, data)
@@ -65,10 +70,11 @@ type strictRef struct {
 	utf8          bool // valid UTF-8 and no lone surrogate escape
 	skip          bool // a lone surrogate cannot be told from U+FFFD here
 	deep          bool // too deep to record every pointer cheaply
+	tooDeep       bool // nested beyond MaxJSONDepth
 	paths         map[string]bool
 }
 
-func (r strictRef) ok() bool { return !r.dup && !r.overflow && r.utf8 }
+func (r strictRef) ok() bool { return !r.dup && !r.overflow && r.utf8 && !r.tooDeep }
 
 // referenceStrict walks the tokens of encoding/json, recording every
 // value's pointer (all occurrences, duplicates included), duplicate member
@@ -160,6 +166,7 @@ func referenceStrict(data []byte) strictRef {
 		}
 		if d, ok := tok.(json.Delim); ok {
 			stack = append(stack, &level{obj: d == '{', names: map[string]bool{}, want: d == '{'})
+			ref.tooDeep = ref.tooDeep || len(stack) > MaxJSONDepth
 		} else {
 			done()
 		}
@@ -179,4 +186,32 @@ func fitsDouble(n string) bool {
 	f, _ := strconv.ParseFloat(n, 64)
 	nonzero := strings.ContainsAny(mant, "123456789")
 	return !math.IsInf(f, 0) && (f != 0 || !nonzero)
+}
+
+// checkArraySplit: CheckJSONArray agrees with CheckJSON on arrays, and its
+// elements are the array's elements, each a strict JSON document.
+func checkArraySplit(t *testing.T, data []byte, checkErr error) {
+	elems, err := CheckJSONArray(data)
+	isArr := len(bytes.TrimLeft(data, " \t\r\n")) > 0 && bytes.TrimLeft(data, " \t\r\n")[0] == '['
+	if !isArr {
+		if err == nil {
+			t.Fatalf("CheckJSONArray accepted a non-array %q", data)
+		}
+		return
+	}
+	if (err == nil) != (checkErr == nil) {
+		t.Fatalf("CheckJSONArray says %v, CheckJSON %v for %q", err, checkErr, data)
+	}
+	if err != nil {
+		return
+	}
+	var want []json.RawMessage
+	if json.Unmarshal(data, &want) != nil || len(want) != len(elems) {
+		t.Fatalf("%d elements, encoding/json finds %d in %q", len(elems), len(want), data)
+	}
+	for i := range elems {
+		if !bytes.Equal(elems[i], bytes.TrimSpace(want[i])) || CheckJSON(elems[i]) != nil {
+			t.Fatalf("element %d is %q, want %q", i, elems[i], want[i])
+		}
+	}
 }

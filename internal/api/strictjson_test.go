@@ -164,3 +164,36 @@ func BenchmarkCheckJSON(b *testing.B) {
 		}
 	})
 }
+
+func TestCheckJSONArraySplits(t *testing.T) {
+	elems, err := CheckJSONArray([]byte(" [ 1 , {\"a\": [2, 3]},\"x\" ,[] ] "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]string, len(elems))
+	for i, e := range elems {
+		got[i] = string(e)
+	}
+	if strings.Join(got, "|") != `1|{"a": [2, 3]}|"x"|[]` {
+		t.Fatalf("elements %q", got)
+	}
+	if elems, err := CheckJSONArray([]byte(`[]`)); err != nil || len(elems) != 0 {
+		t.Fatalf("empty array: %q %v", elems, err)
+	}
+	for _, doc := range []string{`{"a":1}`, `7`, `[1,{"a":1,"a":2}]`, `[1] [2]`, ``} {
+		if _, err := CheckJSONArray([]byte(doc)); err == nil {
+			t.Errorf("%s accepted", doc)
+		}
+	}
+}
+
+// TestCheckJSONDepthBoundsStack: the deepest accepted document costs the
+// check (and the recursive decoders after it) little stack; anything
+// deeper is refused at once, whatever its size.
+func TestCheckJSONDepthBoundsStack(t *testing.T) {
+	deep := []byte(strings.Repeat("[", 100000) + strings.Repeat("]", 100000))
+	var je *JSONError
+	if err := CheckJSON(deep); !errors.As(err, &je) || !errors.Is(err, ErrJSONTooDeep) || je.Offset != MaxJSONDepth {
+		t.Fatalf("got %v; want too deep at byte %d", err, MaxJSONDepth)
+	}
+}

@@ -103,6 +103,23 @@ func TestAttackDuplicateKeySmuggling(t *testing.T) {
 			jsonRefused(t, code, ct, body, "malformed-json", tc.pointer, "duplicate member name")
 		})
 	}
+	// The same decoder guards every other body: a subscription that
+	// names its topic twice is refused, and none is created.
+	req, _ := http.NewRequest("PUT", p.http+"/v1/subscriptions/smuggled", strings.NewReader(`{"topic":"weather","start":"earliest","start":"new"}`))
+	req.Header.Set("Authorization", "Bearer "+screens)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	jsonRefused(t, resp.StatusCode, resp.Header.Get("Content-Type"), buf.Bytes(), "malformed-json", "/start", "duplicate member name")
+	if code := p.request("GET", "/v1/subscriptions/smuggled", screens, "", nil); code != http.StatusNotFound {
+		t.Fatalf("the refused subscription exists: %d", code)
+	}
+
 	if got := jsonStored(p, screens); len(got) != 0 {
 		t.Fatalf("refused requests stored %d events: %v", len(got), got)
 	}

@@ -50,33 +50,41 @@ func (in *incoming) dataPointer(structured bool) string {
 // was a batch and whether events were structured CloudEvents. Every error is
 // a *api.Problem (400 with pointers, or 415).
 func decodeBody(mediaType string, body []byte) (events []incoming, batch, structured bool, err error) {
-	// One pass over the bytes before any decoding: duplicate member
-	// names, numbers beyond a double, invalid UTF-8 (which encoding/json
-	// would quietly replace in what is validated while the raw bytes were
-	// stored) are refused with the pointer of the offending value.
 	if mediaType != ctJSON && mediaType != ctCloudEvent && mediaType != ctCloudEventBat {
 		return nil, false, false, api.UnsupportedMediaType(mediaType, acceptedTypes...)
 	}
-	if err := api.CheckJSON(body); err != nil {
-		batch := mediaType == ctCloudEventBat || (mediaType == ctJSON && isArray(body))
-		return nil, batch, mediaType != ctJSON, api.MalformedJSON(err)
-	}
-	switch mediaType {
-	case ctJSON:
-		events, batch, err = decodePlain(body)
-		return events, batch, false, err
-	case ctCloudEvent:
-		ev, errs := decodeCloudEvent(body, "")
-		if len(errs) > 0 {
-			return nil, false, true, invalid(errs)
+	// One pass over the bytes before any decoding, which also splits a
+	// batch: duplicate member names, numbers beyond a double, invalid
+	// UTF-8 (which encoding/json would quietly replace in what is
+	// validated while the raw bytes were stored) are refused with the
+	// pointer of the offending value.
+	if mediaType == ctCloudEventBat || (mediaType == ctJSON && isArray(body)) {
+		items, err := api.CheckJSONArray(body)
+		if err != nil {
+			return nil, true, mediaType != ctJSON, api.MalformedJSON(err)
 		}
-		return []incoming{ev}, false, true, nil
-	case ctCloudEventBat:
-		events, err = decodeCloudEventBatch(body)
-		return events, true, true, err
-	default:
-		return nil, false, false, api.UnsupportedMediaType(mediaType, acceptedTypes...)
+		if mediaType == ctJSON {
+			events, err = decodePlainBatch(items)
+		} else {
+			events, err = decodeCloudEventBatch(items)
+		}
+		return events, true, mediaType != ctJSON, err
 	}
+	if err := api.CheckJSON(body); err != nil {
+		return nil, false, mediaType != ctJSON, api.MalformedJSON(err)
+	}
+	if mediaType == ctJSON {
+		v, err := decodeValue(body)
+		if err != nil {
+			return nil, false, false, malformed(err)
+		}
+		return []incoming{{data: compact(body), value: v}}, false, false, nil
+	}
+	ev, errs := decodeCloudEvent(body, "")
+	if len(errs) > 0 {
+		return nil, false, true, invalid(errs)
+	}
+	return []incoming{ev}, false, true, nil
 }
 
 func invalid(errs []api.FieldError) *api.Problem {
@@ -88,39 +96,25 @@ func invalid(errs []api.FieldError) *api.Problem {
 
 func malformed(err error) *api.Problem { return api.MalformedJSON(err) }
 
-// decodePlain reads application/json: one data object, or an array of
-// them (a batch).
-func decodePlain(body []byte) ([]incoming, bool, error) {
-	if isArray(body) {
-		var items []json.RawMessage
-		if err := strictUnmarshal(body, &items); err != nil {
-			return nil, true, malformed(err)
-		}
-		if err := checkBatchSize(len(items)); err != nil {
-			return nil, true, err
-		}
-		out := make([]incoming, len(items))
-		for i, raw := range items {
-			v, err := decodeValue(raw)
-			if err != nil {
-				return nil, true, malformed(err)
-			}
-			out[i] = incoming{at: "/" + strconv.Itoa(i), data: compact(raw), value: v}
-		}
-		return out, true, nil
+// decodePlainBatch reads the items of an application/json array, each
+// one event's data.
+func decodePlainBatch(items [][]byte) ([]incoming, error) {
+	if err := checkBatchSize(len(items)); err != nil {
+		return nil, err
 	}
-	v, err := decodeValue(body)
-	if err != nil {
-		return nil, false, malformed(err)
+	out := make([]incoming, len(items))
+	for i, raw := range items {
+		v, err := decodeValue(raw)
+		if err != nil {
+			return nil, malformed(err)
+		}
+		out[i] = incoming{at: "/" + strconv.Itoa(i), data: compact(raw), value: v}
 	}
-	return []incoming{{data: compact(body), value: v}}, false, nil
+	return out, nil
 }
 
-func decodeCloudEventBatch(body []byte) ([]incoming, error) {
-	var items []json.RawMessage
-	if err := strictUnmarshal(body, &items); err != nil {
-		return nil, malformed(err)
-	}
+// decodeCloudEventBatch reads the items of a CloudEvents batch.
+func decodeCloudEventBatch(items [][]byte) ([]incoming, error) {
 	if err := checkBatchSize(len(items)); err != nil {
 		return nil, err
 	}
