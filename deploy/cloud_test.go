@@ -41,6 +41,7 @@ func loadCloud(t *testing.T) cloudPart {
 func TestCloudRunsUp(t *testing.T) {
 	p := loadCloud(t)
 	wantFlags(t, "cloud", p.inv, "up", cloudFlags)
+	wantEveryInterface(t, "cloud", p.inv, "http", "nats", "leaf", "mqtt")
 	checkProbes(t, "cloud", p.c, listenPort(t, p.inv.flags["http"]))
 	checkHardened(t, "cloud", p.sts.Spec.Template.Spec)
 	for _, f := range []string{"http", "nats", "leaf", "mqtt"} {

@@ -17,10 +17,10 @@ const (
 var (
 	cloudFlags = map[string]string{
 		"data": "/data", "config": "/etc/stadion/stadion.yaml",
-		"http": ":8080", "nats": ":4222", "leaf": ":7422", "mqtt": ":1883",
+		"http": "0.0.0.0:8080", "nats": "0.0.0.0:4222", "leaf": "0.0.0.0:7422", "mqtt": "0.0.0.0:1883",
 	}
 	edgeFlags = map[string]string{
-		"creds": "/etc/stadion/venue.creds", "data": "/data", "http": ":8080",
+		"creds": "/etc/stadion/venue.creds", "data": "/data", "http": "0.0.0.0:8080",
 	}
 )
 

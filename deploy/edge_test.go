@@ -85,6 +85,7 @@ func checkEdgePool(t *testing.T, objs []object, yas *YurtAppSet, pool string, le
 		t.Fatal(err)
 	}
 	wantFlags(t, pool, inv, "edge", merge(edgeFlags, map[string]string{"venue": pool}))
+	wantEveryInterface(t, pool, inv, "http")
 	if cloud := inv.flags["cloud"]; !strings.HasPrefix(cloud, "nats://") || !strings.HasSuffix(cloud, ":"+strconv.Itoa(int(leafPort))) {
 		t.Errorf("--cloud %q, want nats://HOST:%d (the cloud's leafnode Service)", cloud, leafPort)
 	}

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"net"
 	"path"
 	"strconv"
 	"strings"
@@ -59,15 +60,30 @@ func wantFlags(t *testing.T, where string, inv invocation, sub string, want map[
 	}
 }
 
-// listenPort is the port of a --http style listen address (":8080").
+// listenPort is the port of a --http style listen address ("0.0.0.0:8080").
 func listenPort(t *testing.T, addr string) int32 {
 	t.Helper()
-	_, p, ok := strings.Cut(addr, ":")
-	n, err := strconv.Atoi(p)
-	if !ok || err != nil {
+	_, p, err := net.SplitHostPort(addr)
+	n, err2 := strconv.Atoi(p)
+	if err != nil || err2 != nil {
 		t.Fatalf("listen address %q has no port", addr)
 	}
 	return int32(n)
+}
+
+// wantEveryInterface fails unless each listen flag is given and names
+// every interface explicitly: stadion listens on loopback by default, and
+// a pod is reached on its own IP (Services, probes, gate devices).
+func wantEveryInterface(t *testing.T, where string, inv invocation, flags ...string) {
+	t.Helper()
+	for _, name := range flags {
+		addr, ok := inv.flags[name]
+		host, _, err := net.SplitHostPort(addr)
+		ip := net.ParseIP(host)
+		if !ok || err != nil || ip == nil || !ip.IsUnspecified() {
+			t.Errorf("%s: --%s %q (set: %v): want 0.0.0.0:PORT or [::]:PORT, since stadion's default is loopback only", where, name, addr, ok)
+		}
+	}
 }
 
 // containerPort resolves a probe's port (a name or a number) to a number.

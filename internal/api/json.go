@@ -32,8 +32,8 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// DecodeJSON reads a small JSON request body into v, rejecting unknown
-// fields. An empty body leaves v as it is.
+// DecodeJSON reads a small JSON request body into v: strict JSON (see
+// CheckJSON), no unknown fields. An empty body leaves v as it is.
 func DecodeJSON(r *http.Request, limit int64, v any) error {
 	body, err := ReadBody(r, limit)
 	if err != nil || len(body) == 0 {
@@ -42,12 +42,41 @@ func DecodeJSON(r *http.Request, limit int64, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && MediaType(ct) != "application/json" {
 		return UnsupportedMediaType(ct, "application/json")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	return Unmarshal(body, v)
+}
+
+// Unmarshal decodes a document that came from outside into v: strict JSON
+// (see CheckJSON), no unknown fields. Every error is a 400 *Problem; a
+// strict-rule error carries the JSON pointer of the offending value.
+func Unmarshal(data []byte, v any) error {
+	if err := CheckJSON(data); err != nil {
+		return MalformedJSON(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return BadRequest("invalid JSON body: " + err.Error())
 	}
 	return nil
+}
+
+// MalformedJSON is 400 for a body that is not (strict) JSON. A body that
+// is JSON but breaks a strict rule (a duplicate member, a number beyond a
+// double, invalid text) lists the pointer of the offending value in
+// Errors, as schema violations do; a syntax error has no value to point at
+// and names its byte offset in Detail only.
+func MalformedJSON(err error) *Problem {
+	p := NewProblem(http.StatusBadRequest, "malformed-json", "Malformed JSON", "the body is not valid JSON: "+err.Error())
+	var je *JSONError
+	if errors.As(err, &je) && !errors.Is(je.Err, ErrJSONSyntax) && !errors.Is(je.Err, ErrJSONTooDeep) {
+		p.Detail = "the body is not strict JSON (I-JSON, RFC 7493): " + err.Error()
+		msg := je.Err.Error()
+		if je.Detail != "" {
+			msg += ": " + je.Detail
+		}
+		p.Errors = []FieldError{{Pointer: je.Pointer, Message: msg}}
+	}
+	return p
 }
 
 // MediaType returns the lower-cased media type of a Content-Type header

@@ -456,10 +456,12 @@ func TestKeyRoutesAndLogs(t *testing.T) {
 // keysAuthorizer admits NATS clients by their API key, as the exchange does.
 type keysAuthorizer struct{ keys *Keys }
 
-func (k keysAuthorizer) NATSAuthorize(token string) (string, *engine.Permissions, bool) {
+func (k keysAuthorizer) NATSAuthorize(token string) (engine.Grant, bool) {
 	rec, err := k.keys.Lookup(token)
 	if err != nil {
-		return "", nil, false
+		return engine.Grant{}, false
 	}
-	return rec.Client, &engine.Permissions{Publish: []string{"none"}, Subscribe: []string{"none"}}, true
+	return engine.Grant{Client: rec.Client, KeyID: rec.ID}, true
 }
+
+func (keysAuthorizer) NATSAdmitted(engine.Grant) {}

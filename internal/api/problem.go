@@ -1,6 +1,7 @@
 // Package api is the HTTP plumbing every stadion service shares: bearer-key
-// authentication, RFC 9457 problem+json errors, JSON helpers, body limits and
-// request metrics. Services import api; api imports no stadion service.
+// authentication, RFC 9457 problem+json errors, JSON helpers, body limits,
+// write deadlines, caps on long-lived responses and request metrics.
+// Services import api; api imports no stadion service.
 package api
 
 import (

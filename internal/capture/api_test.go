@@ -70,6 +70,9 @@ func TestJobsAPI(t *testing.T) {
 	if resp, raw := admin.do("PUT", "/v1/capture/jobs/inside", `{"source":"http://169.254.169.254/latest/meta-data","every":"1m"}`); resp.StatusCode != 400 || !strings.Contains(string(raw), "not in capture.allow") {
 		t.Errorf("PUT of a host outside capture.allow: %d %s", resp.StatusCode, raw)
 	}
+	if resp, raw := admin.do("PUT", "/v1/capture/jobs/rtsp", `{"source":"rtsp://127.0.0.1/cam","every":"1m"}`); resp.StatusCode != 400 || !strings.Contains(string(raw), "RTSP sources can only be read by jobs declared in stadion.yaml") {
+		t.Errorf("PUT of an RTSP job: %d %s", resp.StatusCode, raw)
+	}
 	if resp, _ := admin.do("PUT", "/v1/capture/jobs/from-file", `{"source":"http://127.0.0.1/a.m3u8"}`); resp.StatusCode != http.StatusConflict {
 		t.Errorf("PUT of a job from the file: %d, want 409", resp.StatusCode)
 	}

@@ -38,10 +38,10 @@ capture:
 `, video, files, stale, files)))
 	c := serveAPI(t, w.svc, "admin")
 	want := map[string]string{
-		"unreachable": "playlist unreachable",
+		"unreachable": "did not answer (connection refused)",
 		"not-video":   "Invalid data found when processing input",
 		"stalled":     "the live playlist has not changed",
-		"missing":     "404 Not Found",
+		"missing":     "answered HTTP 404",
 	}
 	eventually(t, 30*time.Second, "an error on every bad job", func() bool {
 		for job := range want {

@@ -62,6 +62,12 @@ type Service struct {
 	frames *frameStore
 	status *statusStore
 
+	// What jobs may reach: the relay ffmpeg reads HTTP sources from, and
+	// the fetchers of API jobs (capture.allow) and of the file's jobs.
+	relay     *relay
+	apiFetch  *fetcher
+	fileFetch *fetcher
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -96,13 +102,23 @@ func New(o Options) (*Service, error) {
 		o.Registry = prometheus.NewRegistry()
 	}
 	s.m = newMetrics(o.Registry)
+	s.apiFetch = newFetcher(newReach(s.cc.Allow, false))
+	s.fileFetch = newFetcher(newReach(nil, true))
+	s.apiFetch.m, s.fileFetch.m = s.m, s.m
 	return s, nil
 }
 
 // Start creates the streams and buckets and starts the scheduler, the
 // triggers and the workers.
-func (s *Service) Start(ctx context.Context) error {
-	var err error
+func (s *Service) Start(ctx context.Context) (err error) {
+	if s.relay, err = startRelay(s.m); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			s.relay.close()
+		}
+	}()
 	if s.status, err = openStatus(ctx, s.js); err != nil {
 		return err
 	}
@@ -136,7 +152,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 	s.cancel()
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.relay.close(); close(done) }()
 	select {
 	case <-done:
 		return nil

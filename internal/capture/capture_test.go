@@ -87,9 +87,13 @@ capture:
 `, src)))
 	c := serveAPI(t, w.svc, "admin")
 	var frames []Frame
-	eventually(t, 30*time.Second, "two frames", func() bool {
+	// Under load the writer can lag a tick behind, so two ticks may take
+	// the same newest keyframe; wait for the stream to have moved on.
+	eventually(t, 60*time.Second, "two frames at different stream times", func() bool {
 		frames = c.frames("live")
-		return len(frames) >= 2
+		n := len(frames)
+		return n >= 2 && frames[n-1].StreamTime != nil && frames[n-2].StreamTime != nil &&
+			*frames[n-1].StreamTime != *frames[n-2].StreamTime
 	})
 	a, b := frames[len(frames)-2], frames[len(frames)-1]
 	resp, raw := c.do("GET", "/v1/capture/jobs/live/frames?since="+a.CapturedAt.Format(time.RFC3339Nano), "")

@@ -34,12 +34,23 @@ func (s *Service) runFFmpeg(ctx context.Context, j *job) (*shot, error) {
 	timeout := j.spec.Timeout.D()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(rctx, s.ffmpeg, FFmpegArgs(&j.spec, dir)...)
+	in, sess, err := s.input(rctx, j)
+	if err != nil {
+		return nil, err
+	}
+	log := &ffmpegLog{}
+	if sess != nil {
+		defer sess.end()
+		log.scrub = sess.original
+	}
+	cmd := exec.CommandContext(rctx, s.ffmpeg, ffmpegArgs(&j.spec, in, dir)...)
 	ownGroup(cmd)
 	cmd.WaitDelay = 2 * time.Second
-	log := &ffmpegLog{}
 	cmd.Stderr = log
 	runErr := cmd.Run()
+	if err := sessionFailure(sess, runErr != nil || rctx.Err() != nil); err != nil && ctx.Err() == nil {
+		return nil, err
+	}
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
@@ -49,6 +60,21 @@ func (s *Service) runFFmpeg(ctx context.Context, j *job) (*shot, error) {
 		return nil, fmt.Errorf("ffmpeg failed (%v)%s", runErr, log.reason(": "))
 	}
 	return readShot(dir, j, log)
+}
+
+// sessionFailure is why a relayed capture fails: any request refused or
+// over its bound fails it even when ffmpeg coped without; when ffmpeg
+// failed, the relay's first failure says why better than ffmpeg can.
+func sessionFailure(sess *session, ffmpegFailed bool) error {
+	if sess == nil {
+		return nil
+	}
+	err := sess.failure()
+	var big *tooLargeError
+	if err != nil && (ffmpegFailed || errors.Is(err, errRefused) || errors.As(err, &big)) {
+		return err
+	}
+	return nil
 }
 
 // readShot reads the images ffmpeg wrote.
@@ -80,6 +106,7 @@ type ffmpegLog struct {
 	buf    []byte
 	pts    []float64
 	errors []string
+	scrub  func(string) string // puts the source's URLs back for the relay's; nil: none
 }
 
 func (l *ffmpegLog) Write(p []byte) (int, error) {
@@ -108,6 +135,9 @@ func (l *ffmpegLog) line(s string) {
 		return
 	}
 	if strings.Contains(s, "[error]") || strings.Contains(s, "[fatal]") {
+		if l.scrub != nil {
+			s = l.scrub(s)
+		}
 		l.errors = append(l.errors, cleanLine(s))
 		if len(l.errors) > 4 {
 			l.errors = l.errors[1:]

@@ -40,6 +40,26 @@ func contentType(format string) string { return "image/" + format }
 // asked), drop blank frames when asked, and cut every size from the one
 // frame that passes. Benchmarks run it bare as the reference.
 func FFmpegArgs(j *config.CaptureJob, dir string) []string {
+	return ffmpegArgs(j, input{url: j.Source}, dir)
+}
+
+// input is what ffmpeg opens for a job: the source itself, or the relay's
+// URL of it, and the protocols and demuxers it may use (none named: any).
+type input struct {
+	url       string
+	protocols string
+	formats   string
+}
+
+// Protocols and demuxers a relayed HTTP source may use: http to the relay
+// (crypto for AES-128 HLS), and demuxers that open no URL of their own
+// (HLS opens only what the relay rewrote; no DASH, concat, image2 or SDP).
+const (
+	relayProtocols = "http,tcp,crypto"
+	relayFormats   = "hls,mpegts,mov,flv,matroska,aac,mp3,ac3,eac3,h264,hevc,mpegps,avi,webvtt,mpjpeg"
+)
+
+func ffmpegArgs(j *config.CaptureJob, in input, dir string) []string {
 	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info", "-y", "-copyts", "-threads", "1"}
 	// No frame-rate probing: a thumbnail needs none, and with one keyframe
 	// per segment it would wait for the next live segment.
@@ -53,7 +73,13 @@ func FFmpegArgs(j *config.CaptureJob, dir string) []string {
 		args = append(args, "-t", blankSearch)
 	}
 	args = append(args, inputArgs(j.Source)...)
-	args = append(args, "-i", j.Source, "-filter_threads", "1", "-filter_complex", filterGraph(j))
+	if in.protocols != "" {
+		args = append(args, "-protocol_whitelist", in.protocols)
+	}
+	if in.formats != "" {
+		args = append(args, "-format_whitelist", in.formats)
+	}
+	args = append(args, "-i", in.url, "-filter_threads", "1", "-filter_complex", filterGraph(j))
 	f := formats[j.Format]
 	for i := range j.Sizes {
 		args = append(args, "-map", fmt.Sprintf("[o%d]", i), "-frames:v", "1", "-f", "image2")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,46 +28,41 @@ type playlist struct {
 	variant     string // a master playlist's first variant
 }
 
-var hlsClient = &http.Client{Timeout: 10 * time.Second}
-
 // isHLS reports whether a source is an HLS playlist over HTTP.
 func isHLS(source string) bool {
 	u, err := url.Parse(source)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.HasSuffix(u.Path, ".m3u8")
 }
 
-// fetchPlaylist reads a live playlist, following a master playlist to its
-// first variant.
-func fetchPlaylist(ctx context.Context, source string) (*playlist, error) {
+// fetchPlaylist reads a live playlist through the job's fetcher (every
+// request checked), following a master playlist to its first variant.
+func fetchPlaylist(ctx context.Context, f *fetcher, source string) (*playlist, error) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	u, err := url.Parse(source)
+	if err != nil {
+		return nil, fmt.Errorf("capture: the source is not a URL")
+	}
 	for range 2 {
-		pl, err := getPlaylist(ctx, source)
+		pl, final, err := getPlaylist(ctx, f, u)
 		if err != nil || pl.variant == "" {
 			return pl, err
 		}
-		base, _ := url.Parse(source)
-		ref, err := url.Parse(pl.variant)
-		if err != nil {
-			return nil, fmt.Errorf("playlist: bad variant URI %q", pl.variant)
+		if u, err = final.Parse(pl.variant); err != nil {
+			return nil, fmt.Errorf("playlist: %s names a bad variant URI", shownURL(final))
 		}
-		source = base.ResolveReference(ref).String()
 	}
 	return nil, fmt.Errorf("playlist: nested master playlists")
 }
 
-func getPlaylist(ctx context.Context, source string) (*playlist, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", source, nil)
+func getPlaylist(ctx context.Context, f *fetcher, u *url.URL) (*playlist, *url.URL, error) {
+	resp, final, err := f.get(ctx, u, "")
 	if err != nil {
-		return nil, err
-	}
-	resp, err := hlsClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("playlist unreachable: %w", err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("playlist: %s answered %s", source, resp.Status)
-	}
-	return parsePlaylist(io.LimitReader(resp.Body, 1<<20))
+	pl, err := parsePlaylist(io.LimitReader(resp.Body, maxPlaylist))
+	return pl, final, err
 }
 
 func parsePlaylist(r io.Reader) (*playlist, error) {

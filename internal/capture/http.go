@@ -134,8 +134,10 @@ func (s *Service) checkSpec(name string, spec JobSpec) error {
 	}
 	errs := config.ValidateCaptureJob("", name, &cj)
 	if cj.Source != "" && !isNetworkSource(cj.Source) {
-		errs = append(errs, fmt.Errorf(".source: jobs added through the API read network streams (http, https, rtmp, rtmps, srt, rtsp); a file or device needs a job in stadion.yaml"))
-	} else if u, err := url.Parse(cj.Source); cj.Source != "" && err == nil && !s.cc.AllowsSource(u.Hostname(), u.Port()) {
+		errs = append(errs, fmt.Errorf(".source: jobs added through the API read network streams (http, https, rtmp, rtmps, srt); a file, device or RTSP stream needs a job in stadion.yaml"))
+	} else if u, err := url.Parse(cj.Source); cj.Source != "" && err == nil && u.Scheme == "rtsp" {
+		errs = append(errs, fmt.Errorf(".source: %v", errRTSP))
+	} else if cj.Source != "" && err == nil && !s.apiFetch.reach.listed(u) {
 		errs = append(errs, fmt.Errorf(".source: host %q is not in capture.allow; an administrator lists the stream hosts jobs added through the API may read", u.Host))
 	}
 	if cj.On != nil && cj.On.Topic != "" {

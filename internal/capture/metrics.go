@@ -9,6 +9,10 @@ type metrics struct {
 	missed        *prometheus.CounterVec
 	latency       prometheus.Histogram
 	ffmpegSeconds prometheus.Histogram
+	fetches       *prometheus.CounterVec
+	fetchBytes    prometheus.Counter
+	relaySessions prometheus.Gauge
+	relayInFlight prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,7 +37,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "stadion_capture_ffmpeg_seconds", Help: "Wall time of one ffmpeg run.",
 			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30},
 		}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_capture_fetches_total", Help: "Requests capture made to sources (playlist checks and what ffmpeg asked the relay for), by result (ok, refused: not in capture.allow, too_large, busy: over the per-capture cap of concurrent requests, failed).",
+		}, []string{"result"}),
+		fetchBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_capture_fetch_bytes_total", Help: "Bytes the capture relay read from sources.",
+		}),
+		relaySessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "stadion_capture_relay_sessions", Help: "Captures reading through the relay now.",
+		}),
+		relayInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "stadion_capture_relay_in_flight", Help: "Relay requests in flight.",
+		}),
 	}
-	reg.MustRegister(m.captures, m.retries, m.stale, m.missed, m.latency, m.ffmpegSeconds)
+	reg.MustRegister(m.captures, m.retries, m.stale, m.missed, m.latency, m.ffmpegSeconds, m.fetches, m.fetchBytes, m.relaySessions, m.relayInFlight)
 	return m
 }

@@ -71,7 +71,7 @@ func (s *Service) checkStall(ctx context.Context, j *job) (*playlistMark, error)
 	if !isHLS(j.spec.Source) {
 		return nil, nil
 	}
-	pl, err := fetchPlaylist(ctx, j.spec.Source)
+	pl, err := fetchPlaylist(ctx, s.fetcherOf(j), j.spec.Source)
 	if err != nil {
 		return nil, err
 	}

@@ -48,8 +48,9 @@ func appendMQTTString(b []byte, s string) []byte {
 	return append(append(b, byte(len(s)>>8), byte(len(s))), s...)
 }
 
-// mqttConnectPacket is a clean-session CONNECT with keep-alive 0 (the
-// broker never times the client out) and, when password is set, a
+// mqttConnectPacket is a clean-session CONNECT with keep-alive 0 (no
+// pings; stadion still closes a client silent for live.mqtt.idle_timeout,
+// 5 min, longer than any phase of the bench) and, when password is set, a
 // username and password.
 func mqttConnectPacket(clientID, user, password string) []byte {
 	var body []byte

@@ -17,7 +17,12 @@ var capturePutCmd = &command{
 captures it. Jobs of stadion.yaml cannot be replaced here. --file takes the
 API's JSON form: {"source": ..., "every": "10s", "sizes": [...], "format":
 "jpeg", "keyframes_only": true, "avoid_blank": true, "retention": "24h",
-"on": {"topic": "results", "filter": {"/status": "OFFICIAL"}}}.`,
+"on": {"topic": "results", "filter": {"/status": "OFFICIAL"}}}.
+
+The source must be an http(s), rtmp(s) or srt URL on a host the server's
+capture.allow lists; every request the capture makes (playlists, segments,
+keys, redirects) is checked against that list, and a job that reaches
+anywhere else fails with "capture: URL is not in capture.allow".`,
 	example: `stadion capture put sheet-b --source http://127.0.0.1:8081/index.m3u8 --every 10s --sizes 1280x720,320x180 --keyframes-only --avoid-blank
 stadion capture put medal-moment --file medal-moment.json`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
@@ -35,7 +40,7 @@ stadion capture put medal-moment --file medal-moment.json`,
 			Timeout       string   `json:"timeout,omitempty"`
 		}
 		var sizes, file string
-		fs.StringVar(&spec.Source, "source", "", "stream URL (HLS, RTMP, SRT, HTTP) or file")
+		fs.StringVar(&spec.Source, "source", "", "stream URL (HLS, RTMP, SRT, HTTP) on a host in capture.allow")
 		fs.StringVar(&spec.Every, "every", "", "capture at every multiple of this interval, e.g. 10s")
 		fs.StringVar(&spec.Cron, "cron", "", `5-field cron schedule (UTC), e.g. "*/5 * * * *"`)
 		fs.StringVar(&sizes, "sizes", "", "comma-separated WIDTHxHEIGHT (default 1280x720)")

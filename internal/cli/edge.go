@@ -26,8 +26,14 @@ revocations caught up from the cloud; the admissions in the edge's scan log)
 and stored before it is answered. Scans are forwarded to the cloud once
 whenever the link is up; a cut of any length, or a restart during it,
 does not stop the gates. The credentials reach only the venue's own
-subjects; 'stadion venue revoke VENUE' on the cloud closes the link. The cloud reaches the edge's status and logs over
-the same outbound link (stadion venue status|logs).`,
+subjects; 'stadion venue revoke VENUE' on the cloud closes the link. The
+cloud reaches the edge's status and logs over the same outbound link
+(stadion venue status|logs).
+
+With no --http the API listens on 127.0.0.1 only; gate devices on the
+venue network need --http :8090 (every interface) or the venue LAN's
+address. One edge serves a data directory: a second one on the same --data
+refuses to start and names the first.`,
 	example: `stadion venue credentials bird-nest > bird-nest.creds     # on the cloud
 stadion edge --venue bird-nest --cloud nats://cloud.example:7422 \
   --creds bird-nest.creds --data /var/lib/stadion-edge --http :8090
@@ -40,7 +46,7 @@ curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
 		fs.StringVar(&o.CredsPath, "creds", "", "the venue's credentials file")
 		fs.StringVar(&o.CloudCA, "cloud-ca", "", "CA certificate (PEM) to trust for a tls:// --cloud (default: the system roots)")
 		fs.StringVar(&o.DataDir, "data", "", "state directory (default ./stadion-edge-VENUE)")
-		fs.StringVar(&o.HTTPAddr, "http", ":8090", "HTTP listen address for gate devices")
+		fs.StringVar(&o.HTTPAddr, "http", defaultEdgeHTTPAddr, "HTTP listen address for gate devices (:8090 for every interface, as gate devices on the venue network need)")
 		logFormat := fs.String("log-format", "text", "log format: text or json")
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 		drain := fs.Duration("drain", 10*time.Second, "how long the first signal waits for in-flight scans")
@@ -76,6 +82,7 @@ func runEdge(ctx context.Context, env Env, o EdgeOptions, drain time.Duration) e
 	fmt.Fprintf(env.Stdout, "  API        %s   (POST /v1/scan, POST /v1/devices/{device}/keys)\n", s.HTTPURL)
 	fmt.Fprintf(env.Stdout, "  cloud      %s   (outbound leafnode; decisions never wait for it)\n", s.Cloud)
 	fmt.Fprintf(env.Stdout, "  domain     %s\n", gate.EdgeDomain(o.Venue))
+	fmt.Fprintf(env.Stdout, "  listening  %s\n", describeListeners(s.Listeners, "--http :8090 opens every interface"))
 	fmt.Fprintf(env.Stdout, "  admin key  %s\n", s.AdminKeyPath)
 	return serveUntilSignal(ctx, o.Logger, s.Done(), s.Stop, drain)
 }

@@ -39,12 +39,14 @@ type EdgeServer struct {
 	HTTPURL      string
 	AdminKeyPath string
 	Cloud        string
+	Listeners    []listener // the addresses bound (the edge's engine listens on none)
 
 	eng   *engine.Engine
 	edge  *gate.Edge
 	http  *http.Server
 	done  chan error
 	ready atomic.Bool
+	lock  *dataLock // held until Stop has stopped the engine
 }
 
 // StartEdge starts the edge's engine (its own JetStream domain, dialing
@@ -67,11 +69,16 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*EdgeServer, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	lock, err := lockDataDir(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("--http %s: %w", o.HTTPAddr, err)
 	}
-	s := &EdgeServer{Cloud: cloud, done: make(chan error, 1)}
+	s := &EdgeServer{Cloud: cloud, done: make(chan error, 1), lock: lock}
 	if err := s.start(ctx, o, creds, ln); err != nil {
 		ln.Close()
 		s.Stop(context.Background())
@@ -129,8 +136,9 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	s.edge.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
 	s.http = serveHTTP(ln, api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(time.Minute, api.Recover(o.Logger, mux))), o.Logger, s.done)
 	s.HTTPURL = localURL(ln.Addr())
+	s.Listeners = []listener{{"API", ln.Addr().String()}}
 	s.ready.Store(true)
-	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, PID: os.Getpid()})
+	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
 }
 
 func (s *EdgeServer) edgeSystemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {
@@ -170,6 +178,7 @@ func (s *EdgeServer) Stop(ctx context.Context) error {
 	if s.eng != nil {
 		errs = append(errs, s.eng.Stop(ctx))
 	}
+	s.lock.release()
 	return errors.Join(errs...)
 }
 

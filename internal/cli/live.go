@@ -15,12 +15,15 @@ var liveCmd = &command{
 	short: "live comment rooms: viewer tokens, room state, pinned messages, stats",
 	long: `Viewers watch live/{room}/comments over MQTT (mqtt://host:1883, or ws://host:8080/mqtt
 from a browser) and post to live/{room}/post with a viewer token as the MQTT password.
+A viewer token is valid for live.token_ttl; "stadion live revoke USER" ends every token
+issued to USER so far and closes USER's open MQTT connections on every process.
 These commands use the admin key by default (--token to act as another client).`,
 	example: `stadion live token u1 "Li Wei"          # a viewer token: the MQTT password of u1
 stadion live stats opening-ceremony
 stadion live state curling slow 10s         # one comment per user per 10 s
-stadion live pin curling '{"text":"Welcome to the final"}'`,
-	sub: []*command{liveTokenCmd, liveStatsCmd, liveStateCmd, livePinCmd},
+stadion live pin curling '{"text":"Welcome to the final"}'
+stadion live revoke u1                      # u1's tokens so far stop working, u1 is disconnected`,
+	sub: []*command{liveTokenCmd, liveRevokeCmd, liveStatsCmd, liveStateCmd, livePinCmd},
 }
 
 var liveTokenCmd = &command{
@@ -48,6 +51,38 @@ mosquitto_pub -p 1883 -t live/curling/post -u u1 -P "$(stadion live token u1 'Li
 				return printJSON(env.Stdout, out)
 			}
 			fmt.Fprintln(env.Stdout, out.Token)
+			return nil
+		}
+	},
+}
+
+var liveRevokeCmd = &command{
+	name:  "revoke",
+	short: "end every viewer token issued to USER so far and close USER's MQTT connections (needs the live-issuer role)",
+	usage: "USER",
+	example: `stadion live revoke u1
+stadion live token u1 "Li Wei"   # a token issued afterwards works again`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 {
+				return usageErr("live revoke needs one USER")
+			}
+			body, _ := json.Marshal(map[string]string{"user": args[0]})
+			var out struct {
+				User      string `json:"user"`
+				RevokedAt string `json:"revoked_at"`
+				Until     string `json:"until"`
+			}
+			if err := liveCall(ctx, env, rf, "POST", "/v1/live/revocations", body, &out); err != nil {
+				return err
+			}
+			if rf.json {
+				return printJSON(env.Stdout, out)
+			}
+			fmt.Fprintf(env.Stdout, "revoked viewer %s at %s: tokens issued until then are refused (kept until %s, when they have all expired)\n",
+				out.User, out.RevokedAt, out.Until)
 			return nil
 		}
 	},

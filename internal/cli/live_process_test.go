@@ -187,7 +187,9 @@ func readRoom(t *testing.T, p *proc) map[string]int {
 
 // moderated reads how many comments a process's workers accepted.
 func moderated(t *testing.T, p *proc) float64 {
-	resp, err := http.Get(p.http + "/metrics")
+	req, _ := http.NewRequest("GET", p.http+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+p.admin)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("metrics: %v", err)
 	}

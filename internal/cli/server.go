@@ -48,6 +48,8 @@ type Server struct {
 	MQTTAddr     string // the MQTT listener ("" when live comments are off)
 	AdminKeyPath string
 	Config       *config.Config
+	// Listeners are the addresses bound, as the kernel reports them.
+	Listeners []listener
 
 	eng   *engine.Engine
 	svcs  []service
@@ -55,6 +57,7 @@ type Server struct {
 	done  chan error
 	ready atomic.Bool
 	log   *slog.Logger
+	lock  *dataLock // held until Stop has stopped the engine
 }
 
 // service is the lifecycle every capability implements: Start builds its
@@ -107,6 +110,9 @@ type Endpoints struct {
 	Leaf string `json:"leaf,omitempty"`
 	MQTT string `json:"mqtt,omitempty"`
 	PID  int    `json:"pid"`
+	// Bound are the addresses the listeners bound (host as bound: 0.0.0.0
+	// or [::] means every interface), by listener name.
+	Bound map[string]string `json:"bound,omitempty"`
 }
 
 // EndpointsFile is the name of the endpoints file under the data directory.
@@ -134,11 +140,16 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	lock, err := lockDataDir(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("--http %s: %w", o.HTTPAddr, err)
 	}
-	s := &Server{Config: cfg, log: o.Logger, done: make(chan error, 1)}
+	s := &Server{Config: cfg, log: o.Logger, done: make(chan error, 1), lock: lock}
 	if err := s.start(ctx, o, cfg, ln); err != nil {
 		ln.Close()
 		s.Stop(context.Background())
@@ -177,7 +188,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	if err != nil {
 		return err
 	}
-	eng.SetAuthorizer(x)
+	x.ServeNATS(eng)
 	d, err := delivery.New(cfg, eng.JS, reg, o.Logger, delivery.Options{DataDir: o.DataDir})
 	if err != nil {
 		return err
@@ -209,7 +220,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	}
 	mux := http.NewServeMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
-	s.systemRoutes(mux, reg)
+	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)
 	d.Routes(mux, auth)
@@ -219,11 +230,29 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(o.Logger, mux))))
 	s.http.RegisterOnShutdown(x.Drain)
 	s.HTTPURL = localURL(ln.Addr())
+	s.Listeners = s.bound(ln, caps)
 	s.ready.Store(true)
-	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid()})
+	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
 }
 
-func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {
+// bound lists the server's listeners with the addresses they bound.
+func (s *Server) bound(http net.Listener, caps []capability) []listener {
+	ls := []listener{{"API", http.Addr().String()}}
+	if s.eng.ClientURL() != "" {
+		ls = append(ls, listener{"engine", urlHostPort(s.eng.ClientURL())})
+	}
+	if s.LeafURL != "" {
+		ls = append(ls, listener{"leafnodes", urlHostPort(s.LeafURL)})
+	}
+	for _, c := range caps {
+		if m, ok := c.(interface{ MQTTAddr() string }); ok && m.MQTTAddr() != "" {
+			ls = append(ls, listener{"MQTT", m.MQTTAddr()})
+		}
+	}
+	return ls
+}
+
+func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry, guard func(http.Handler) http.Handler) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -237,7 +266,7 @@ func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
 	}))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", guard(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	mux.Handle("/", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return api.NotFound(fmt.Sprintf("no route for %s %s; the API is under /v1", r.Method, r.URL.Path))
 	}))
@@ -247,11 +276,35 @@ func (s *Server) serve(ln net.Listener, h http.Handler) {
 	s.http = serveHTTP(ln, h, s.log, s.done)
 }
 
+// metricsAuth guards /metrics as metrics.auth says: with it on, only the
+// admin key or a key of a client with the metrics role may scrape, since
+// the labels name subscriptions, sinks and capture jobs.
+func metricsAuth(cfg *config.Config, keys *api.Keys) func(http.Handler) http.Handler {
+	if !cfg.Metrics.MetricsAuth() {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	return func(h http.Handler) http.Handler {
+		return api.Authenticate(keys, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := api.PrincipalFrom(r.Context())
+			if !p.Admin() && !cfg.HasRole(p.Client, config.RoleMetrics) {
+				api.WriteError(w, r, api.Forbidden(fmt.Sprintf("client %q may not read /metrics: it needs the %q role (metrics.auth is on)", p.Client, config.RoleMetrics)))
+				return
+			}
+			h.ServeHTTP(w, r)
+		}))
+	}
+}
+
+// writeDeadline is how long any response write may wait for its reader
+// before the connection is cut. Streams set their own, shorter bound
+// (exchange.stream_stall).
+const writeDeadline = 30 * time.Second
+
 // serveHTTP serves h on ln with the limits every stadion listener has and
 // delivers the server's end to done (nil after Shutdown).
 func serveHTTP(ln net.Listener, h http.Handler, log *slog.Logger, done chan<- error) *http.Server {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           api.WriteDeadline(writeDeadline, h),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -287,6 +340,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.eng != nil {
 		errs = append(errs, s.eng.Stop(ctx))
 	}
+	s.lock.release()
 	return errors.Join(errs...)
 }
 

@@ -18,6 +18,15 @@ import (
 // for it.
 const defaultDataDir = "./stadion-data"
 
+// The default listen addresses are on loopback: a laptop running
+// `stadion up` is not reachable from the network unless the flags say so.
+const (
+	defaultHTTPAddr     = "127.0.0.1:8080"
+	defaultNATSAddr     = "127.0.0.1:4222"
+	defaultMQTTAddr     = "127.0.0.1:1883"
+	defaultEdgeHTTPAddr = "127.0.0.1:8090"
+)
+
 var upCmd = &command{
 	name:  "up",
 	short: "run stadion: engine, data exchange, live comments, capture and HTTP API",
@@ -29,22 +38,29 @@ frame capture, and the cloud side of venue edges (--leaf). With no --config
 it runs the bundled Games example (examples/games). The admin key is written
 to <data>/admin.key (0600) on first start.
 
+With no listener flags every port is on 127.0.0.1, reachable from this
+machine only. To serve other machines, give the interfaces explicitly:
+--http :8080 --mqtt :1883 --nats :4222 --leaf :7422 (":PORT" is every
+interface). The banner shows the addresses actually bound. One process
+serves a data directory: a second one on the same --data refuses to start
+and names the first.
+
 The first SIGINT/SIGTERM drains in-flight requests (up to --drain); a second
 one exits at once.`,
 	example: `stadion up
-stadion up --config ./stadion.yaml --data /var/lib/stadion --http :8080
-stadion up --http 127.0.0.1:0 --nats 127.0.0.1:0   # any free ports
+stadion up --config ./stadion.yaml --data /var/lib/stadion --http :8080 --mqtt :1883   # open to the network
+stadion up --http 127.0.0.1:0 --nats 127.0.0.1:0 --mqtt 127.0.0.1:0   # any free ports
 stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion.creds`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		o := ServerOptions{}
 		fs.StringVar(&o.DataDir, "data", defaultDataDir, "state directory (engine store, admin key)")
 		fs.StringVar(&o.ConfigPath, "config", "", "configuration file (default: the bundled Games example)")
-		fs.StringVar(&o.HTTPAddr, "http", ":8080", "HTTP API listen address")
-		fs.StringVar(&o.NATSAddr, "nats", "127.0.0.1:4222", "client port of the embedded engine (empty: none)")
-		fs.StringVar(&o.LeafAddr, "leaf", "", "leafnode port of the embedded engine, for venue edges")
+		fs.StringVar(&o.HTTPAddr, "http", defaultHTTPAddr, "HTTP API listen address (:8080 for every interface)")
+		fs.StringVar(&o.NATSAddr, "nats", defaultNATSAddr, "client port of the embedded engine (:4222 for every interface; empty: none)")
+		fs.StringVar(&o.LeafAddr, "leaf", "", "leafnode port of the embedded engine, for venue edges (e.g. :7422 for every interface; empty: none)")
 		fs.StringVar(&o.LeafCert, "leaf-cert", "", "TLS certificate (PEM) of the leafnode port; with --leaf-key, edges dial tls://")
 		fs.StringVar(&o.LeafKey, "leaf-key", "", "TLS private key (PEM) of the leafnode port")
-		fs.StringVar(&o.MQTTAddr, "mqtt", ":1883", "MQTT 3.1.1 listen address for live comments (empty: MQTT over WebSocket at /mqtt only)")
+		fs.StringVar(&o.MQTTAddr, "mqtt", defaultMQTTAddr, "MQTT 3.1.1 listen address for live comments (:1883 for every interface; empty: MQTT over WebSocket at /mqtt only)")
 		fs.StringVar(&o.NATSURL, "nats-url", "", "use this external NATS cluster instead of the embedded engine")
 		fs.StringVar(&o.NATSCreds, "nats-creds", "", "credentials file for --nats-url")
 		logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -161,6 +177,7 @@ func printBanner(w io.Writer, o ServerOptions, s *Server, took time.Duration) {
 	if s.Config.Live.Enabled() {
 		fmt.Fprintf(w, "  live       mqtt://%s   and   %s/mqtt (MQTT over WebSocket)\n", orNone(s.MQTTAddr), strings.Replace(s.HTTPURL, "http", "ws", 1))
 	}
+	fmt.Fprintf(w, "  listening  %s\n", describeListeners(s.Listeners, "--http :8080 and the like open every interface"))
 	fmt.Fprintf(w, "  admin key  %s\n", s.AdminKeyPath)
 	fmt.Fprintf(w, "  config     %s (%d topics, %d clients)\n", cfgName, len(s.Config.Topics), len(s.Config.Clients))
 	data := ""

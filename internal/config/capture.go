@@ -43,7 +43,10 @@ type Capture struct {
 	// Allow lists the stream hosts that jobs added through the API may
 	// read (a name or IP: any port; host:port: that port). Empty allows
 	// none, so that an API client cannot make the server fetch arbitrary
-	// addresses; the file's own jobs are not limited.
+	// addresses; the file's own jobs are not limited. Every request of a
+	// job (playlists, segments, keys, redirects) is checked after name
+	// resolution; a listed name reaches only public addresses unless the
+	// address is listed too (localhost reaches loopback).
 	Allow []string `yaml:"allow"`
 }
 

@@ -36,6 +36,7 @@ type Config struct {
 	Durability Durability           `yaml:"durability"`
 	Engine     Engine               `yaml:"engine"`
 	Exchange   Exchange             `yaml:"exchange"`
+	Metrics    Metrics              `yaml:"metrics"`
 	Topics     map[string]*Topic    `yaml:"topics"`
 	Clients    map[string]*Client   `yaml:"clients"`
 	Databases  map[string]*Database `yaml:"databases"`
@@ -63,7 +64,32 @@ type Engine struct {
 type Exchange struct {
 	MaxBody      Size     `yaml:"max_body"`
 	DedupeWindow Duration `yaml:"dedupe_window"`
+	// NATSConsumersPerClient caps the JetStream consumers one client may
+	// create over plain NATS (all its topics together).
+	NATSConsumersPerClient int `yaml:"nats_consumers_per_client"`
+	// StreamsPerClient caps the long-lived responses (SSE streams,
+	// snapshots, pulls that wait) one client may hold open at once on one
+	// stadion process.
+	StreamsPerClient int `yaml:"streams_per_client"`
+	// StreamStall is how long a long-lived response may wait for its
+	// reader to take a write before it is cut.
+	StreamStall Duration `yaml:"stream_stall"`
 }
+
+// Metrics configures GET /metrics.
+type Metrics struct {
+	// Auth, when true (the default), makes /metrics answer only the admin
+	// key or a key of a client with the metrics role: its labels name
+	// subscriptions, sinks and capture jobs. false serves it to anyone who
+	// reaches the port.
+	Auth *bool `yaml:"auth"`
+}
+
+// RoleMetrics lets a client's keys read /metrics when metrics.auth is on.
+const RoleMetrics = "metrics"
+
+// MetricsAuth reports whether /metrics needs a key.
+func (m Metrics) MetricsAuth() bool { return m.Auth == nil || *m.Auth }
 
 // TopicKind is realtime (notifications) or sync (latest state per key).
 type TopicKind string
@@ -141,8 +167,17 @@ func (c *Config) setDefaults() {
 	if c.Exchange.MaxBody == 0 {
 		c.Exchange.MaxBody = 1 * MiB
 	}
+	if c.Exchange.NATSConsumersPerClient == 0 {
+		c.Exchange.NATSConsumersPerClient = 16
+	}
 	if c.Exchange.DedupeWindow == 0 {
 		c.Exchange.DedupeWindow = Duration(2 * time.Minute)
+	}
+	if c.Exchange.StreamsPerClient == 0 {
+		c.Exchange.StreamsPerClient = 32
+	}
+	if c.Exchange.StreamStall == 0 {
+		c.Exchange.StreamStall = Duration(10 * time.Second)
 	}
 	if c.Topics == nil {
 		c.Topics = map[string]*Topic{}

@@ -51,6 +51,7 @@ func TestParseValid(t *testing.T) {
 		{"engine.max_disk", c.Engine.MaxDisk, Size(2_000_000_000)},
 		{"exchange.max_body", c.Exchange.MaxBody, 512 * KiB},
 		{"exchange.dedupe_window", c.Exchange.DedupeWindow.D(), 90 * time.Second},
+		{"exchange.nats_consumers_per_client (default)", c.Exchange.NATSConsumersPerClient, 16},
 		{"topics.laps.kind (default)", laps.Kind, KindRealtime},
 		{"topics.laps.type (default)", laps.Type, "stadion.topic.laps"},
 		{"topics.laps.retention", laps.Retention.D(), 7 * 24 * time.Hour},
@@ -83,6 +84,13 @@ func TestParseDefaults(t *testing.T) {
 	if c.Durability != DurabilityAlways || c.Exchange.MaxBody != MiB || c.Exchange.DedupeWindow.D() != 2*time.Minute ||
 		c.Engine.MaxMemory != 256*MiB || c.Engine.MaxDisk != 10*GiB || c.Topics == nil || c.Clients == nil {
 		t.Errorf("defaults: %+v", c)
+	}
+	if c.Exchange.StreamsPerClient != 32 || c.Exchange.StreamStall.D() != 10*time.Second || !c.Metrics.MetricsAuth() {
+		t.Errorf("stream and metrics defaults: %+v %+v", c.Exchange, c.Metrics)
+	}
+	off, err := Parse([]byte("metrics: {auth: false}"), testFS, ".")
+	if err != nil || off.Metrics.MetricsAuth() {
+		t.Errorf("metrics.auth false: %v, %v", err, off.Metrics.MetricsAuth())
 	}
 }
 
@@ -124,7 +132,17 @@ clients:
 		{"reserved client name", `
 clients:
   admin: {}`, []string{"clients.admin: the name admin is reserved"}},
+		{"sink client name", `
+clients:
+  sink: {}
+  sink-feed: {}`, []string{"clients.sink: names sink and sink-… are reserved", "clients.sink-feed: names sink"}},
+		{"nats consumers per client", `
+exchange: {nats_consumers_per_client: -1}`, []string{"exchange.nats_consumers_per_client: must be 1-1000, not -1"}},
 		{"bad durability", `durability: sometimes`, []string{`durability: must be "always" or "fast", not "sometimes"`}},
+		{"streams_per_client too small", `
+exchange: {streams_per_client: -1}`, []string{"exchange.streams_per_client: must be 1-100000, not -1"}},
+		{"stream_stall too short", `
+exchange: {stream_stall: 10ms}`, []string{"exchange.stream_stall: must be from 100ms to 10m"}},
 		{"max_body too small", `
 exchange: {max_body: 100B}`, []string{"exchange.max_body: must be at least 1KiB"}},
 		{"dedupe_window too short", `
@@ -153,6 +171,28 @@ topics:
     publisher: [a]`, []string{"topics.x.publisher", "line 4"}},
 		{"unknown top-level field", `
 topic: {}`, []string{"topic", "line 2"}},
+		{"live mqtt bounds", `
+live:
+  rooms: [a]
+  mqtt: {packet_timeout: 1ms, max_subscriptions: -1, max_anonymous_sessions: 2000000}`, []string{
+			"live.mqtt.packet_timeout: must be between 100ms and 10m",
+			"live.mqtt.max_subscriptions: must be between 1 and 1000000",
+			"live.mqtt.max_anonymous_sessions: must be between 1 and 1000000",
+		}},
+		{"duplicate key", `
+topics:
+  x: {}
+  x: {kind: sync}`, []string{"topics", "line 4", `"x" already defined at line 3`}},
+		{"duplicate nested key", `
+topics:
+  x:
+    publishers: [a]
+    publishers: [b]`, []string{"topics.x", "line 5", `"publishers" already defined at line 4`}},
+		{"duplicate key in a flow mapping", `
+exchange: {max_body: 1MiB, max_body: 2MiB}`, []string{"exchange", "line 2", "already defined"}},
+		{"duplicate top-level key", `
+durability: fast
+durability: always`, []string{"line 3", `"durability" already defined at line 2`}},
 		{"several problems at once", `
 topics:
   a: {kind: sync}

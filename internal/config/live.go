@@ -43,6 +43,29 @@ type Live struct {
 	// Bridge republishes exchange topics to MQTT topics (medals:
 	// games/medals).
 	Bridge map[string]string `yaml:"bridge"`
+	// MQTT bounds what one MQTT client may make the server hold.
+	MQTT LiveMQTT `yaml:"mqtt"`
+}
+
+// LiveMQTT bounds MQTT clients: time to finish a packet and to stay
+// silent, open connections, subscriptions per connection and per
+// persistent session, and
+// persistent sessions per user (each viewer-token user, each API key) and
+// for all anonymous viewers together. Caps count per process.
+type LiveMQTT struct {
+	// PacketTimeout is the time a packet has to arrive whole once its
+	// first byte has, whatever the client's keep-alive.
+	PacketTimeout Duration `yaml:"packet_timeout"`
+	// IdleTimeout is the longest silence of a client whose keep-alive is
+	// 0 or longer.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConnections caps the open MQTT connections of a process (TCP
+	// and WebSocket, logged in or not); more are closed at once.
+	MaxConnections          int `yaml:"max_connections"`
+	MaxSubscriptions        int `yaml:"max_subscriptions"`
+	MaxSessionSubscriptions int `yaml:"max_session_subscriptions"`
+	MaxSessionsPerUser      int `yaml:"max_sessions_per_user"`
+	MaxAnonymousSessions    int `yaml:"max_anonymous_sessions"`
 }
 
 // Enabled reports whether the configuration opens any room.
@@ -130,6 +153,28 @@ func (c *Config) setLiveDefaults() {
 	if l.MaxPacket == 0 {
 		l.MaxPacket = 64 * KiB
 	}
+	m := &l.MQTT
+	if m.PacketTimeout == 0 {
+		m.PacketTimeout = Duration(10 * time.Second)
+	}
+	if m.IdleTimeout == 0 {
+		m.IdleTimeout = Duration(5 * time.Minute)
+	}
+	if m.MaxConnections == 0 {
+		m.MaxConnections = 100_000
+	}
+	if m.MaxSubscriptions == 0 {
+		m.MaxSubscriptions = 100
+	}
+	if m.MaxSessionSubscriptions == 0 {
+		m.MaxSessionSubscriptions = 100
+	}
+	if m.MaxSessionsPerUser == 0 {
+		m.MaxSessionsPerUser = 16
+	}
+	if m.MaxAnonymousSessions == 0 {
+		m.MaxAnonymousSessions = 1024
+	}
 }
 
 func (c *Config) validateLive() []error {
@@ -162,6 +207,24 @@ func (c *Config) validateLive() []error {
 	}
 	if l.MaxPacket < 1*KiB || l.MaxPacket > 16*MiB {
 		add("max_packet", "must be between 1KiB and 16MiB")
+	}
+	m := l.MQTT
+	if m.PacketTimeout < Duration(100*time.Millisecond) || m.PacketTimeout > Duration(10*time.Minute) {
+		add("mqtt.packet_timeout", "must be between 100ms and 10m")
+	}
+	if m.IdleTimeout < Duration(time.Second) || m.IdleTimeout > Duration(24*time.Hour) {
+		add("mqtt.idle_timeout", "must be between 1s and 24h")
+	}
+	for _, c := range []struct {
+		field string
+		v     int
+	}{
+		{"mqtt.max_connections", m.MaxConnections}, {"mqtt.max_subscriptions", m.MaxSubscriptions}, {"mqtt.max_session_subscriptions", m.MaxSessionSubscriptions},
+		{"mqtt.max_sessions_per_user", m.MaxSessionsPerUser}, {"mqtt.max_anonymous_sessions", m.MaxAnonymousSessions},
+	} {
+		if c.v < 1 || c.v > 1_000_000 {
+			add(c.field, "must be between 1 and 1000000")
+		}
 	}
 	for i, w := range l.BannedWords {
 		if strings.TrimSpace(w) == "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Validate checks the whole tree and reports every problem it finds, each
@@ -22,12 +23,26 @@ func (c *Config) Validate() error {
 	if c.Exchange.DedupeWindow < Duration(1e9) {
 		errs = append(errs, fieldErr("exchange.dedupe_window", "must be at least 1s"))
 	}
+	if n := c.Exchange.NATSConsumersPerClient; n < 1 || n > 1000 {
+		errs = append(errs, fieldErr("exchange.nats_consumers_per_client", "must be 1-1000, not %d", n))
+	}
+	if c.Exchange.StreamsPerClient < 1 || c.Exchange.StreamsPerClient > 100000 {
+		errs = append(errs, fieldErr("exchange.streams_per_client", "must be 1-100000, not %d", c.Exchange.StreamsPerClient))
+	}
+	if c.Exchange.StreamStall < Duration(100*time.Millisecond) || c.Exchange.StreamStall > Duration(10*time.Minute) {
+		errs = append(errs, fieldErr("exchange.stream_stall", "must be from 100ms to 10m"))
+	}
 	for _, name := range sortedKeys(c.Clients) {
 		if !validName(name) {
 			errs = append(errs, fieldErr("clients."+name, "name must be lower-case letters, digits, '-' or '_'"))
 		}
 		if name == AdminClient {
 			errs = append(errs, fieldErr("clients.admin", "the name admin is reserved for the built-in administrator"))
+		}
+		if name == "sink" || strings.HasPrefix(name, "sink-") {
+			// A client's plain-NATS consumers are named <client>-…; sinks'
+			// are sink-<sink>.
+			errs = append(errs, fieldErr("clients."+name, "names sink and sink-… are reserved (sinks' consumers are named sink-<sink>)"))
 		}
 	}
 	for _, name := range sortedKeys(c.Topics) {

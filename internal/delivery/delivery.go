@@ -137,7 +137,7 @@ func (s *Service) connect(ctx context.Context, name string, sk *sink) error {
 	store, ok := s.stores[sk.cfg.Database]
 	if !ok {
 		var err error
-		store, err = OpenStore(ctx, s.cfg.Databases[sk.cfg.Database].URL, s.opts.DataDir)
+		store, err = OpenStore(ctx, s.cfg.Databases[sk.cfg.Database].URL, s.opts.DataDir, s.log)
 		if err != nil {
 			return fmt.Errorf("databases.%s: %w", sk.cfg.Database, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -107,9 +108,9 @@ func chunks(rows []Row, perRow, maxParams int) [][]Row {
 	return append(out, rows)
 }
 
-// OpenStore opens the database at url: sqlite://FILE (relative to dataDir)
-// or postgres://...
-func OpenStore(ctx context.Context, url, dataDir string) (Store, error) {
+// OpenStore opens the database at url: sqlite://FILE (relative to dataDir;
+// created, or tightened, to mode 0600) or postgres://...
+func OpenStore(ctx context.Context, url, dataDir string, log *slog.Logger) (Store, error) {
 	switch {
 	case strings.HasPrefix(url, "sqlite://"):
 		path, opts, _ := strings.Cut(strings.TrimPrefix(url, "sqlite://"), "?")
@@ -123,6 +124,9 @@ func OpenStore(ctx context.Context, url, dataDir string) (Store, error) {
 				return nil, fmt.Errorf("sqlite busy_timeout: %w", err)
 			}
 			busy = d
+		}
+		if err := privateSQLite(path, log); err != nil {
+			return nil, err
 		}
 		return OpenSQLite(path, busy)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):

@@ -8,18 +8,42 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// Permissions lists the subjects a NATS client may publish and subscribe
+// Permissions lists the subjects a NATS connection may publish and subscribe
 // to. A nil *Permissions means everything.
 type Permissions struct {
 	Publish   []string
 	Subscribe []string
 }
 
+// Grant is what an outside NATS client is admitted with. A client that is
+// not Admin is confined to an account of its own (see clients.go): it
+// receives the subjects of stadion's account listed in Receive, and reaches
+// JetStream only through stadion's gateway subjects, never directly.
+type Grant struct {
+	// Client is the client's name (lower-case letters, digits, '-', '_').
+	Client string
+	// KeyID is the key presented; CloseKey(KeyID) ends the connection.
+	KeyID string
+	// Admin places the connection in stadion's own account with every
+	// permission.
+	Admin bool
+	// Receive lists subjects of stadion's account delivered into the
+	// client's account (core NATS live events), e.g. "topic.laps.>".
+	Receive []string
+	// Streams lists the JetStream streams the client may read (info,
+	// message get, direct get); consumers on them go through the gateway.
+	Streams []string
+}
+
 // Authorizer maps a token presented by a NATS client (a stadion API key) to
-// the client's name and permissions. It is called from the engine's
-// connection handling, concurrently, and must not block on the engine.
+// what it is granted. NATSAuthorize is called from the engine's connection
+// handling, concurrently, and must not block on the engine. NATSAdmitted
+// is called in a goroutine of its own once a client's account has been
+// made on this engine (its first connection here), so that consumers the
+// client owns can be granted (Engine.GrantConsumer).
 type Authorizer interface {
-	NATSAuthorize(token string) (client string, perms *Permissions, ok bool)
+	NATSAuthorize(token string) (Grant, bool)
+	NATSAdmitted(g Grant)
 }
 
 // authenticator admits stadion's own in-process connection by a secret
@@ -28,6 +52,7 @@ type authenticator struct {
 	internal string
 	next     atomic.Pointer[Authorizer]
 	leaf     atomic.Pointer[LeafAuthorizer]
+	clients  *clientAccounts
 	log      *slog.Logger
 
 	leafs leafUsers // who each admitted leafnode connection is
@@ -56,14 +81,30 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	if next == nil {
 		return false
 	}
-	client, perms, ok := (*next).NATSAuthorize(token)
-	if !ok {
+	g, ok := (*next).NATSAuthorize(token)
+	if !ok || !validToken(g.Client) {
 		a.log.Info("nats client refused", "remote", c.RemoteAddress())
 		return false
 	}
-	c.RegisterUser(&server.User{Username: client, Permissions: serverPerms(perms)})
+	user := &server.User{Username: userName(g.Client, g.KeyID)}
+	if !g.Admin {
+		acc, isNew, err := a.clients.account(g)
+		if err != nil {
+			a.log.Error("nats client account", "client", g.Client, "err", err)
+			return false
+		}
+		user.Account, user.Permissions = acc, clientPermissions()
+		if isNew {
+			go (*next).NATSAdmitted(g)
+		}
+	}
+	c.RegisterUser(user)
 	return true
 }
+
+// userName is the NATS user name of a connection admitted with key id of
+// client: connections are found by it when the key is revoked.
+func userName(client, keyID string) string { return client + "#" + keyID }
 
 func serverPerms(p *Permissions) *server.Permissions {
 	if p == nil {
@@ -73,6 +114,20 @@ func serverPerms(p *Permissions) *server.Permissions {
 		Publish:   &server.SubjectPermission{Allow: p.Publish},
 		Subscribe: &server.SubjectPermission{Allow: p.Subscribe},
 	}
+}
+
+// validToken reports whether s is usable as one subject token and account
+// name part: the client names stadion's configuration allows.
+func validToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' && r != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkLeaf admits a venue edge dialing the leafnode port. stadion's own

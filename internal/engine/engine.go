@@ -78,6 +78,7 @@ type Engine struct {
 	opts *server.Options // the embedded server's options (ports resolved)
 	auth *authenticator
 	log  *slog.Logger
+	load clientLoad
 
 	domain string
 }
@@ -117,7 +118,8 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 	if _, err := rand.Read(secret); err != nil {
 		return err
 	}
-	e.auth = &authenticator{internal: hex.EncodeToString(secret), log: e.log}
+	e.auth = &authenticator{internal: hex.EncodeToString(secret), log: e.log,
+		clients: newClientAccounts()}
 	sopts, err := serverOptions(o)
 	if err != nil {
 		return err
@@ -129,6 +131,7 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 		return fmt.Errorf("engine: %w", err)
 	}
 	ns.SetLoggerV2(&slogAdapter{log: e.log}, false, false, false)
+	e.auth.clients.srv = ns
 	go ns.Start()
 	if !waitReady(ctx, ns) {
 		ns.Shutdown()
@@ -138,6 +141,7 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 	e.auth.leafs.mu.Lock()
 	e.auth.leafs.srv = ns
 	e.auth.leafs.mu.Unlock()
+	go e.watchClientLoad()
 	nc, err := nats.Connect("", append(e.connOptions(), nats.InProcessServer(ns), nats.Token(e.auth.internal))...)
 	if err != nil {
 		ns.Shutdown()

@@ -122,26 +122,31 @@ func TestBadAddresses(t *testing.T) {
 	}
 }
 
-// fakeAuth admits one token as client "reader" with narrow permissions.
+// fakeAuth admits one token as client "reader", receiving "allowed.>".
 type fakeAuth struct {
 	mu    sync.Mutex
 	calls []string
 }
 
-const readerToken = "reader-secret-token-0123456789"
+const (
+	readerToken = "reader-secret-token-0123456789"
+	quietToken  = "quiet-secret-token-0123456789"
+)
 
-func (a *fakeAuth) NATSAuthorize(token string) (string, *Permissions, bool) {
+func (a *fakeAuth) NATSAuthorize(token string) (Grant, bool) {
 	a.mu.Lock()
 	a.calls = append(a.calls, token)
 	a.mu.Unlock()
-	if token != readerToken {
-		return "", nil, false
+	if token == quietToken {
+		return Grant{Client: "quiet", KeyID: "k2"}, true
 	}
-	return "reader", &Permissions{
-		Publish:   []string{"allowed.>"},
-		Subscribe: []string{"allowed.>", "_INBOX_reader.>"},
-	}, true
+	if token != readerToken {
+		return Grant{}, false
+	}
+	return Grant{Client: "reader", KeyID: "k1", Receive: []string{"allowed.>"}, Streams: []string{"T"}}, true
 }
+
+func (a *fakeAuth) NATSAdmitted(Grant) {}
 
 func TestOutsideClients(t *testing.T) {
 	e, logs := startEngine(t, Options{ClientAddr: "127.0.0.1:0"})
@@ -173,49 +178,160 @@ func TestOutsideClients(t *testing.T) {
 	t.Run("with an unknown token", func(t *testing.T) { refused(t, nats.Token("wrong")) })
 	t.Run("with a user and password", func(t *testing.T) { refused(t, nats.UserInfo("reader", "nope")) })
 
-	t.Run("token maps to permissions", func(t *testing.T) {
+	t.Run("a client lives in its own account", func(t *testing.T) {
 		violations := make(chan error, 8)
-		nc, err := connect(nats.Token(readerToken), nats.CustomInboxPrefix("_INBOX_reader"),
+		nc, err := connect(nats.Token(readerToken),
 			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
 		if err != nil {
 			t.Fatalf("connect: %v", err)
 		}
 		defer nc.Close()
-		sub, err := nc.SubscribeSync("allowed.>")
+		all, err := nc.SubscribeSync(">")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := nc.Publish("allowed.x", []byte("hi")); err != nil {
-			t.Fatal(err)
-		}
-		if m, err := sub.NextMsg(5 * time.Second); err != nil || string(m.Data) != "hi" {
-			t.Fatalf("allowed subject: %v %v", m, err)
-		}
-
-		// Denied publish: stadion's own connection must not see it.
-		spy, err := e.Conn.SubscribeSync("denied.>")
+		spy, err := e.Conn.SubscribeSync(">")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer spy.Unsubscribe()
-		if err := e.Conn.Flush(); err != nil {
+		flush(t, nc, e.Conn)
+
+		// stadion's account delivers what the grant names, nothing else.
+		for _, subj := range []string{"secret.x", "allowed.x"} {
+			if err := e.Conn.Publish(subj, []byte(subj)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if m, err := all.NextMsg(5 * time.Second); err != nil || m.Subject != "allowed.x" {
+			t.Fatalf("first message in the client's account: %v %v", m, err)
+		}
+		// The client may publish only JetStream requests and acks.
+		if err := nc.Publish("allowed.y", []byte("no")); err != nil {
 			t.Fatal(err)
 		}
-		if err := nc.Publish("denied.x", []byte("no")); err != nil {
+		expectViolation(t, violations, "allowed.y")
+
+		// A JetStream request reaches stadion's gateway subject with a
+		// reply the server made, which leads back to the client's inbox
+		// and nowhere else, whatever reply the client chose.
+		if err := nc.PublishRequest("$JS.API.STREAM.NAMES", "allowed.forged", []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
-		expectViolation(t, violations, "denied.x")
-		if m, err := spy.NextMsg(200 * time.Millisecond); err == nil {
-			t.Errorf("a denied publish arrived: %s", m.Data)
+		m := nextOn(t, spy, GatewayAPI+".reader.STREAM.NAMES")
+		if !strings.HasPrefix(m.Reply, "_R_.") {
+			t.Fatalf("gateway request reply %q, want a _R_. subject", m.Reply)
 		}
-		if _, err := nc.SubscribeSync("secret.>"); err != nil {
+		if err := e.Conn.Publish(m.Reply, []byte("answer")); err != nil {
 			t.Fatal(err)
 		}
-		expectViolation(t, violations, "secret.>")
-		if _, err := nc.SubscribeSync("_INBOX.>"); err != nil {
+		got := nextOn(t, all, "allowed.forged")
+		if string(got.Data) != "answer" {
+			t.Fatalf("answer %q", got.Data)
+		}
+		for {
+			m, err := spy.NextMsg(200 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			if m.Subject == "allowed.forged" {
+				t.Fatal("the answer was published in stadion's account")
+			}
+		}
+	})
+
+	t.Run("a client reads granted consumers only", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := e.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, AllowDirect: true}); err != nil {
 			t.Fatal(err)
 		}
-		expectViolation(t, violations, "_INBOX.>")
+		if _, err := e.JS.Publish(ctx, "t.1", []byte("one")); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"reader-c", "sink-x"} {
+			if _, err := e.JS.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: name, AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		violations := make(chan error, 8)
+		nc, err := connect(nats.Token(readerToken),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := js.Stream(ctx, "T"); err != nil || s.CachedInfo().State.Msgs != 1 {
+			t.Fatalf("stream info of a readable stream: %v", err)
+		}
+		if s, err := js.Stream(ctx, "T"); err != nil {
+			t.Fatal(err)
+		} else if m, err := s.GetLastMsgForSubject(ctx, "t.1"); err != nil || string(m.Data) != "one" {
+			t.Fatalf("direct get: %v", err)
+		}
+		next := func(consumer string) (*nats.Msg, error) {
+			return nc.Request("$JS.API.CONSUMER.MSG.NEXT.T."+consumer, []byte(`{"batch":1,"expires":2000000000}`), 3*time.Second)
+		}
+		if _, err := next("reader-c"); !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("pull before the grant: %v, want no responders", err)
+		}
+		if _, err := e.GrantConsumer("reader", "T", "reader-c"); err != nil {
+			t.Fatal(err)
+		}
+		m, err := next("reader-c")
+		if err != nil || string(m.Data) != "one" || !strings.HasPrefix(m.Reply, "$JS.ACK.T.reader-c.") {
+			t.Fatalf("pull after the grant: %v %v", m, err)
+		}
+		if err := nc.Publish(m.Reply, []byte("+ACK")); err != nil {
+			t.Fatal(err)
+		}
+		eventuallyTrue(t, "the ack reached the consumer", func() bool {
+			c, err := e.JS.Consumer(ctx, "T", "reader-c")
+			return err == nil && c.CachedInfo().AckFloor.Stream == 1
+		})
+		if _, err := next("sink-x"); !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("pull from a consumer not granted: %v", err)
+		}
+		// The granted prefix cannot be used directly.
+		if err := nc.PublishRequest("stadion.grant.next.T.sink-x", "_INBOX.direct", []byte(`{"batch":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		expectViolation(t, violations, "stadion.refused.grant.next.T.sink-x")
+		if err := nc.Publish("$JS.ACK.T.sink-x.1.1.1.1.0", []byte("+ACK")); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.ConsumerGrants("reader"); len(got) != 1 || got[0] != "T.reader-c" {
+			t.Errorf("grants %v", got)
+		}
+		e.RevokeConsumer("reader", "T", "reader-c")
+		if _, err := next("reader-c"); !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("pull after revoking the grant: %v", err)
+		}
+		c, err := e.JS.Consumer(ctx, "T", "sink-x")
+		if err != nil || c.CachedInfo().NumPending != 1 || c.CachedInfo().AckFloor.Stream != 0 {
+			t.Errorf("the consumer not granted was touched: %+v %v", c.CachedInfo(), err)
+		}
+	})
+
+	t.Run("a revoked key's connections close", func(t *testing.T) {
+		closed := make(chan struct{})
+		nc, err := connect(nats.Token(readerToken), nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		if n := e.CloseKey("reader", "k1"); n < 1 {
+			t.Errorf("CloseKey closed %d connections", n)
+		}
+		select {
+		case <-closed:
+		case <-time.After(2 * time.Second):
+			t.Fatal("the connection stayed open")
+		}
 	})
 
 	t.Run("the internal connection has every right", func(t *testing.T) {
@@ -241,6 +357,43 @@ func TestOutsideClients(t *testing.T) {
 	if strings.Contains(logs.String(), readerToken) {
 		t.Error("a token appears in the engine's log")
 	}
+}
+
+func eventuallyTrue(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func flush(t *testing.T, conns ...*nats.Conn) {
+	t.Helper()
+	for _, nc := range conns {
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// nextOn returns the next message of sub on subject, skipping others.
+func nextOn(t *testing.T, sub *nats.Subscription, subject string) *nats.Msg {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		m, err := sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			break
+		}
+		if m.Subject == subject {
+			return m
+		}
+	}
+	t.Fatalf("no message on %s", subject)
+	return nil
 }
 
 func expectViolation(t *testing.T, errs <-chan error, subject string) {
@@ -269,5 +422,62 @@ func TestStopMakesUnavailable(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(e.ClientURL(), "nats://"), time.Second); err == nil && e.ClientURL() != "" {
 		t.Error("the client port still accepts connections after Stop")
+	}
+}
+
+// A client flooding pull requests is cut off once the engine holds too
+// many routes back to client inboxes; a quiet client stays.
+func TestClientFloodCut(t *testing.T) {
+	e, _ := startEngine(t, Options{ClientAddr: "127.0.0.1:0"})
+	e.SetAuthorizer(&fakeAuth{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.JS.CreateConsumer(ctx, "T", jetstream.ConsumerConfig{Durable: "reader-c", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	nc, err := nats.Connect(e.ClientURL(), nats.Token(readerToken), nats.MaxReconnects(0),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := e.GrantConsumer("reader", "T", "reader-c"); err != nil {
+		t.Fatal(err)
+	}
+	quiet, err := nats.Connect(e.ClientURL(), nats.Token(quietToken), nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	if _, err := nc.SubscribeSync("_INBOX.flood"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2000 {
+		if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT.T.reader-c", "_INBOX.flood", []byte(`{"batch":1,"no_wait":true}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyTrue(t, "the routes to be counted", func() bool {
+		e.checkClientLoad(1000)
+		return e.ClientsCut() > 0
+	})
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the flooding client is still connected")
+	}
+	eventuallyTrue(t, "its routes to go", func() bool {
+		e.checkClientLoad(1000)
+		return e.PendingResponses() == 0
+	})
+	if err := quiet.Flush(); err != nil || !quiet.IsConnected() {
+		t.Errorf("the quiet client was cut too: %v", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stadion-dev/stadion/internal/api"
 )
@@ -51,30 +50,41 @@ func (in *incoming) dataPointer(structured bool) string {
 // was a batch and whether events were structured CloudEvents. Every error is
 // a *api.Problem (400 with pointers, or 415).
 func decodeBody(mediaType string, body []byte) (events []incoming, batch, structured bool, err error) {
-	if !utf8.Valid(body) {
-		// encoding/json would quietly replace bad bytes in what it
-		// validates while the raw bytes were stored: refuse them.
-		return nil, false, false, malformed(errors.New("the body is not valid UTF-8"))
-	}
-	switch mediaType {
-	case ctJSON:
-		events, batch, err = decodePlain(body)
-		return events, batch, false, err
-	case ctCloudEvent:
-		if _, err := decodeValue(body); err != nil {
-			return nil, false, true, malformed(err)
-		}
-		ev, errs := decodeCloudEvent(body, "")
-		if len(errs) > 0 {
-			return nil, false, true, invalid(errs)
-		}
-		return []incoming{ev}, false, true, nil
-	case ctCloudEventBat:
-		events, err = decodeCloudEventBatch(body)
-		return events, true, true, err
-	default:
+	if mediaType != ctJSON && mediaType != ctCloudEvent && mediaType != ctCloudEventBat {
 		return nil, false, false, api.UnsupportedMediaType(mediaType, acceptedTypes...)
 	}
+	// One pass over the bytes before any decoding, which also splits a
+	// batch: duplicate member names, numbers beyond a double, invalid
+	// UTF-8 (which encoding/json would quietly replace in what is
+	// validated while the raw bytes were stored) are refused with the
+	// pointer of the offending value.
+	if mediaType == ctCloudEventBat || (mediaType == ctJSON && isArray(body)) {
+		items, err := api.CheckJSONArray(body)
+		if err != nil {
+			return nil, true, mediaType != ctJSON, api.MalformedJSON(err)
+		}
+		if mediaType == ctJSON {
+			events, err = decodePlainBatch(items)
+		} else {
+			events, err = decodeCloudEventBatch(items)
+		}
+		return events, true, mediaType != ctJSON, err
+	}
+	if err := api.CheckJSON(body); err != nil {
+		return nil, false, mediaType != ctJSON, api.MalformedJSON(err)
+	}
+	if mediaType == ctJSON {
+		v, err := decodeValue(body)
+		if err != nil {
+			return nil, false, false, malformed(err)
+		}
+		return []incoming{{data: compact(body), value: v}}, false, false, nil
+	}
+	ev, errs := decodeCloudEvent(body, "")
+	if len(errs) > 0 {
+		return nil, false, true, invalid(errs)
+	}
+	return []incoming{ev}, false, true, nil
 }
 
 func invalid(errs []api.FieldError) *api.Problem {
@@ -84,45 +94,27 @@ func invalid(errs []api.FieldError) *api.Problem {
 	return p
 }
 
-func malformed(err error) *api.Problem {
-	p := api.BadRequest("the body is not valid JSON: " + err.Error())
-	p.Type, p.Title = "https://stadion.dev/problems/malformed-json", "Malformed JSON"
-	return p
+func malformed(err error) *api.Problem { return api.MalformedJSON(err) }
+
+// decodePlainBatch reads the items of an application/json array, each
+// one event's data.
+func decodePlainBatch(items [][]byte) ([]incoming, error) {
+	if err := checkBatchSize(len(items)); err != nil {
+		return nil, err
+	}
+	out := make([]incoming, len(items))
+	for i, raw := range items {
+		v, err := decodeValue(raw)
+		if err != nil {
+			return nil, malformed(err)
+		}
+		out[i] = incoming{at: "/" + strconv.Itoa(i), data: compact(raw), value: v}
+	}
+	return out, nil
 }
 
-// decodePlain reads application/json: one data object, or an array of
-// them (a batch).
-func decodePlain(body []byte) ([]incoming, bool, error) {
-	if isArray(body) {
-		var items []json.RawMessage
-		if err := strictUnmarshal(body, &items); err != nil {
-			return nil, true, malformed(err)
-		}
-		if err := checkBatchSize(len(items)); err != nil {
-			return nil, true, err
-		}
-		out := make([]incoming, len(items))
-		for i, raw := range items {
-			v, err := decodeValue(raw)
-			if err != nil {
-				return nil, true, malformed(err)
-			}
-			out[i] = incoming{at: "/" + strconv.Itoa(i), data: compact(raw), value: v}
-		}
-		return out, true, nil
-	}
-	v, err := decodeValue(body)
-	if err != nil {
-		return nil, false, malformed(err)
-	}
-	return []incoming{{data: compact(body), value: v}}, false, nil
-}
-
-func decodeCloudEventBatch(body []byte) ([]incoming, error) {
-	var items []json.RawMessage
-	if err := strictUnmarshal(body, &items); err != nil {
-		return nil, malformed(err)
-	}
+// decodeCloudEventBatch reads the items of a CloudEvents batch.
+func decodeCloudEventBatch(items [][]byte) ([]incoming, error) {
 	if err := checkBatchSize(len(items)); err != nil {
 		return nil, err
 	}

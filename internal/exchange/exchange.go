@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
-	"sync"
+	"slices"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,22 +28,32 @@ import (
 
 // Exchange serves topics and subscriptions.
 type Exchange struct {
-	cfg    *config.Config
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	keys   *api.Keys
-	log    *slog.Logger
-	m      *metrics
-	sm     *subMetrics
-	topics map[string]*topic
-	subs   jetstream.KeyValue
+	cfg  *config.Config
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	keys *api.Keys
+	log  *slog.Logger
+	m    *metrics
+	sm   *subMetrics
+	gm   *gateMetrics
+	gate atomic.Pointer[natsGate] // plain NATS clients' JetStream requests; set by Start
+	// natsEng is the engine plain NATS clients connect to (ServeNATS);
+	// nil when they cannot (external engine in tests).
+	natsEng NATSEngine
+	// clientsByLength are the configured clients, longest name first.
+	clientsByLength []string
+	topics          map[string]*topic
+	subs            jetstream.KeyValue
 	// failures keeps the last error of events being retried.
 	failures jetstream.KeyValue
 	// consumerKey makes subscriptions' consumer names unguessable.
 	consumerKey []byte
 
-	closing   chan struct{} // closed by Drain: open streams end
-	drainOnce sync.Once
+	// draining ends with Drain: open streams end.
+	draining context.Context
+	drain    context.CancelFunc
+	// streams caps and accounts for SSE streams, snapshots and long pulls.
+	streams *api.Streams
 
 	// stopPush ends the push workers; pushDone is closed once they are.
 	stopPush context.CancelFunc
@@ -56,9 +68,12 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		log:     log.With("service", "exchange"),
 		m:       newMetrics(reg),
 		topics:  map[string]*topic{},
-		closing: make(chan struct{}),
+		streams: api.NewStreams(cfg.Exchange.StreamsPerClient, cfg.Exchange.StreamStall.D(), reg, "sse", "snapshot", "pull"),
 	}
+	x.draining, x.drain = context.WithCancel(context.Background())
 	x.sm = newSubMetrics(reg, x)
+	x.gm = newGateMetrics(reg, x)
+	x.clientsByLength = clientNamesByLength(slices.Collect(maps.Keys(cfg.Clients)))
 	var errs []error
 	for _, name := range cfg.TopicNames() {
 		t := &topic{name: name, cfg: cfg.Topics[name]}
@@ -81,7 +96,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 func (x *Exchange) Start(ctx context.Context) error {
 	for _, name := range x.cfg.TopicNames() {
 		t := x.topics[name]
-		sc := streamConfig(name, t.cfg, x.cfg.Exchange.DedupeWindow.D())
+		sc := streamConfig(name, t.cfg, x.cfg.Exchange.DedupeWindow.D(), x.maxEvent())
 		s, err := x.js.CreateOrUpdateStream(ctx, sc)
 		if err != nil {
 			return fmt.Errorf("exchange: topic %s: %w", name, err)
@@ -101,6 +116,13 @@ func (x *Exchange) Start(ctx context.Context) error {
 	if x.failures, err = openFailures(ctx, x.js); err != nil {
 		return fmt.Errorf("exchange: failures bucket: %w", err)
 	}
+	if x.natsEng != nil {
+		g := newNATSGate(x, x.natsEng)
+		if err := g.start(); err != nil {
+			return fmt.Errorf("exchange: nats gateway: %w", err)
+		}
+		x.gate.Store(g)
+	}
 	pctx, stop := context.WithCancel(context.Background())
 	x.stopPush, x.pushDone = stop, make(chan struct{})
 	go func() {
@@ -114,12 +136,27 @@ func (x *Exchange) Start(ctx context.Context) error {
 // Drain ends open SSE streams, so that the HTTP server's graceful shutdown
 // is not held up by followers that would never leave on their own. Clients
 // reconnect (to another replica) with Last-Event-ID and miss nothing.
-func (x *Exchange) Drain() { x.drainOnce.Do(func() { close(x.closing) }) }
+func (x *Exchange) Drain() { x.drain() }
 
-// Stop ends the push workers, waiting (up to ctx) for their calls in
+// openStream admits a long-lived response of kind for the caller of r (see
+// api.Streams); it also ends when the exchange drains. The caller closes it.
+func (x *Exchange) openStream(w http.ResponseWriter, r *http.Request, kind string) (*api.Stream, error) {
+	st, err := x.streams.Open(w, r, kind)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(x.draining, st.Close)
+	context.AfterFunc(st.Context(), func() { stop() })
+	return st, nil
+}
+
+// Stop ends the plain-NATS gateway and the push workers, waiting (up to ctx) for their calls in
 // flight. In-flight requests finish with the HTTP server's drain, and all
 // other state is in the engine.
 func (x *Exchange) Stop(ctx context.Context) error {
+	if g := x.gate.Load(); g != nil {
+		g.stop()
+	}
 	if x.stopPush == nil {
 		return nil
 	}
@@ -178,6 +215,15 @@ func (x *Exchange) readable(r *http.Request) (*topic, error) {
 		return nil, api.Forbidden(fmt.Sprintf("client %q is not a subscriber of topic %q", p.Client, t.name))
 	}
 	return t, nil
+}
+
+// ended is the answer to a waiting request whose stream ended before the
+// request did: the key was revoked, or the server is draining.
+func ended(r *http.Request) error {
+	if p, _ := api.PrincipalFrom(r.Context()); p.Revoked != nil && p.Revoked.Err() != nil {
+		return api.Unauthorized("the API key was revoked while the request waited")
+	}
+	return api.Unavailable("the server is shutting down; retry (on another replica)")
 }
 
 // engineErr maps an engine failure to 503 (context ends pass through).

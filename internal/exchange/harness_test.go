@@ -124,6 +124,7 @@ type harness struct {
 	client *http.Client
 	admin  string
 	logs   *logBuffer
+	reg    *prometheus.Registry
 
 	issued *issuedKeys
 }
@@ -202,11 +203,12 @@ func newHarnessWith(t *testing.T, yamlText string) *harness {
 	h.remember(h.admin)
 
 	reg := prometheus.NewRegistry()
+	h.reg = reg
 	h.x, err = New(cfg, h.eng.Conn, h.eng.JS, h.keys, reg, log)
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	h.eng.SetAuthorizer(h.x)
+	h.x.ServeNATS(h.eng)
 	if err := h.x.Start(startCtx); err != nil {
 		t.Fatalf("exchange start: %v", err)
 	}
@@ -238,7 +240,7 @@ func serverHandler(eng *engine.Engine, keys *api.Keys, cfg *config.Config, x *Ex
 	}))
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)
-	return api.NewHTTPMetrics(reg).Wrap(api.Recover(log, mux))
+	return api.WriteDeadline(30*time.Second, api.NewHTTPMetrics(reg).Wrap(api.Recover(log, mux)))
 }
 
 func readKeyFile(t *testing.T, path string) string {

@@ -7,54 +7,33 @@ import (
 
 // NATSAuthorize lets plain NATS clients read topics directly, which is what
 // large consumers do: a client connects to the engine's client port with
-// its stadion API key as the token and gets exactly the rights to read the
-// topics it subscribes to (JetStream consumers on their streams, direct
-// gets, acks), with replies on its own inbox prefix _INBOX_<client>. It
-// cannot list consumers: the names of HTTP subscriptions' consumers are
-// secret (see consumerName), which keeps other clients' subscriptions out
-// of its reach. It may
-// not publish into topics: events only enter through the validating API.
-// The admin key gets everything.
-func (x *Exchange) NATSAuthorize(token string) (string, *engine.Permissions, bool) {
+// its stadion API key as the token. It is confined to an account of its own
+// (engine/clients.go) that receives live events of the topics it subscribes
+// to (topic.<t>.>) and reaches JetStream only through the gateway
+// (natsgate.go), which lets it read those topics' streams and manage the
+// consumers it created, and nothing else. It cannot publish into topics:
+// events only enter through the validating API. The admin key gets
+// everything.
+func (x *Exchange) NATSAuthorize(token string) (engine.Grant, bool) {
 	rec, err := x.keys.Lookup(token)
 	if err != nil {
-		return "", nil, false
+		return engine.Grant{}, false
 	}
-	if rec.Client == api.AdminClient {
-		return rec.Client, nil, true
+	g := engine.Grant{Client: rec.Client, KeyID: rec.ID, Admin: rec.Client == api.AdminClient}
+	if !g.Admin {
+		for _, name := range x.cfg.TopicNames() {
+			if x.topics[name].cfg.CanSubscribe(rec.Client) {
+				g.Receive = append(g.Receive, SubjectFilter(name))
+				g.Streams = append(g.Streams, StreamName(name))
+			}
+		}
 	}
-	return rec.Client, x.natsPermissions(rec.Client), true
+	return g, true
 }
 
 var _ engine.Authorizer = (*Exchange)(nil)
 
-// InboxPrefix is the inbox prefix a plain NATS client of client must use
-// (nats.CustomInboxPrefix).
+// InboxPrefix is an inbox prefix a plain NATS client of client may use
+// (nats.CustomInboxPrefix). It is no longer required: every client's
+// replies stay in its own account, whatever its inbox prefix.
 func InboxPrefix(client string) string { return "_INBOX_" + client }
-
-func (x *Exchange) natsPermissions(client string) *engine.Permissions {
-	p := &engine.Permissions{
-		Publish:   []string{"$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST"},
-		Subscribe: []string{InboxPrefix(client) + ".>"},
-	}
-	for _, name := range x.cfg.TopicNames() {
-		t := x.topics[name]
-		if !t.cfg.CanSubscribe(client) {
-			continue
-		}
-		s := StreamName(name)
-		p.Publish = append(p.Publish,
-			"$JS.API.STREAM.INFO."+s,
-			"$JS.API.STREAM.MSG.GET."+s,
-			"$JS.API.DIRECT.GET."+s, "$JS.API.DIRECT.GET."+s+".>",
-			"$JS.API.CONSUMER.CREATE."+s, "$JS.API.CONSUMER.CREATE."+s+".>",
-			"$JS.API.CONSUMER.DURABLE.CREATE."+s+".>",
-			"$JS.API.CONSUMER.INFO."+s+".>", "$JS.API.CONSUMER.DELETE."+s+".>",
-			"$JS.API.CONSUMER.MSG.NEXT."+s+".>",
-			"$JS.ACK."+s+".>", "$JS.ACK.*.*."+s+".>", "$JS.FC."+s+".>",
-		)
-		// Core NATS subscribers get live events without JetStream state.
-		p.Subscribe = append(p.Subscribe, SubjectFilter(name))
-	}
-	return p
-}

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stadion-dev/stadion/examples/games"
@@ -12,6 +13,16 @@ import (
 // engine: decoding, schema validation, key extraction and the envelope,
 // for a ~1 KiB results document of the bundled example.
 func BenchmarkPrepare(b *testing.B) {
+	benchmarkPrepare(b, 1)
+}
+
+// BenchmarkPrepareBatch is BenchmarkPrepare for a batch of 100 results
+// documents (one JSON array, ~85 KiB).
+func BenchmarkPrepareBatch(b *testing.B) {
+	benchmarkPrepare(b, 100)
+}
+
+func benchmarkPrepare(b *testing.B, n int) {
 	cfg, err := config.Load(games.FS, "stadion.yaml")
 	if err != nil {
 		b.Fatal(err)
@@ -25,16 +36,19 @@ func BenchmarkPrepare(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if n > 1 {
+		raw = []byte("[" + strings.TrimSuffix(strings.Repeat(string(raw)+",", n), ",") + "]")
+	}
 	x := &Exchange{cfg: cfg}
 	t := &topic{name: "results", cfg: cfg.Topics["results"], schema: sch}
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		events, _, _, err := decodeBody(ctJSON, raw)
+		events, batch, _, err := decodeBody(ctJSON, raw)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := x.prepare(t, "odf", events, false, "", false); err != nil {
+		if _, err := x.prepare(t, "odf", events, false, "", batch); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -46,6 +46,26 @@ func publishErrorCases() []publishCase {
 		{name: "malformed/cloudevent batch", ct: ctCloudEventBat, body: `[` + ce(goodLap, "") + `,`, status: 400, ptype: "malformed-json"},
 		{name: "malformed/cloudevent batch not an array", ct: ctCloudEventBat, body: ce(goodLap, ""), status: 400, ptype: "malformed-json"},
 
+		// 400: strict JSON (api.CheckJSON), at the pointer of the value.
+		{name: "strict/duplicate member in a batch", body: `[` + goodLap + `,{"athlete":"NOR-1","n":1,"ms":1,"n":2}]`, status: 400, ptype: "malformed-json", errs: [][2]string{
+			{"/1/n", "duplicate member name"},
+		}},
+		{name: "strict/escaped duplicate in cloudevent batch data", ct: ctCloudEventBat, body: `[` + ce(goodLap, "") + `,` + ce(`{"athlete":"NOR-1","n":1,"ms":1,"\u0061thlete":"SWE-2"}`, "") + `]`, status: 400, ptype: "malformed-json", errs: [][2]string{
+			{"/1/data/athlete", "duplicate member name"},
+		}},
+		{name: "strict/duplicate cloudevent attribute", ct: ctCloudEvent, body: ce(goodLap, `,"type":"u"`), status: 400, ptype: "malformed-json", errs: [][2]string{
+			{"/type", "duplicate member name"},
+		}},
+		{name: "strict/number beyond a double", body: `{"athlete":"NOR-1","n":1,"ms":1e999}`, status: 400, ptype: "malformed-json", errs: [][2]string{
+			{"/ms", "out of the range"},
+		}},
+		{name: "strict/lone surrogate", body: `{"athlete":"NOR-1","n":1,"ms":1,"note":"\ud800"}`, status: 400, ptype: "malformed-json", errs: [][2]string{
+			{"/note", "not valid UTF-8"},
+		}},
+		{name: "schema/integer beyond 2^53", body: `{"athlete":"NOR-1","n":1,"ms":9007199254740993}`, status: 400, ptype: "invalid-event", errs: [][2]string{
+			{"/ms", "beyond ±2^53"},
+		}},
+
 		// 400: schema violations, each at its pointer.
 		{name: "schema/every property", body: badItem, status: 400, ptype: "invalid-event", errs: [][2]string{
 			{"/athlete", "does not match pattern"}, {"/ms", "want integer"}, {"/n", "minimum"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -54,8 +55,22 @@ func (x *Exchange) handlePull(w http.ResponseWriter, r *http.Request) error {
 	if s.Push != nil {
 		return conflict(fmt.Sprintf("subscription %q pushes to a webhook; it cannot be pulled", s.Name))
 	}
-	msgs, err := x.fetchLive(r.Context(), s, req.Max, wait)
+	ctx := r.Context()
+	if wait > 0 {
+		// A pull that waits is a long-lived response: it counts against
+		// the client's cap and ends when the client's key is revoked.
+		st, err := x.openStream(w, r, "pull")
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		ctx = st.Context()
+	}
+	msgs, err := x.fetchLive(ctx, s, req.Max, wait)
 	if err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			return ended(r)
+		}
 		return err
 	}
 	out := make([]Delivery, len(msgs))
@@ -115,7 +130,11 @@ func (x *Exchange) fetchEach(ctx context.Context, s Subscription, cons jetstream
 	if wait == 0 {
 		batch, err = cons.FetchNoWait(max)
 	} else {
-		batch, err = cons.Fetch(max, append(opts, jetstream.FetchMaxWait(wait))...)
+		// The fetch ends at wait, or earlier with ctx (a revoked key, a
+		// client gone, a stopping pusher).
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		batch, err = cons.Fetch(max, append(opts, jetstream.FetchContext(fctx))...)
 	}
 	if err != nil {
 		return err
@@ -138,7 +157,10 @@ func (x *Exchange) fetchEach(ctx context.Context, s Subscription, cons jetstream
 		}
 		fn(fetched{m, md})
 	}
-	return batch.Error()
+	if err := batch.Error(); err != nil && !(errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
+		return err
+	}
+	return nil
 }
 
 type ackRequest struct {

@@ -27,6 +27,9 @@ type Schema struct {
 // are asserted, and references outside the document are refused: a topic's
 // schema must not make the server fetch anything.
 func CompileSchema(topic string, raw []byte) (*Schema, error) {
+	if err := api.CheckJSON(raw); err != nil {
+		return nil, fmt.Errorf("schema is not strict JSON: %w", err)
+	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("schema is not JSON: %w", err)
@@ -41,6 +44,8 @@ func CompileSchema(topic string, raw []byte) (*Schema, error) {
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
 	c.UseLoader(refuseLoader{})
+	c.RegisterVocabulary(safeIntegerVocab)
+	c.AssertVocabs()
 	if err := c.AddResource(id, doc); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stadion-dev/stadion/internal/config"
 )
 
 // subMetrics count what subscriptions' retries and dead letters do. Retries
@@ -56,7 +58,7 @@ func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for name := range names.Keys() {
-		if name == secretKey {
+		if !config.ValidName(name) { // reserved entries (the consumer key)
 			continue
 		}
 		s, err := x.loadSubscription(ctx, name)

@@ -57,6 +57,9 @@ type putSubscription struct {
 
 const defaultAckWait = 30 * time.Second
 
+// errUnreadable is a stored subscription that does not decode.
+var errUnreadable = errors.New("stored definition is unreadable")
+
 func (x *Exchange) handlePutSubscription(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
 	if !config.ValidName(name) {
@@ -212,7 +215,9 @@ func (x *Exchange) loadSubscription(ctx context.Context, name string) (Subscript
 	}
 	var s Subscription
 	if err := json.Unmarshal(e.Value(), &s); err != nil {
-		return Subscription{}, fmt.Errorf("subscription %s: %w", name, err)
+		// The decoder's message quotes the bytes it choked on: keep them
+		// out of the error, which may reach a client.
+		return Subscription{}, fmt.Errorf("subscription %s: %w", name, errUnreadable)
 	}
 	if s.Retry.MaxAttempts == 0 { // stored before retry policies
 		s.Retry, _ = parseRetry(nil)
@@ -232,6 +237,11 @@ func (x *Exchange) storeSubscription(ctx context.Context, s Subscription) error 
 // the caller owns it (or is admin) and may still read its topic.
 func (x *Exchange) subscription(r *http.Request) (Subscription, error) {
 	name := r.PathValue("name")
+	if !config.ValidName(name) {
+		// Reserved entries of the bucket (the consumer key) are not
+		// subscriptions, whoever asks.
+		return Subscription{}, api.NotFound(fmt.Sprintf("there is no subscription %q", name))
+	}
 	s, err := x.loadSubscription(r.Context(), name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
 		return s, api.NotFound(fmt.Sprintf("there is no subscription %q", name))
@@ -288,7 +298,7 @@ func (x *Exchange) handleListSubscriptions(w http.ResponseWriter, r *http.Reques
 	}
 	out := []SubscriptionStatus{}
 	for name := range names.Keys() {
-		if name == secretKey {
+		if !config.ValidName(name) { // reserved entries (the consumer key)
 			continue
 		}
 		s, err := x.loadSubscription(ctx, name)

@@ -56,9 +56,11 @@ func keyToken(key string) string {
 	return key
 }
 
-// streamConfig is the JetStream stream for a topic.
-func streamConfig(name string, t *config.Topic, dedupe time.Duration) jetstream.StreamConfig {
+// streamConfig is the JetStream stream for a topic. maxMsg bounds a
+// stored event, so that readers can bound what they fetch (see streamBytes).
+func streamConfig(name string, t *config.Topic, dedupe time.Duration, maxMsg int32) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
+		MaxMsgSize:  maxMsg,
 		Name:        StreamName(name),
 		Description: fmt.Sprintf("stadion topic %s (%s)", name, t.Kind),
 		Subjects:    []string{SubjectFilter(name)},

@@ -2,12 +2,14 @@ package exchange
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -254,16 +256,14 @@ func (p *pusher) post(ctx context.Context, f fetched) error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("webhook did not answer within %s", p.s.Push.timeout())
 		}
-		if inner := errors.Unwrap(err); inner != nil {
-			err = inner // without the URL
-		}
-		return fmt.Errorf("webhook: %w", err)
+		return quietCallErr(err)
 	}
 	defer resp.Body.Close()
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook answered %s: %s", resp.Status, strings.TrimSpace(string(head)))
+		// The status code only: the remote's body and reason phrase are
+		// its words, and this error is shown to the subscription's owner.
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
 	}
 	return nil
 }
@@ -275,4 +275,29 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// quietCallErr says in stadion's words how a webhook call failed before an
+// answer. The transport's own message may quote what the remote sent (a
+// non-HTTP banner, say), and this text is shown to the subscription's
+// owner.
+func quietCallErr(err error) error {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dnsErr):
+		return errors.New("webhook: the host name does not resolve")
+	case errors.As(err, &certErr):
+		return errors.New("webhook: the TLS certificate is not valid for the host")
+	case errors.As(err, &recErr):
+		return errors.New("webhook: the TLS handshake failed")
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return errors.New("webhook: could not connect")
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return errors.New("webhook: could not connect")
+	}
+	return errors.New("webhook: the call failed before a valid HTTP answer")
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/config"
 )
 
 // pushers runs a pusher for every push subscription in this process,
@@ -45,7 +47,7 @@ func (ps *pushers) follow(ctx context.Context) {
 
 func (ps *pushers) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	name := e.Key()
-	if name == secretKey {
+	if !config.ValidName(name) { // reserved entries (the consumer key)
 		return
 	}
 	var s Subscription

@@ -73,7 +73,7 @@ func (c *Cloud) onSync(venue string) nats.MsgHandler {
 			return
 		}
 		var req syncRequest
-		if json.Unmarshal(m.Data, &req) != nil {
+		if unmarshalStrict(m.Data, &req) != nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

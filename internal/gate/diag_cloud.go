@@ -55,7 +55,7 @@ func (c *Cloud) edgeStatus(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var st EdgeStatus
-	if json.Unmarshal(raw, &st) != nil || st.Venue != v.venue {
+	if unmarshalStrict(raw, &st) != nil || st.Venue != v.venue {
 		c.refuse(v.venue, refusedDiag, "what", "status")
 		return api.Unavailable(fmt.Sprintf("the edge of venue %s answered with something that is not its status", v.venue))
 	}
@@ -88,7 +88,7 @@ func (c *Cloud) edgeLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var ans LogsAnswer
-	if json.Unmarshal(raw, &ans) != nil || len(ans.Lines) > req.Limit {
+	if unmarshalStrict(raw, &ans) != nil || len(ans.Lines) > req.Limit {
 		c.refuse(v.venue, refusedDiag, "what", "logs")
 		return api.Unavailable(fmt.Sprintf("the edge of venue %s answered with something that is not its logs", v.venue))
 	}

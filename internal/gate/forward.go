@@ -97,7 +97,7 @@ func (c *Cloud) notStored(venue string, err error) fwdAnswer {
 // (its dedupe id is a hash of the batch as sent).
 func (c *Cloud) checkBatch(venue string, data []byte, total uint64) (*nats.Msg, *fwdAnswer) {
 	var b batch
-	if err := json.Unmarshal(data, &b); err != nil || len(b.Scans) == 0 || len(b.Scans) > maxForwardBatch {
+	if err := unmarshalStrict(data, &b); err != nil || len(b.Scans) == 0 || len(b.Scans) > maxForwardBatch {
 		c.refuse(venue, refusedBatch, "scans", len(b.Scans), "bytes", len(data))
 		return nil, &fwdAnswer{Refused: fmt.Sprintf("not a batch of 1-%d scans", maxForwardBatch)}
 	}

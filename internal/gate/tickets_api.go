@@ -82,6 +82,9 @@ func decodeTicketRequests(r *http.Request) ([]TicketRequest, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	if err := api.CheckJSON(body); err != nil {
+		return nil, false, api.MalformedJSON(err)
+	}
 	var probe struct {
 		Tickets json.RawMessage `json:"tickets"`
 	}

@@ -109,8 +109,10 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 	if meta.Sequence.Stream <= v.st.Seq {
 		return msg.Ack() // already counted before a restart
 	}
+	// A venue edge is an outside identity: its batches must be strict
+	// JSON like every other body that enters.
 	var b batch
-	if err := json.Unmarshal(msg.Data(), &b); err != nil || len(b.Scans) > maxForwardBatch {
+	if err := unmarshalStrict(msg.Data(), &b); err != nil || len(b.Scans) > maxForwardBatch {
 		v.c.refuse(v.venue, refusedBatch, "seq", meta.Sequence.Stream, "scans", len(b.Scans), "err", err)
 		return msg.Ack()
 	}
@@ -233,7 +235,7 @@ func (c *Cloud) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	var hb heartbeat
-	if json.Unmarshal(m.Data, &hb) != nil || hb.Venue != parts[1] {
+	if unmarshalStrict(m.Data, &hb) != nil || hb.Venue != parts[1] {
 		c.refuse(v.venue, refusedHeartbeat, "named", hb.Venue)
 		return
 	}
@@ -244,4 +246,14 @@ func (c *Cloud) onHeartbeat(m *nats.Msg) {
 	if relinked {
 		c.log.Info("venue edge linked", "venue", v.venue, "edge_scans", hb.Scans)
 	}
+}
+
+// unmarshalStrict decodes JSON a venue edge sent, refusing what is not
+// strict JSON (api.CheckJSON). Unknown fields are allowed: edges of the
+// next version may add some.
+func unmarshalStrict(data []byte, v any) error {
+	if err := api.CheckJSON(data); err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
 }

@@ -2,11 +2,13 @@ package live
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
@@ -49,8 +51,15 @@ func (s *Service) bridge(prefix string, m *nats.Msg) {
 }
 
 // pin sets (or with an empty payload clears) a room's pinned message:
-// retained on live/{room}/pinned and sent to the room's viewers.
+// retained on live/{room}/pinned and sent to the room's viewers. The
+// message must be strict JSON (api.CheckJSON), whether it came over HTTP
+// or MQTT: every viewer's client parses it.
 func (s *Service) pin(ctx context.Context, room string, payload []byte) error {
+	if len(payload) > 0 {
+		if err := api.CheckJSON(payload); err != nil {
+			return fmt.Errorf("the pinned message is not strict JSON: %w", err)
+		}
+	}
 	t := pinnedTopic(room)
 	if err := s.retained.set(ctx, t, payload); err != nil {
 		return err

@@ -17,7 +17,10 @@ const (
 	RoleModerator = "live-moderator" // may set room states and pinned messages
 )
 
-var errReadOnly = errors.New("this connection may not publish there")
+var (
+	errReadOnly = errors.New("this connection may not publish there")
+	errRevoked  = errors.New("the credentials of this connection were revoked")
+)
 
 // viewer is a connection with a viewer token: it reads rooms and bridged
 // topics, posts to rooms and reads its own rejections.
@@ -34,11 +37,21 @@ type anonymous struct{ s *Service }
 type system struct {
 	s      *Service
 	client string
+	keyID  string
+	gone   context.Context // ends when the key is revoked
 }
 
 func (c *viewer) String() string    { return "viewer " + c.v.User }
 func (c *anonymous) String() string { return "anonymous viewer" }
 func (c *system) String() string    { return "client " + c.client }
+
+func (c *viewer) Owner() string    { return viewerOwner(c.v.User) }
+func (c *anonymous) Owner() string { return "" }
+func (c *system) Owner() string    { return keyOwner(c.keyID) }
+
+func (c *viewer) Revoked() bool    { return c.s.revoked.ended(c.v) }
+func (c *anonymous) Revoked() bool { return false }
+func (c *system) Revoked() bool    { return c.gone.Err() != nil }
 
 func (c *viewer) CanSubscribe(f string) bool    { return c.s.canRead(f, c.v.User) }
 func (c *anonymous) CanSubscribe(f string) bool { return c.s.canRead(f, "") }
@@ -47,6 +60,9 @@ func (c *system) CanSubscribe(f string) bool    { return c.s.canRead(f, "") }
 func (c *anonymous) Publish(mqtt.Message, func(error)) error { return errReadOnly }
 
 func (c *viewer) Publish(m mqtt.Message, done func(error)) error {
+	if c.Revoked() {
+		return errRevoked // a will, or a post racing the revocation
+	}
 	room, ok := roomOf(m.Topic, "post")
 	if !ok || !c.s.hasRoom(room) {
 		return fmt.Errorf("%w: viewers publish only to live/{room}/post", errReadOnly)
@@ -57,6 +73,9 @@ func (c *viewer) Publish(m mqtt.Message, done func(error)) error {
 }
 
 func (c *system) Publish(m mqtt.Message, done func(error)) error {
+	if c.Revoked() {
+		return errRevoked // a will, or a pin racing the revocation
+	}
 	room, ok := roomOf(m.Topic, "pinned")
 	if !ok || !c.s.hasRoom(room) || !c.s.moderates(c.client) {
 		return fmt.Errorf("%w: a moderator's key publishes only to live/{room}/pinned", errReadOnly)

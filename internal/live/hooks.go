@@ -40,6 +40,10 @@ func (h hooks) Authenticate(c *mqtt.Connect) (mqtt.Client, byte) {
 			s.m.refused.WithLabelValues("bad_token").Inc()
 			return nil, mqtt.RefusedBadCredentials
 		}
+		if s.revoked.ended(v) {
+			s.m.refused.WithLabelValues("revoked_token").Inc()
+			return nil, mqtt.RefusedBadCredentials
+		}
 		return &viewer{s: s, v: v}, mqtt.Accepted
 	}
 	rec, err := s.keys.Lookup(pw)
@@ -47,13 +51,14 @@ func (h hooks) Authenticate(c *mqtt.Connect) (mqtt.Client, byte) {
 		s.m.refused.WithLabelValues("bad_key").Inc()
 		return nil, mqtt.RefusedBadCredentials
 	}
-	return &system{s: s, client: rec.Client}, mqtt.Accepted
+	return &system{s: s, client: rec.Client, keyID: rec.ID, gone: s.keys.Revoked(rec.ID)}, mqtt.Accepted
 }
 
-// Watch follows filter's engine subject for this process's subscribers.
-// Watch and Unwatch may race (a viewer leaves as another joins): both
-// decide under s.mu, Watch keeps a subscription that exists and Unwatch
-// keeps one that local subscribers still need.
+// Watch follows filter's engine subject for this process's subscribers,
+// through the fanout (no goroutine per filter). Watch and Unwatch may
+// race (a viewer leaves as another joins): both decide under s.mu, Watch
+// keeps a subscription that exists and Unwatch keeps one that local
+// subscribers still need.
 func (h hooks) Watch(filter string) error {
 	s := h.s
 	s.mu.Lock()
@@ -61,11 +66,10 @@ func (h hooks) Watch(filter string) error {
 	if _, ok := s.watched[filter]; ok {
 		return nil
 	}
-	sub, err := s.nc.Subscribe(filterSubject(filter), func(m *nats.Msg) { s.deliver(filter, m) })
+	sub, err := s.nc.ChanSubscribe(filterSubject(filter), s.fan.chanFor(filter))
 	if err != nil {
 		return err
 	}
-	sub.SetPendingLimits(1<<20, 256<<20)
 	s.watched[filter] = sub
 	return nil
 }

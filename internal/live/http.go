@@ -2,7 +2,7 @@ package live
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,6 +21,7 @@ const postWait = 10 * time.Second
 // reading takes either, or nothing when anonymous reading is on.
 func (s *Service) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
 	mux.Handle("POST /v1/live/tokens", auth(api.HandlerFunc(s.handleToken)))
+	mux.Handle("POST /v1/live/revocations", auth(api.HandlerFunc(s.handleRevoke)))
 	mux.Handle("POST /v1/live/{room}/comments", api.HandlerFunc(s.handlePost))
 	mux.Handle("GET /v1/live/{room}/comments", api.HandlerFunc(s.handleHistory))
 	mux.Handle("GET /v1/live/{room}", api.HandlerFunc(s.handleRoom))
@@ -51,6 +52,51 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// viewerOf checks a viewer token: signature, expiry, and that its user
+// was not revoked since it was issued.
+func (s *Service) viewerOf(tok string) (Viewer, error) {
+	v, err := s.tokens.verify(tok, time.Now())
+	if err != nil {
+		return Viewer{}, err
+	}
+	if s.revoked.ended(v) {
+		return Viewer{}, errRevokedToken
+	}
+	return v, nil
+}
+
+var errRevokedToken = errors.New("the viewer token's user was revoked after it was issued")
+
+// handleRevoke revokes a viewer-token user: the tokens issued to them
+// until now are refused everywhere, and their open MQTT connections on
+// every process are closed (within a second). New tokens may be issued
+// afterwards.
+func (s *Service) handleRevoke(w http.ResponseWriter, r *http.Request) error {
+	p, _ := api.PrincipalFrom(r.Context())
+	if !p.Admin() && !s.cfg.HasRole(p.Client, RoleIssuer) {
+		return api.Forbidden(fmt.Sprintf("client %q needs the %s role to revoke viewers", p.Client, RoleIssuer))
+	}
+	var body struct {
+		User string `json:"user"`
+	}
+	if err := api.DecodeJSON(r, 4096, &body); err != nil {
+		return err
+	}
+	if err := checkViewer(body.User, "x"); err != nil {
+		p := api.BadRequest(err.Error())
+		p.Errors = []api.FieldError{{Pointer: "/user", Message: "1 to 64 letters, digits, '-', '_' or '~'"}}
+		return p
+	}
+	at, err := s.revoked.revoke(r.Context(), body.User, time.Now())
+	if err != nil {
+		return api.Unavailable("the revocation could not be stored; try again")
+	}
+	api.WriteJSON(w, http.StatusCreated, map[string]any{
+		"user": body.User, "revoked_at": at.UTC(), "until": at.Add(s.cfg.Live.TokenTTL.D()).UTC(),
+	})
+	return nil
+}
+
 // room returns the path's room, or 404.
 func (s *Service) room(r *http.Request) (string, error) {
 	room := r.PathValue("room")
@@ -65,7 +111,7 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) error {
 	if !strings.HasPrefix(tok, tokenPrefix) {
 		return api.Unauthorized("post with a viewer token: 'Authorization: Bearer lvt_...' (from POST /v1/live/tokens)")
 	}
-	v, err := s.tokens.verify(tok, time.Now())
+	v, err := s.viewerOf(tok)
 	if err != nil {
 		return api.Unauthorized(err.Error())
 	}
@@ -81,6 +127,10 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) error {
 		return api.BadRequest(`send {"text": "..."} with Content-Type: application/json`)
 	}
 	if _, err := decodeComment(body); err != nil {
+		var je *api.JSONError
+		if errors.As(err, &je) {
+			return api.MalformedJSON(je)
+		}
 		p := api.BadRequest(err.Error())
 		p.Errors = []api.FieldError{{Pointer: "/text", Message: "required, a string"}}
 		return p
@@ -123,7 +173,7 @@ func (s *Service) reader(r *http.Request) error {
 	case tok == "":
 		return api.Unauthorized("send a viewer token or an API key as 'Authorization: Bearer ...'")
 	case strings.HasPrefix(tok, tokenPrefix):
-		if _, err := s.tokens.verify(tok, time.Now()); err != nil {
+		if _, err := s.viewerOf(tok); err != nil {
 			return api.Unauthorized(err.Error())
 		}
 		return nil
@@ -221,8 +271,8 @@ func (s *Service) handlePin(w http.ResponseWriter, r *http.Request) error {
 		if payload, err = api.ReadBody(r, int64(s.cfg.Live.MaxPacket)); err != nil {
 			return err
 		}
-		if !json.Valid(payload) {
-			return api.BadRequest("the pinned message must be JSON")
+		if err := api.CheckJSON(payload); err != nil {
+			return api.MalformedJSON(err)
 		}
 	}
 	if err := s.pin(r.Context(), room, payload); err != nil {

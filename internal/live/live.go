@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,6 +68,8 @@ type Service struct {
 	comments jetstream.Stream
 
 	mqtt    *mqtt.Server
+	fan     *fanout
+	revoked *revocations
 	ln      net.Listener
 	ingress *ingress
 	replies *replies
@@ -101,8 +104,25 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		return nil, err
 	}
 	s.policy.Store(p)
-	s.mqtt = mqtt.NewServer(hooks{s}, mqtt.Options{MaxPacket: int(cfg.Live.MaxPacket), Logger: s.log})
+	s.fan = newFanout()
+	s.mqtt = mqtt.NewServer(hooks{s}, mqttOptions(cfg.Live, s.log))
 	return s, nil
+}
+
+// mqttOptions are the MQTT server's bounds from the live configuration.
+func mqttOptions(l config.Live, log *slog.Logger) mqtt.Options {
+	m := l.MQTT
+	return mqtt.Options{
+		MaxPacket:               int(l.MaxPacket),
+		MaxConnections:          m.MaxConnections,
+		PacketTimeout:           m.PacketTimeout.D(),
+		IdleTimeout:             m.IdleTimeout.D(),
+		MaxSubscriptions:        m.MaxSubscriptions,
+		MaxSessionSubscriptions: m.MaxSessionSubscriptions,
+		MaxOwnerSessions:        m.MaxSessionsPerUser,
+		MaxAnonymousSessions:    m.MaxAnonymousSessions,
+		Logger:                  log,
+	}
 }
 
 // Start creates the streams and buckets, then serves MQTT and runs the
@@ -122,6 +142,9 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.board.start(); err != nil {
 		return err
 	}
+	s.fan.run(bg, s.run, s.deliver)
+	s.keys.OnRevoke(func(rec api.KeyRecord) { s.mqtt.Revoke(keyOwner(rec.ID)) })
+	s.run(func() { every(bg, time.Minute, s.revoked.prune) })
 	s.run(func() { s.ingress.run(bg) })
 	s.run(func() { s.board.run(bg) })
 	s.run(func() { s.watchReload(bg) })
@@ -194,6 +217,9 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 	if s.retained != nil {
 		s.retained.close()
+	}
+	if s.revoked != nil {
+		s.revoked.close()
 	}
 	if s.rooms != nil {
 		s.rooms.close()

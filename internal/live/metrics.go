@@ -1,6 +1,8 @@
 package live
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stadion-dev/stadion/internal/mqtt"
@@ -47,6 +49,34 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 			func() float64 { return float64(st().Dropped.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_received_total", Help: "PUBLISH packets received from MQTT clients."},
 			func() float64 { return float64(st().Received.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_sessions_refused_total",
+			Help: "MQTT CONNECTs refused because the user (or the anonymous class) holds its cap of persistent sessions."},
+			func() float64 { return float64(st().SessionsRefused.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_live_mqtt_watched_filters", Help: "Distinct MQTT filters this process follows on the engine."},
+			func() float64 { s.mu.Lock(); defer s.mu.Unlock(); return float64(len(s.watched)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_live_mqtt_fanout_queued", Help: "Engine messages waiting for the MQTT fanout goroutines."},
+			func() float64 { return float64(s.fan.queued()) }),
 	)
+	closed := map[string]func(*mqtt.Stats) *atomic.Int64{
+		"packet_timeout": func(x *mqtt.Stats) *atomic.Int64 { return &x.PacketTimeouts },
+		"idle":           func(x *mqtt.Stats) *atomic.Int64 { return &x.IdleTimeouts },
+		"slow_reader":    func(x *mqtt.Stats) *atomic.Int64 { return &x.SlowClosed },
+		"revoked":        func(x *mqtt.Stats) *atomic.Int64 { return &x.Revoked },
+		"full":           func(x *mqtt.Stats) *atomic.Int64 { return &x.Full },
+	}
+	for reason, field := range closed {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_closed_total",
+			Help:        "MQTT connections closed by the server, by reason: a packet half received past live.mqtt.packet_timeout, silence past the keep-alive or idle_timeout, a client not reading its queue, revoked credentials, live.mqtt.max_connections open (full).",
+			ConstLabels: prometheus.Labels{"reason": reason}}, func() float64 { return float64(field(st()).Load()) }))
+	}
+	refusedSubs := map[string]func(*mqtt.Stats) *atomic.Int64{
+		"connection": func(x *mqtt.Stats) *atomic.Int64 { return &x.SubscribeRefused },
+		"session":    func(x *mqtt.Stats) *atomic.Int64 { return &x.SessionSubRefused },
+	}
+	for limit, field := range refusedSubs {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_subscribe_refused_total",
+			Help:        "MQTT filters refused (SUBACK 0x80) over live.mqtt.max_subscriptions (cap=connection) or max_session_subscriptions (cap=session).",
+			ConstLabels: prometheus.Labels{"cap": limit}}, func() float64 { return float64(field(st()).Load()) }))
+	}
 	return m
 }

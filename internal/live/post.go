@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nats-io/nuid"
+
+	"github.com/stadion-dev/stadion/internal/api"
 )
 
 // post is a comment waiting for moderation, as queued in LIVE_POSTS.
@@ -57,9 +60,14 @@ const (
 var errBadComment = errors.New(`a comment is UTF-8 text, or JSON {"text": "..."}`)
 
 // decodeComment reads a posted payload: plain UTF-8 text, or a JSON
-// object with a text field.
+// object with a text field. The JSON must be strict (api.CheckJSON): a
+// payload naming "text" twice would be read as one comment here and as
+// another by a first-wins client, so it is refused with the pointer.
 func decodeComment(payload []byte) (string, error) {
 	if t := bytes.TrimLeft(payload, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		if err := api.CheckJSON(t); err != nil {
+			return "", fmt.Errorf("%w: %w", errBadComment, err)
+		}
 		var body struct {
 			Text *string `json:"text"`
 		}

@@ -87,7 +87,7 @@ func (s *Service) openStorage(ctx context.Context) error {
 		return err
 	}
 	s.tokens = &tokens{key: key, ttl: s.cfg.Live.TokenTTL.D()}
-	return nil
+	return s.openRevocations(ctx)
 }
 
 func (s *Service) kv(ctx context.Context, bucket, what string) (jetstream.KeyValue, error) {

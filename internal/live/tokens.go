@@ -23,12 +23,16 @@ type Viewer struct {
 	User    string    `json:"u"`
 	Name    string    `json:"n"`
 	Expires time.Time `json:"-"`
+	// Issued is when the token was minted: a revocation of the user ends
+	// the tokens issued before it.
+	Issued time.Time `json:"-"`
 }
 
 type tokenBody struct {
 	User string `json:"u"`
 	Name string `json:"n"`
 	Exp  int64  `json:"e"`
+	Iat  int64  `json:"i,omitempty"` // unix milliseconds; older tokens lack it
 }
 
 // tokens signs and checks viewer tokens with a key shared by every
@@ -59,7 +63,7 @@ func checkViewer(user, name string) error {
 // issue returns a signed token for the viewer, valid for the TTL.
 func (t *tokens) issue(user, name string, now time.Time) (string, time.Time) {
 	exp := now.Add(t.ttl).Truncate(time.Second)
-	body, _ := json.Marshal(tokenBody{User: user, Name: name, Exp: exp.Unix()})
+	body, _ := json.Marshal(tokenBody{User: user, Name: name, Exp: exp.Unix(), Iat: now.UnixMilli()})
 	payload := base64.RawURLEncoding.EncodeToString(body)
 	return tokenPrefix + payload + "." + t.sign(payload), exp
 }
@@ -92,5 +96,9 @@ func (t *tokens) verify(tok string, now time.Time) (Viewer, error) {
 	if !now.Before(exp) {
 		return Viewer{}, errBadToken
 	}
-	return Viewer{User: b.User, Name: b.Name, Expires: exp}, nil
+	issued := time.UnixMilli(b.Iat)
+	if b.Iat == 0 {
+		issued = exp.Add(-t.ttl) // minted before tokens carried the time
+	}
+	return Viewer{User: b.User, Name: b.Name, Expires: exp, Issued: issued}, nil
 }

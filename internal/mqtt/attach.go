@@ -1,30 +1,55 @@
 package mqtt
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
-// attach gives c its session: a new one, the one a persistent client left
-// (here, or saved by another process), or the one of a connection with
-// the same client id, which is closed (takeover). It reports whether a
-// session was present.
-func (s *Server) attach(c *conn, cp *Connect) (present bool) {
-	if cp.ClientID == "" {
-		c.sess = newSession(s, "", false)
-		c.sess.conn.Store(c)
-		return false
-	}
+// attach lists c under its owner and gives it its session: a new one,
+// the one a persistent client left (here, or saved by another process),
+// or the one of a connection with the same owner and client id, which is
+// closed (takeover). It reports whether a session was present, or the
+// CONNACK refusal for a client revoked meanwhile or a persistent session
+// over its owner's cap.
+func (s *Server) attach(c *conn, cp *Connect) (present bool, code byte) {
+	name := c.client.Owner()
 	s.mu.Lock()
-	old := s.sessions[cp.ClientID]
+	s.ownerLocked(name).conns[c] = struct{}{}
+	s.mu.Unlock()
+	if c.client.Revoked() {
+		s.stats.Revoked.Add(1)
+		return false, RefusedNotAuthorized
+	}
+	if cp.ClientID == "" {
+		c.sess = newSession(s, "", name, false)
+		c.sess.conn.Store(c)
+		return false, Accepted
+	}
+	key := sessionKey(name, cp.ClientID)
+	s.mu.Lock()
+	old := s.sessions[key]
 	var sess *session
-	switch {
-	case old != nil && !cp.CleanSession && old.persistent:
+	if old != nil && !cp.CleanSession && old.persistent {
 		sess, present = old, true
+		old.mu.Lock()
 		if old.expiry != nil {
 			old.expiry.Stop()
 		}
-	default:
-		sess = newSession(s, cp.ClientID, !cp.CleanSession)
+		old.mu.Unlock()
+	} else {
+		sess = newSession(s, key, name, !cp.CleanSession)
+		if sess.persistent { // old, if any, is a clean session
+			if err := s.keepSessionLocked(sess); err != nil {
+				s.mu.Unlock()
+				s.stats.SessionsRefused.Add(1)
+				return false, RefusedNotAuthorized
+			}
+		}
+		if old != nil && old.persistent {
+			s.releaseSessionLocked(old)
+		}
 	}
-	s.sessions[cp.ClientID] = sess
+	s.sessions[key] = sess
 	prevConn := (*conn)(nil)
 	if old != nil {
 		prevConn = old.conn.Swap(c)
@@ -42,25 +67,28 @@ func (s *Server) attach(c *conn, cp *Connect) (present bool) {
 	if old != nil && sess != old {
 		s.dropSubs(old)
 		if old.persistent && cp.CleanSession {
-			s.hooks.SaveSession(cp.ClientID, nil)
+			s.hooks.SaveSession(key, nil)
 		}
 	}
 	if !present && sess.persistent {
 		present = s.restore(c, sess)
 	}
 	if cl, ok := s.hooks.(Claimer); ok {
-		cl.Claimed(cp.ClientID)
+		cl.Claimed(key)
 	}
-	return present
+	return present, Accepted
 }
 
-// Kick closes this process's connection of clientID and forgets its
-// session without saving it: the client connected to another process,
-// which now owns the session.
-func (s *Server) Kick(clientID string) {
+// Kick closes this process's connection of a session key (as given to
+// Claimer.Claimed) and forgets its session without saving it: the client
+// connected to another process, which now owns the session.
+func (s *Server) Kick(key string) {
 	s.mu.Lock()
-	sess := s.sessions[clientID]
-	delete(s.sessions, clientID)
+	sess := s.sessions[key]
+	delete(s.sessions, key)
+	if sess != nil {
+		s.releaseSessionLocked(sess)
+	}
 	s.mu.Unlock()
 	if sess == nil {
 		return
@@ -79,13 +107,13 @@ func (s *Server) Kick(clientID string) {
 // restore re-subscribes a persistent session saved by another process
 // (or before a restart).
 func (s *Server) restore(c *conn, sess *session) bool {
-	filters, ok := s.hooks.LoadSession(sess.id)
+	filters, ok := s.hooks.LoadSession(sess.key)
 	if !ok {
 		return false
 	}
 	for _, f := range filters {
 		if c.client.CanSubscribe(f.Topic) {
-			s.addSub(sess, f.Topic, min(f.QoS, 1))
+			s.addSub(sess, f.Topic, min(f.QoS, 1)) // over the caps: left out
 		}
 	}
 	return true
@@ -95,7 +123,8 @@ func (s *Server) restore(c *conn, sess *session) bool {
 // client said goodbye; a clean session ends, a persistent one waits for
 // its client.
 func (s *Server) detach(c *conn, graceful bool) {
-	if !graceful && c.will != nil && !s.isClosed() {
+	revoked := c.revoked.Load()
+	if !graceful && !revoked && c.will != nil && !s.isClosed() {
 		if err := c.client.Publish(*c.will, nil); err != nil {
 			s.log.Debug("mqtt will not published", "client", c.client.String(), "err", err)
 		}
@@ -106,11 +135,15 @@ func (s *Server) detach(c *conn, graceful bool) {
 	}
 	if !sess.persistent {
 		s.mu.Lock()
-		if s.sessions[sess.id] == sess {
-			delete(s.sessions, sess.id)
+		if s.sessions[sess.key] == sess {
+			delete(s.sessions, sess.key)
 		}
 		s.mu.Unlock()
 		s.dropSubs(sess)
+		return
+	}
+	if revoked {
+		s.endSession(sess) // its owner's credentials are gone: so is the session
 		return
 	}
 	s.saveSession(sess)
@@ -122,23 +155,47 @@ func (s *Server) detach(c *conn, graceful bool) {
 // expire forgets a persistent session whose client did not come back.
 func (s *Server) expire(sess *session) {
 	s.mu.Lock()
-	if s.sessions[sess.id] != sess || sess.conn.Load() != nil {
+	if s.sessions[sess.key] != sess || sess.conn.Load() != nil {
 		s.mu.Unlock()
 		return
 	}
-	delete(s.sessions, sess.id)
+	delete(s.sessions, sess.key)
+	s.releaseSessionLocked(sess)
 	s.mu.Unlock()
 	s.dropSubs(sess)
-	s.hooks.SaveSession(sess.id, nil)
+	s.hooks.SaveSession(sess.key, nil)
 }
 
+// Subscription caps, refused in the SUBACK.
+var (
+	errSubscriptionCap        = errors.New("too many subscriptions on this connection")
+	errSessionSubscriptionCap = errors.New("too many subscriptions in this persistent session")
+)
+
+// addSub subscribes sess to filter within its cap: the place is taken
+// under the session's lock before the route is joined.
 func (s *Server) addSub(sess *session, filter string, qos byte) error {
-	if err := s.subscribe(sess, filter, qos); err != nil {
-		return err
-	}
 	sess.mu.Lock()
+	prev, had := sess.subs[filter]
+	if n := len(sess.subs); !had && n >= sess.subLimit() {
+		sess.mu.Unlock()
+		if sess.persistent && n >= s.opts.MaxSessionSubscriptions {
+			return errSessionSubscriptionCap
+		}
+		return errSubscriptionCap
+	}
 	sess.subs[filter] = qos
 	sess.mu.Unlock()
+	if err := s.subscribe(sess, filter, qos); err != nil {
+		sess.mu.Lock()
+		if had {
+			sess.subs[filter] = prev
+		} else {
+			delete(sess.subs, filter)
+		}
+		sess.mu.Unlock()
+		return err
+	}
 	return nil
 }
 
@@ -160,6 +217,6 @@ func (s *Server) dropSubs(sess *session) {
 
 func (s *Server) saveSession(sess *session) {
 	if sess.persistent {
-		s.hooks.SaveSession(sess.id, sess.filters())
+		s.hooks.SaveSession(sess.key, sess.filters())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,8 @@ type conn struct {
 	outBytes int
 	flushing bool
 	dead     bool
+
+	revoked atomic.Bool // closed because its credentials were revoked
 }
 
 // handle serves nc from CONNECT to its end.
@@ -38,13 +41,17 @@ func (s *Server) handle(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	if len(s.conns) >= s.opts.MaxConnections {
+		s.mu.Unlock()
+		s.stats.Full.Add(1)
+		nc.Close()
+		return
+	}
 	s.conns[c] = struct{}{} // so that Close reaches connections still in CONNECT
 	s.mu.Unlock()
 	defer func() {
 		c.shutdown()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
+		s.forgetConn(c)
 	}()
 	br := bufio.NewReaderSize(nc, 2048)
 	cp, err := c.readConnect(br)
@@ -53,7 +60,12 @@ func (s *Server) handle(nc net.Conn) {
 		s.log.Debug("mqtt connect failed", "remote", nc.RemoteAddr().String(), "err", err)
 		return
 	}
-	present := s.attach(c, cp)
+	present, code := s.attach(c, cp)
+	if code != Accepted {
+		s.stats.Refused.Add(1)
+		c.refuse(code)
+		return
+	}
 	s.stats.Connects.Add(1)
 	s.stats.Connections.Add(1)
 	c.send([][]byte{connack(present, Accepted)}, false)
@@ -79,7 +91,7 @@ func (c *conn) readConnect(br *bufio.Reader) (*Connect, error) {
 	} else if first[0] != typeConnect<<4 {
 		return nil, malformed("first packet is %#x, not CONNECT", first[0])
 	}
-	h, body, err := readPacket(br, c.srv.opts.MaxPacket)
+	h, body, err := readPacket(br, c.srv.opts.MaxPacket, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +103,7 @@ func (c *conn) readConnect(br *bufio.Reader) (*Connect, error) {
 		return nil, err
 	}
 	refuse := func(code byte, why string) (*Connect, error) {
-		c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		c.nc.Write(connack(false, code))
+		c.refuse(code)
 		return nil, errors.New(why)
 	}
 	if cp.Level != 4 && cp.Level != 3 {
@@ -112,22 +123,45 @@ func (c *conn) readConnect(br *bufio.Reader) (*Connect, error) {
 	return cp, nil
 }
 
+// refuse answers a CONNECT with a refusal.
+func (c *conn) refuse(code byte) {
+	c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.nc.Write(connack(false, code))
+}
+
 var (
 	errDisconnect = errors.New("client disconnected")
 	errForbidden  = errors.New("publish not allowed")
 )
 
 // serve reads packets until the client leaves or breaks the protocol.
+// Two deadlines bound every read: silence between packets (1.5 times the
+// keep-alive, at most IdleTimeout, which also bounds a keep-alive of 0),
+// and, once a packet's first byte is in, PacketTimeout for the rest.
 func (c *conn) serve(br *bufio.Reader, keepAlive uint16) error {
-	idle := time.Duration(keepAlive) * 1500 * time.Millisecond
+	o := &c.srv.opts
+	idle := o.IdleTimeout
+	if keepAlive > 0 {
+		idle = min(idle, time.Duration(keepAlive)*1500*time.Millisecond)
+	}
+	partial := false
+	arm := func() {
+		partial = true
+		c.nc.SetReadDeadline(time.Now().Add(o.PacketTimeout))
+	}
 	for {
-		if idle > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(idle))
-		} else {
-			c.nc.SetReadDeadline(time.Time{})
-		}
-		h, body, err := readPacket(br, c.srv.opts.MaxPacket)
+		partial = false
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+		h, body, err := readPacket(br, o.MaxPacket, arm)
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if partial {
+					c.srv.stats.PacketTimeouts.Add(1)
+				} else {
+					c.srv.stats.IdleTimeouts.Add(1)
+				}
+			}
 			return err
 		}
 		if err := c.dispatch(h, body); err != nil {
@@ -200,7 +234,17 @@ func (c *conn) subscribe(sub *Subscribe) {
 	var granted []Filter
 	for i, f := range sub.Filters {
 		qos := min(f.QoS, 1)
-		if !c.client.CanSubscribe(f.Topic) || c.srv.addSub(c.sess, f.Topic, qos) != nil {
+		if !c.client.CanSubscribe(f.Topic) {
+			codes[i] = subackFailure
+			continue
+		}
+		if err := c.srv.addSub(c.sess, f.Topic, qos); err != nil {
+			switch {
+			case errors.Is(err, errSubscriptionCap):
+				c.srv.stats.SubscribeRefused.Add(1)
+			case errors.Is(err, errSessionSubscriptionCap):
+				c.srv.stats.SessionSubRefused.Add(1)
+			}
 			codes[i] = subackFailure
 			continue
 		}
@@ -265,9 +309,19 @@ func (c *conn) queue(pkts [][]byte, droppable bool) bool {
 		c.wmu.Unlock()
 		return false
 	}
-	if droppable && c.outBytes > c.srv.opts.MaxQueued {
-		c.wmu.Unlock()
-		return false
+	if limit := c.srv.opts.MaxQueued; c.outBytes > limit {
+		if !droppable && c.outBytes > 2*limit {
+			// Acks and QoS 1 messages are never dropped: a client that
+			// lets this much of them wait is disconnected instead.
+			c.wmu.Unlock()
+			c.srv.stats.SlowClosed.Add(1)
+			c.shutdown()
+			return false
+		}
+		if droppable {
+			c.wmu.Unlock()
+			return false
+		}
 	}
 	for _, p := range pkts {
 		c.out = append(c.out, p)
@@ -299,6 +353,15 @@ func (c *conn) flush() {
 			c.shutdown()
 		}
 	}
+}
+
+// revoke closes a connection whose credentials were revoked: its will is
+// not sent and a persistent session ends with it.
+func (c *conn) revoke() {
+	if c.revoked.CompareAndSwap(false, true) {
+		c.srv.stats.Revoked.Add(1)
+	}
+	c.shutdown()
 }
 
 // shutdown closes the connection; the reader then ends and cleans up.

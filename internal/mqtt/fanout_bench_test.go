@@ -27,7 +27,7 @@ func BenchmarkFanOut(b *testing.B) {
 		nc.Write(AppendSubscribe(nil, 1, Filter{Topic: "live/bench/comments"}))
 		br := bufio.NewReaderSize(nc, 64<<10)
 		for range 2 { // CONNACK, SUBACK
-			if _, _, err := readPacket(br, 1<<20); err != nil {
+			if _, _, err := readPacket(br, 1<<20, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -35,7 +35,7 @@ func BenchmarkFanOut(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for {
-				h, _, err := readPacket(br, 1<<20)
+				h, _, err := readPacket(br, 1<<20, nil)
 				if err != nil {
 					return
 				}
@@ -66,7 +66,7 @@ func BenchmarkFanOut(b *testing.B) {
 }
 
 func startHubB(b *testing.B) (*hub, string) {
-	h := &hub{watched: map[string]bool{}, retained: map[string]Message{}, sessions: map[string][]Filter{}}
+	h := &hub{watched: map[string]bool{}, retained: map[string]Message{}, sessions: map[string][]Filter{}, revoked: map[string]bool{}}
 	h.srv = NewServer(h, Options{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

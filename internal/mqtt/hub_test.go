@@ -22,6 +22,7 @@ type hub struct {
 	watched  map[string]bool
 	retained map[string]Message
 	sessions map[string][]Filter
+	revoked  map[string]bool // owners whose credentials are gone
 }
 
 type testClient struct {
@@ -31,6 +32,28 @@ type testClient struct {
 }
 
 func (c *testClient) String() string { return c.name }
+
+func (c *testClient) Owner() string {
+	if c.readOnly {
+		return ""
+	}
+	return c.name
+}
+
+func (c *testClient) Revoked() bool {
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	return c.h.revoked[c.name]
+}
+
+// revoke records an owner's revocation, then closes its connections, as
+// the live hooks do.
+func (h *hub) revoke(name string) int {
+	h.mu.Lock()
+	h.revoked[name] = true
+	h.mu.Unlock()
+	return h.srv.Revoke(name)
+}
 
 func (c *testClient) CanSubscribe(f string) bool {
 	return f != "#" && !strings.HasPrefix(f, "private/")
@@ -123,7 +146,7 @@ func (h *hub) SaveSession(id string, f []Filter) {
 // startHub serves a Server with a hub on a loopback port.
 func startHub(t *testing.T, o Options) (*hub, string) {
 	t.Helper()
-	h := &hub{watched: map[string]bool{}, retained: map[string]Message{}, sessions: map[string][]Filter{}}
+	h := &hub{watched: map[string]bool{}, retained: map[string]Message{}, sessions: map[string][]Filter{}, revoked: map[string]bool{}}
 	h.srv = NewServer(h, o)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -168,7 +191,7 @@ func (r *rawClient) write(b []byte) {
 // connection (or after 10 s of silence).
 func (r *rawClient) read() (byte, []byte, error) {
 	r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	return readPacket(r.br, 1<<20)
+	return readPacket(r.br, 1<<20, nil)
 }
 
 func (r *rawClient) connect(c *Connect) byte {

@@ -104,11 +104,17 @@ type Unsubscribe struct {
 }
 
 // readPacket reads one packet's fixed header and body. A remaining length
-// over limit is ErrTooLarge, read no further.
-func readPacket(r *bufio.Reader, limit int) (header byte, body []byte, err error) {
+// over limit is ErrTooLarge, read no further. Once the first byte has
+// arrived, arm (when not nil) sets the deadline for the rest of the
+// packet. The body is allocated as its bytes arrive, never up front: a
+// client that announces a large packet and stops holds only what it sent.
+func readPacket(r *bufio.Reader, limit int, arm func()) (header byte, body []byte, err error) {
 	header, err = r.ReadByte()
 	if err != nil {
 		return 0, nil, err
+	}
+	if arm != nil {
+		arm()
 	}
 	n, err := readLength(r)
 	if err != nil {
@@ -120,11 +126,36 @@ func readPacket(r *bufio.Reader, limit int) (header byte, body []byte, err error
 	if n == 0 {
 		return header, nil, nil
 	}
-	body = make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	body, err = readBody(r, n)
+	if err != nil {
 		return 0, nil, err
 	}
 	return header, body, nil
+}
+
+// firstChunk is the most a body buffer holds before its bytes arrive.
+const firstChunk = 4 << 10
+
+// readBody reads n bytes, growing the buffer (at most doubling what has
+// arrived) as they come.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	body := make([]byte, 0, min(n, firstChunk))
+	for len(body) < n {
+		if len(body) == cap(body) {
+			grown := make([]byte, len(body), min(n, 2*cap(body)))
+			copy(grown, body)
+			body = grown
+		}
+		m, err := r.Read(body[len(body):cap(body)])
+		body = body[:len(body)+m]
+		if err != nil && len(body) < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return body, nil
 }
 
 // readLength decodes the variable-length remaining length (at most four

@@ -47,6 +47,17 @@ type Client interface {
 	// message is safely stored (QoS 1's PUBACK waits for it), possibly
 	// from another goroutine.
 	Publish(m Message, done func(error)) error
+	// Owner names whom the client speaks for ("" is the anonymous class).
+	// Persistent sessions count against their owner's cap, a client id
+	// belongs to one owner (another owner's CONNECT with the same id gets
+	// a session of its own and takes nothing over), and Server.Revoke
+	// closes an owner's connections.
+	Owner() string
+	// Revoked reports whether the client's credentials were revoked after
+	// it authenticated. The server asks once the connection is listed
+	// under its owner, so a revocation that races the CONNECT (recorded,
+	// then Server.Revoke) is never missed.
+	Revoked() bool
 	// String names the client in logs (never a secret).
 	String() string
 }
@@ -54,19 +65,48 @@ type Client interface {
 // Options tune the server; zero values take the defaults.
 type Options struct {
 	MaxPacket      int           // largest packet a client may send (64 KiB)
+	MaxConnections int           // open connections, CONNECT pending or not (100,000); more are closed at once
 	ConnectTimeout time.Duration // time to send CONNECT (10 s)
-	MaxQueued      int           // bytes queued to one client before QoS 0 drops (1 MiB)
-	MaxInflight    int           // unacknowledged QoS 1 messages per session (1000)
-	SessionExpiry  time.Duration // how long an offline persistent session is kept (1 h)
-	Logger         *slog.Logger
+	// PacketTimeout is the time a packet has to arrive whole once its
+	// first byte has (10 s), whatever the keep-alive.
+	PacketTimeout time.Duration
+	// IdleTimeout is the longest a client may stay silent when its
+	// keep-alive is 0 or 1.5 times its keep-alive is longer (5 min).
+	IdleTimeout time.Duration
+	// MaxQueued is the bytes queued to one client before QoS 0 messages
+	// are dropped (1 MiB); a client that lets twice that wait (acks and
+	// QoS 1 messages it does not read) is disconnected.
+	MaxQueued     int
+	MaxInflight   int           // unacknowledged QoS 1 messages per session (1000)
+	SessionExpiry time.Duration // how long an offline persistent session is kept (1 h)
+	// MaxSubscriptions caps the filters of one connection (100), and
+	// MaxSessionSubscriptions those of a persistent session (100): more
+	// are refused in the SUBACK (0x80).
+	MaxSubscriptions        int
+	MaxSessionSubscriptions int
+	// MaxOwnerSessions caps the persistent sessions of one owner (16),
+	// MaxAnonymousSessions those of all anonymous clients together
+	// (1024), in this process: a CONNECT beyond is refused (CONNACK 5).
+	MaxOwnerSessions     int
+	MaxAnonymousSessions int
+	Logger               *slog.Logger
 }
 
 func (o *Options) setDefaults() {
 	if o.MaxPacket == 0 {
 		o.MaxPacket = 64 << 10
 	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = 100_000
+	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.PacketTimeout == 0 {
+		o.PacketTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 5 * time.Minute
 	}
 	if o.MaxQueued == 0 {
 		o.MaxQueued = 1 << 20
@@ -76,6 +116,18 @@ func (o *Options) setDefaults() {
 	}
 	if o.SessionExpiry == 0 {
 		o.SessionExpiry = time.Hour
+	}
+	if o.MaxSubscriptions == 0 {
+		o.MaxSubscriptions = 100
+	}
+	if o.MaxSessionSubscriptions == 0 {
+		o.MaxSessionSubscriptions = 100
+	}
+	if o.MaxOwnerSessions == 0 {
+		o.MaxOwnerSessions = 16
+	}
+	if o.MaxAnonymousSessions == 0 {
+		o.MaxAnonymousSessions = 1024
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -91,8 +143,9 @@ type Server struct {
 
 	mu        sync.Mutex
 	routes    map[string]*route   // filter → local subscribers
-	sessions  map[string]*session // client id → session (online or kept)
+	sessions  map[string]*session // session key (owner and client id) → session (online or kept)
 	conns     map[*conn]struct{}  // every open connection
+	owners    map[string]*owner   // owner → its connections and persistent sessions
 	listeners map[net.Listener]struct{}
 	closed    bool
 	wg        sync.WaitGroup
@@ -108,6 +161,15 @@ type Stats struct {
 	Delivered   atomic.Int64 // messages written towards subscribers
 	Dropped     atomic.Int64 // messages dropped for slow subscribers
 	Received    atomic.Int64 // PUBLISH packets from clients
+
+	PacketTimeouts    atomic.Int64 // connections closed with a packet half received
+	IdleTimeouts      atomic.Int64 // connections closed for silence
+	SlowClosed        atomic.Int64 // connections closed for not reading their queue
+	SubscribeRefused  atomic.Int64 // filters refused: the connection's cap
+	SessionSubRefused atomic.Int64 // filters refused: the persistent session's cap
+	SessionsRefused   atomic.Int64 // CONNECTs refused: the owner's persistent sessions cap
+	Revoked           atomic.Int64 // connections closed because their credentials were revoked
+	Full              atomic.Int64 // connections closed at once: MaxConnections were open
 }
 
 // NewServer returns a server; it serves once given listeners or
@@ -119,6 +181,7 @@ func NewServer(h Hooks, o Options) *Server {
 		routes:    map[string]*route{},
 		sessions:  map[string]*session{},
 		conns:     map[*conn]struct{}{},
+		owners:    map[string]*owner{},
 		listeners: map[net.Listener]struct{}{},
 	}
 }

@@ -13,7 +13,8 @@ import (
 // expires.
 type session struct {
 	srv        *Server
-	id         string
+	key        string // sessionKey(owner, client id)
+	owner      string
 	persistent bool
 	conn       atomic.Pointer[conn]
 
@@ -26,8 +27,16 @@ type session struct {
 	expiry   *time.Timer
 }
 
-func newSession(srv *Server, id string, persistent bool) *session {
-	return &session{srv: srv, id: id, persistent: persistent, subs: make(map[string]byte, 1)}
+func newSession(srv *Server, key, owner string, persistent bool) *session {
+	return &session{srv: srv, key: key, owner: owner, persistent: persistent, subs: make(map[string]byte, 1)}
+}
+
+// subLimit is the most filters the session may hold.
+func (s *session) subLimit() int {
+	if s.persistent {
+		return min(s.srv.opts.MaxSubscriptions, s.srv.opts.MaxSessionSubscriptions)
+	}
+	return s.srv.opts.MaxSubscriptions
 }
 
 // sendQoS0 queues encoded QoS 0 packets (n messages) to the connection,
