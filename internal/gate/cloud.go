@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -92,6 +93,8 @@ func (c *Cloud) Start(ctx context.Context) error {
 		return err
 	}
 	c.creds.onChange(c.closeLinks)
+	subs := slices.Clone(c.subs)
+	c.m.linkSubs.Store(&subs)
 	c.eng.SetLeafAuthorizer(c.creds)
 	c.log.Info("gate started", "venues", len(c.views))
 	return nil

@@ -212,3 +212,25 @@ func TestRevokingCredentialsClosesTheLink(t *testing.T) {
 		t.Errorf("links closed for bird-nest: %v, want 1", n)
 	}
 }
+
+// TestSyncFloodIsBounded: a venue flooding catch-up requests is answered
+// at most at its rate, the rest refused or dropped and counted, and its
+// requests are answered again once it stops.
+func TestSyncFloodIsBounded(t *testing.T) {
+	c := startCloud(t)
+	bn := linkRaw(t, c, "bird-nest", c.credentials(t, "bird-nest"))
+	eventually(t, "the bird-nest link", 10*time.Second, bn.LeafConnected)
+	own := func() bool {
+		return askRaw(t, bn, syncSubject("bird-nest"), syncReplyPrefix("bird-nest"), []byte(`{"after":0}`), nil) != nil
+	}
+	eventually(t, "an answer in bird-nest's namespace", 10*time.Second, own)
+	for range 2000 {
+		_ = bn.Conn.PublishRequest(syncSubject("bird-nest"), syncReplyPrefix("bird-nest")+"flood", []byte(`{"after":0}`))
+	}
+	_ = bn.Conn.Flush()
+	eventually(t, "the flood counted", 10*time.Second, func() bool {
+		limited := testutil.ToFloat64(c.cloud.m.refused.WithLabelValues("bird-nest", refusedSyncRate))
+		return limited+c.cloud.m.droppedTotal() > 0
+	})
+	eventually(t, "an answer after the flood", 15*time.Second, own)
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stadion-dev/stadion/internal/api"
@@ -144,6 +146,7 @@ type cloudMetrics struct {
 	issued    prometheus.Counter
 	refused   *prometheus.CounterVec
 	kicked    *prometheus.CounterVec
+	linkSubs  atomic.Pointer[[]*nats.Subscription] // set once the cloud started
 }
 
 func newCloudMetrics(reg prometheus.Registerer) *cloudMetrics {
@@ -163,6 +166,25 @@ func newCloudMetrics(reg prometheus.Registerer) *cloudMetrics {
 			Help: "Leafnode links of venue edges this replica closed because the venue's credentials were revoked or replaced.",
 		}, []string{"venue"}),
 	}
-	reg.MustRegister(m.forwarded, m.issued, m.refused, m.kicked)
+	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "stadion_gate_link_dropped_total",
+		Help: "Requests and heartbeats from venue edges dropped because the cloud's subscription already held its bound.",
+	}, m.droppedTotal)
+	reg.MustRegister(m.forwarded, m.issued, m.refused, m.kicked, dropped)
 	return m
+}
+
+// droppedTotal sums what the link subscriptions dropped.
+func (m *cloudMetrics) droppedTotal() float64 {
+	subs := m.linkSubs.Load()
+	if subs == nil {
+		return 0
+	}
+	var n int
+	for _, s := range *subs {
+		if d, err := s.Dropped(); err == nil {
+			n += d
+		}
+	}
+	return float64(n)
 }
