@@ -101,10 +101,9 @@ func (c *Cloud) checkBatch(venue string, data []byte, total uint64) (*nats.Msg, 
 		c.refuse(venue, refusedBatch, "scans", len(b.Scans), "bytes", len(data))
 		return nil, &fwdAnswer{Refused: fmt.Sprintf("not a batch of 1-%d scans", maxForwardBatch)}
 	}
-	gates := c.cfg.Venues[venue].Gates
 	kept := b.Scans[:0]
 	for _, s := range b.Scans {
-		if reason := scanShape(&s, venue, gates); reason != "" {
+		if reason := scanShape(&s, venue); reason != "" {
 			c.refuse(venue, refusedScan, "scan", s.ID, "reason", reason)
 			continue
 		}

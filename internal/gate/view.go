@@ -152,11 +152,10 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 // ticket is then the cloud's record, so what is published is what was
 // issued); the others are refused.
 func (v *venueView) screen(ctx context.Context, scans []Scan) ([]Scan, error) {
-	gates := v.c.cfg.Venues[v.venue].Gates
 	reasons := make([]string, len(scans))
 	var ids []string
 	for i := range scans {
-		reasons[i] = scanShape(&scans[i], v.venue, gates)
+		reasons[i] = scanShape(&scans[i], v.venue)
 		if reasons[i] == "" && scans[i].Decision == Accept {
 			ids = append(ids, scans[i].Ticket.ID)
 		}
