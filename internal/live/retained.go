@@ -14,17 +14,25 @@ import (
 // retained keeps MQTT retained messages in a bucket (keys are the topics,
 // base64url) and a copy in memory, followed through a watch, so that a
 // subscription is answered without an engine round trip in any process.
+// The process that sets a message applies it at once (read your writes:
+// a pin acknowledged over HTTP or MQTT is what the next subscriber here
+// gets); revisions keep a late watch update from undoing a newer one.
 type retained struct {
 	kv  jetstream.KeyValue
 	log *slog.Logger
 
 	mu   sync.RWMutex
-	msgs map[string][]byte // topic → payload
+	msgs map[string]retainedMsg // topic → payload
 	w    jetstream.KeyWatcher
 }
 
+type retainedMsg struct {
+	payload []byte
+	rev     uint64
+}
+
 func openRetained(kv jetstream.KeyValue, log *slog.Logger) (*retained, error) {
-	r := &retained{kv: kv, log: log, msgs: map[string][]byte{}}
+	r := &retained{kv: kv, log: log, msgs: map[string]retainedMsg{}}
 	w, err := kv.WatchAll(context.Background())
 	if err != nil {
 		return nil, err
@@ -39,14 +47,26 @@ func (r *retained) apply(e jetstream.KeyValueEntry) {
 	if err != nil {
 		return
 	}
-	topic := string(raw)
+	payload := e.Value()
+	if e.Operation() != jetstream.KeyValuePut {
+		payload = nil
+	}
+	r.put(string(raw), payload, e.Revision())
+}
+
+// put applies revision rev of topic's message (nil: cleared) unless a
+// newer one is already applied.
+func (r *retained) put(topic string, payload []byte, rev uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e.Operation() != jetstream.KeyValuePut || len(e.Value()) == 0 {
+	if cur, ok := r.msgs[topic]; ok && cur.rev > rev {
+		return
+	}
+	if len(payload) == 0 {
 		delete(r.msgs, topic)
 		return
 	}
-	r.msgs[topic] = e.Value()
+	r.msgs[topic] = retainedMsg{payload: payload, rev: rev}
 }
 
 // set stores (or, with an empty payload, clears) topic's retained message.
@@ -57,9 +77,17 @@ func (r *retained) set(ctx context.Context, topic string, payload []byte) error 
 		if err == jetstream.ErrKeyNotFound {
 			err = nil
 		}
+		if err == nil {
+			r.mu.Lock()
+			delete(r.msgs, topic)
+			r.mu.Unlock()
+		}
 		return err
 	}
-	_, err := r.kv.Put(ctx, key, payload)
+	rev, err := r.kv.Put(ctx, key, payload)
+	if err == nil {
+		r.put(topic, payload, rev)
+	}
 	return err
 }
 
@@ -67,13 +95,13 @@ func (r *retained) set(ctx context.Context, topic string, payload []byte) error 
 func (r *retained) match(filter string) []mqtt.Message {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if p, ok := r.msgs[filter]; ok {
-		return []mqtt.Message{{Topic: filter, Payload: p, Retain: true}}
+	if m, ok := r.msgs[filter]; ok {
+		return []mqtt.Message{{Topic: filter, Payload: m.payload, Retain: true}}
 	}
 	var out []mqtt.Message
-	for t, p := range r.msgs {
+	for t, m := range r.msgs {
 		if mqtt.Match(filter, t) {
-			out = append(out, mqtt.Message{Topic: t, Payload: p, Retain: true})
+			out = append(out, mqtt.Message{Topic: t, Payload: m.payload, Retain: true})
 		}
 	}
 	return out
