@@ -251,11 +251,12 @@ func (c *conn) subscribe(sub *Subscribe) {
 		codes[i] = qos
 		granted = append(granted, Filter{Topic: f.Topic, QoS: qos})
 	}
+	// Save before acknowledging: what a SUBACK granted is in the session.
+	c.srv.saveSession(c.sess)
 	c.send([][]byte{suback(sub.PacketID, codes)}, false)
 	for _, f := range granted {
 		c.sendRetained(f)
 	}
-	c.srv.saveSession(c.sess)
 }
 
 // sendRetained delivers the retained messages matching a new
@@ -275,8 +276,8 @@ func (c *conn) unsubscribe(u *Unsubscribe) {
 	for _, f := range u.Topics {
 		c.srv.removeSub(c.sess, f)
 	}
-	c.send([][]byte{ackPacket(typeUnsuback, u.PacketID)}, false)
 	c.srv.saveSession(c.sess)
+	c.send([][]byte{ackPacket(typeUnsuback, u.PacketID)}, false)
 }
 
 // send queues protocol packets (acks, pings) and starts the writer if it
