@@ -113,7 +113,7 @@ func (s *Server) restore(c *conn, sess *session) bool {
 	}
 	for _, f := range filters {
 		if c.client.CanSubscribe(f.Topic) {
-			s.addSub(sess, f.Topic, min(f.QoS, 1)) // over the caps: left out
+			s.addSub(sess, f.Topic, min(f.QoS, 2)) // over the caps: left out
 		}
 	}
 	return true

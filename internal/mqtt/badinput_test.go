@@ -112,9 +112,9 @@ func TestSubscribeRefusedFilter(t *testing.T) {
 	if err != nil || h>>4 != typeSuback {
 		t.Fatalf("got %x %v, want SUBACK", h, err)
 	}
-	want := []byte{0, 7, subackFailure, 1, subackFailure}
+	want := []byte{0, 7, subackFailure, 2, subackFailure}
 	if string(body) != string(want) {
-		t.Fatalf("SUBACK body %v, want %v (refused, QoS 2 granted as 1, refused)", body, want)
+		t.Fatalf("SUBACK body %v, want %v (refused, QoS 2 granted, refused)", body, want)
 	}
 }
 

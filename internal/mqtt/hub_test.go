@@ -16,7 +16,8 @@ import (
 // maps. The live capability's hooks (engine-backed) are tested in
 // internal/live.
 type hub struct {
-	srv *Server
+	srv       *Server
+	onPublish func(Message) // when set, sees every message a client publishes
 
 	mu       sync.Mutex
 	watched  map[string]bool
@@ -63,6 +64,9 @@ func (c *testClient) Publish(m Message, done func(error)) error {
 	if c.readOnly || strings.HasPrefix(m.Topic, "ro/") {
 		return errors.New("read-only")
 	}
+	if c.h.onPublish != nil {
+		c.h.onPublish(m)
+	}
 	c.h.route(m)
 	if done != nil {
 		done(nil)
@@ -97,7 +101,7 @@ func (h *hub) route(m Message) {
 	}
 	h.mu.Unlock()
 	for _, f := range filters {
-		h.srv.Deliver(f, m.Topic, [][]byte{m.Payload})
+		h.srv.DeliverQoS(f, m.Topic, m.QoS, [][]byte{m.Payload})
 	}
 }
 

@@ -76,8 +76,13 @@ type Options struct {
 	// MaxQueued is the bytes queued to one client before QoS 0 messages
 	// are dropped (1 MiB); a client that lets twice that wait (acks and
 	// QoS 1 messages it does not read) is disconnected.
-	MaxQueued     int
-	MaxInflight   int           // unacknowledged QoS 1 messages per session (1000)
+	MaxQueued int
+	// MaxInflight bounds, per session, the QoS 1 and 2 messages sent and
+	// not yet acknowledged (PUBACK, or PUBREC then PUBCOMP) and those
+	// queued offline (1000): more are dropped and counted. It also bounds
+	// the inbound QoS 2 messages awaiting PUBREL: a client that sends
+	// more is disconnected.
+	MaxInflight   int
 	SessionExpiry time.Duration // how long an offline persistent session is kept (1 h)
 	// MaxSubscriptions caps the filters of one connection (100), and
 	// MaxSessionSubscriptions those of a persistent session (100): more
@@ -170,6 +175,7 @@ type Stats struct {
 	SessionsRefused   atomic.Int64 // CONNECTs refused: the owner's persistent sessions cap
 	Revoked           atomic.Int64 // connections closed because their credentials were revoked
 	Full              atomic.Int64 // connections closed at once: MaxConnections were open
+	InflightFull      atomic.Int64 // connections closed for more than MaxInflight QoS 2 messages awaiting PUBREL
 }
 
 // NewServer returns a server; it serves once given listeners or
