@@ -17,7 +17,8 @@ import (
 // internal/live.
 type hub struct {
 	srv       *Server
-	onPublish func(Message) // when set, sees every message a client publishes
+	onPublish func(Message) // when set (under mu), sees every message a client publishes
+	onClaim   func(string)  // when set (under mu), called as a client id is claimed (attached)
 
 	mu       sync.Mutex
 	watched  map[string]bool
@@ -64,14 +65,28 @@ func (c *testClient) Publish(m Message, done func(error)) error {
 	if c.readOnly || strings.HasPrefix(m.Topic, "ro/") {
 		return errors.New("read-only")
 	}
-	if c.h.onPublish != nil {
-		c.h.onPublish(m)
+	c.h.mu.Lock()
+	f := c.h.onPublish
+	c.h.mu.Unlock()
+	if f != nil {
+		f(m)
 	}
 	c.h.route(m)
 	if done != nil {
 		done(nil)
 	}
 	return nil
+}
+
+// Claimed lets a test act in the instant a connection has attached to
+// its session but has not been answered yet.
+func (h *hub) Claimed(key string) {
+	h.mu.Lock()
+	f := h.onClaim
+	h.mu.Unlock()
+	if f != nil {
+		f(key)
+	}
 }
 
 func (h *hub) Authenticate(c *Connect) (Client, byte) {

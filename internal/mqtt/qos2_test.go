@@ -31,11 +31,13 @@ func countingHub(t *testing.T, o Options) (*hub, string, func(string) int) {
 	h, addr := startHub(t, o)
 	var mu sync.Mutex
 	seen := map[string]int{}
+	h.mu.Lock()
 	h.onPublish = func(m Message) {
 		mu.Lock()
 		seen[string(m.Payload)]++
 		mu.Unlock()
 	}
+	h.mu.Unlock()
 	return h, addr, func(p string) int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -188,6 +190,43 @@ func TestRedeliveryOnReconnect(t *testing.T) {
 	back.expect(typePubrel<<4|0x02, idBody(3))
 	expectPkt(back, pkt("q2/d", 2, true, 4))
 	expectPkt(back, pkt("q1/e", 1, false, 5))
+}
+
+// TestReconnectRacingADelivery: a message delivered in the instant a
+// returning client attaches (here from Claimer.Claimed, as a fan-out
+// racing the CONNECT would) goes after CONNACK (MQTT-3.2.0-1) and after
+// the redeliveries, once, without DUP.
+func TestReconnectRacingADelivery(t *testing.T) {
+	h, addr := startHub(t, Options{})
+	s := dialRaw(t, addr)
+	s.connect(login("phone", false))
+	s.write(AppendSubscribe(nil, 1, Filter{Topic: "room/a/comments", QoS: 1}))
+	s.expect(typeSuback<<4, []byte{0, 1, 1})
+	pkt := func(payload string, dup bool, id uint16) []byte {
+		return AppendPublish(nil, Message{Topic: "room/a/comments", Payload: []byte(payload), QoS: 1}, dup, id)
+	}
+	h.srv.Deliver("room/a/comments", "room/a/comments", [][]byte{[]byte("m1"), []byte("m2")})
+	for i, p := range []string{"m1", "m2"} {
+		want := pkt(p, false, uint16(i+1))
+		s.expect(want[0], want[2:])
+	}
+	s.write([]byte{typeDisconnect << 4, 0})
+	s.expectClosed()
+
+	var once sync.Once
+	h.mu.Lock()
+	h.onClaim = func(string) {
+		once.Do(func() { h.srv.Deliver("room/a/comments", "room/a/comments", [][]byte{[]byte("m3")}) })
+	}
+	h.mu.Unlock()
+	back := dialRaw(t, addr)
+	back.write(AppendConnect(nil, login("phone", false)))
+	back.expect(typeConnack<<4, []byte{1, Accepted})
+	for _, want := range [][]byte{pkt("m1", true, 1), pkt("m2", true, 2), pkt("m3", false, 3)} {
+		back.expect(want[0], want[2:])
+	}
+	back.write([]byte{typePingreq << 4, 0})
+	back.expect(typePingresp<<4, nil) // and nothing sent twice before it
 }
 
 // TestPahoQoS2 publishes and subscribes at QoS 2 with real clients, and
