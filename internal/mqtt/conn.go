@@ -231,12 +231,17 @@ func (c *conn) publish(p *Publish) error {
 			}
 			return nil
 		}
+		sess := c.sess
 		done = func(err error) {
-			c.sess.stored(id, err == nil)
-			if err == nil {
-				c.send([][]byte{ackPacket(typePubrec, id)}, false)
-			} else {
+			sess.stored(id, err == nil)
+			if err != nil {
 				c.shutdown()
+				return
+			}
+			// To the session's connection now: a persistent client
+			// that reconnected meanwhile resends the PUBLISH there.
+			if cc := sess.conn.Load(); cc != nil {
+				cc.send([][]byte{ackPacket(typePubrec, id)}, false)
 			}
 		}
 	}
