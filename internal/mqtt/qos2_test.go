@@ -192,6 +192,49 @@ func TestRedeliveryOnReconnect(t *testing.T) {
 	expectPkt(back, pkt("q1/e", 1, false, 5))
 }
 
+// TestInteropRedeliveryOnReconnect is the Paho interoperability suite's
+// "redelivery on reconnect" as it runs: a persistent client subscribes to
+// TopicA/# at QoS 2, stops answering the PUBLISHes it gets, publishes to
+// itself at QoS 1 and at QoS 2 (completing its own flows), disconnects
+// and reconnects: both messages come again, in order, with DUP set.
+// Before QoS 2 was served, its QoS 2 publish closed the connection, so
+// only the QoS 1 message was in flight and came again.
+func TestInteropRedeliveryOnReconnect(t *testing.T) {
+	_, addr := startHub(t, Options{})
+	c := dialRaw(t, addr)
+	c.connect(login("myclientid2", false))
+	c.write(AppendSubscribe(nil, 1, Filter{Topic: "TopicA/#", QoS: 2}))
+	c.expect(typeSuback<<4, []byte{0, 1, 2})
+	c.write(AppendPublish(nil, Message{Topic: "TopicA/B", QoS: 1}, false, 1))
+	c.write(AppendPublish(nil, Message{Topic: "TopicA/C", QoS: 2}, false, 2))
+	for acked, completed, published := false, false, 0; !acked || !completed || published < 2; {
+		h, body, err := c.read()
+		if err != nil {
+			t.Fatalf("connection lost during the publishes: %v", err)
+		}
+		switch h >> 4 {
+		case typePublish:
+			published++ // paused: not answered
+		case typePuback:
+			acked = true
+		case typePubrec:
+			c.write(pubrel(uint16(body[0])<<8 | uint16(body[1])))
+		case typePubcomp:
+			completed = true
+		}
+	}
+	c.write([]byte{typeDisconnect << 4, 0})
+	c.expectClosed()
+
+	back := dialRaw(t, addr)
+	back.write(AppendConnect(nil, login("myclientid2", false)))
+	back.expect(typeConnack<<4, []byte{1, Accepted})
+	for _, m := range []Message{{Topic: "TopicA/B", QoS: 1}, {Topic: "TopicA/C", QoS: 2}} {
+		want := AppendPublish(nil, m, true, uint16(m.QoS))
+		back.expect(want[0], want[2:])
+	}
+}
+
 // TestReconnectRacingADelivery: a message delivered in the instant a
 // returning client attaches (here from Claimer.Claimed, as a fan-out
 // racing the CONNECT would) goes after CONNACK (MQTT-3.2.0-1) and after
