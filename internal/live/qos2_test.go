@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,5 +97,69 @@ func TestCommentAtQoS2IsStoredOnce(t *testing.T) {
 	h.do("GET", "/v1/live/curling/comments?limit=10", "", nil, &page)
 	if len(page.Comments) != 2 {
 		t.Fatalf("history holds %d comments, want 2: %s", len(page.Comments), page.Comments)
+	}
+}
+
+// losesFirstPubrec is a connection that breaks when the first PUBREC
+// arrives, before the client reads it: the poster only ever receives
+// CONNACK (20 02 00 00), PUBREC (50 02 id) and PUBCOMP (70 02 id) with
+// small ids, so a byte 0x50 marks a PUBREC (Paho reads a byte at a time).
+type losesFirstPubrec struct {
+	net.Conn
+	lost *atomic.Bool
+}
+
+func (c losesFirstPubrec) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && bytes.IndexByte(p[:n], 0x50) >= 0 && c.lost.CompareAndSwap(false, true) {
+		c.Conn.Close()
+		return 0, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// TestPahoRetriedQoS2CommentIsStoredOnce: a Paho client posts at QoS 2
+// with a persistent session and loses its connection as the PUBREC
+// comes; it reconnects and sends the PUBLISH again with DUP set, as
+// MQTT-4.4.0-1 asks. The publish completes, and the comment reaches
+// moderation, and the room, once.
+func TestPahoRetriedQoS2CommentIsStoredOnce(t *testing.T) {
+	h := newHarness(t, testConfig)
+	viewer := pahoConnect(t, "tcp://"+h.mqtt, "viewer-retry", "")
+	got := pahoSubscribe(t, viewer, "live/curling/comments")
+
+	var lost atomic.Bool
+	o := paho.NewClientOptions().AddBroker("tcp://"+h.mqtt).SetClientID("u7-phone").SetCleanSession(false).
+		SetUsername("viewer").SetPassword(h.token("u7", "Seven")).
+		SetAutoReconnect(true).SetMaxReconnectInterval(100 * time.Millisecond).
+		SetCustomOpenConnectionFn(func(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+			nc, err := net.Dial("tcp", uri.Host)
+			if err != nil {
+				return nil, err
+			}
+			return losesFirstPubrec{Conn: nc, lost: &lost}, nil
+		})
+	poster := paho.NewClient(o)
+	if tok := poster.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer poster.Disconnect(50)
+	if tok := poster.Publish("live/curling/post", 2, false, "once, despite the retry"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	if !lost.Load() {
+		t.Fatal("the connection was not broken at the PUBREC: nothing was retried")
+	}
+	if tok := poster.Publish("live/curling/post", 2, false, "marker"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	for _, want := range []string{"once, despite the retry", "marker"} {
+		var c Comment
+		if m := next(t, got); json.Unmarshal(m.Payload(), &c) != nil || c.Text != want {
+			t.Fatalf("comment %s, want %q", m.Payload(), want)
+		}
+	}
+	if n := testutil.ToFloat64(h.s.m.posts.WithLabelValues("mqtt")); n != 2 {
+		t.Fatalf("%v posts reached moderation, want 2", n)
 	}
 }
