@@ -129,7 +129,7 @@ func TestPahoRetriedQoS2CommentIsStoredOnce(t *testing.T) {
 	got := pahoSubscribe(t, viewer, "live/curling/comments")
 
 	var lost atomic.Bool
-	o := paho.NewClientOptions().AddBroker("tcp://"+h.mqtt).SetClientID("u7-phone").SetCleanSession(false).
+	o := paho.NewClientOptions().AddBroker("tcp://" + h.mqtt).SetClientID("u7-phone").SetCleanSession(false).
 		SetUsername("viewer").SetPassword(h.token("u7", "Seven")).
 		SetAutoReconnect(true).SetMaxReconnectInterval(100 * time.Millisecond).
 		SetCustomOpenConnectionFn(func(uri *url.URL, _ paho.ClientOptions) (net.Conn, error) {
