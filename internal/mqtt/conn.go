@@ -370,7 +370,7 @@ func (c *conn) queue(pkts [][]byte, droppable bool) bool {
 	}
 	if limit := c.srv.opts.MaxQueued; c.outBytes > limit {
 		if !droppable && c.outBytes > 2*limit {
-			// Acks and QoS 1 messages are never dropped: a client that
+			// Acks and QoS 1 and 2 messages are never dropped: a client that
 			// lets this much of them wait is disconnected instead.
 			c.wmu.Unlock()
 			c.srv.stats.SlowClosed.Add(1)

@@ -78,7 +78,7 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxQueued is the bytes queued to one client before QoS 0 messages
 	// are dropped (1 MiB); a client that lets twice that wait (acks and
-	// QoS 1 messages it does not read) is disconnected.
+	// QoS 1 and 2 messages it does not read) is disconnected.
 	MaxQueued int
 	// MaxInflight bounds, per session, the QoS 1 and 2 messages sent and
 	// not yet acknowledged (PUBACK, or PUBREC then PUBCOMP) and those
