@@ -19,6 +19,7 @@ type hub struct {
 	srv       *Server
 	onPublish func(Message) // when set (under mu), sees every message a client publishes
 	onClaim   func(string)  // when set (under mu), called as a client id is claimed (attached)
+	onSave    func()        // when set (under mu), called before a session is saved
 
 	mu       sync.Mutex
 	watched  map[string]bool
@@ -153,6 +154,12 @@ func (h *hub) LoadSession(id string) ([]Filter, bool) {
 }
 
 func (h *hub) SaveSession(id string, f []Filter) {
+	h.mu.Lock()
+	hook := h.onSave
+	h.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if f == nil {

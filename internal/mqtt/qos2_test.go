@@ -310,3 +310,40 @@ func TestPahoQoS2(t *testing.T) {
 		t.Fatalf("the will came at QoS %d, want 2", m.Qos())
 	}
 }
+
+// TestReconnectDuringSaveLeavesNoExpiry: a client that returns while its
+// session is being saved (an engine round trip in live) must not find
+// the expiry clock started behind it; it used to be, and expired the
+// session up to SessionExpiry early, in-flight messages and all, after a
+// later disconnect.
+func TestReconnectDuringSaveLeavesNoExpiry(t *testing.T) {
+	h, addr := startHub(t, Options{})
+	c := dialRaw(t, addr)
+	c.connect(login("phone", false))
+	c.write(AppendSubscribe(nil, 1, Filter{Topic: "room/a/comments", QoS: 1}))
+	c.expect(typeSuback<<4, []byte{0, 1, 1})
+	saving, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.mu.Lock()
+	h.onSave = func() { once.Do(func() { close(saving); <-release }) }
+	h.mu.Unlock()
+	c.write([]byte{typeDisconnect << 4, 0})
+	<-saving // the first connection's detach is saving the session
+	back := dialRaw(t, addr)
+	back.write(AppendConnect(nil, login("phone", false)))
+	back.expect(typeConnack<<4, []byte{1, Accepted})
+	close(release)
+	waitFor(t, 5*time.Second, "the first connection is gone", func() bool {
+		h.srv.mu.Lock()
+		defer h.srv.mu.Unlock()
+		return len(h.srv.conns) == 1
+	})
+	h.srv.mu.Lock()
+	sess := h.srv.sessions[sessionKey("u-phone", "phone")]
+	h.srv.mu.Unlock()
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.expiry != nil && sess.expiry.Stop() {
+		t.Fatal("the session of a connected client has its expiry clock running")
+	}
+}
