@@ -63,10 +63,11 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 		"slow_reader":    func(x *mqtt.Stats) *atomic.Int64 { return &x.SlowClosed },
 		"revoked":        func(x *mqtt.Stats) *atomic.Int64 { return &x.Revoked },
 		"full":           func(x *mqtt.Stats) *atomic.Int64 { return &x.Full },
+		"qos2_inflight":  func(x *mqtt.Stats) *atomic.Int64 { return &x.InflightFull },
 	}
 	for reason, field := range closed {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_closed_total",
-			Help:        "MQTT connections closed by the server, by reason: a packet half received past live.mqtt.packet_timeout, silence past the keep-alive or idle_timeout, a client not reading its queue, revoked credentials, live.mqtt.max_connections open (full).",
+			Help:        "MQTT connections closed by the server, by reason: a packet half received past live.mqtt.packet_timeout, silence past the keep-alive or idle_timeout, a client not reading its queue, revoked credentials, live.mqtt.max_connections open (full), more than 1,000 QoS 2 messages sent and not released (qos2_inflight).",
 			ConstLabels: prometheus.Labels{"reason": reason}}, func() float64 { return float64(field(st()).Load()) }))
 	}
 	refusedSubs := map[string]func(*mqtt.Stats) *atomic.Int64{

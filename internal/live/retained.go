@@ -91,17 +91,19 @@ func (r *retained) set(ctx context.Context, topic string, payload []byte) error 
 	return err
 }
 
-// match returns the retained messages that filter matches.
+// match returns the retained messages that filter matches. Live
+// publishes them itself, at QoS 2 (as Server.Deliver does): each
+// subscriber gets them at the QoS it was granted.
 func (r *retained) match(filter string) []mqtt.Message {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if m, ok := r.msgs[filter]; ok {
-		return []mqtt.Message{{Topic: filter, Payload: m.payload, Retain: true}}
+		return []mqtt.Message{{Topic: filter, Payload: m.payload, QoS: 2, Retain: true}}
 	}
 	var out []mqtt.Message
 	for t, m := range r.msgs {
 		if mqtt.Match(filter, t) {
-			out = append(out, mqtt.Message{Topic: t, Payload: m.payload, Retain: true})
+			out = append(out, mqtt.Message{Topic: t, Payload: m.payload, QoS: 2, Retain: true})
 		}
 	}
 	return out

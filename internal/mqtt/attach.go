@@ -31,11 +31,6 @@ func (s *Server) attach(c *conn, cp *Connect) (present bool, code byte) {
 	var sess *session
 	if old != nil && !cp.CleanSession && old.persistent {
 		sess, present = old, true
-		old.mu.Lock()
-		if old.expiry != nil {
-			old.expiry.Stop()
-		}
-		old.mu.Unlock()
 	} else {
 		sess = newSession(s, key, name, !cp.CleanSession)
 		if sess.persistent { // old, if any, is a clean session
@@ -59,6 +54,14 @@ func (s *Server) attach(c *conn, cp *Connect) (present bool, code byte) {
 	}
 	sess.conn.Store(c)
 	c.sess = sess
+	// The clock stops once the connection is in place: a detach that
+	// races this one arms it only for a session left without one.
+	sess.mu.Lock()
+	if sess.expiry != nil {
+		sess.expiry.Stop()
+		sess.expiry = nil
+	}
+	sess.mu.Unlock()
 	s.mu.Unlock()
 
 	if prevConn != nil && prevConn != c {
@@ -113,7 +116,7 @@ func (s *Server) restore(c *conn, sess *session) bool {
 	}
 	for _, f := range filters {
 		if c.client.CanSubscribe(f.Topic) {
-			s.addSub(sess, f.Topic, min(f.QoS, 1)) // over the caps: left out
+			s.addSub(sess, f.Topic, min(f.QoS, 2)) // over the caps: left out
 		}
 	}
 	return true
@@ -148,7 +151,12 @@ func (s *Server) detach(c *conn, graceful bool) {
 	}
 	s.saveSession(sess)
 	sess.mu.Lock()
-	sess.expiry = time.AfterFunc(s.opts.SessionExpiry, func() { s.expire(sess) })
+	if sess.conn.Load() == nil { // the client may be back already (saving is a round trip)
+		if sess.expiry != nil {
+			sess.expiry.Stop()
+		}
+		sess.expiry = time.AfterFunc(s.opts.SessionExpiry, func() { s.expire(sess) })
+	}
 	sess.mu.Unlock()
 }
 

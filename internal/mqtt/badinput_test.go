@@ -34,6 +34,10 @@ func TestBadClientsAreDroppedOthersKeepReceiving(t *testing.T) {
 			r.connect(login)
 			r.write(AppendPublish(nil, Message{Topic: "room/\xff\xfe/post", Payload: []byte("x")}, false, 0))
 		}},
+		{"U+0000 in a topic", func(r *rawClient) {
+			r.connect(login)
+			r.write(AppendPublish(nil, Message{Topic: "room/\x00/post", Payload: []byte("x")}, false, 0))
+		}},
 		{"wildcard in a publish topic", func(r *rawClient) {
 			r.connect(login)
 			r.write(AppendPublish(nil, Message{Topic: "room/+/comments", Payload: []byte("x")}, false, 0))
@@ -45,6 +49,21 @@ func TestBadClientsAreDroppedOthersKeepReceiving(t *testing.T) {
 		{"QoS 3", func(r *rawClient) {
 			r.connect(login)
 			r.write([]byte{0x36, 0x05, 0x00, 0x01, 'a', 0x00, 0x01})
+		}},
+		{"QoS 2 publish with packet id 0", func(r *rawClient) {
+			r.connect(login)
+			r.write(AppendPublish(nil, Message{Topic: "room/a/post", Payload: []byte("x"), QoS: 2}, false, 0))
+		}},
+		{"PUBREL with flags 0000", func(r *rawClient) {
+			r.connect(login)
+			r.write([]byte{typePubrel << 4, 2, 0, 1})
+		}},
+		{"PUBREC with flags 0010", func(r *rawClient) {
+			r.connect(login)
+			r.write([]byte{typePubrec<<4 | 0x02, 2, 0, 1})
+		}},
+		{"will with QoS 3", func(r *rawClient) {
+			r.write(AppendConnect(nil, &Connect{ClientID: "w", CleanSession: true, Will: &Message{Topic: "a/b", QoS: 3}}))
 		}},
 		{"second CONNECT", func(r *rawClient) {
 			r.connect(login)
@@ -112,9 +131,9 @@ func TestSubscribeRefusedFilter(t *testing.T) {
 	if err != nil || h>>4 != typeSuback {
 		t.Fatalf("got %x %v, want SUBACK", h, err)
 	}
-	want := []byte{0, 7, subackFailure, 1, subackFailure}
+	want := []byte{0, 7, subackFailure, 2, subackFailure}
 	if string(body) != string(want) {
-		t.Fatalf("SUBACK body %v, want %v (refused, QoS 2 granted as 1, refused)", body, want)
+		t.Fatalf("SUBACK body %v, want %v (refused, QoS 2 granted, refused)", body, want)
 	}
 }
 

@@ -28,13 +28,14 @@ type conn struct {
 	outBytes int
 	flushing bool
 	dead     bool
+	held     bool // until CONNACK and what the session owes go first
 
 	revoked atomic.Bool // closed because its credentials were revoked
 }
 
 // handle serves nc from CONNECT to its end.
 func (s *Server) handle(nc net.Conn) {
-	c := &conn{srv: s, nc: nc}
+	c := &conn{srv: s, nc: nc, held: true}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -68,8 +69,7 @@ func (s *Server) handle(nc net.Conn) {
 	}
 	s.stats.Connects.Add(1)
 	s.stats.Connections.Add(1)
-	c.send([][]byte{connack(present, Accepted)}, false)
-	c.sess.resume(c)
+	c.sess.resume(c, connack(present, Accepted))
 	err = c.serve(br, cp.KeepAlive)
 	graceful := errors.Is(err, errDisconnect)
 	if !graceful && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -179,12 +179,8 @@ func (c *conn) dispatch(h byte, body []byte) error {
 			return err
 		}
 		return c.publish(p)
-	case typePuback:
-		id, err := parsePacketID(body)
-		if err != nil {
-			return err
-		}
-		c.sess.ack(id)
+	case typePuback, typePubrec, typePubrel, typePubcomp:
+		return c.ackFlow(h, body)
 	case typeSubscribe:
 		sub, err := parseSubscribe(flags, body)
 		if err != nil {
@@ -209,12 +205,10 @@ func (c *conn) dispatch(h byte, body []byte) error {
 
 func (c *conn) publish(p *Publish) error {
 	c.srv.stats.Received.Add(1)
-	if p.QoS == 2 {
-		return malformed("QoS 2 is not supported; publish with QoS 0 or 1")
-	}
+	id := p.PacketID
 	var done func(error)
-	if p.QoS == 1 {
-		id := p.PacketID
+	switch p.QoS {
+	case 1:
 		done = func(err error) {
 			if err == nil {
 				c.send([][]byte{ackPacket(typePuback, id)}, false)
@@ -222,9 +216,74 @@ func (c *conn) publish(p *Publish) error {
 				c.shutdown()
 			}
 		}
+	case 2:
+		first, stored, err := c.sess.receive(id)
+		if err != nil {
+			c.srv.stats.InflightFull.Add(1)
+			return err
+		}
+		if !first {
+			// A retransmission before PUBREL: answered, not handed on
+			// again (MQTT-4.3.3-2). If the first copy is still being
+			// stored, its PUBREC follows when it is.
+			if stored {
+				c.send([][]byte{ackPacket(typePubrec, id)}, false)
+			}
+			return nil
+		}
+		sess := c.sess
+		done = func(err error) {
+			sess.stored(id, err == nil)
+			if err != nil {
+				c.shutdown()
+				return
+			}
+			// To the session's connection now: a persistent client
+			// that reconnected meanwhile resends the PUBLISH there.
+			if cc := sess.conn.Load(); cc != nil {
+				cc.send([][]byte{ackPacket(typePubrec, id)}, false)
+			}
+		}
 	}
 	if err := c.client.Publish(p.Message, done); err != nil {
+		if p.QoS == 2 {
+			c.sess.stored(id, false)
+		}
 		return errors.Join(errForbidden, err)
+	}
+	return nil
+}
+
+// ackFlow takes the packets that acknowledge QoS 1 and 2 messages:
+// PUBACK, PUBREC and PUBCOMP for those sent to the client, PUBREL for
+// those it sent.
+func (c *conn) ackFlow(h byte, body []byte) error {
+	typ := h >> 4
+	want := byte(0)
+	if typ == typePubrel {
+		want = 0x02 // MQTT-3.6.1-1
+	}
+	if h&0x0f != want {
+		return malformed("packet type %d with flags %#x", typ, h&0x0f)
+	}
+	id, err := parsePacketID(body)
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case typePuback:
+		c.sess.ack(id)
+	case typePubrec:
+		if c.sess.rec(id) {
+			c.send([][]byte{pubrel(id)}, false)
+		}
+	case typePubrel:
+		// Answered whether or not the id is known: the client may have
+		// missed our PUBCOMP before a reconnect (MQTT-4.3.3-2).
+		c.sess.release(id)
+		c.send([][]byte{ackPacket(typePubcomp, id)}, false)
+	case typePubcomp:
+		c.sess.comp(id)
 	}
 	return nil
 }
@@ -233,7 +292,7 @@ func (c *conn) subscribe(sub *Subscribe) {
 	codes := make([]byte, len(sub.Filters))
 	var granted []Filter
 	for i, f := range sub.Filters {
-		qos := min(f.QoS, 1)
+		qos := min(f.QoS, 2)
 		if !c.client.CanSubscribe(f.Topic) {
 			codes[i] = subackFailure
 			continue
@@ -263,12 +322,12 @@ func (c *conn) subscribe(sub *Subscribe) {
 // subscription.
 func (c *conn) sendRetained(f Filter) {
 	for _, m := range c.srv.hooks.Retained(f.Topic) {
-		if f.QoS == 0 {
+		if min(m.QoS, f.QoS) == 0 {
 			m.QoS, m.Retain = 0, true
 			c.send([][]byte{AppendPublish(nil, m, false, 0)}, true)
 			continue
 		}
-		c.sess.sendQoS1(m.Topic, [][]byte{m.Payload}, true)
+		c.sess.send(m.Topic, [][]byte{m.Payload}, min(m.QoS, f.QoS), true)
 	}
 }
 
@@ -312,7 +371,7 @@ func (c *conn) queue(pkts [][]byte, droppable bool) bool {
 	}
 	if limit := c.srv.opts.MaxQueued; c.outBytes > limit {
 		if !droppable && c.outBytes > 2*limit {
-			// Acks and QoS 1 messages are never dropped: a client that
+			// Acks and QoS 1 and 2 messages are never dropped: a client that
 			// lets this much of them wait is disconnected instead.
 			c.wmu.Unlock()
 			c.srv.stats.SlowClosed.Add(1)
@@ -328,13 +387,37 @@ func (c *conn) queue(pkts [][]byte, droppable bool) bool {
 		c.out = append(c.out, p)
 		c.outBytes += len(p)
 	}
-	start := !c.flushing
-	c.flushing = true
+	c.kick()
+	return true
+}
+
+// start puts pkts (CONNACK and what the session owes) before whatever
+// was queued since the connection attached, and lets the writer go.
+func (c *conn) start(pkts [][]byte) {
+	c.wmu.Lock()
+	if c.dead {
+		c.wmu.Unlock()
+		return
+	}
+	for _, p := range pkts {
+		c.outBytes += len(p)
+	}
+	c.out = append(pkts, c.out...)
+	c.held = false
+	c.kick()
+}
+
+// kick starts the writer unless it runs or the connection is held, and
+// unlocks c.wmu.
+func (c *conn) kick() {
+	start := !c.flushing && !c.held
+	if start {
+		c.flushing = true
+	}
 	c.wmu.Unlock()
 	if start {
 		go c.flush()
 	}
-	return true
 }
 
 // flush writes queued packets, many per system call, until none wait.

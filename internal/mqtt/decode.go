@@ -26,9 +26,8 @@ func parseConnect(flags byte, body []byte) (*Connect, error) {
 	if cf&0x04 != 0 {
 		c.Will = &Message{Topic: d.string(), QoS: (cf >> 3) & 0x03, Retain: cf&0x20 != 0}
 		c.Will.Payload = d.bytes()
-		if c.Will.QoS > 1 {
-			// QoS 2 is not served; a will is downgraded like a publish.
-			c.Will.QoS = 1
+		if c.Will.QoS > 2 {
+			return nil, malformed("will QoS 3") // MQTT-3.1.2-14
 		}
 	} else if cf&0x38 != 0 {
 		return nil, malformed("will QoS or retain set without a will")

@@ -61,6 +61,11 @@ func ackPacket(typ byte, id uint16) []byte {
 	return []byte{typ << 4, 2, byte(id >> 8), byte(id)}
 }
 
+// pubrel is a PUBREL: its fixed header's flags are 0010 (MQTT-3.6.1-1).
+func pubrel(id uint16) []byte {
+	return []byte{typePubrel<<4 | 0x02, 2, byte(id >> 8), byte(id)}
+}
+
 func suback(id uint16, codes []byte) []byte {
 	b := appendLength([]byte{typeSuback << 4}, 2+len(codes))
 	b = append(b, byte(id>>8), byte(id))

@@ -16,7 +16,10 @@ import (
 // maps. The live capability's hooks (engine-backed) are tested in
 // internal/live.
 type hub struct {
-	srv *Server
+	srv       *Server
+	onPublish func(Message) // when set (under mu), sees every message a client publishes
+	onClaim   func(string)  // when set (under mu), called as a client id is claimed (attached)
+	onSave    func()        // when set (under mu), called before a session is saved
 
 	mu       sync.Mutex
 	watched  map[string]bool
@@ -63,11 +66,28 @@ func (c *testClient) Publish(m Message, done func(error)) error {
 	if c.readOnly || strings.HasPrefix(m.Topic, "ro/") {
 		return errors.New("read-only")
 	}
+	c.h.mu.Lock()
+	f := c.h.onPublish
+	c.h.mu.Unlock()
+	if f != nil {
+		f(m)
+	}
 	c.h.route(m)
 	if done != nil {
 		done(nil)
 	}
 	return nil
+}
+
+// Claimed lets a test act in the instant a connection has attached to
+// its session but has not been answered yet.
+func (h *hub) Claimed(key string) {
+	h.mu.Lock()
+	f := h.onClaim
+	h.mu.Unlock()
+	if f != nil {
+		f(key)
+	}
 }
 
 func (h *hub) Authenticate(c *Connect) (Client, byte) {
@@ -97,7 +117,7 @@ func (h *hub) route(m Message) {
 	}
 	h.mu.Unlock()
 	for _, f := range filters {
-		h.srv.Deliver(f, m.Topic, [][]byte{m.Payload})
+		h.srv.DeliverQoS(f, m.Topic, m.QoS, [][]byte{m.Payload})
 	}
 }
 
@@ -134,6 +154,12 @@ func (h *hub) LoadSession(id string) ([]Filter, bool) {
 }
 
 func (h *hub) SaveSession(id string, f []Filter) {
+	h.mu.Lock()
+	hook := h.onSave
+	h.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if f == nil {

@@ -263,10 +263,13 @@ func TestRevokeEndsConnectionsAndSessions(t *testing.T) {
 	off.subscribeAll(1, "room/b/comments")
 	off.write([]byte{typeDisconnect << 4, 0})
 	off.expectClosed()
-	waitFor(t, 5*time.Second, "the offline session is saved", func() bool {
+	waitFor(t, 5*time.Second, "the offline session is saved and its connection gone", func() bool {
+		h.srv.mu.Lock()
+		conns := len(h.srv.owners["mod"].conns)
+		h.srv.mu.Unlock()
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		return len(h.sessions[sessionKey("mod", "m-off")]) == 1
+		return len(h.sessions[sessionKey("mod", "m-off")]) == 1 && conns == 3
 	})
 	start := time.Now()
 	if n := h.revoke("mod"); n != 3 {

@@ -1,10 +1,15 @@
 // Package mqtt is stadion's MQTT 3.1.1 front-end: the packet codec and a
 // server that holds viewers' connections (TCP or WebSocket), their
-// sessions, QoS 0/1, keep-alive, last will and retained messages. It
-// keeps no state of its own beyond connections: who may connect, where
-// publishes go and which retained messages exist are decided by its Hooks
-// (the live capability), and messages reach subscribers through Deliver,
-// once per local subscription filter. It imports nothing of stadion's.
+// sessions (with the in-flight state of QoS 1 and 2 in both directions),
+// QoS 0, 1 and 2, keep-alive, last will and retained messages. It keeps
+// no state of its own beyond connections and sessions: who may connect,
+// where publishes go and which retained messages exist are decided by its
+// Hooks (the live capability), and messages reach subscribers through
+// Deliver or DeliverQoS, once per local subscription filter. A QoS 2
+// message from a client is handed to the hooks once, however often the
+// client sends it before releasing it. It imports nothing of stadion's.
+// The MQTT 3.1.1 statements it implements, each with its test, are listed
+// in docs/mqtt-conformance.md.
 package mqtt
 
 import (

@@ -95,10 +95,18 @@ func (s *Server) Subscribers(filter string) int {
 }
 
 // Deliver hands messages published on topic to every local subscriber of
-// filter. The QoS 0 packets of the whole batch are encoded once, into one
-// buffer every QoS 0 subscriber shares, and each subscriber gets the
-// batch in one write.
+// filter, each at the QoS it was granted: the server itself is the
+// publisher (DeliverQoS with QoS 2).
 func (s *Server) Deliver(filter, topic string, payloads [][]byte) {
+	s.DeliverQoS(filter, topic, 2, payloads)
+}
+
+// DeliverQoS hands messages published on topic with QoS qos to every
+// local subscriber of filter, at the lower of qos and the QoS it was
+// granted (MQTT-3.8.4-6). The QoS 0 packets of the whole batch are
+// encoded once, into one buffer every QoS 0 subscriber shares, and each
+// subscriber gets the batch in one write.
+func (s *Server) DeliverQoS(filter, topic string, qos byte, payloads [][]byte) {
 	s.mu.Lock()
 	r := s.routes[filter]
 	s.mu.Unlock()
@@ -117,10 +125,10 @@ func (s *Server) Deliver(filter, topic string, payloads [][]byte) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for i, sess := range r.subs {
-		if r.qos[i] == 0 {
+		if q := min(r.qos[i], qos); q == 0 {
 			sess.sendQoS0(shared, len(payloads))
 		} else {
-			sess.sendQoS1(topic, payloads, false)
+			sess.send(topic, payloads, q, false)
 		}
 	}
 }

@@ -18,10 +18,11 @@ type Hooks interface {
 	Authenticate(c *Connect) (Client, byte)
 	// Watch is called when the first local subscription to filter
 	// appears, Unwatch after the last one went; in between, messages for
-	// filter are handed to Server.Deliver.
+	// filter are handed to Server.Deliver (or DeliverQoS).
 	Watch(filter string) error
 	Unwatch(filter string)
-	// Retained returns the retained messages that match filter.
+	// Retained returns the retained messages that match filter; each
+	// goes out at the lower of its QoS and the subscription's.
 	Retained(filter string) []Message
 	// LoadSession returns the subscriptions a persistent session of
 	// clientID saved, from any process; SaveSession stores them (nil
@@ -43,9 +44,11 @@ type Client interface {
 	CanSubscribe(filter string) bool
 	// Publish takes an inbound message. An error means the client may
 	// not publish there: the connection is closed (MQTT 3.1.1 has no
-	// negative acknowledgement). done, when not nil, is called once the
-	// message is safely stored (QoS 1's PUBACK waits for it), possibly
-	// from another goroutine.
+	// negative acknowledgement). done, when not nil (QoS 1 and 2), must
+	// be called once, when the message is safely stored (PUBACK or
+	// PUBREC waits for it), possibly from another goroutine; done with an
+	// error closes the connection. A QoS 2 message is passed once: a
+	// client's retransmissions before PUBREL are answered by the server.
 	Publish(m Message, done func(error)) error
 	// Owner names whom the client speaks for ("" is the anonymous class).
 	// Persistent sessions count against their owner's cap, a client id
@@ -75,9 +78,14 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxQueued is the bytes queued to one client before QoS 0 messages
 	// are dropped (1 MiB); a client that lets twice that wait (acks and
-	// QoS 1 messages it does not read) is disconnected.
-	MaxQueued     int
-	MaxInflight   int           // unacknowledged QoS 1 messages per session (1000)
+	// QoS 1 and 2 messages it does not read) is disconnected.
+	MaxQueued int
+	// MaxInflight bounds, per session, the QoS 1 and 2 messages sent and
+	// not yet acknowledged (PUBACK, or PUBREC then PUBCOMP) and those
+	// queued offline (1000): more are dropped and counted. It also bounds
+	// the inbound QoS 2 messages awaiting PUBREL: a client that sends
+	// more is disconnected.
+	MaxInflight   int
 	SessionExpiry time.Duration // how long an offline persistent session is kept (1 h)
 	// MaxSubscriptions caps the filters of one connection (100), and
 	// MaxSessionSubscriptions those of a persistent session (100): more
@@ -170,6 +178,7 @@ type Stats struct {
 	SessionsRefused   atomic.Int64 // CONNECTs refused: the owner's persistent sessions cap
 	Revoked           atomic.Int64 // connections closed because their credentials were revoked
 	Full              atomic.Int64 // connections closed at once: MaxConnections were open
+	InflightFull      atomic.Int64 // connections closed for more than MaxInflight QoS 2 messages awaiting PUBREL
 }
 
 // NewServer returns a server; it serves once given listeners or
