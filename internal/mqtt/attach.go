@@ -155,23 +155,11 @@ func (s *Server) detach(c *conn, graceful bool) {
 		if sess.expiry != nil {
 			sess.expiry.Stop()
 		}
-		sess.expiry = time.AfterFunc(s.opts.SessionExpiry, func() { s.expire(sess) })
+		// A persistent session whose client does not come back in time
+		// is forgotten, as a revoked one is.
+		sess.expiry = time.AfterFunc(s.opts.SessionExpiry, func() { s.endSession(sess) })
 	}
 	sess.mu.Unlock()
-}
-
-// expire forgets a persistent session whose client did not come back.
-func (s *Server) expire(sess *session) {
-	s.mu.Lock()
-	if s.sessions[sess.key] != sess || sess.conn.Load() != nil {
-		s.mu.Unlock()
-		return
-	}
-	delete(s.sessions, sess.key)
-	s.releaseSessionLocked(sess)
-	s.mu.Unlock()
-	s.dropSubs(sess)
-	s.hooks.SaveSession(sess.key, nil)
 }
 
 // Subscription caps, refused in the SUBACK.
