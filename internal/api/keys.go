@@ -185,6 +185,14 @@ func (k *Keys) forget(id string) {
 // second). For an unknown id it is already cancelled. Long-lived uses of a
 // key (streams, connections) end with it; see Principal.Bind.
 func (k *Keys) Revoked(id string) context.Context {
+	// Every authenticated request asks: the usual answer needs only the
+	// read lock.
+	k.mu.RLock()
+	life, ok := k.live[id]
+	k.mu.RUnlock()
+	if ok {
+		return life.ctx
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if life, ok := k.live[id]; ok {
