@@ -190,6 +190,17 @@ func TestRevokingCredentialsClosesTheLink(t *testing.T) {
 	ic := linkRaw(t, c, "ice-cube", c.credentials(t, "ice-cube"))
 	eventually(t, "both links", 10*time.Second, func() bool { return bn.LeafConnected() && ic.LeafConnected() })
 
+	// Only the admin may cut a venue off: a ticketing client cannot.
+	ticketing, _, err := c.keys.Create(context.Background(), "ticketing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := call(t, "DELETE", c.url+"/v1/venues/bird-nest/credentials", ticketing, nil, nil); code != http.StatusForbidden {
+		t.Fatalf("revoke by a ticketing client: %d, want 403", code)
+	}
+	if !bn.LeafConnected() {
+		t.Fatal("a refused revocation closed bird-nest's link")
+	}
 	if code := call(t, "DELETE", c.url+"/v1/venues/bird-nest/credentials", c.admin, nil, nil); code != http.StatusNoContent {
 		t.Fatalf("revoke: %d", code)
 	}
