@@ -66,6 +66,16 @@ type LiveMQTT struct {
 	MaxSessionSubscriptions int `yaml:"max_session_subscriptions"`
 	MaxSessionsPerUser      int `yaml:"max_sessions_per_user"`
 	MaxAnonymousSessions    int `yaml:"max_anonymous_sessions"`
+	// SessionExpiry is how long a persistent session (cleanSession=0)
+	// is kept once its client is gone (1h; at most 24h, what the
+	// comments stream keeps).
+	SessionExpiry Duration `yaml:"session_expiry"`
+	// MaxOfflineMessages and MaxOfflineBytes (payload) bound the
+	// comments a returning persistent session gets of those published
+	// while it was away (1000 and 1MiB): past either, the oldest are
+	// dropped and counted in stadion_live_mqtt_offline_dropped_total.
+	MaxOfflineMessages int  `yaml:"max_offline_messages"`
+	MaxOfflineBytes    Size `yaml:"max_offline_bytes"`
 }
 
 // Enabled reports whether the configuration opens any room.
@@ -175,6 +185,15 @@ func (c *Config) setLiveDefaults() {
 	if m.MaxAnonymousSessions == 0 {
 		m.MaxAnonymousSessions = 1024
 	}
+	if m.SessionExpiry == 0 {
+		m.SessionExpiry = Duration(time.Hour)
+	}
+	if m.MaxOfflineMessages == 0 {
+		m.MaxOfflineMessages = 1000
+	}
+	if m.MaxOfflineBytes == 0 {
+		m.MaxOfflineBytes = 1 * MiB
+	}
 }
 
 func (c *Config) validateLive() []error {
@@ -215,12 +234,19 @@ func (c *Config) validateLive() []error {
 	if m.IdleTimeout < Duration(time.Second) || m.IdleTimeout > Duration(24*time.Hour) {
 		add("mqtt.idle_timeout", "must be between 1s and 24h")
 	}
+	if m.SessionExpiry < Duration(time.Second) || m.SessionExpiry > Duration(24*time.Hour) {
+		add("mqtt.session_expiry", "must be between 1s and 24h (the comments stream keeps 24h)")
+	}
+	if m.MaxOfflineBytes < 1*KiB || m.MaxOfflineBytes > 1*GiB {
+		add("mqtt.max_offline_bytes", "must be between 1KiB and 1GiB")
+	}
 	for _, c := range []struct {
 		field string
 		v     int
 	}{
 		{"mqtt.max_connections", m.MaxConnections}, {"mqtt.max_subscriptions", m.MaxSubscriptions}, {"mqtt.max_session_subscriptions", m.MaxSessionSubscriptions},
 		{"mqtt.max_sessions_per_user", m.MaxSessionsPerUser}, {"mqtt.max_anonymous_sessions", m.MaxAnonymousSessions},
+		{"mqtt.max_offline_messages", m.MaxOfflineMessages},
 	} {
 		if c.v < 1 || c.v > 1_000_000 {
 			add(c.field, "must be between 1 and 1000000")

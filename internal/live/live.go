@@ -121,6 +121,9 @@ func mqttOptions(l config.Live, log *slog.Logger) mqtt.Options {
 		MaxSessionSubscriptions: m.MaxSessionSubscriptions,
 		MaxOwnerSessions:        m.MaxSessionsPerUser,
 		MaxAnonymousSessions:    m.MaxAnonymousSessions,
+		SessionExpiry:           m.SessionExpiry.D(),
+		MaxOfflineMessages:      m.MaxOfflineMessages,
+		MaxOfflineBytes:         int(m.MaxOfflineBytes),
 		Logger:                  log,
 	}
 }

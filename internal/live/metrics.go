@@ -56,6 +56,15 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 			func() float64 { s.mu.Lock(); defer s.mu.Unlock(); return float64(len(s.watched)) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_live_mqtt_fanout_queued", Help: "Engine messages waiting for the MQTT fanout goroutines."},
 			func() float64 { return float64(s.fan.queued()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_offline_dropped_total",
+			Help: "Comments a returning persistent MQTT session missed while away that it did not get: the oldest past live.mqtt.max_offline_messages or max_offline_bytes."},
+			func() float64 { return float64(st().OfflineDropped.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_owed_gone_total",
+			Help: "Comments in flight to a persistent MQTT session that the comments stream no longer held when the session resumed."},
+			func() float64 { return float64(st().OwedGone.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_sessions_moved_total",
+			Help: "Persistent MQTT sessions this process gave up because another process saved them since (a takeover)."},
+			func() float64 { return float64(st().SessionsMoved.Load()) }),
 	)
 	closed := map[string]func(*mqtt.Stats) *atomic.Int64{
 		"packet_timeout": func(x *mqtt.Stats) *atomic.Int64 { return &x.PacketTimeouts },

@@ -69,7 +69,7 @@ func (s *Service) openStorage(ctx context.Context) error {
 	if s.bucket, err = s.kv(ctx, liveBucket, "live comments: token key and room states"); err != nil {
 		return err
 	}
-	if s.sessions, err = s.kv(ctx, sessionsBucket, "MQTT persistent sessions' subscriptions"); err != nil {
+	if s.sessions, err = s.sessionsKV(ctx); err != nil {
 		return err
 	}
 	rkv, err := s.kv(ctx, retainedBucket, "MQTT retained messages (pinned comments, bridged topics)")
@@ -96,6 +96,22 @@ func (s *Service) kv(ctx context.Context, bucket, what string) (jetstream.KeyVal
 	})
 	if err != nil {
 		return nil, fmt.Errorf("live: bucket %s: %w", bucket, err)
+	}
+	return kv, nil
+}
+
+// sessionsKV opens the bucket of MQTT persistent sessions. An online
+// session rewrites its entry at least every quarter of the expiry, an
+// offline one when it left: entries older than twice the expiry belong
+// to sessions no process holds any more (their process died) and are
+// collected by the engine.
+func (s *Service) sessionsKV(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: sessionsBucket, Description: "MQTT persistent sessions: subscriptions, what was sent, what is in flight",
+		Storage: jetstream.FileStorage, TTL: 2 * s.cfg.Live.MQTT.SessionExpiry.D(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("live: bucket %s: %w", sessionsBucket, err)
 	}
 	return kv, nil
 }

@@ -68,12 +68,22 @@ func (s *Server) attach(c *conn, cp *Connect) (present bool, code byte) {
 		prevConn.shutdown()
 	}
 	if old != nil && sess != old {
+		if old.jn != nil {
+			old.jn.stop()
+		}
 		s.dropSubs(old)
 		if old.persistent && cp.CleanSession {
 			s.hooks.SaveSession(key, nil)
 		}
 	}
-	if !present && sess.persistent {
+	if !present && sess.jn != nil {
+		var err error
+		if present, err = sess.jn.restore(c); err != nil {
+			s.log.Warn("mqtt persistent session not restored; refusing the client for now", "client", c.client.String(), "err", err)
+			s.abandon(sess)
+			return false, RefusedUnavailable
+		}
+	} else if !present && sess.persistent {
 		present = s.restore(c, sess)
 	}
 	if cl, ok := s.hooks.(Claimer); ok {
@@ -104,6 +114,36 @@ func (s *Server) Kick(key string) {
 	if c := sess.conn.Swap(nil); c != nil {
 		c.shutdown()
 	}
+	if sess.jn != nil {
+		go sess.jn.stop() // not on the caller's goroutine (a subscription's), which must not block
+	}
+	s.dropSubs(sess)
+}
+
+// moved gives up a journaled session another process saved since this
+// one loaded it (a takeover whose claim did not arrive here): its
+// connection is closed and nothing more is saved.
+func (s *Server) moved(sess *session) {
+	s.mu.Lock()
+	mine := s.sessions[sess.key] == sess
+	s.mu.Unlock()
+	if mine {
+		s.stats.SessionsMoved.Add(1)
+		s.log.Info("mqtt persistent session taken over by another process", "session", sess.key)
+		s.Kick(sess.key)
+	}
+}
+
+// abandon forgets a session that could not be restored, without saving
+// it.
+func (s *Server) abandon(sess *session) {
+	s.mu.Lock()
+	if s.sessions[sess.key] == sess {
+		delete(s.sessions, sess.key)
+	}
+	s.releaseSessionLocked(sess)
+	s.mu.Unlock()
+	sess.conn.Store(nil)
 	s.dropSubs(sess)
 }
 
@@ -149,7 +189,17 @@ func (s *Server) detach(c *conn, graceful bool) {
 		s.endSession(sess) // its owner's credentials are gone: so is the session
 		return
 	}
-	s.saveSession(sess)
+	if sess.jn != nil {
+		sess.jn.stop()
+		if err := sess.jn.save(false); errors.Is(err, ErrSessionMoved) {
+			return
+		}
+		if sess.conn.Load() != nil {
+			sess.jn.start() // the client came back while this one stopped its feed
+		}
+	} else {
+		s.saveSession(sess)
+	}
 	sess.mu.Lock()
 	if sess.conn.Load() == nil { // the client may be back already (saving is a round trip)
 		if sess.expiry != nil {
@@ -212,7 +262,12 @@ func (s *Server) dropSubs(sess *session) {
 }
 
 func (s *Server) saveSession(sess *session) {
-	if sess.persistent {
+	switch {
+	case sess.jn != nil:
+		if err := sess.jn.save(sess.conn.Load() != nil); err != nil {
+			s.log.Warn("mqtt session not saved", "session", sess.key, "err", err)
+		}
+	case sess.persistent:
 		s.hooks.SaveSession(sess.key, sess.filters())
 	}
 }

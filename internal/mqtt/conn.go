@@ -310,8 +310,19 @@ func (c *conn) subscribe(sub *Subscribe) {
 		codes[i] = qos
 		granted = append(granted, Filter{Topic: f.Topic, QoS: qos})
 	}
+	if jn := c.sess.jn; jn != nil {
+		now := time.Now().UnixNano()
+		c.sess.mu.Lock()
+		for _, f := range granted {
+			jn.since[f.Topic] = now // owed what is published from now on
+		}
+		c.sess.mu.Unlock()
+	}
 	// Save before acknowledging: what a SUBACK granted is in the session.
 	c.srv.saveSession(c.sess)
+	if c.sess.jn != nil && len(granted) > 0 {
+		c.sess.jn.restart()
+	}
 	c.send([][]byte{suback(sub.PacketID, codes)}, false)
 	for _, f := range granted {
 		c.sendRetained(f)
@@ -335,7 +346,17 @@ func (c *conn) unsubscribe(u *Unsubscribe) {
 	for _, f := range u.Topics {
 		c.srv.removeSub(c.sess, f)
 	}
+	if jn := c.sess.jn; jn != nil {
+		c.sess.mu.Lock()
+		for _, f := range u.Topics {
+			delete(jn.since, f)
+		}
+		c.sess.mu.Unlock()
+	}
 	c.srv.saveSession(c.sess)
+	if c.sess.jn != nil {
+		c.sess.jn.restart()
+	}
 	c.send([][]byte{ackPacket(typeUnsuback, u.PacketID)}, false)
 }
 

@@ -142,6 +142,9 @@ func (s *Server) endSession(sess *session) {
 	}
 	sess.offline = nil
 	sess.mu.Unlock()
+	if sess.jn != nil {
+		sess.jn.stop()
+	}
 	s.dropSubs(sess)
 	if sess.persistent {
 		s.hooks.SaveSession(sess.key, nil)

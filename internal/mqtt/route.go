@@ -122,12 +122,15 @@ func (s *Server) DeliverQoS(filter, topic string, qos byte, payloads [][]byte) {
 		joined = AppendPublish(joined, Message{Topic: topic, Payload: p}, false, 0)
 	}
 	shared := [][]byte{joined}
+	// A journaled session reads QoS 1 and 2 messages of journaled topics
+	// from the journal itself.
+	journaled := s.journal != nil && s.journal.Journaled(topic)
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for i, sess := range r.subs {
 		if q := min(r.qos[i], qos); q == 0 {
 			sess.sendQoS0(shared, len(payloads))
-		} else {
+		} else if !journaled || sess.jn == nil {
 			sess.send(topic, payloads, q, false)
 		}
 	}

@@ -87,6 +87,13 @@ type Options struct {
 	// more is disconnected.
 	MaxInflight   int
 	SessionExpiry time.Duration // how long an offline persistent session is kept (1 h)
+	// MaxOfflineMessages and MaxOfflineBytes bound, for a journaled
+	// persistent session (Hooks implement Journal), the messages it
+	// missed while offline that it gets when it returns (1,000 and
+	// 1 MiB of payload): past either, the oldest are dropped and counted
+	// (Stats.OfflineDropped).
+	MaxOfflineMessages int
+	MaxOfflineBytes    int
 	// MaxSubscriptions caps the filters of one connection (100), and
 	// MaxSessionSubscriptions those of a persistent session (100): more
 	// are refused in the SUBACK (0x80).
@@ -125,6 +132,12 @@ func (o *Options) setDefaults() {
 	if o.SessionExpiry == 0 {
 		o.SessionExpiry = time.Hour
 	}
+	if o.MaxOfflineMessages == 0 {
+		o.MaxOfflineMessages = 1000
+	}
+	if o.MaxOfflineBytes == 0 {
+		o.MaxOfflineBytes = 1 << 20
+	}
 	if o.MaxSubscriptions == 0 {
 		o.MaxSubscriptions = 100
 	}
@@ -145,9 +158,10 @@ func (o *Options) setDefaults() {
 // Server holds MQTT connections and routes messages to their
 // subscriptions.
 type Server struct {
-	hooks Hooks
-	opts  Options
-	log   *slog.Logger
+	hooks   Hooks
+	journal Journal // Hooks, when they keep a journal; else nil
+	opts    Options
+	log     *slog.Logger
 
 	mu        sync.Mutex
 	routes    map[string]*route   // filter → local subscribers
@@ -179,14 +193,18 @@ type Stats struct {
 	Revoked           atomic.Int64 // connections closed because their credentials were revoked
 	Full              atomic.Int64 // connections closed at once: MaxConnections were open
 	InflightFull      atomic.Int64 // connections closed for more than MaxInflight QoS 2 messages awaiting PUBREL
+	OfflineDropped    atomic.Int64 // journaled messages a returning session missed past MaxOfflineMessages or MaxOfflineBytes
+	OwedGone          atomic.Int64 // in-flight journaled messages the journal no longer held when their session resumed
+	SessionsMoved     atomic.Int64 // persistent sessions given up here because another process saved them since
 }
 
 // NewServer returns a server; it serves once given listeners or
 // connections.
 func NewServer(h Hooks, o Options) *Server {
 	o.setDefaults()
+	j, _ := h.(Journal)
 	return &Server{
-		hooks: h, opts: o, log: o.Logger,
+		hooks: h, journal: j, opts: o, log: o.Logger,
 		routes:    map[string]*route{},
 		sessions:  map[string]*session{},
 		conns:     map[*conn]struct{}{},

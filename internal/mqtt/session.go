@@ -28,18 +28,27 @@ type session struct {
 	offline  []Message            // QoS 1 and 2 messages for an offline session
 	incoming map[uint16]bool      // inbound QoS 2 ids awaiting PUBREL: true once stored (PUBREC sent)
 	expiry   *time.Timer
+
+	// A journaled session (persistent, Hooks implement Journal) keeps
+	// what it owes in the engine: see journaled.go.
+	jn *journaled
 }
 
 // outbound is a QoS 1 or 2 message sent to the client and not yet
 // acknowledged.
 type outbound struct {
 	m        Message
-	released bool  // QoS 2: PUBREC received, PUBREL sent, awaiting PUBCOMP
-	on       *conn // the connection it was last sent on
+	released bool      // QoS 2: PUBREC received, PUBREL sent, awaiting PUBCOMP
+	on       *conn     // the connection it was last sent on
+	pos      *Position // a journaled message's place in the journal
 }
 
 func newSession(srv *Server, key, owner string, persistent bool) *session {
-	return &session{srv: srv, key: key, owner: owner, persistent: persistent, subs: make(map[string]byte, 1)}
+	s := &session{srv: srv, key: key, owner: owner, persistent: persistent, subs: make(map[string]byte, 1)}
+	if persistent && srv.journal != nil {
+		s.jn = newJournaled(s, srv.journal)
+	}
+	return s
 }
 
 // subLimit is the most filters the session may hold.
@@ -115,6 +124,9 @@ func (s *session) track(m Message, c *conn) uint16 {
 
 // forgetLocked drops an acknowledged message; s.mu is held.
 func (s *session) forgetLocked(id uint16) {
+	if o := s.inflight[id]; o != nil && o.pos != nil {
+		s.jn.freedLocked()
+	}
 	delete(s.inflight, id)
 	if len(s.order) > 0 && s.order[0] == id {
 		s.order = s.order[1:]
@@ -141,6 +153,17 @@ func (s *session) rec(id uint16) bool {
 	o, ok := s.inflight[id]
 	if !ok || o.m.QoS != 2 {
 		return false
+	}
+	if o.pos != nil {
+		// Saved as released before PUBREL goes: once the client has
+		// PUBREL, it forgets the id, and a process resuming the session
+		// must not send the message again.
+		if !o.released {
+			o.released = true
+			s.jn.releaseLocked(id)
+			return false
+		}
+		return !s.jn.releasingLocked(id)
 	}
 	o.released = true
 	return true
@@ -217,7 +240,9 @@ func (s *session) resume(c *conn, connack []byte) {
 		}
 		o.on = c
 		if o.released {
-			pkts = append(pkts, pubrel(id))
+			if o.pos == nil || !s.jn.releasingLocked(id) { // else its PUBREL follows the save
+				pkts = append(pkts, pubrel(id))
+			}
 			continue
 		}
 		pkts = append(pkts, AppendPublish(nil, o.m, true, id))
@@ -231,6 +256,9 @@ func (s *session) resume(c *conn, connack []byte) {
 	}
 	s.offline = nil
 	c.start(pkts)
+	if s.jn != nil {
+		s.jn.start()
+	}
 }
 
 func (s *session) filters() []Filter {
