@@ -20,7 +20,7 @@ import (
 func sessionClient(t *testing.T, p *proc, id, token string, noAck, resume bool) (paho.Client, chan paho.Message) {
 	t.Helper()
 	got := make(chan paho.Message, 1000)
-	o := paho.NewClientOptions().AddBroker("tcp://"+p.mqtt).SetClientID(id).SetCleanSession(false).
+	o := paho.NewClientOptions().AddBroker("tcp://" + p.mqtt).SetClientID(id).SetCleanSession(false).
 		SetUsername("v").SetPassword(token).SetAutoReconnect(false).SetConnectRetry(false).
 		SetAutoAckDisabled(noAck).SetOrderMatters(true)
 	o.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { got <- m })
