@@ -59,18 +59,33 @@ func (p packet) text() string {
 // the client and whether the server had its session.
 func dialSession(t *testing.T, addr, id string) (*rawClient, bool) {
 	t.Helper()
+	c, code, present := dialAs(t, addr, id, "")
+	if code != 0 {
+		t.Fatalf("connack: refused %d", code)
+	}
+	return c, present
+}
+
+// dialAs connects a persistent session with a viewer token ("" for an
+// anonymous viewer) and returns the CONNACK's code and session present.
+func dialAs(t *testing.T, addr, id, token string) (*rawClient, byte, bool) {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
 	c := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
-	nc.Write(mqtt.AppendConnect(nil, &mqtt.Connect{ClientID: id, KeepAlive: 60}))
+	cp := &mqtt.Connect{ClientID: id, KeepAlive: 60}
+	if token != "" {
+		cp.Username, cp.Password, cp.HasPassword = "viewer", []byte(token), true
+	}
+	nc.Write(mqtt.AppendConnect(nil, cp))
 	p := c.read()
-	if p.typ != 2 || len(p.payload) != 2 || p.payload[1] != 0 {
+	if p.typ != 2 || len(p.payload) != 2 {
 		t.Fatalf("connack: type %d body %x", p.typ, p.payload)
 	}
-	return c, p.payload[0]&1 == 1
+	return c, p.payload[1], p.payload[0]&1 == 1
 }
 
 func (c *rawClient) read() packet {
@@ -314,5 +329,77 @@ func TestOfflineBoundDropsTheOldest(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(h.s.m.accepted); v != 8 {
 		t.Fatalf("accepted %v", v)
+	}
+}
+
+// TestRevokedViewersSessionDoesNotReplay: a viewer's persistent session
+// is saved with comments owed; the process restarts (no process holds
+// the session in memory), the user is revoked, and the user comes back
+// with a token issued after the revocation: the old session is gone,
+// nothing of it is delivered.
+func TestRevokedViewersSessionDoesNotReplay(t *testing.T) {
+	cfg, h := sessionsHarness(t)
+	poster := h.token("u4", "Four")
+	c, code, _ := dialAs(t, h.mqtt, "rv-phone", h.token("rv", "Revoked"))
+	if code != 0 {
+		t.Fatalf("connack %d", code)
+	}
+	c.subscribe("live/curling/comments", 1)
+	h.postComments(poster, "owed1")
+	c.publishes(1) // in flight, unacknowledged
+	c.nc.Close()
+	h.postComments(poster, "owed2")
+
+	h2 := h.restart(cfg)
+	if code := h2.do("POST", "/v1/live/revocations", h2.key("app"), map[string]string{"user": "rv"}, nil); code != 201 {
+		t.Fatalf("revoke: %d", code)
+	}
+	var c2 *rawClient
+	eventually(t, "a token issued after the revocation is accepted", func() bool {
+		var code byte
+		var present bool
+		c2, code, present = dialAs(t, h2.mqtt, "rv-phone", h2.token("rv", "Revoked"))
+		if code == 0 && present {
+			t.Fatal("the revoked user's session is present")
+		}
+		return code == 0
+	})
+	c2.nc.Write([]byte{0xc0, 0}) // PINGREQ: its answer comes first when nothing is owed
+	if p := c2.read(); p.typ != 13 {
+		t.Fatalf("got packet type %d (%s), want PINGRESP: the revoked session replayed", p.typ, p.text())
+	}
+}
+
+// TestTakeoverMovesInflight: a client id connected to process A
+// connects to process B while A still holds it: A's connection is
+// closed, B resumes the session with the comments in flight (DUP), and
+// the session goes on on B.
+func TestTakeoverMovesInflight(t *testing.T) {
+	cfg, a := sessionsHarness(t)
+	b := startHarness(t, cfg, a.eng)
+	poster := a.token("u5", "Five")
+	ca, _ := dialSession(t, a.mqtt, "roamer")
+	ca.subscribe("live/curling/comments", 1)
+	a.postComments(poster, "t1", "t2")
+	first := ca.publishes(2) // unacknowledged
+
+	cb, present := dialSession(t, b.mqtt, "roamer")
+	if !present {
+		t.Fatal("the session is not present on B")
+	}
+	again := cb.publishes(2)
+	for i, p := range again {
+		if p.text() != first[i].text() || !p.dup() || p.id != first[i].id {
+			t.Fatalf("on B: %q DUP %v id %d, want %q again with DUP under id %d", p.text(), p.dup(), p.id, first[i].text(), first[i].id)
+		}
+		cb.ack(4, p.id)
+	}
+	ca.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.Copy(io.Discard, ca.nc); err != nil {
+		t.Fatalf("A's connection was not closed: %v", err)
+	}
+	b.postComments(poster, "t3")
+	if p := cb.publishes(1)[0]; p.text() != "t3" || p.dup() {
+		t.Fatalf("got %q DUP %v, want t3", p.text(), p.dup())
 	}
 }

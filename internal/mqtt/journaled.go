@@ -409,8 +409,18 @@ func (j *journaled) restore(c *conn) (present bool, err error) {
 		rev = newRev
 		break
 	}
+	dupTo := st.Reserved
+	if dupTo > st.Mark.Seq {
+		// What the last process may have sent existed when it stopped:
+		// newer messages go out without DUP.
+		head, err := j.j.Head()
+		if err != nil {
+			return false, err
+		}
+		dupTo = min(dupTo, head.Seq)
+	}
 	s.mu.Lock()
-	j.rev, j.mark, j.reserved, j.dupTo, j.created = rev, st.Mark, st.Reserved, st.Reserved, st.Created
+	j.rev, j.mark, j.reserved, j.dupTo, j.created = rev, st.Mark, st.Reserved, dupTo, st.Created
 	j.lastSave = time.Now()
 	for f, t := range st.Since {
 		j.since[f] = t
