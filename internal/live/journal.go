@@ -92,7 +92,7 @@ func (h hooks) Follow(filters []mqtt.Filter, after mqtt.Position) (mqtt.Feed, er
 	if err != nil {
 		return nil, fmt.Errorf("live: follow %s: %w", commentsStream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(64))
+	it, err := cons.Messages(jetstream.PullMaxMessages(8))
 	if err != nil {
 		return nil, fmt.Errorf("live: follow %s: %w", commentsStream, err)
 	}

@@ -269,6 +269,8 @@ func (j *journaled) follow(ctx context.Context) {
 		return
 	}
 	defer feed.Stop()
+	s.srv.stats.Feeds.Add(1)
+	defer s.srv.stats.Feeds.Add(-1)
 	o := &s.srv.opts
 	var backlog []JournalMessage
 	size, caught := 0, false

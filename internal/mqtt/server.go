@@ -196,6 +196,7 @@ type Stats struct {
 	OfflineDropped    atomic.Int64 // journaled messages a returning session missed past MaxOfflineMessages or MaxOfflineBytes
 	OwedGone          atomic.Int64 // in-flight journaled messages the journal no longer held when their session resumed
 	SessionsMoved     atomic.Int64 // persistent sessions given up here because another process saved them since
+	Feeds             atomic.Int64 // journaled sessions reading the journal now (one feed and one saver goroutine each)
 }
 
 // NewServer returns a server; it serves once given listeners or
