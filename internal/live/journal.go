@@ -30,10 +30,15 @@ var _ mqtt.Journal = hooks{}
 
 const engineTimeout = 5 * time.Second
 
-// Journaled reports whether topic is a room's comments.
+// Journaled reports whether topic is a room's comments (live/{room}/comments),
+// without allocating: it is asked once per delivered batch.
 func (h hooks) Journaled(topic string) bool {
-	_, ok := roomOf(topic, "comments")
-	return ok
+	room, ok := strings.CutPrefix(topic, "live/")
+	if !ok {
+		return false
+	}
+	room, ok = strings.CutSuffix(room, "/comments")
+	return ok && room != "" && !strings.Contains(room, "/")
 }
 
 // Head is the position of the newest comment of any room.
