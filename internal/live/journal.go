@@ -234,6 +234,20 @@ func (s *Service) sessionRevoked(key string, created time.Time) bool {
 	return found && !created.After(at)
 }
 
+// Discard purges a saved session unless it was written since it was
+// read.
+func (h hooks) Discard(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
+	defer cancel()
+	e, err := h.s.sessions.Get(ctx, sessionKey(key))
+	if err != nil {
+		return // none (or the engine is away: the entry expires)
+	}
+	if err := h.s.sessions.Purge(ctx, sessionKey(key), jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		h.s.log.Warn("live: MQTT session not discarded", "err", err)
+	}
+}
+
 // SaveState writes a session's state if nobody wrote it since rev.
 func (h hooks) SaveState(key string, st *mqtt.SessionState, rev uint64) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)

@@ -403,3 +403,62 @@ func TestTakeoverMovesInflight(t *testing.T) {
 		t.Fatalf("got %q DUP %v, want t3", p.text(), p.dup())
 	}
 }
+
+// TestCleanSessionDiscardsSavedSession: a client id whose persistent
+// session was saved by process A connects to process B with
+// cleanSession=1: the session is discarded everywhere (MQTT-3.1.2-6), so
+// coming back to A with cleanSession=0 starts afresh, owed nothing.
+func TestCleanSessionDiscardsSavedSession(t *testing.T) {
+	cfg, a := sessionsHarness(t)
+	b := startHarness(t, cfg, a.eng)
+	poster := a.token("u6", "Six")
+	ca, _ := dialSession(t, a.mqtt, "switcher")
+	ca.subscribe("live/curling/comments", 1)
+	a.postComments(poster, "d1")
+	ca.publishes(1) // unacknowledged
+	ca.nc.Close()
+	eventually(t, "the session is offline on A", func() bool { return a.s.mqtt.Stats().Connections.Load() == 0 })
+
+	nc, err := net.Dial("tcp", b.mqtt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+	nc.Write(mqtt.AppendConnect(nil, &mqtt.Connect{ClientID: "switcher", CleanSession: true, KeepAlive: 60}))
+	if p := cb.read(); p.typ != 2 || p.payload[0] != 0 || p.payload[1] != 0 {
+		t.Fatalf("clean connack %x", p.payload)
+	}
+	nc.Write([]byte{0xe0, 0}) // DISCONNECT
+	nc.Close()
+	eventually(t, "A gives the session up", func() bool { return a.s.mqtt.Sessions() == 0 })
+
+	a.postComments(poster, "d2")
+	ca2, present := dialSession(t, a.mqtt, "switcher")
+	if present {
+		t.Fatal("the discarded session is present")
+	}
+	ca2.nc.Write([]byte{0xc0, 0}) // PINGREQ
+	if p := ca2.read(); p.typ != 13 {
+		t.Fatalf("got packet type %d (%s), want PINGRESP: the discarded session replayed", p.typ, p.text())
+	}
+}
+
+// TestSessionExpiry: with live.mqtt.session_expiry 1s, a persistent
+// session left offline is gone after it, from memory and the engine.
+func TestSessionExpiry(t *testing.T) {
+	cfg, err := config.Parse([]byte(sessionsConfig+"    session_expiry: 1s\n"), fstest.MapFS{}, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHarness(t, cfg, nil)
+	c, _ := dialSession(t, h.mqtt, "short-lived")
+	c.subscribe("live/curling/comments", 1)
+	c.nc.Close()
+	eventually(t, "the expired session's entry is purged", func() bool {
+		st, _, err := hooks{h.s}.LoadState("short-lived")
+		return err == nil && st == nil
+	})
+	if _, present := dialSession(t, h.mqtt, "short-lived"); present {
+		t.Fatal("the expired session is present")
+	}
+}

@@ -26,6 +26,9 @@ func (s *Server) attach(c *conn, cp *Connect) (present bool, code byte) {
 		return false, Accepted
 	}
 	key := sessionKey(name, cp.ClientID)
+	if cp.CleanSession && s.journal != nil {
+		s.journal.Discard(key) // a session saved by any process ends here
+	}
 	s.mu.Lock()
 	old := s.sessions[key]
 	var sess *session
@@ -118,6 +121,14 @@ func (s *Server) Kick(key string) {
 		go sess.jn.stop() // not on the caller's goroutine (a subscription's), which must not block
 	}
 	s.dropSubs(sess)
+}
+
+// Sessions reports how many sessions this process holds, online or
+// kept for a client that left.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
 }
 
 // moved gives up a journaled session another process saved since this

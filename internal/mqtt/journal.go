@@ -39,6 +39,10 @@ type Journal interface {
 	// none) and returns the new revision. ErrSessionMoved means another
 	// process saved it since: the session is no longer this process's.
 	SaveState(key string, st *SessionState, rev uint64) (uint64, error)
+	// Discard deletes a saved session, if any, unless it changed since
+	// it was read: a client connected with CleanSession 1 (MQTT-3.1.2-6),
+	// maybe to a process that did not hold its session.
+	Discard(key string)
 }
 
 // ErrSessionMoved is returned by Journal.SaveState when another process
