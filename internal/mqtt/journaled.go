@@ -42,6 +42,7 @@ type journaled struct {
 	lastSave  time.Time
 	freed     chan struct{} // an in-flight slot or packet id was freed
 	kick      chan struct{} // a save is due now
+	dirtied   chan struct{} // a save is due within saveEvery
 
 	saveMu sync.Mutex // one save at a time
 	runMu  sync.Mutex
@@ -55,7 +56,7 @@ type journalRun struct {
 
 func newJournaled(sess *session, j Journal) *journaled {
 	return &journaled{sess: sess, j: j, since: map[string]int64{}, created: time.Now().UnixMilli(),
-		freed: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
+		freed: make(chan struct{}, 1), kick: make(chan struct{}, 1), dirtied: make(chan struct{}, 1)}
 }
 
 func signal(ch chan struct{}) {
@@ -67,7 +68,10 @@ func signal(ch chan struct{}) {
 
 // freedLocked wakes the feed waiting for room; sess.mu is held.
 func (j *journaled) freedLocked() {
-	j.dirty = true
+	if !j.dirty {
+		j.dirty = true
+		signal(j.dirtied)
+	}
 	signal(j.freed)
 }
 
@@ -200,22 +204,29 @@ func (j *journaled) restart() {
 	}
 }
 
+// saver saves at once when a PUBREL waits (kick), a second after the
+// first unsaved acknowledgement (dirtied, so that acknowledgements share
+// a write), and every quarter of the expiry (the entry's sign of life);
+// an idle session costs no wake-ups in between.
 func (j *journaled) saver(ctx context.Context) {
-	t := time.NewTicker(saveEvery)
-	defer t.Stop()
 	refresh := j.sess.srv.opts.SessionExpiry / 4
+	t := time.NewTimer(refresh)
+	defer t.Stop()
 	for {
+		j.sess.mu.Lock()
+		next := refresh - time.Since(j.lastSave)
+		j.sess.mu.Unlock()
+		t.Reset(max(next, 0))
 		select {
 		case <-ctx.Done():
 			return
 		case <-j.kick:
+		case <-j.dirtied:
+			sleepCtx(ctx, saveEvery)
 		case <-t.C:
 		}
-		j.sess.mu.Lock()
-		due := len(j.releasing) > 0 || j.dirty || time.Since(j.lastSave) > refresh
-		j.sess.mu.Unlock()
-		if !due {
-			continue
+		if ctx.Err() != nil {
+			return
 		}
 		if err := j.save(true); err != nil {
 			if errors.Is(err, ErrSessionMoved) {
