@@ -101,7 +101,7 @@ func (h hooks) Follow(filters []mqtt.Filter, after mqtt.Position) (mqtt.Feed, er
 	if err != nil {
 		return nil, fmt.Errorf("live: follow %s: %w", commentsStream, err)
 	}
-	f := &journalFeed{it: it, firstSeq: start, skip: skip}
+	f := &journalFeed{js: h.s.js, cons: cons, it: it, firstSeq: start, skip: skip}
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		f.queue = append(f.queue, mqtt.JournalMessage{CaughtUp: true})
 		f.caught = true
@@ -111,6 +111,8 @@ func (h hooks) Follow(filters []mqtt.Filter, after mqtt.Position) (mqtt.Feed, er
 
 // journalFeed splits the stored batches of comments into messages.
 type journalFeed struct {
+	js       jetstream.JetStream
+	cons     jetstream.Consumer
 	it       jetstream.MessagesContext
 	firstSeq uint64
 	skip     uint32 // in the batch at firstSeq, the comments before this index were sent
@@ -150,7 +152,17 @@ func (f *journalFeed) Next(ctx context.Context) (mqtt.JournalMessage, error) {
 	return m, nil
 }
 
-func (f *journalFeed) Stop() { f.it.Stop() }
+// Stop stops reading and deletes the consumer, rather than leave it to
+// the engine's inactivity threshold: a stream holds a bounded number of
+// consumers.
+func (f *journalFeed) Stop() {
+	f.it.Stop()
+	if info := f.cons.CachedInfo(); info != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), engineTimeout)
+		defer cancel()
+		f.js.DeleteConsumer(ctx, commentsStream, info.Name)
+	}
+}
 
 // splitComments returns the comments of a stored message: one per line
 // of a batch, or the message itself.

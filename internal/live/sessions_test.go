@@ -32,7 +32,7 @@ live:
 // rawClient speaks MQTT packet by packet, so that a test decides which
 // messages it acknowledges.
 type rawClient struct {
-	t  *testing.T
+	t  testing.TB
 	nc net.Conn
 	br *bufio.Reader
 }
@@ -57,7 +57,7 @@ func (p packet) text() string {
 
 // dialSession connects a client id with cleanSession=false and returns
 // the client and whether the server had its session.
-func dialSession(t *testing.T, addr, id string) (*rawClient, bool) {
+func dialSession(t testing.TB, addr, id string) (*rawClient, bool) {
 	t.Helper()
 	c, code, present := dialAs(t, addr, id, "")
 	if code != 0 {
@@ -68,7 +68,7 @@ func dialSession(t *testing.T, addr, id string) (*rawClient, bool) {
 
 // dialAs connects a persistent session with a viewer token ("" for an
 // anonymous viewer) and returns the CONNACK's code and session present.
-func dialAs(t *testing.T, addr, id, token string) (*rawClient, byte, bool) {
+func dialAs(t testing.TB, addr, id, token string) (*rawClient, byte, bool) {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {

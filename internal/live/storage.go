@@ -21,6 +21,11 @@ const (
 	sessionsBucket = "stadion-live-sessions"
 	tokenKeyName   = "token-key"
 	dedupeWindow   = 2 * time.Minute
+	// commentsMaxConsumers lifts the engine's default of 1,000 consumers
+	// per stream: every persistent MQTT session online with a QoS 1 or 2
+	// comment subscription reads LIVE_COMMENTS through a consumer of its
+	// own (bounded by live.mqtt.max_connections per process).
+	commentsMaxConsumers = 1 << 20
 )
 
 // Subjects: an MQTT topic a/b/c travels on the engine as mq.a.b.c.
@@ -62,7 +67,7 @@ func (s *Service) openStorage(ctx context.Context) error {
 		Name: commentsStream, Description: "accepted live comments, per room, for history",
 		Subjects: []string{topicSubject("live/*/comments")}, Storage: jetstream.FileStorage,
 		MaxMsgsPerSubject: int64(s.cfg.Live.History), MaxAge: 24 * time.Hour, Duplicates: dedupeWindow,
-		AllowDirect: true,
+		AllowDirect: true, MaxConsumers: commentsMaxConsumers,
 	}); err != nil {
 		return fmt.Errorf("live: stream %s: %w", commentsStream, err)
 	}

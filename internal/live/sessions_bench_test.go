@@ -1,0 +1,74 @@
+package live
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/stadion-dev/stadion/internal/config"
+)
+
+// BenchmarkReconnectStorm: persistent sessions (QoS 1) each owed the
+// same 10 comments reconnect at once; each reads and acknowledges its 10.
+// It reports the time from the first CONNECT to the last comment
+// acknowledged. Each resume reads the session's entry, claims it, opens
+// an ordered consumer on LIVE_COMMENTS and replays from its mark. The
+// figure is the machine's: on a shared 2-core runner it is noisy.
+func BenchmarkReconnectStorm(b *testing.B) {
+	for _, sessions := range []int{100, 500} {
+		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) {
+			cfg, err := config.Parse([]byte(sessionsConfig), fstest.MapFS{}, ".")
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.Live.MQTT.MaxOfflineMessages = 1000
+			cfg.Live.MQTT.MaxAnonymousSessions = 100_000
+			h := startHarness(b, cfg, nil)
+			poster := h.token("storm", "Storm")
+			var drain time.Duration
+			for round := range b.N {
+				for i := range sessions {
+					c, _ := dialSession(b, h.mqtt, fmt.Sprintf("storm-%d-%d", round, i))
+					c.subscribe("live/curling/comments", 1)
+					c.nc.Close()
+				}
+				for i := range 10 {
+					h.postComments(poster, fmt.Sprintf("owed %d.%d", round, i))
+				}
+				start := time.Now()
+				var wg sync.WaitGroup
+				errs := make(chan error, sessions)
+				for i := range sessions {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer func() {
+							if r := recover(); r != nil {
+								errs <- fmt.Errorf("%v", r)
+							}
+						}()
+						c, present := dialSession(b, h.mqtt, fmt.Sprintf("storm-%d-%d", round, i))
+						if !present {
+							errs <- fmt.Errorf("session %d not present", i)
+							return
+						}
+						for _, p := range c.publishes(10) {
+							c.ack(4, p.id)
+						}
+					}()
+				}
+				wg.Wait()
+				drain += time.Since(start)
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(drain.Seconds()/float64(b.N), "s/drain")
+			b.ReportMetric(float64(sessions*10*b.N)/drain.Seconds(), "msgs/s")
+			b.ReportMetric(float64(sessions*b.N)/drain.Seconds(), "resumes/s")
+		})
+	}
+}
