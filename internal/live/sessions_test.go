@@ -2,6 +2,7 @@ package live
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -32,9 +33,10 @@ live:
 // rawClient speaks MQTT packet by packet, so that a test decides which
 // messages it acknowledges.
 type rawClient struct {
-	t  testing.TB
-	nc net.Conn
-	br *bufio.Reader
+	t    testing.TB
+	nc   net.Conn
+	br   *bufio.Reader
+	wait time.Duration // for each packet (20 s)
 }
 
 type packet struct {
@@ -90,7 +92,7 @@ func dialAs(t testing.TB, addr, id, token string) (*rawClient, byte, bool) {
 
 func (c *rawClient) read() packet {
 	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	c.nc.SetReadDeadline(time.Now().Add(cmp.Or(c.wait, 20*time.Second)))
 	h, err := c.br.ReadByte()
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
