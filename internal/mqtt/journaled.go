@@ -164,9 +164,16 @@ func (j *journaled) reserve(seq uint64) error {
 		j.sess.mu.Unlock()
 		return nil
 	}
+	prev := j.reserved
 	j.reserved = seq + reserveAhead
 	j.sess.mu.Unlock()
-	return j.save(true)
+	err := j.save(true)
+	if err != nil {
+		j.sess.mu.Lock()
+		j.reserved = min(j.reserved, prev)
+		j.sess.mu.Unlock()
+	}
+	return err
 }
 
 // start runs the feed and the saver unless they run.
@@ -301,6 +308,7 @@ func (j *journaled) follow(ctx context.Context) {
 			caught = true
 			for _, b := range backlog {
 				if !j.send(ctx, b) {
+					j.lost(ctx)
 					return
 				}
 			}
@@ -316,9 +324,23 @@ func (j *journaled) follow(ctx context.Context) {
 			}
 		default:
 			if !j.send(ctx, m) {
+				j.lost(ctx)
 				return
 			}
 		}
+	}
+}
+
+// lost closes the connection of a session whose feed stopped on an error
+// (its state could not be saved): the client reconnects and resumes from
+// what was saved.
+func (j *journaled) lost(ctx context.Context) {
+	if ctx.Err() != nil {
+		return // stopped on purpose
+	}
+	if c := j.sess.conn.Load(); c != nil {
+		j.sess.srv.log.Warn("mqtt session state not saved; closing its connection", "session", j.sess.key)
+		c.shutdown()
 	}
 }
 
