@@ -193,10 +193,16 @@ func (c *conn) dispatch(h byte, body []byte) error {
 			return err
 		}
 		c.unsubscribe(u)
-	case typePingreq:
+	case typePingreq, typeDisconnect:
+		// Neither has flags or a body (MQTT-2.2.2-2, MQTT-3.14.1-1): a
+		// DISCONNECT that breaks this is a violation, so the will goes.
+		if flags != 0 || len(body) != 0 {
+			return malformed("packet type %d with flags %#x and %d body bytes", h>>4, flags, len(body))
+		}
+		if h>>4 == typeDisconnect {
+			return errDisconnect
+		}
 		c.send([][]byte{pingresp}, false)
-	case typeDisconnect:
-		return errDisconnect
 	default:
 		return malformed("unexpected packet type %d", h>>4)
 	}
