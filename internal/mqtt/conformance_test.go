@@ -1,10 +1,13 @@
 package mqtt
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The tests in this file check MQTT 3.1.1 normative statements that the
@@ -472,5 +475,62 @@ func TestTopicMatching(t *testing.T) {
 		if got := Match(c.filter, c.topic); got != c.want {
 			t.Errorf("Match(%q, %q) = %v, want %v", c.filter, c.topic, got, c.want)
 		}
+	}
+}
+
+// slowHub stores messages whose payload starts with "slow" only when the
+// test says so, as hooks that write in parallel batches may.
+type slowHub struct {
+	*hub
+	held chan func(error)
+}
+
+type slowClient struct {
+	h *slowHub
+	openClient
+}
+
+func (h *slowHub) Authenticate(c *Connect) (Client, byte) {
+	return &slowClient{h: h, openClient: openClient{h: h.hub, id: c.ClientID}}, Accepted
+}
+
+func (c *slowClient) Publish(m Message, done func(error)) error {
+	if strings.HasPrefix(string(m.Payload), "slow") {
+		c.h.held <- done
+		return nil
+	}
+	return c.openClient.Publish(m, done)
+}
+
+// TestAcksKeepTheOrderOfPublishes: PUBACK and PUBREC go out in the order
+// of the PUBLISH packets they answer (MQTT-4.6.0-2, MQTT-4.6.0-3), even
+// when the hooks store a later message first.
+func TestAcksKeepTheOrderOfPublishes(t *testing.T) {
+	h := &slowHub{hub: &hub{watched: map[string]bool{}, retained: map[string]Message{}, sessions: map[string][]Filter{}, revoked: map[string]bool{}},
+		held: make(chan func(error), 10)}
+	h.srv = NewServer(h, Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go h.srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		h.srv.Close(ctx)
+	})
+	for _, qos := range []byte{1, 2} {
+		ack := byte(typePuback << 4)
+		if qos == 2 {
+			ack = typePubrec << 4
+		}
+		r := dialRaw(t, ln.Addr().String())
+		r.connect(&Connect{ClientID: fmt.Sprint("q", qos), CleanSession: true})
+		r.write(AppendPublish(nil, Message{Topic: "a/b", Payload: []byte("slow"), QoS: qos}, false, 1))
+		r.write(AppendPublish(nil, Message{Topic: "a/b", Payload: []byte("fast"), QoS: qos}, false, 2))
+		r.settled() // no acknowledgement of 2 while 1 is being stored
+		(<-h.held)(nil)
+		r.expect(ack, idBody(1))
+		r.expect(ack, idBody(2))
 	}
 }

@@ -31,6 +31,7 @@ type conn struct {
 	held     bool // until CONNACK and what the session owes go first
 
 	revoked atomic.Bool // closed because its credentials were revoked
+	acks    ackOrder    // PUBACK and PUBREC, in the order of their PUBLISH
 }
 
 // handle serves nc from CONNECT to its end.
@@ -215,9 +216,10 @@ func (c *conn) publish(p *Publish) error {
 	var done func(error)
 	switch p.QoS {
 	case 1:
+		a := c.expectAck()
 		done = func(err error) {
 			if err == nil {
-				c.send([][]byte{ackPacket(typePuback, id)}, false)
+				c.ackReady(a, ackPacket(typePuback, id))
 			} else {
 				c.shutdown()
 			}
@@ -233,11 +235,11 @@ func (c *conn) publish(p *Publish) error {
 			// again (MQTT-4.3.3-2). If the first copy is still being
 			// stored, its PUBREC follows when it is.
 			if stored {
-				c.send([][]byte{ackPacket(typePubrec, id)}, false)
+				c.ackReady(c.expectAck(), ackPacket(typePubrec, id))
 			}
 			return nil
 		}
-		sess := c.sess
+		sess, a := c.sess, c.expectAck()
 		done = func(err error) {
 			sess.stored(id, err == nil)
 			if err != nil {
@@ -246,7 +248,9 @@ func (c *conn) publish(p *Publish) error {
 			}
 			// To the session's connection now: a persistent client
 			// that reconnected meanwhile resends the PUBLISH there.
-			if cc := sess.conn.Load(); cc != nil {
+			if cc := sess.conn.Load(); cc == c {
+				c.ackReady(a, ackPacket(typePubrec, id))
+			} else if cc != nil {
 				cc.send([][]byte{ackPacket(typePubrec, id)}, false)
 			}
 		}
