@@ -39,6 +39,7 @@ type Client struct {
 	mu       sync.Mutex
 	msgs     []Message
 	paused   bool
+	ignored  int             // PUBLISH packets that came while paused
 	received map[uint16]bool // QoS 2 ids received and not yet released
 	nextID   uint16
 	conn     *conn
@@ -222,6 +223,13 @@ func (c *Client) setPaused(p bool) {
 	c.paused = p
 }
 
+// Ignored counts the PUBLISH packets that came while paused.
+func (c *Client) Ignored() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ignored
+}
+
 // Messages returns what the application received so far.
 func (c *Client) Messages() []Message {
 	c.mu.Lock()
@@ -355,6 +363,7 @@ func (c *Client) take(cn *conn, p Packet) error {
 	}
 	c.mu.Lock()
 	if c.paused {
+		c.ignored++
 		c.mu.Unlock()
 		return nil
 	}
