@@ -502,10 +502,9 @@ func (c *slowClient) Publish(m Message, done func(error)) error {
 	return c.openClient.Publish(m, done)
 }
 
-// TestAcksKeepTheOrderOfPublishes: PUBACK and PUBREC go out in the order
-// of the PUBLISH packets they answer (MQTT-4.6.0-2, MQTT-4.6.0-3), even
-// when the hooks store a later message first.
-func TestAcksKeepTheOrderOfPublishes(t *testing.T) {
+// startSlow serves a Server with a slowHub on a loopback port.
+func startSlow(t *testing.T) (*slowHub, string) {
+	t.Helper()
 	h := &slowHub{hub: &hub{watched: map[string]bool{}, retained: map[string]Message{}, sessions: map[string][]Filter{}, revoked: map[string]bool{}},
 		held: make(chan func(error), 10)}
 	h.srv = NewServer(h, Options{})
@@ -519,12 +518,20 @@ func TestAcksKeepTheOrderOfPublishes(t *testing.T) {
 		defer cancel()
 		h.srv.Close(ctx)
 	})
+	return h, ln.Addr().String()
+}
+
+// TestAcksKeepTheOrderOfPublishes: PUBACK and PUBREC go out in the order
+// of the PUBLISH packets they answer (MQTT-4.6.0-2, MQTT-4.6.0-3), even
+// when the hooks store a later message first.
+func TestAcksKeepTheOrderOfPublishes(t *testing.T) {
+	h, addr := startSlow(t)
 	for _, qos := range []byte{1, 2} {
 		ack := byte(typePuback << 4)
 		if qos == 2 {
 			ack = typePubrec << 4
 		}
-		r := dialRaw(t, ln.Addr().String())
+		r := dialRaw(t, addr)
 		r.connect(&Connect{ClientID: fmt.Sprint("q", qos), CleanSession: true})
 		r.write(AppendPublish(nil, Message{Topic: "a/b", Payload: []byte("slow"), QoS: qos}, false, 1))
 		r.write(AppendPublish(nil, Message{Topic: "a/b", Payload: []byte("fast"), QoS: qos}, false, 2))
@@ -532,5 +539,19 @@ func TestAcksKeepTheOrderOfPublishes(t *testing.T) {
 		(<-h.held)(nil)
 		r.expect(ack, idBody(1))
 		r.expect(ack, idBody(2))
+	}
+}
+
+// TestStoreFailureClosesTheConnection: a message the hooks could not
+// store is a transient error; it is not acknowledged and the connection
+// is closed (MQTT-4.8.0-2), so that the client sends it again.
+func TestStoreFailureClosesTheConnection(t *testing.T) {
+	h, addr := startSlow(t)
+	for _, qos := range []byte{1, 2} {
+		r := dialRaw(t, addr)
+		r.connect(&Connect{ClientID: fmt.Sprint("q", qos), CleanSession: true})
+		r.write(AppendPublish(nil, Message{Topic: "a/b", Payload: []byte("slow"), QoS: qos}, false, 1))
+		(<-h.held)(errors.New("disk full"))
+		r.closedSilently()
 	}
 }
