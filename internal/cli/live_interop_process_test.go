@@ -40,6 +40,15 @@ func (f *frontEnd) viewer(user string, o interop.ConnectOptions) interop.Connect
 	return o
 }
 
+// newInteropClient is an interoperability client with generous
+// deadlines: a comment passes moderation (an engine write) on a shared
+// machine before it arrives.
+func newInteropClient(id string) *interop.Client {
+	c := interop.NewClient(id)
+	c.Timeout = 30 * time.Second
+	return c
+}
+
 // texts decodes the comments a client received, sorted: comments posted
 // one after the other may be moderated in parallel batches, so their
 // order is not what these tests check.
@@ -161,7 +170,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("basic", func(t *testing.T) {
-		a := interop.NewClient("basic-a")
+		a := newInteropClient("basic-a")
 		defer a.Terminate()
 		o := f.viewer("basic", interop.ConnectOptions{CleanSession: true})
 		_, err := a.Connect(addr, o)
@@ -192,7 +201,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 
 	t.Run("retained messages", func(t *testing.T) {
 		// The moderator's pins are the front-end's retained messages.
-		a := interop.NewClient("retained-a")
+		a := newInteropClient("retained-a")
 		defer a.Terminate()
 		admin := interop.ConnectOptions{CleanSession: true, Username: "admin", Password: f.p.admin}
 		_, err := a.Connect(addr, admin)
@@ -223,7 +232,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("will message", func(t *testing.T) {
-		a, b := interop.NewClient("will-a"), interop.NewClient("will-b")
+		a, b := newInteropClient("will-a"), newInteropClient("will-b")
 		defer a.Terminate()
 		defer b.Terminate()
 		will := &interop.Message{Topic: post("tb"), Payload: []byte("client not disconnected")}
@@ -241,7 +250,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("zero length client id", func(t *testing.T) {
-		c := interop.NewClient("")
+		c := newInteropClient("")
 		defer c.Terminate()
 		var refused interop.RefusedError
 		if _, err := c.Connect(addr, interop.ConnectOptions{}); !errors.As(err, &refused) || refused.Code != 2 {
@@ -252,7 +261,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("offline message queueing", func(t *testing.T) {
-		a, b := interop.NewClient("offline-a"), interop.NewClient("offline-b")
+		a, b := newInteropClient("offline-a"), newInteropClient("offline-b")
 		defer a.Terminate()
 		defer b.Terminate()
 		_, err := a.Connect(addr, interop.ConnectOptions{})
@@ -276,7 +285,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("overlapping subscriptions", func(t *testing.T) {
-		a := interop.NewClient("overlap-a")
+		a := newInteropClient("overlap-a")
 		defer a.Terminate()
 		_, err := a.Connect(addr, f.viewer("overlap", interop.ConnectOptions{CleanSession: true}))
 		must(t, "connect", err)
@@ -292,7 +301,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("keepalive", func(t *testing.T) {
-		a, b := interop.NewClient("keepalive-a"), interop.NewClient("keepalive-b")
+		a, b := newInteropClient("keepalive-a"), newInteropClient("keepalive-b")
 		defer a.Terminate()
 		defer b.Terminate()
 		_, err := b.Connect(addr, interop.ConnectOptions{CleanSession: true})
@@ -309,7 +318,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("redelivery on reconnect", func(t *testing.T) {
-		b := interop.NewClient("redelivery-b")
+		b := newInteropClient("redelivery-b")
 		defer b.Terminate()
 		o := f.viewer("redelivery", interop.ConnectOptions{})
 		_, err := b.Connect(addr, o)
@@ -339,7 +348,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("subscribe failure", func(t *testing.T) {
-		a := interop.NewClient("subfail-a")
+		a := newInteropClient("subfail-a")
 		defer a.Terminate()
 		_, err := a.Connect(addr, interop.ConnectOptions{CleanSession: true})
 		must(t, "connect", err)
@@ -351,7 +360,7 @@ func TestLiveFrontEndInterop(t *testing.T) {
 	})
 
 	t.Run("unsubscribe", func(t *testing.T) {
-		a, b, c := interop.NewClient("unsub-a"), interop.NewClient("unsub-b"), interop.NewClient("unsub-c")
+		a, b, c := newInteropClient("unsub-a"), newInteropClient("unsub-b"), newInteropClient("unsub-c")
 		defer a.Terminate()
 		defer b.Terminate()
 		defer c.Terminate()
