@@ -41,6 +41,11 @@ func (c *conn) ackReady(a *pendingAck, pkt []byte) {
 			due = append(due, p)
 		}
 	}
-	c.acks.pending = append(c.acks.pending[:0], c.acks.pending[n:]...)
+	if n == 0 {
+		return // an earlier one is still being stored
+	}
+	rest := copy(c.acks.pending, c.acks.pending[n:])
+	clear(c.acks.pending[rest:])
+	c.acks.pending = c.acks.pending[:rest]
 	c.queue(due, false) // under the lock: acknowledgements queue in order
 }
