@@ -135,6 +135,13 @@ func TestLiveFrontEndInterop(t *testing.T) {
 			if err := cmds[q].Start(); err != nil {
 				t.Fatal(err)
 			}
+			cmd := cmds[q]
+			t.Cleanup(func() {
+				if cmd.ProcessState == nil { // the test failed before waiting for it
+					cmd.Process.Kill()
+					cmd.Wait()
+				}
+			})
 		}
 		tok := f.p.viewerToken("mosq")
 		for q := range 3 {
