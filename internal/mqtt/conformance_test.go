@@ -555,3 +555,31 @@ func TestStoreFailureClosesTheConnection(t *testing.T) {
 		r.closedSilently()
 	}
 }
+
+// TestProtocolLevels: MQTT at level 4 (3.1.1) and MQIsdp at level 3 (3.1)
+// are served; a level that its name does not go with, or any other, gets
+// CONNACK 0x01 and the close (MQTT-3.1.2-2).
+func TestProtocolLevels(t *testing.T) {
+	_, addr := startHub(t, Options{})
+	cases := []struct {
+		name  string
+		level byte
+		want  byte
+	}{
+		{"MQTT", 4, Accepted},
+		{"MQIsdp", 3, Accepted},
+		{"MQTT", 3, RefusedProtocol},
+		{"MQIsdp", 4, RefusedProtocol},
+		{"MQTT", 5, RefusedProtocol},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.name, " level ", c.level), func(t *testing.T) {
+			r := dialRaw(t, addr)
+			r.write(connectPacket(c.name, c.level, 0x02, "c"))
+			r.expect(typeConnack<<4, []byte{0, c.want})
+			if c.want != Accepted {
+				r.closedSilently()
+			}
+		})
+	}
+}

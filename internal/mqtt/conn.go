@@ -107,7 +107,9 @@ func (c *conn) readConnect(br *bufio.Reader) (*Connect, error) {
 		c.refuse(code)
 		return nil, errors.New(why)
 	}
-	if cp.Level != 4 && cp.Level != 3 {
+	// 3.1.1 is MQTT at level 4, 3.1 MQIsdp at level 3; a level the name
+	// does not go with is not one we speak (MQTT-3.1.2-2).
+	if !(cp.protocol == "MQTT" && cp.Level == 4 || cp.protocol == "MQIsdp" && cp.Level == 3) {
 		return refuse(RefusedProtocol, "unsupported protocol level")
 	}
 	if cp.ClientID == "" && !cp.CleanSession {

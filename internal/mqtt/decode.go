@@ -9,7 +9,7 @@ func parseConnect(flags byte, body []byte) (*Connect, error) {
 	}
 	d := &decoder{b: body}
 	proto := d.string()
-	c := &Connect{Level: d.byte()}
+	c := &Connect{Level: d.byte(), protocol: proto}
 	cf := d.byte()
 	c.KeepAlive = d.uint16()
 	if d.err != nil {
