@@ -64,8 +64,7 @@ func (s *Service) pin(ctx context.Context, room string, payload []byte) error {
 	if err := s.retained.set(ctx, t, payload); err != nil {
 		return err
 	}
-	if len(payload) > 0 {
-		return s.nc.Publish(topicSubject(t), payload)
-	}
-	return nil
+	// A cleared pin reaches the viewers watching too, as an empty message
+	// (MQTT-3.3.1-10), and their pages hide it.
+	return s.nc.Publish(topicSubject(t), payload)
 }

@@ -31,6 +31,7 @@ type conn struct {
 	held     bool // until CONNACK and what the session owes go first
 
 	revoked atomic.Bool // closed because its credentials were revoked
+	acks    ackOrder    // PUBACK and PUBREC, in the order of their PUBLISH
 }
 
 // handle serves nc from CONNECT to its end.
@@ -106,7 +107,9 @@ func (c *conn) readConnect(br *bufio.Reader) (*Connect, error) {
 		c.refuse(code)
 		return nil, errors.New(why)
 	}
-	if cp.Level != 4 && cp.Level != 3 {
+	// 3.1.1 is MQTT at level 4, 3.1 MQIsdp at level 3; a level the name
+	// does not go with is not one we speak (MQTT-3.1.2-2).
+	if !(cp.protocol == "MQTT" && cp.Level == 4 || cp.protocol == "MQIsdp" && cp.Level == 3) {
 		return refuse(RefusedProtocol, "unsupported protocol level")
 	}
 	if cp.ClientID == "" && !cp.CleanSession {
@@ -193,10 +196,16 @@ func (c *conn) dispatch(h byte, body []byte) error {
 			return err
 		}
 		c.unsubscribe(u)
-	case typePingreq:
+	case typePingreq, typeDisconnect:
+		// Neither has flags or a body (MQTT-2.2.2-2, MQTT-3.14.1-1): a
+		// DISCONNECT that breaks this is a violation, so the will goes.
+		if flags != 0 || len(body) != 0 {
+			return malformed("packet type %d with flags %#x and %d body bytes", h>>4, flags, len(body))
+		}
+		if h>>4 == typeDisconnect {
+			return errDisconnect
+		}
 		c.send([][]byte{pingresp}, false)
-	case typeDisconnect:
-		return errDisconnect
 	default:
 		return malformed("unexpected packet type %d", h>>4)
 	}
@@ -209,9 +218,10 @@ func (c *conn) publish(p *Publish) error {
 	var done func(error)
 	switch p.QoS {
 	case 1:
+		a := c.expectAck()
 		done = func(err error) {
 			if err == nil {
-				c.send([][]byte{ackPacket(typePuback, id)}, false)
+				c.ackReady(a, ackPacket(typePuback, id))
 			} else {
 				c.shutdown()
 			}
@@ -227,11 +237,11 @@ func (c *conn) publish(p *Publish) error {
 			// again (MQTT-4.3.3-2). If the first copy is still being
 			// stored, its PUBREC follows when it is.
 			if stored {
-				c.send([][]byte{ackPacket(typePubrec, id)}, false)
+				c.ackReady(c.expectAck(), ackPacket(typePubrec, id))
 			}
 			return nil
 		}
-		sess := c.sess
+		sess, a := c.sess, c.expectAck()
 		done = func(err error) {
 			sess.stored(id, err == nil)
 			if err != nil {
@@ -240,7 +250,9 @@ func (c *conn) publish(p *Publish) error {
 			}
 			// To the session's connection now: a persistent client
 			// that reconnected meanwhile resends the PUBLISH there.
-			if cc := sess.conn.Load(); cc != nil {
+			if cc := sess.conn.Load(); cc == c {
+				c.ackReady(a, ackPacket(typePubrec, id))
+			} else if cc != nil {
 				cc.send([][]byte{ackPacket(typePubrec, id)}, false)
 			}
 		}

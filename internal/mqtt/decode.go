@@ -9,7 +9,7 @@ func parseConnect(flags byte, body []byte) (*Connect, error) {
 	}
 	d := &decoder{b: body}
 	proto := d.string()
-	c := &Connect{Level: d.byte()}
+	c := &Connect{Level: d.byte(), protocol: proto}
 	cf := d.byte()
 	c.KeepAlive = d.uint16()
 	if d.err != nil {
@@ -28,6 +28,9 @@ func parseConnect(flags byte, body []byte) (*Connect, error) {
 		c.Will.Payload = d.bytes()
 		if c.Will.QoS > 2 {
 			return nil, malformed("will QoS 3") // MQTT-3.1.2-14
+		}
+		if d.err == nil && !validTopic(c.Will.Topic) {
+			return nil, malformed("will topic %q is empty or has wildcards", c.Will.Topic) // MQTT-4.7.1-1, MQTT-4.7.3-1
 		}
 	} else if cf&0x38 != 0 {
 		return nil, malformed("will QoS or retain set without a will")
@@ -63,7 +66,7 @@ func parsePublish(flags byte, body []byte) (*Publish, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	if p.Topic == "" || strings.ContainsAny(p.Topic, "+#") {
+	if !validTopic(p.Topic) {
 		return nil, malformed("PUBLISH topic %q is empty or has wildcards", p.Topic)
 	}
 	p.Payload = d.b
@@ -76,6 +79,9 @@ func parseSubscribe(flags byte, body []byte) (*Subscribe, error) {
 	}
 	d := &decoder{b: body}
 	s := &Subscribe{PacketID: d.uint16()}
+	if d.err == nil && s.PacketID == 0 {
+		return nil, malformed("SUBSCRIBE with packet id 0") // MQTT-2.3.1-1
+	}
 	for d.err == nil && len(d.b) > 0 {
 		f := Filter{Topic: d.string(), QoS: d.byte()}
 		if d.err == nil && f.QoS > 2 {
@@ -98,6 +104,9 @@ func parseUnsubscribe(flags byte, body []byte) (*Unsubscribe, error) {
 	}
 	d := &decoder{b: body}
 	u := &Unsubscribe{PacketID: d.uint16()}
+	if d.err == nil && u.PacketID == 0 {
+		return nil, malformed("UNSUBSCRIBE with packet id 0") // MQTT-2.3.1-1
+	}
 	for d.err == nil && len(d.b) > 0 {
 		u.Topics = append(u.Topics, d.string())
 	}
@@ -112,6 +121,12 @@ func parsePacketID(body []byte) (uint16, error) {
 	d := &decoder{b: body}
 	id := d.uint16()
 	return id, d.end()
+}
+
+// validTopic checks a topic name: at least one character, no wildcards
+// (MQTT-3.3.2-2, MQTT-4.7.1-1, MQTT-4.7.3-1).
+func validTopic(t string) bool {
+	return t != "" && !strings.ContainsAny(t, "+#")
 }
 
 // validFilter checks the wildcards of a topic filter: '#' only as the

@@ -73,7 +73,7 @@ type Message struct {
 
 // Connect is a decoded CONNECT packet.
 type Connect struct {
-	Level        byte
+	Level        byte // 4 with protocol name MQTT (3.1.1), 3 with MQIsdp (3.1)
 	CleanSession bool
 	KeepAlive    uint16 // seconds; 0 turns keep-alive off
 	ClientID     string
@@ -81,6 +81,7 @@ type Connect struct {
 	Username     string
 	Password     []byte
 	HasPassword  bool
+	protocol     string // the protocol name: MQTT or MQIsdp
 }
 
 // Publish is a decoded PUBLISH packet.

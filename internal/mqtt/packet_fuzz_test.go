@@ -18,6 +18,11 @@ func FuzzReadPacket(f *testing.F) {
 	f.Add([]byte{0xa2, 0x05, 0x00, 0x01, 0x00, 0x01, 'a'})
 	f.Add([]byte{0x10, 0xff, 0xff, 0xff, 0x7f})
 	f.Add([]byte{0x30, 0x03, 0x00, 0x01, 0xff})
+	// From the conformance tables (conformance_test.go).
+	f.Add(AppendSubscribe(nil, 0, Filter{Topic: "a/b"}))
+	f.Add(connectPacket("MQTT", 4, 0x02|0x04, "c", "status/#", "gone"))
+	f.Add(connectPacket("MQTT", 4, 0x02|0x40, "c", "secret"))
+	f.Add([]byte{typeUnsubscribe<<4 | 2, 2, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, body, err := readPacket(bufio.NewReader(bytes.NewReader(data)), 1<<16, nil)
 		if err != nil {
