@@ -89,6 +89,9 @@ func BenchmarkReconnectStorm(b *testing.B) {
 			b.ReportMetric(drain.Seconds()/float64(b.N), "s/drain")
 			b.ReportMetric(float64(sessions*10*b.N)/drain.Seconds(), "msgs/s")
 			b.ReportMetric(float64(sessions*b.N)/drain.Seconds(), "resumes/s")
+			st := h.s.mqtt.Stats()
+			b.ReportMetric(float64(st.FeedRetries.Load()), "feed-retries")
+			b.ReportMetric(float64(st.Refused.Load()+st.SlowClosed.Load()+st.Full.Load()), "refused+closed")
 		})
 	}
 }

@@ -255,11 +255,30 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// follow reads what the session is owed from the journal and sends it:
-// the backlog (published before the feed opened) once caught up, keeping
-// only its newest MaxOfflineMessages and MaxOfflineBytes, then each new
-// message as it comes.
+// follow reads what the session is owed from the journal and sends it,
+// reading again from the mark after an engine error (with a growing
+// pause, at most 10 s): under a reconnect storm the engine may answer
+// slowly, and closing the connection would only bring the client back
+// to ask again.
 func (j *journaled) follow(ctx context.Context) {
+	pause := 250 * time.Millisecond
+	for {
+		err := j.read(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		j.sess.srv.stats.FeedRetries.Add(1)
+		j.sess.srv.log.Warn("mqtt session cannot read the journal; trying again", "session", j.sess.key, "in", pause, "err", err)
+		sleepCtx(ctx, pause)
+		pause = min(2*pause, 10*time.Second)
+	}
+}
+
+// read follows the journal from the mark: the backlog (published before
+// the feed opened) once caught up, keeping only its newest
+// MaxOfflineMessages and MaxOfflineBytes, then each new message as it
+// comes. It returns nil when done for good, or the engine's error.
+func (j *journaled) read(ctx context.Context) error {
 	s := j.sess
 	s.mu.Lock()
 	var filters []Filter
@@ -271,20 +290,11 @@ func (j *journaled) follow(ctx context.Context) {
 	after := j.mark
 	s.mu.Unlock()
 	if len(filters) == 0 {
-		return
+		return nil
 	}
 	feed, err := j.j.Follow(filters, after)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.srv.log.Warn("mqtt session cannot read the journal; closing its connection", "session", s.key, "err", err)
-			if c := s.conn.Load(); c != nil {
-				c.shutdown()
-			}
-		}
-		return
-	}
-	if feed == nil {
-		return
+	if err != nil || feed == nil {
+		return err
 	}
 	defer feed.Stop()
 	s.srv.stats.Feeds.Add(1)
@@ -295,13 +305,7 @@ func (j *journaled) follow(ctx context.Context) {
 	for {
 		m, err := feed.Next(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.srv.log.Warn("mqtt session lost the journal; closing its connection", "session", s.key, "err", err)
-				if c := s.conn.Load(); c != nil {
-					c.shutdown()
-				}
-			}
-			return
+			return err
 		}
 		switch {
 		case m.CaughtUp:
@@ -309,7 +313,7 @@ func (j *journaled) follow(ctx context.Context) {
 			for _, b := range backlog {
 				if !j.send(ctx, b) {
 					j.lost(ctx)
-					return
+					return nil
 				}
 			}
 			backlog, size = nil, 0
@@ -325,7 +329,7 @@ func (j *journaled) follow(ctx context.Context) {
 		default:
 			if !j.send(ctx, m) {
 				j.lost(ctx)
-				return
+				return nil
 			}
 		}
 	}
