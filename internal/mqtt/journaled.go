@@ -365,8 +365,18 @@ func (j *journaled) qosLocked(m JournalMessage) byte {
 // packet id is free; it reports false when the feed should stop.
 func (j *journaled) send(ctx context.Context, m JournalMessage) bool {
 	s := j.sess
-	if err := j.reserve(m.Pos.Seq); err != nil {
-		return false
+	for pause := 250 * time.Millisecond; ; pause = min(2*pause, 10*time.Second) {
+		err := j.reserve(m.Pos.Seq)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, ErrSessionMoved) || ctx.Err() != nil {
+			return false
+		}
+		// The engine is slow or away: wait, the client kept connected.
+		s.srv.stats.FeedRetries.Add(1)
+		s.srv.log.Warn("mqtt session not saved before sending; trying again", "session", s.key, "in", pause, "err", err)
+		sleepCtx(ctx, pause)
 	}
 	id := m.Pos.packetID()
 	for {
@@ -419,7 +429,7 @@ func (j *journaled) sendLocked(c *conn, m JournalMessage, id uint16) {
 func (j *journaled) restore(c *conn) (present bool, err error) {
 	s := j.sess
 	var st *SessionState
-	var rev uint64
+	var rev, loadedReserved uint64
 	for attempt := 0; ; attempt++ {
 		if st, rev, err = j.j.LoadState(s.key); err != nil {
 			return false, err
@@ -436,7 +446,10 @@ func (j *journaled) restore(c *conn) (present bool, err error) {
 			}
 			st = &SessionState{Mark: head, Created: now.UnixMilli()}
 		}
+		loadedReserved = st.Reserved
+		// The claim reserves too, so that the first sends need no save.
 		st.Online, st.Seen = true, now.UnixMilli()
+		st.Reserved = max(st.Reserved, st.Mark.Seq+reserveAhead)
 		var newRev uint64
 		newRev, err = j.j.SaveState(s.key, st, rev)
 		if errors.Is(err, ErrSessionMoved) && attempt < 3 {
@@ -448,7 +461,7 @@ func (j *journaled) restore(c *conn) (present bool, err error) {
 		rev = newRev
 		break
 	}
-	dupTo := st.Reserved
+	dupTo := loadedReserved
 	if dupTo > st.Mark.Seq {
 		// What the last process may have sent existed when it stopped:
 		// newer messages go out without DUP.
