@@ -68,8 +68,13 @@ func BenchmarkReconnectStorm(b *testing.B) {
 								errs <- fmt.Errorf("%v", r)
 							}
 						}()
-						c, present := dialSession(b, h.mqtt, fmt.Sprintf("storm-%d-%d", round, i))
-						c.wait = 2 * time.Minute // a storm takes its time on a small machine
+						// Keep-alive 0 and a long wait: a storm takes its time
+						// on a small machine, and these clients do not ping.
+						c, code, present := dialKeepAlive(b, h.mqtt, fmt.Sprintf("storm-%d-%d", round, i), "", 0)
+						if code != 0 {
+							errs <- fmt.Errorf("session %d refused: CONNACK %d", i, code)
+							return
+						}
 						if !present {
 							errs <- fmt.Errorf("session %d not present", i)
 							return

@@ -72,13 +72,23 @@ func dialSession(t testing.TB, addr, id string) (*rawClient, bool) {
 // anonymous viewer) and returns the CONNACK's code and session present.
 func dialAs(t testing.TB, addr, id, token string) (*rawClient, byte, bool) {
 	t.Helper()
+	return dialKeepAlive(t, addr, id, token, 60)
+}
+
+// dialKeepAlive is dialAs with a keep-alive (0: the server's idle bound,
+// 5 min).
+func dialKeepAlive(t testing.TB, addr, id, token string, keepAlive uint16) (*rawClient, byte, bool) {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
 	c := &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
-	cp := &mqtt.Connect{ClientID: id, KeepAlive: 60}
+	if keepAlive == 0 {
+		c.wait = 4 * time.Minute // a client that never pings waits long (a storm)
+	}
+	cp := &mqtt.Connect{ClientID: id, KeepAlive: keepAlive}
 	if token != "" {
 		cp.Username, cp.Password, cp.HasPassword = "viewer", []byte(token), true
 	}
