@@ -103,6 +103,10 @@ type SessionState struct {
 	Created  int64            `json:"created"` // unix milliseconds
 	Seen     int64            `json:"seen"`    // unix milliseconds: last saved while online, or when it went offline
 	Online   bool             `json:"online,omitempty"`
+	// Holder names the claim that wrote the state (random, per process
+	// and resume), so that a save whose answer was lost (a timeout) is
+	// recognised as this process's own when the next one fails.
+	Holder string `json:"holder,omitempty"`
 }
 
 // Pending is a journaled message in flight: sent and not acknowledged,

@@ -2,6 +2,8 @@ package mqtt
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"sync"
@@ -32,6 +34,7 @@ type journaled struct {
 	j    Journal
 
 	rev       uint64           // the saved state's revision: another process's save fences this one off
+	holder    string           // this claim's name in the saved state
 	mark      Position         // the last journaled message sent
 	reserved  uint64           // sequences up to here may be sent before the next save
 	dupTo     uint64           // at restore: sequences after mark up to here may have been sent already
@@ -87,7 +90,7 @@ func (j *journaled) releasingLocked(id uint16) bool { return slices.Contains(j.r
 // stateLocked is the state to save; sess.mu is held.
 func (j *journaled) stateLocked(online bool) *SessionState {
 	s := j.sess
-	st := &SessionState{Mark: j.mark, Created: j.created,
+	st := &SessionState{Mark: j.mark, Created: j.created, Holder: j.holder,
 		Seen: time.Now().UnixMilli(), Online: online, Since: map[string]int64{}}
 	if online {
 		// Offline, nothing is sent past the mark: nothing is uncertain.
@@ -132,6 +135,13 @@ func (j *journaled) save(online bool) error {
 	}
 	s.mu.Unlock()
 	newRev, err := j.j.SaveState(s.key, st, rev)
+	if errors.Is(err, ErrSessionMoved) {
+		// An earlier save whose answer was lost (a timeout) may have
+		// landed: if the entry is still this claim's, go on from it.
+		if cur, curRev, lerr := j.j.LoadState(s.key); lerr == nil && cur != nil && cur.Holder == j.holder && j.holder != "" {
+			newRev, err = j.j.SaveState(s.key, st, curRev)
+		}
+	}
 	s.mu.Lock()
 	if err != nil {
 		j.dirty = j.dirty || dirty
@@ -430,6 +440,7 @@ func (j *journaled) restore(c *conn) (present bool, err error) {
 	s := j.sess
 	var st *SessionState
 	var rev, loadedReserved uint64
+	holder := newHolder()
 	for attempt := 0; ; attempt++ {
 		if st, rev, err = j.j.LoadState(s.key); err != nil {
 			return false, err
@@ -448,7 +459,7 @@ func (j *journaled) restore(c *conn) (present bool, err error) {
 		}
 		loadedReserved = st.Reserved
 		// The claim reserves too, so that the first sends need no save.
-		st.Online, st.Seen = true, now.UnixMilli()
+		st.Online, st.Seen, st.Holder = true, now.UnixMilli(), holder
 		st.Reserved = max(st.Reserved, st.Mark.Seq+reserveAhead)
 		var newRev uint64
 		newRev, err = j.j.SaveState(s.key, st, rev)
@@ -473,6 +484,7 @@ func (j *journaled) restore(c *conn) (present bool, err error) {
 	}
 	s.mu.Lock()
 	j.rev, j.mark, j.reserved, j.dupTo, j.created = rev, st.Mark, st.Reserved, dupTo, st.Created
+	j.holder = holder
 	j.lastSave = time.Now()
 	for f, t := range st.Since {
 		j.since[f] = t
@@ -509,4 +521,11 @@ func (j *journaled) restore(c *conn) (present bool, err error) {
 		s.mu.Unlock()
 	}
 	return present, nil
+}
+
+// newHolder names one claim of a session.
+func newHolder() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
