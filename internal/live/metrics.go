@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 			Help: "Persistent MQTT sessions online here reading their comments from LIVE_COMMENTS (one ordered consumer and two goroutines each)."},
 			func() float64 { return float64(st().Feeds.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_session_feed_retries_total",
-			Help: "Persistent MQTT sessions' reads of LIVE_COMMENTS, or saves due before sending, that failed (the engine slow or away) and were tried again, the client kept connected."},
+			Help: "Persistent MQTT sessions' reads of LIVE_COMMENTS and saves of their state that failed (the engine slow or away) and were tried again, the client kept connected."},
 			func() float64 { return float64(st().FeedRetries.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_sessions_moved_total",
 			Help: "Persistent MQTT sessions this process gave up because another process saved them since (a takeover)."},

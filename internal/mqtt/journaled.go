@@ -249,7 +249,9 @@ func (j *journaled) saver(ctx context.Context) {
 			if errors.Is(err, ErrSessionMoved) {
 				return
 			}
-			j.sess.srv.log.Warn("mqtt session not saved; retrying", "session", j.sess.key, "err", err)
+			// Counted, logged at debug: a storm makes thousands.
+			j.sess.srv.stats.FeedRetries.Add(1)
+			j.sess.srv.log.Debug("mqtt session not saved; retrying", "session", j.sess.key, "err", err)
 			signal(j.kick)
 			sleepCtx(ctx, saveEvery)
 		}
@@ -278,7 +280,7 @@ func (j *journaled) follow(ctx context.Context) {
 			return
 		}
 		j.sess.srv.stats.FeedRetries.Add(1)
-		j.sess.srv.log.Warn("mqtt session cannot read the journal; trying again", "session", j.sess.key, "in", pause, "err", err)
+		j.sess.srv.log.Debug("mqtt session cannot read the journal; trying again", "session", j.sess.key, "in", pause, "err", err)
 		sleepCtx(ctx, pause)
 		pause = min(2*pause, 10*time.Second)
 	}
@@ -385,7 +387,7 @@ func (j *journaled) send(ctx context.Context, m JournalMessage) bool {
 		}
 		// The engine is slow or away: wait, the client kept connected.
 		s.srv.stats.FeedRetries.Add(1)
-		s.srv.log.Warn("mqtt session not saved before sending; trying again", "session", s.key, "in", pause, "err", err)
+		s.srv.log.Debug("mqtt session not saved before sending; trying again", "session", s.key, "in", pause, "err", err)
 		sleepCtx(ctx, pause)
 	}
 	id := m.Pos.packetID()

@@ -197,7 +197,7 @@ type Stats struct {
 	OwedGone          atomic.Int64 // in-flight journaled messages the journal no longer held when their session resumed
 	SessionsMoved     atomic.Int64 // persistent sessions given up here because another process saved them since
 	Feeds             atomic.Int64 // journaled sessions reading the journal now (one feed and one saver goroutine each)
-	FeedRetries       atomic.Int64 // journal reads, or saves due before sending, that failed and were tried again
+	FeedRetries       atomic.Int64 // journal reads and session saves that failed (the engine slow or away) and were tried again
 }
 
 // NewServer returns a server; it serves once given listeners or
