@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/ops"
 )
 
 // defaultDataDir is where a server keeps its state and CLI commands look
@@ -95,11 +97,13 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	// The tee offers every record to the anomaly miner (ops), once `up`
+	// attaches it.
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(ops.NewLogTee(slog.NewTextHandler(w, opts), ops.NewLogFeed())), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(ops.NewLogTee(slog.NewJSONHandler(w, opts), ops.NewLogFeed())), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }

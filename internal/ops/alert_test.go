@@ -1,0 +1,159 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/config"
+)
+
+// TestAlertStoreDedupesAcrossReplicas: two replicas fire and resolve the
+// same alert many times; each transition is notified exactly once.
+func TestAlertStoreDedupesAcrossReplicas(t *testing.T) {
+	eng := startEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var got []string
+	var stores []*AlertStore
+	for range 2 {
+		s, err := OpenAlertStore(ctx, eng.JS, 1, newAlertMetrics(nil), quietLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.notify = func(st AlertState) {
+			mu.Lock()
+			got = append(got, st.Status)
+			mu.Unlock()
+		}
+		ready := make(chan struct{})
+		go s.run(ctx, ready)
+		<-ready
+		stores = append(stores, s)
+	}
+	a := Alert{ID: "slo/x/page", Kind: "slo", Severity: "page", Site: "cloud", Component: "sink/db", Check: "slo/x", Summary: "x"}
+	for range 5 {
+		stores[0].Fire(a)
+		stores[1].Fire(a)
+	}
+	waitFor(t, "both replicas to see it firing", func() bool { return stores[0].Firing(a.ID) && stores[1].Firing(a.ID) })
+	for range 5 {
+		stores[0].Resolve(a.ID)
+		stores[1].Resolve(a.ID)
+	}
+	waitFor(t, "both replicas to see it resolved", func() bool { return !stores[0].Firing(a.ID) && !stores[1].Firing(a.ID) })
+	waitFor(t, "two notifications", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != StatusFiring || got[1] != StatusResolved {
+		t.Errorf("notifications %v, want [firing resolved]", got)
+	}
+	l := stores[1].List()
+	if len(l) != 1 || l[0].Status != StatusResolved || l[0].EndsAt.IsZero() {
+		t.Errorf("list %+v", l)
+	}
+}
+
+// amReceiver is a loopback Alertmanager-style webhook receiver that
+// verifies Standard Webhooks signatures and can be told to fail.
+type amReceiver struct {
+	t      *testing.T
+	key    []byte
+	mu     sync.Mutex
+	fail   bool
+	got    []amPayload
+	failed int
+}
+
+func (r *amReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	id, ts := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp")
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || req.Header.Get("webhook-signature") != api.WebhookSignature(r.key, id, n, body) {
+		r.t.Errorf("bad signature on %s", id)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		r.failed++
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	var p amPayload
+	dec := json.NewDecoder(bytesReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		r.t.Errorf("payload: %v", err)
+	}
+	r.got = append(r.got, p)
+}
+
+// TestReceiverRetriesAndSigns: a receiver that fails gets the
+// notification again with backoff and, once it answers 2xx, an
+// Alertmanager version 4 body naming the alert's location.
+func TestReceiverRetriesAndSigns(t *testing.T) {
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwZZZZZZZZZZZZ"
+	key, err := config.WebhookKey(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &amReceiver{t: t, key: key, fail: true}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	reg := prometheus.NewRegistry()
+	m := newAlertMetrics(reg)
+	cfg := &config.Receiver{URL: srv.URL, Secret: secret, Timeout: config.Duration(5 * time.Second), RetryFor: config.Duration(time.Minute)}
+	r, err := newReceiver("oncall", cfg, "http://stadion.test", 10, m, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.run(ctx)
+	st := AlertState{Alert: Alert{ID: "slo/x/page", Kind: "slo", Severity: "page", Site: "cloud", Component: "subscription/orders", Check: "slo/x", Summary: "burning", StartsAt: time.Now().UTC()}, Status: StatusFiring, UpdatedAt: time.Now()}
+	r.enqueue(st)
+	waitFor(t, "a failed attempt", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return rcv.failed > 0 })
+	rcv.mu.Lock()
+	rcv.fail = false
+	rcv.mu.Unlock()
+	waitFor(t, "the retried delivery", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return len(rcv.got) == 1 })
+	p := rcv.got[0]
+	if p.Version != "4" || p.Status != "firing" || p.Receiver != "oncall" || len(p.Alerts) != 1 || p.ExternalURL != "http://stadion.test" {
+		t.Fatalf("payload %+v", p)
+	}
+	al := p.Alerts[0]
+	if al.Labels["component"] != "subscription/orders" || al.Labels["check"] != "slo/x" || al.Labels["severity"] != "page" || al.Fingerprint != Fingerprint("slo/x/page") {
+		t.Errorf("alert %+v", al)
+	}
+	if r.cfg.Accepts("anomaly", "info") != true {
+		t.Error("a receiver without filters takes everything")
+	}
+}
+
+// TestReceiverQueueIsBounded: past max_queued the oldest notification is
+// dropped and counted.
+func TestReceiverQueueIsBounded(t *testing.T) {
+	cfg := &config.Receiver{URL: "http://127.0.0.1:1", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwZZZZZZZZZZZZ", Timeout: config.Duration(time.Second), RetryFor: config.Duration(time.Second)}
+	r, err := newReceiver("full", cfg, "", 3, newAlertMetrics(nil), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		r.enqueue(AlertState{Alert: Alert{ID: strconv.Itoa(i), Kind: "slo", Severity: "page"}, Status: StatusFiring})
+	}
+	if len(r.queue) != 3 || r.queue[0].ID != "2" {
+		t.Errorf("queue %d long, head %q; want 3 and the oldest dropped", len(r.queue), r.queue[0].ID)
+	}
+}
