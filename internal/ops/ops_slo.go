@@ -59,6 +59,7 @@ func NewSLOService(o Options) (*SLOService, error) {
 	if o.Site == "" {
 		o.Site = "cloud"
 	}
+	o.Logger = o.Logger.With("service", "ops")
 	s := &SLOService{o: o, m: newAlertMetrics(o.Registry)}
 	a := o.Config.Alerts
 	for _, name := range sortedNames(a.Receivers) {
