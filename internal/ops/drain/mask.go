@@ -35,10 +35,11 @@ func Tokenize(line string, max int, dst []string) ([]string, int) {
 	dst = dst[:0]
 	dropped := 0
 	prevBearer := false
-	for _, f := range fields(line) {
+	start := -1
+	emit := func(f string) {
 		if len(dst) >= max {
 			dropped++
-			continue
+			return
 		}
 		t := MaskToken(f)
 		if prevBearer {
@@ -47,19 +48,11 @@ func Tokenize(line string, max int, dst []string) ([]string, int) {
 		prevBearer = strings.EqualFold(f, "bearer") || strings.EqualFold(f, "basic")
 		dst = append(dst, t)
 	}
-	return dst, dropped
-}
-
-// fields splits on spaces, tabs and newlines without allocating the
-// token strings (they are substrings of line).
-func fields(s string) []string {
-	out := make([]string, 0, 16)
-	start := -1
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
 		case ' ', '\t', '\n', '\r', '\v', '\f':
 			if start >= 0 {
-				out = append(out, s[start:i])
+				emit(line[start:i])
 				start = -1
 			}
 		default:
@@ -69,9 +62,9 @@ func fields(s string) []string {
 		}
 	}
 	if start >= 0 {
-		out = append(out, s[start:])
+		emit(line[start:])
 	}
-	return out
+	return dst, dropped
 }
 
 // MaskToken replaces a token's variable part by a placeholder. key=value
@@ -104,9 +97,13 @@ func MaskToken(tok string) string {
 }
 
 func isSecretKey(k string) bool {
-	k = strings.ToLower(strings.TrimLeft(k, "-\"'[{("))
+	k = strings.TrimLeft(k, "-\"'[{(")
 	for _, s := range secretKeys {
-		if k == s || strings.HasSuffix(k, "_"+s) || strings.HasSuffix(k, "-"+s) || strings.HasSuffix(k, "."+s) {
+		if len(k) < len(s) || !strings.EqualFold(k[len(k)-len(s):], s) {
+			continue
+		}
+		// The whole key, or its last part after _, - or . (dsn_password).
+		if n := len(k) - len(s); n == 0 || strings.IndexByte("_-.", k[n-1]) >= 0 {
 			return true
 		}
 	}
@@ -168,6 +165,9 @@ func isUUID(s string) bool {
 // brackets or bare (two or more colons, hex groups), and host:port with a
 // numeric port.
 func isIP(s string) bool {
+	if strings.IndexByte(s, '.') < 0 && strings.IndexByte(s, ':') < 0 {
+		return false
+	}
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		return end > 1 && isIPv6(s[1:end]) && (end == len(s)-1 || s[end+1] == ':' && allDigits(s[end+2:]))
@@ -190,12 +190,19 @@ func isIP(s string) bool {
 }
 
 func isIPv4(s string) bool {
-	parts := 0
-	for _, p := range strings.Split(s, ".") {
-		if len(p) == 0 || len(p) > 3 || !allDigits(p) {
+	parts, n := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if n == 0 || n > 3 {
+				return false
+			}
+			parts, n = parts+1, 0
+			continue
+		}
+		if !isDigit(s[i]) {
 			return false
 		}
-		parts++
+		n++
 	}
 	return parts == 4
 }
