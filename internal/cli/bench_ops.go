@@ -295,7 +295,7 @@ func opsBenchConfig(n int, interval time.Duration) (*config.Config, *prometheus.
 
 type discardAlerter struct{}
 
-func (discardAlerter) Fire(ops.Alert)  {}
+func (discardAlerter) Fire(ops.Alert) {}
 func (discardAlerter) Resolve(string) {}
 
 func (r *opsBenchResult) print(w io.Writer) {
