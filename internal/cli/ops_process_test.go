@@ -28,9 +28,12 @@ topics:
   laps:
     publishers: [pub]
     subscribers: [sub]
+  alerts:
+    subscribers: [oncall]
 clients:
   pub: {}
   sub: {}
+  oncall: {}
 webhooks:
   allow: [127.0.0.1]
 slo_policy:
@@ -45,6 +48,7 @@ slos:
     objective: 0.9
     indicator: {builtin: delivery_success, subscription: hook}
 alerts:
+  topic: alerts
   external_url: http://stadion.test
   receivers:
     oncall:
@@ -237,5 +241,25 @@ func TestSLOBurnAlertReachesReceiverAndResolves(t *testing.T) {
 	r := am.find(alertID, "resolved").Alerts[0]
 	if r.EndsAt.IsZero() || r.EndsAt.Before(r.StartsAt) || r.Labels["component"] != "subscription/hook" {
 		t.Errorf("resolved alert %+v", r)
+	}
+
+	// The alerts topic holds both transitions, once each, for its
+	// subscriber.
+	oncall := p.createKey("oncall")
+	var firing, resolved int
+	for _, ev := range p.readAll("alerts", oncall) {
+		data, _ := ev["data"].(map[string]any)
+		if data["id"] != alertID {
+			continue
+		}
+		switch data["status"] {
+		case "firing":
+			firing++
+		case "resolved":
+			resolved++
+		}
+	}
+	if firing != 1 || resolved != 1 {
+		t.Errorf("alerts topic: %d firing and %d resolved events for %s, want 1 and 1", firing, resolved, alertID)
 	}
 }
