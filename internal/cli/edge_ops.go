@@ -21,7 +21,7 @@ func startEdgeOps(ctx context.Context, eng *engine.Engine, o EdgeOptions, reg *p
 	if err != nil {
 		return nil, err
 	}
-	opt := ops.Options{Config: cfg, JS: eng.JS, Gatherer: reg, Registry: reg, Site: o.Venue, Logger: o.Logger}
+	opt := ops.SLOOptions{Config: cfg, JS: eng.JS, Gatherer: reg, Registry: reg, Site: o.Venue, Logger: o.Logger}
 	if t, ok := o.Logger.Handler().(*ops.LogTee); ok {
 		opt.Feed, opt.Conn = t.Feed(), eng.Conn
 	}

@@ -36,7 +36,9 @@ var upCmd = &command{
 an external one (--nats-url), validates the configuration, creates the topics'
 streams and serves the HTTP API. The capabilities the configuration uses
 start too: sinks, live comments over MQTT (--mqtt, and WebSocket at /mqtt),
-frame capture, and the cloud side of venue edges (--leaf). With no --config
+frame capture, and the cloud side of venue edges (--leaf). SLOs, alerts and
+the miner of the server's own logs always run (stadion slo, alerts,
+anomalies; docs/slo.md). With no --config
 it runs the bundled Games example (examples/games). The admin key is written
 to <data>/admin.key (0600) on first start.
 

@@ -26,7 +26,7 @@ func newOpsSLO(ctx context.Context, env serverEnv) (capability, error) {
 	if t, ok := env.log.Handler().(*ops.LogTee); ok {
 		feed = t.Feed()
 	}
-	o := ops.Options{
+	o := ops.SLOOptions{
 		Config: env.cfg, JS: env.eng.JS, Gatherer: gather, Registry: env.reg, Feed: feed, Logger: env.log,
 	}
 	if feed != nil {

@@ -20,14 +20,14 @@ import (
 // TestAlertStoreDedupesAcrossReplicas: two replicas fire and resolve the
 // same alert many times; each transition is notified exactly once.
 func TestAlertStoreDedupesAcrossReplicas(t *testing.T) {
-	eng := startEngine(t)
+	eng := sloTestEngine(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var mu sync.Mutex
 	var got []string
 	var stores []*AlertStore
 	for range 2 {
-		s, err := OpenAlertStore(ctx, eng.JS, 1, newAlertMetrics(nil), quietLog())
+		s, err := OpenAlertStore(ctx, eng.JS, 1, newAlertMetrics(nil), sloQuietLog())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,13 +46,13 @@ func TestAlertStoreDedupesAcrossReplicas(t *testing.T) {
 		stores[0].Fire(a)
 		stores[1].Fire(a)
 	}
-	waitFor(t, "both replicas to see it firing", func() bool { return stores[0].Firing(a.ID) && stores[1].Firing(a.ID) })
+	sloWaitFor(t, "both replicas to see it firing", func() bool { return stores[0].Firing(a.ID) && stores[1].Firing(a.ID) })
 	for range 5 {
 		stores[0].Resolve(a.ID)
 		stores[1].Resolve(a.ID)
 	}
-	waitFor(t, "both replicas to see it resolved", func() bool { return !stores[0].Firing(a.ID) && !stores[1].Firing(a.ID) })
-	waitFor(t, "two notifications", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
+	sloWaitFor(t, "both replicas to see it resolved", func() bool { return !stores[0].Firing(a.ID) && !stores[1].Firing(a.ID) })
+	sloWaitFor(t, "two notifications", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != 2 || got[0] != StatusFiring || got[1] != StatusResolved {
@@ -92,7 +92,7 @@ func (r *amReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var p amPayload
-	dec := json.NewDecoder(bytesReader(body))
+	dec := json.NewDecoder(sloBytesReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		r.t.Errorf("payload: %v", err)
@@ -115,7 +115,7 @@ func TestReceiverRetriesAndSigns(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := newAlertMetrics(reg)
 	cfg := &config.Receiver{URL: srv.URL, Secret: secret, Timeout: config.Duration(5 * time.Second), RetryFor: config.Duration(time.Minute)}
-	r, err := newReceiver("oncall", cfg, "http://stadion.test", 10, m, quietLog())
+	r, err := newReceiver("oncall", cfg, "http://stadion.test", 10, m, sloQuietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,11 +124,11 @@ func TestReceiverRetriesAndSigns(t *testing.T) {
 	go r.run(ctx)
 	st := AlertState{Alert: Alert{ID: "slo/x/page", Kind: "slo", Severity: "page", Site: "cloud", Component: "subscription/orders", Check: "slo/x", Summary: "burning", StartsAt: time.Now().UTC()}, Status: StatusFiring, UpdatedAt: time.Now()}
 	r.enqueue(st)
-	waitFor(t, "a failed attempt", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return rcv.failed > 0 })
+	sloWaitFor(t, "a failed attempt", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return rcv.failed > 0 })
 	rcv.mu.Lock()
 	rcv.fail = false
 	rcv.mu.Unlock()
-	waitFor(t, "the retried delivery", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return len(rcv.got) == 1 })
+	sloWaitFor(t, "the retried delivery", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return len(rcv.got) == 1 })
 	p := rcv.got[0]
 	if p.Version != "4" || p.Status != "firing" || p.Receiver != "oncall" || len(p.Alerts) != 1 || p.ExternalURL != "http://stadion.test" {
 		t.Fatalf("payload %+v", p)
@@ -146,7 +146,7 @@ func TestReceiverRetriesAndSigns(t *testing.T) {
 // dropped and counted.
 func TestReceiverQueueIsBounded(t *testing.T) {
 	cfg := &config.Receiver{URL: "http://127.0.0.1:1", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwZZZZZZZZZZZZ", Timeout: config.Duration(time.Second), RetryFor: config.Duration(time.Second)}
-	r, err := newReceiver("full", cfg, "", 3, newAlertMetrics(nil), quietLog())
+	r, err := newReceiver("full", cfg, "", 3, newAlertMetrics(nil), sloQuietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ type Anomalies struct {
 
 	mu      sync.Mutex
 	miner   *drain.Miner
-	classes map[classKey]*class
+	classes map[classKey]*logClass
 	minute  int64 // the minute lines are being budgeted in
 	inBudge int
 	toks    []string
@@ -44,7 +44,7 @@ type classKey struct {
 }
 
 // class is one template of one component.
-type class struct {
+type logClass struct {
 	id        string
 	component string
 	cluster   *drain.Cluster
@@ -86,7 +86,7 @@ func NewAnomalies(cfg config.Anomalies, site string, alerter Alerter, reg promet
 		miner: drain.New(drain.Options{
 			Similarity: cfg.Similarity, MaxTemplates: cfg.MaxTemplates, MaxTokens: cfg.MaxTokens,
 		}),
-		classes: map[classKey]*class{},
+		classes: map[classKey]*logClass{},
 	}
 }
 
@@ -144,14 +144,14 @@ func (a *Anomalies) Add(l LogLine) {
 		return
 	}
 	if cl == nil {
-		cl = &class{
+		cl = &logClass{
 			id: classID(l.Component, toks), component: l.Component, cluster: c, level: l.Level,
-			first: now, example: clip(strings.Join(toks, " "), maxExample), alerts: map[string]bool{},
+			first: now, example: clipExample(strings.Join(toks, " "), maxExample), alerts: map[string]bool{},
 		}
 		a.classes[k] = cl
 		a.m.classes.Set(float64(len(a.classes)))
 		if l.Level >= slog.LevelWarn {
-			a.raise(cl, "new", fmt.Sprintf("new %s log class in %s: %q", levelName(l.Level), l.Component, cl.example), now)
+			a.raise(cl, "new", fmt.Sprintf("new %s log class in %s: %q", anomalyLevel(l.Level), l.Component, cl.example), now)
 		}
 	}
 	cl.level = max(cl.level, l.Level)
@@ -160,7 +160,7 @@ func (a *Anomalies) Add(l LogLine) {
 	cl.bump(now.Unix() / 60)
 }
 
-func (c *class) bump(minute int64) {
+func (c *logClass) bump(minute int64) {
 	i := minute % int64(len(c.perMin))
 	if c.minOf[i] != minute {
 		c.minOf[i], c.perMin[i] = minute, 0
@@ -169,7 +169,7 @@ func (c *class) bump(minute int64) {
 }
 
 // in is the class's count in one minute (0 once it left the ring).
-func (c *class) in(minute int64) int64 {
+func (c *logClass) in(minute int64) int64 {
 	i := minute % int64(len(c.perMin))
 	if c.minOf[i] != minute {
 		return 0
@@ -203,7 +203,7 @@ func (a *Anomalies) Sweep() {
 	}
 }
 
-func (a *Anomalies) raise(c *class, what, summary string, now time.Time) {
+func (a *Anomalies) raise(c *logClass, what, summary string, now time.Time) {
 	if a.alerter == nil {
 		return
 	}
@@ -216,12 +216,12 @@ func (a *Anomalies) raise(c *class, what, summary string, now time.Time) {
 	a.alerter.Fire(Alert{
 		ID: "anomaly/" + what + "/" + c.id, Kind: "anomaly", Severity: sev, Site: a.site,
 		Component: c.component, Check: "logs/" + what + "-class", Summary: summary,
-		Labels:   map[string]string{"alertname": "LogAnomaly", "class": c.id, "level": levelName(c.level)},
+		Labels:   map[string]string{"alertname": "LogAnomaly", "class": c.id, "level": anomalyLevel(c.level)},
 		StartsAt: now.UTC(),
 	})
 }
 
-func (a *Anomalies) settle(c *class, what string) {
+func (a *Anomalies) settle(c *logClass, what string) {
 	delete(c.alerts, what)
 	if a.alerter != nil {
 		a.alerter.Resolve("anomaly/" + what + "/" + c.id)
@@ -236,7 +236,7 @@ func (a *Anomalies) Classes() []AnomalyClass {
 	out := make([]AnomalyClass, 0, len(a.classes))
 	for _, c := range a.classes {
 		out = append(out, AnomalyClass{
-			ID: c.id, Component: c.component, Template: c.cluster.String(), Level: levelName(c.level),
+			ID: c.id, Component: c.component, Template: c.cluster.String(), Level: anomalyLevel(c.level),
 			Count: c.count, LastMinute: c.in(prev), FirstSeen: c.first.UTC(), LastSeen: c.last.UTC(),
 			Example: c.example, Anomalous: len(c.alerts) > 0,
 		})
@@ -264,9 +264,9 @@ func classID(component string, toks []string) string {
 	return hex.EncodeToString(h.Sum(nil)[:6])
 }
 
-func levelName(l slog.Level) string { return strings.ToLower(l.String()) }
+func anomalyLevel(l slog.Level) string { return strings.ToLower(l.String()) }
 
-func clip(s string, n int) string {
+func clipExample(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

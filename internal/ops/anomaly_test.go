@@ -33,7 +33,7 @@ func TestLogTeeFeedsNewWarnClasses(t *testing.T) {
 	feed := NewLogFeed()
 	feed.attached.Store(true)
 	log := slog.New(NewLogTee(slog.NewTextHandler(io.Discard, nil), feed))
-	rec := &recorder{}
+	rec := &alertRecorder{}
 	a := NewAnomalies(anomalyConfig(), "cloud", rec, nil)
 	sinkLog := log.With("service", "delivery")
 	for i := range 5 {
@@ -73,7 +73,7 @@ func TestLogTeeFeedsNewWarnClasses(t *testing.T) {
 // that jumps to 40 raises a rate anomaly; lines past the budget are not
 // mined.
 func TestAnomalyRateJumpAndBudget(t *testing.T) {
-	rec := &recorder{}
+	rec := &alertRecorder{}
 	cfg := anomalyConfig()
 	a := NewAnomalies(cfg, "cloud", rec, nil)
 	start := time.Unix(1_800_000_000, 0).Truncate(time.Minute)

@@ -19,8 +19,8 @@ import (
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
-// Options build the SLO, alert and anomaly side of ops.
-type Options struct {
+// SLOOptions build the SLO, alert and anomaly side of ops.
+type SLOOptions struct {
 	Config *config.Config
 	JS     jetstream.JetStream
 	// Conn receives the engine's advisories ($JS.EVENT.ADVISORY.>); nil:
@@ -42,7 +42,7 @@ type Options struct {
 // receivers, and the anomaly miner; it serves /v1/slos, /v1/alerts and
 // /v1/anomalies.
 type SLOService struct {
-	o         Options
+	o         SLOOptions
 	alerts    *AlertStore
 	receivers []*receiver
 	slos      *SLOs
@@ -55,14 +55,14 @@ type SLOService struct {
 }
 
 // NewSLOService builds the service; Start opens its buckets.
-func NewSLOService(o Options) (*SLOService, error) {
+func NewSLOService(o SLOOptions) (*SLOService, error) {
 	if o.Site == "" {
 		o.Site = "cloud"
 	}
 	o.Logger = o.Logger.With("service", "ops")
 	s := &SLOService{o: o, m: newAlertMetrics(o.Registry)}
 	a := o.Config.Alerts
-	for _, name := range sortedNames(a.Receivers) {
+	for _, name := range sloSortedNames(a.Receivers) {
 		r, err := newReceiver(name, a.Receivers[name], strings.TrimRight(a.ExternalURL, "/"), a.MaxQueued, s.m, o.Logger)
 		if err != nil {
 			return nil, err

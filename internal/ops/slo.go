@@ -42,7 +42,7 @@ type SLOs struct {
 type sloDef struct {
 	name      string
 	cfg       *config.SLO
-	src       source
+	src       sloSource
 	component string
 	last      Counts // cumulative sources: the previous read
 	pending   map[int64]Counts
@@ -93,7 +93,7 @@ func NewSLOs(ctx context.Context, cfg *config.Config, js jetstream.JetStream, ga
 		}
 		longest = max(longest, b.Long.D())
 	}
-	for _, name := range sortedNames(cfg.SLOs) {
+	for _, name := range sloSortedNames(cfg.SLOs) {
 		c := cfg.SLOs[name]
 		src, comp, err := newSource(c.Indicator)
 		if err != nil {
@@ -114,12 +114,12 @@ func NewSLOs(ctx context.Context, cfg *config.Config, js jetstream.JetStream, ga
 		}
 		s.store = st
 	} else {
-		s.store = &sloStore{res: p.Resolution.D(), all: map[string]*series{}}
+		s.store = &sloStore{res: p.Resolution.D(), all: map[string]*sloSeries{}}
 	}
 	return s, nil
 }
 
-func sortedNames[V any](m map[string]V) []string {
+func sloSortedNames[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -172,7 +172,7 @@ func (s *SLOs) sample(now time.Time) {
 		s.log.Warn("slos: cannot read the metrics registry", "err", err)
 		return
 	}
-	byName := make(families, len(fams))
+	byName := make(metricFamilies, len(fams))
 	for _, f := range fams {
 		byName[f.GetName()] = f
 	}
@@ -274,14 +274,14 @@ func (s *SLOs) evaluateOne(d *sloDef, now time.Time) SLOStatus {
 		}
 	}
 	s.m.budget.WithLabelValues(d.name).Set(st.Budget)
-	for _, sev := range sortedNames(bySeverity) {
+	for _, sev := range sloSortedNames(bySeverity) {
 		id := "slo/" + d.name + "/" + sev
 		if t := bySeverity[sev]; t != nil {
 			st.Firing = append(st.Firing, sev)
 			s.fire(d, id, Alert{
 				ID: id, Kind: "slo", Severity: sev, Site: c.Site, Component: d.component, Check: "slo/" + d.name,
 				Summary: fmt.Sprintf("SLO %s (%s of %s good over %s) is burning its error budget %.1fx over %s and %.1fx over %s (%s at %gx): look at %s",
-					d.name, pct(c.Objective), st.Indicator, st.Window, t.LongBurn, t.Long, t.ShortBurn, t.Short, sev, t.Factor, d.component),
+					d.name, fmtPct(c.Objective), st.Indicator, st.Window, t.LongBurn, t.Long, t.ShortBurn, t.Short, sev, t.Factor, d.component),
 				Labels:   map[string]string{"alertname": "SLOBurnRate", "slo": d.name, "indicator": st.Indicator},
 				StartsAt: now.UTC(),
 			})
@@ -294,7 +294,7 @@ func (s *SLOs) evaluateOne(d *sloDef, now time.Time) SLOStatus {
 		s.fire(d, id, Alert{
 			ID: id, Kind: "budget", Severity: "ticket", Site: c.Site, Component: d.component, Check: "slo/" + d.name,
 			Summary: fmt.Sprintf("SLO %s has spent its error budget over %s (%.0f%% left; %.0f of %.0f events bad, objective %s): look at %s",
-				d.name, st.Window, 100*st.Budget, win.Bad(), win.Total, pct(c.Objective), d.component),
+				d.name, st.Window, 100*st.Budget, win.Bad(), win.Total, fmtPct(c.Objective), d.component),
 			Labels:   map[string]string{"alertname": "SLOErrorBudgetExhausted", "slo": d.name, "indicator": st.Indicator},
 			StartsAt: now.UTC(),
 		})
@@ -318,7 +318,7 @@ func (s *SLOs) resolve(d *sloDef, id string) {
 	}
 }
 
-func pct(f float64) string { return fmt.Sprintf("%.4g%%", 100*f) }
+func fmtPct(f float64) string { return fmt.Sprintf("%.4g%%", 100*f) }
 
 func indicatorName(in config.Indicator) string {
 	switch {

@@ -23,7 +23,7 @@ const (
 )
 
 // series is one SLO's mirrored buckets.
-type series struct {
+type sloSeries struct {
 	fine, hours map[int64]Counts
 }
 
@@ -32,7 +32,7 @@ type sloStore struct {
 	res         time.Duration
 
 	mu  sync.Mutex
-	all map[string]*series
+	all map[string]*sloSeries
 }
 
 func openSLOStore(ctx context.Context, js jetstream.JetStream, res, fineKeep, hoursKeep time.Duration, replicas int) (*sloStore, error) {
@@ -50,13 +50,13 @@ func openSLOStore(ctx context.Context, js jetstream.JetStream, res, fineKeep, ho
 	if err != nil {
 		return nil, err
 	}
-	return &sloStore{fine: fine, hours: hours, res: res, all: map[string]*series{}}, nil
+	return &sloStore{fine: fine, hours: hours, res: res, all: map[string]*sloSeries{}}, nil
 }
 
-func (s *sloStore) series(name string) *series {
+func (s *sloStore) series(name string) *sloSeries {
 	sr := s.all[name]
 	if sr == nil {
-		sr = &series{fine: map[int64]Counts{}, hours: map[int64]Counts{}}
+		sr = &sloSeries{fine: map[int64]Counts{}, hours: map[int64]Counts{}}
 		s.all[name] = sr
 	}
 	return sr

@@ -46,20 +46,20 @@ func pushCounter(reg *prometheus.Registry) *prometheus.CounterVec {
 // counts its own pushes, the burn is computed from both, fires when both
 // windows burn and resolves once the short window has recovered.
 func TestSLOsShareCountsAndBurn(t *testing.T) {
-	eng := startEngine(t)
+	eng := sloTestEngine(t)
 	cfg := parseConfig(t, sloTestConfig)
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	type replica struct {
 		s      *SLOs
 		pushes *prometheus.CounterVec
-		rec    *recorder
+		rec    *alertRecorder
 	}
 	var rs []replica
 	for range 2 {
 		reg := prometheus.NewRegistry()
-		rec := &recorder{}
-		s, err := NewSLOs(ctx, cfg, eng.JS, reg, rec, nil, quietLog())
+		rec := &alertRecorder{}
+		s, err := NewSLOs(ctx, cfg, eng.JS, reg, rec, nil, sloQuietLog())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestSLOsShareCountsAndBurn(t *testing.T) {
 	for range 20 {
 		step(0, 5, 5, 0)
 	}
-	waitFor(t, "replica 1 to see the shared burn", func() bool {
+	sloWaitFor(t, "replica 1 to see the shared burn", func() bool {
 		rs[1].s.Tick(ctx)
 		return rs[1].rec.firing()["slo/orders-delivery/page"]
 	})
@@ -132,8 +132,8 @@ func TestSLOsShareCountsAndBurn(t *testing.T) {
 func TestSLOLowTrafficHoldsBurn(t *testing.T) {
 	cfg := parseConfig(t, sloTestConfig)
 	reg := prometheus.NewRegistry()
-	rec := &recorder{}
-	s, err := NewSLOs(context.Background(), cfg, nil, reg, rec, nil, quietLog())
+	rec := &alertRecorder{}
+	s, err := NewSLOs(context.Background(), cfg, nil, reg, rec, nil, sloQuietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

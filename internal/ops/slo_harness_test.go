@@ -12,15 +12,15 @@ import (
 	"github.com/stadion-dev/stadion/internal/engine"
 )
 
-// startEngine runs a real embedded engine on a free port with its store
+// sloTestEngine runs a real embedded engine on a free port with its store
 // in a temporary directory.
-func startEngine(t *testing.T) *engine.Engine {
+func sloTestEngine(t *testing.T) *engine.Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	eng, err := engine.Start(ctx, engine.Options{
 		DataDir: t.TempDir(), ClientAddr: "127.0.0.1:0", SyncAlways: false,
-		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: quietLog(),
+		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: sloQuietLog(),
 	})
 	if err != nil {
 		t.Fatalf("engine: %v", err)
@@ -33,10 +33,10 @@ func startEngine(t *testing.T) *engine.Engine {
 	return eng
 }
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func sloQuietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// sloWaitFor polls cond until it holds or the deadline passes.
+func sloWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
@@ -47,14 +47,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// recorder is an Alerter that records what it is told, in order.
-type recorder struct {
+// alertRecorder is an Alerter that records what it is told, in order.
+type alertRecorder struct {
 	mu     sync.Mutex
 	events []string // "fire <id>" / "resolve <id>"
 	last   map[string]Alert
 }
 
-func (r *recorder) Fire(a Alert) {
+func (r *alertRecorder) Fire(a Alert) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.last == nil {
@@ -64,13 +64,13 @@ func (r *recorder) Fire(a Alert) {
 	r.last[a.ID] = a
 }
 
-func (r *recorder) Resolve(id string) {
+func (r *alertRecorder) Resolve(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, "resolve "+id)
 }
 
-func (r *recorder) firing() map[string]bool {
+func (r *alertRecorder) firing() map[string]bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	on := map[string]bool{}
@@ -91,4 +91,4 @@ func cutPrefix(s, p string) (string, bool) {
 	return "", false
 }
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+func sloBytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
