@@ -11,41 +11,48 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
-// receiver sends notifications to one configured webhook, one at a time
-// and in order; a failing attempt is retried with exponential backoff (1s
-// doubling to 1m) for the receiver's retry_for. Its queue holds at most
-// alerts.max_queued notifications; past that the oldest is dropped and
-// counted.
+// NotifyStream holds the notifications waiting for receivers, one subject
+// per receiver (ops.notify.<receiver>), work-queue retention: a
+// notification stays until a replica's worker delivered it or gave up, so
+// it survives the replica that queued it. At most alerts.max_queued wait
+// per receiver; past that the oldest is discarded.
+const (
+	NotifyStream  = "OPS_NOTIFY"
+	notifySubject = "ops.notify."
+)
+
+// receiver sends one configured webhook's notifications. Every replica
+// runs a worker on the receiver's durable consumer, so each notification
+// is sent by one of them, one at a time and in order. A failed attempt
+// is retried (the message is nacked with exponential backoff from 1s to
+// 1m) until retry_for has passed since it was queued.
 type receiver struct {
 	name        string
 	cfg         *config.Receiver
 	key         []byte
 	externalURL string
 	client      *http.Client
+	js          jetstream.JetStream
 	m           *alertMetrics
 	log         *slog.Logger
-	max         int
-
-	mu    sync.Mutex
-	queue []AlertState
-	wake  chan struct{}
 }
 
-func newReceiver(name string, cfg *config.Receiver, externalURL string, max int, m *alertMetrics, log *slog.Logger) (*receiver, error) {
+func newReceiver(name string, cfg *config.Receiver, externalURL string, js jetstream.JetStream, m *alertMetrics, log *slog.Logger) (*receiver, error) {
 	key, err := config.WebhookKey(cfg.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("alerts.receivers.%s.secret: %w", name, err)
 	}
 	return &receiver{
-		name: name, cfg: cfg, key: key, externalURL: externalURL, m: m, log: log, max: max,
-		wake: make(chan struct{}, 1),
+		name: name, cfg: cfg, key: key, externalURL: externalURL, js: js, m: m, log: log,
 		client: &http.Client{
 			Timeout: cfg.Timeout.D(),
 			// A receiver's answer is a status; following a redirect would let
@@ -55,97 +62,118 @@ func newReceiver(name string, cfg *config.Receiver, externalURL string, max int,
 	}, nil
 }
 
-// enqueue adds a notification if the receiver wants its kind and severity.
-func (r *receiver) enqueue(st AlertState) {
+// ensureNotifyStream creates or updates the notification stream.
+func ensureNotifyStream(ctx context.Context, js jetstream.JetStream, maxQueued, replicas int) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: NotifyStream, Description: "stadion alert notifications waiting for their receivers",
+		Subjects: []string{notifySubject + ">"}, Retention: jetstream.WorkQueuePolicy,
+		MaxMsgsPerSubject: int64(maxQueued), Discard: jetstream.DiscardOld, MaxAge: 7 * 24 * time.Hour,
+		MaxMsgSize: 64 << 10, Duplicates: 10 * time.Minute, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
+	})
+	return err
+}
+
+// enqueue stores a notification for the receiver if it wants its kind
+// and severity. The message id makes a repeat of one transition a no-op.
+func (r *receiver) enqueue(ctx context.Context, st AlertState) {
 	if !r.cfg.Accepts(st.Kind, st.Severity) {
 		return
 	}
-	r.mu.Lock()
-	if len(r.queue) >= r.max {
-		r.queue = r.queue[1:]
+	raw, _ := json.Marshal(st)
+	msg := nats.NewMsg(notifySubject + r.name)
+	msg.Data = raw
+	msg.Header.Set(jetstream.MsgIDHeader, r.name+":"+transitionID(st))
+	if _, err := r.js.PublishMsg(ctx, msg); err != nil {
 		r.m.notifications.WithLabelValues(r.name, "dropped").Inc()
-	}
-	r.queue = append(r.queue, st)
-	r.m.queued.WithLabelValues(r.name).Set(float64(len(r.queue)))
-	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
+		r.log.Error("alerts: cannot queue a notification", "receiver", r.name, "alert", st.ID, "err", err)
 	}
 }
 
-func (r *receiver) head() (AlertState, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.queue) == 0 {
-		return AlertState{}, false
-	}
-	return r.queue[0], true
-}
-
-func (r *receiver) pop(st AlertState) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	// The head may have been dropped for a newer one while it was sent.
-	if len(r.queue) > 0 && r.queue[0].ID == st.ID && r.queue[0].UpdatedAt.Equal(st.UpdatedAt) {
-		r.queue = r.queue[1:]
-	}
-	r.m.queued.WithLabelValues(r.name).Set(float64(len(r.queue)))
+// transitionID names one transition of one alert: the same on every
+// retry, so receivers can drop repeats (webhook-id).
+func transitionID(st AlertState) string {
+	return "alert_" + Fingerprint(st.ID) + "_" + st.Status + "_" + strconv.FormatInt(st.UpdatedAt.UnixNano(), 36)
 }
 
 // run delivers until ctx ends.
 func (r *receiver) run(ctx context.Context) {
-	for {
-		st, ok := r.head()
-		if !ok {
-			select {
-			case <-ctx.Done():
-				return
-			case <-r.wake:
-				continue
-			}
-		}
-		r.deliver(ctx, st)
-		r.pop(st)
-		if ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-// deliver retries one notification until it is accepted or retry_for
-// has passed since the first attempt.
-func (r *receiver) deliver(ctx context.Context, st AlertState) {
-	deadline := time.Now().Add(r.cfg.RetryFor.D())
-	backoff := time.Second
-	for attempt := 1; ; attempt++ {
-		err := r.post(ctx, st)
+	var cons jetstream.Consumer
+	for cons == nil {
+		c, err := r.js.CreateOrUpdateConsumer(ctx, NotifyStream, jetstream.ConsumerConfig{
+			Durable: "notify-" + r.name, FilterSubject: notifySubject + r.name,
+			AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1, AckWait: r.cfg.Timeout.D() + 30*time.Second,
+		})
 		if err == nil {
-			r.m.notifications.WithLabelValues(r.name, "ok").Inc()
+			cons = c
+			break
+		}
+		r.log.Warn("alerts: cannot open the receiver's queue; retrying", "receiver", r.name, "err", err)
+		if !sleepCtx(ctx, 5*time.Second) {
 			return
 		}
-		r.m.notifications.WithLabelValues(r.name, "failed").Inc()
-		if attempt == 1 || attempt%10 == 0 {
-			r.log.Warn("alert receiver failed; retrying", "receiver", r.name, "alert", st.ID, "status", st.Status, "attempt", attempt, "err", err)
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			if !sleepCtx(ctx, time.Second) {
+				return
+			}
+			continue
 		}
-		if time.Now().Add(backoff).After(deadline) {
-			r.m.notifications.WithLabelValues(r.name, "expired").Inc()
-			r.log.Error("alert receiver gave up on a notification", "receiver", r.name, "alert", st.ID, "status", st.Status, "retried_for", r.cfg.RetryFor.D())
-			return
+		for msg := range batch.Messages() {
+			r.handle(ctx, msg)
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
+		if info := cons.CachedInfo(); info != nil {
+			r.m.queued.WithLabelValues(r.name).Set(float64(info.NumPending))
 		}
-		backoff = min(backoff*2, time.Minute)
 	}
 }
 
-// post sends one signed attempt. webhook-id is the same on every retry
-// of one transition, so a receiver can drop repeats.
+// handle makes one attempt at one notification: ack on success, term
+// once retry_for has passed since it was queued, else nack with backoff.
+func (r *receiver) handle(ctx context.Context, msg jetstream.Msg) {
+	var st AlertState
+	if err := json.Unmarshal(msg.Data(), &st); err != nil {
+		_ = msg.Term()
+		return
+	}
+	meta, _ := msg.Metadata()
+	err := r.post(ctx, st)
+	if err == nil {
+		r.m.notifications.WithLabelValues(r.name, "ok").Inc()
+		_ = msg.Ack()
+		return
+	}
+	r.m.notifications.WithLabelValues(r.name, "failed").Inc()
+	attempt, queued := uint64(1), time.Now()
+	if meta != nil {
+		attempt, queued = meta.NumDelivered, meta.Timestamp
+	}
+	backoff := min(time.Second<<min(attempt-1, 6), time.Minute)
+	if time.Since(queued)+backoff > r.cfg.RetryFor.D() {
+		r.m.notifications.WithLabelValues(r.name, "expired").Inc()
+		r.log.Error("alert receiver gave up on a notification", "receiver", r.name, "alert", st.ID, "status", st.Status, "retried_for", r.cfg.RetryFor.D(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	if attempt == 1 || attempt%10 == 0 {
+		r.log.Warn("alert receiver failed; retrying", "receiver", r.name, "alert", st.ID, "status", st.Status, "attempt", attempt, "err", err)
+	}
+	_ = msg.NakWithDelay(backoff)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// post sends one signed attempt.
 func (r *receiver) post(ctx context.Context, st AlertState) error {
 	body, err := json.Marshal(newPayload(r.name, r.externalURL, st))
 	if err != nil {
@@ -155,7 +183,7 @@ func (r *receiver) post(ctx context.Context, st AlertState) error {
 	if err != nil {
 		return err
 	}
-	id := "alert_" + Fingerprint(st.ID) + "_" + st.Status + "_" + strconv.FormatInt(st.UpdatedAt.UnixNano(), 36)
+	id := transitionID(st)
 	ts := time.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "stadion-alerts")

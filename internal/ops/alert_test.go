@@ -102,8 +102,11 @@ func (r *amReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 // TestReceiverRetriesAndSigns: a receiver that fails gets the
 // notification again with backoff and, once it answers 2xx, an
-// Alertmanager version 4 body naming the alert's location.
+// Alertmanager version 4 body naming the alert's location; the
+// notification waits in the engine, so a worker started later (another
+// replica, after the first died) delivers it.
 func TestReceiverRetriesAndSigns(t *testing.T) {
+	eng := sloTestEngine(t)
 	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwZZZZZZZZZZZZ"
 	key, err := config.WebhookKey(secret)
 	if err != nil {
@@ -112,18 +115,21 @@ func TestReceiverRetriesAndSigns(t *testing.T) {
 	rcv := &amReceiver{t: t, key: key, fail: true}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
-	reg := prometheus.NewRegistry()
-	m := newAlertMetrics(reg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := ensureNotifyStream(ctx, eng.JS, 10, 1); err != nil {
+		t.Fatal(err)
+	}
+	m := newAlertMetrics(prometheus.NewRegistry())
 	cfg := &config.Receiver{URL: srv.URL, Secret: secret, Timeout: config.Duration(5 * time.Second), RetryFor: config.Duration(time.Minute)}
-	r, err := newReceiver("oncall", cfg, "http://stadion.test", 10, m, sloQuietLog())
+	r, err := newReceiver("oncall", cfg, "http://stadion.test", eng.JS, m, sloQuietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go r.run(ctx)
 	st := AlertState{Alert: Alert{ID: "slo/x/page", Kind: "slo", Severity: "page", Site: "cloud", Component: "subscription/orders", Check: "slo/x", Summary: "burning", StartsAt: time.Now().UTC()}, Status: StatusFiring, UpdatedAt: time.Now()}
-	r.enqueue(st)
+	r.enqueue(ctx, st)
+	r.enqueue(ctx, st) // the same transition twice: queued once
+	go r.run(ctx)
 	sloWaitFor(t, "a failed attempt", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return rcv.failed > 0 })
 	rcv.mu.Lock()
 	rcv.fail = false
@@ -137,23 +143,46 @@ func TestReceiverRetriesAndSigns(t *testing.T) {
 	if al.Labels["component"] != "subscription/orders" || al.Labels["check"] != "slo/x" || al.Labels["severity"] != "page" || al.Fingerprint != Fingerprint("slo/x/page") {
 		t.Errorf("alert %+v", al)
 	}
-	if r.cfg.Accepts("anomaly", "info") != true {
-		t.Error("a receiver without filters takes everything")
+	info, err := eng.JS.Stream(ctx, NotifyStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sloWaitFor(t, "the queue to empty", func() bool { i, _ := info.Info(ctx); return i != nil && i.State.Msgs == 0 })
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if len(rcv.got) != 1 {
+		t.Errorf("%d deliveries, want 1", len(rcv.got))
 	}
 }
 
 // TestReceiverQueueIsBounded: past max_queued the oldest notification is
-// dropped and counted.
+// discarded by the engine.
 func TestReceiverQueueIsBounded(t *testing.T) {
+	eng := sloTestEngine(t)
+	ctx := context.Background()
+	if err := ensureNotifyStream(ctx, eng.JS, 3, 1); err != nil {
+		t.Fatal(err)
+	}
 	cfg := &config.Receiver{URL: "http://127.0.0.1:1", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwZZZZZZZZZZZZ", Timeout: config.Duration(time.Second), RetryFor: config.Duration(time.Second)}
-	r, err := newReceiver("full", cfg, "", 3, newAlertMetrics(nil), sloQuietLog())
+	r, err := newReceiver("full", cfg, "", eng.JS, newAlertMetrics(nil), sloQuietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		r.enqueue(AlertState{Alert: Alert{ID: strconv.Itoa(i), Kind: "slo", Severity: "page"}, Status: StatusFiring})
+		r.enqueue(ctx, AlertState{Alert: Alert{ID: strconv.Itoa(i), Kind: "slo", Severity: "page"}, Status: StatusFiring})
 	}
-	if len(r.queue) != 3 || r.queue[0].ID != "2" {
-		t.Errorf("queue %d long, head %q; want 3 and the oldest dropped", len(r.queue), r.queue[0].ID)
+	s, err := eng.JS.Stream(ctx, NotifyStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 3 || info.State.FirstSeq != 3 {
+		t.Errorf("%d queued from seq %d; want 3, the oldest two dropped", info.State.Msgs, info.State.FirstSeq)
+	}
+	if !r.cfg.Accepts("anomaly", "info") {
+		t.Error("a receiver without filters takes everything")
 	}
 }

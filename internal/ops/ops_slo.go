@@ -63,7 +63,7 @@ func NewSLOService(o SLOOptions) (*SLOService, error) {
 	s := &SLOService{o: o, m: newAlertMetrics(o.Registry)}
 	a := o.Config.Alerts
 	for _, name := range sloSortedNames(a.Receivers) {
-		r, err := newReceiver(name, a.Receivers[name], strings.TrimRight(a.ExternalURL, "/"), a.MaxQueued, s.m, o.Logger)
+		r, err := newReceiver(name, a.Receivers[name], strings.TrimRight(a.ExternalURL, "/"), o.JS, s.m, o.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -84,6 +84,11 @@ func (s *SLOService) Start(ctx context.Context) error {
 	store, err := OpenAlertStore(ctx, s.o.JS, 1, s.m, s.o.Logger)
 	if err != nil {
 		return fmt.Errorf("alerts bucket: %w", err)
+	}
+	if len(s.receivers) > 0 {
+		if err := ensureNotifyStream(ctx, s.o.JS, s.o.Config.Alerts.MaxQueued, 1); err != nil {
+			return fmt.Errorf("alert notifications stream: %w", err)
+		}
 	}
 	s.alerts = store
 	store.notify = s.notify
@@ -141,16 +146,16 @@ func (s *SLOService) Stop(ctx context.Context) error {
 // notify hands a transition this replica won to every receiver and the
 // alerts topic.
 func (s *SLOService) notify(st AlertState) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	for _, r := range s.receivers {
-		r.enqueue(st)
+		r.enqueue(ctx, st)
 	}
 	topic := s.o.Config.Alerts.Topic
 	if topic == "" || s.o.Publish == nil {
 		return
 	}
 	raw, _ := json.Marshal(st)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	dedupe := "alert:" + Fingerprint(st.ID) + ":" + st.Status + ":" + st.UpdatedAt.Format(time.RFC3339Nano)
 	if err := s.o.Publish(ctx, topic, raw, dedupe); err != nil {
 		s.o.Logger.Warn("alerts: cannot publish to the alerts topic", "topic", topic, "alert", st.ID, "err", err)
