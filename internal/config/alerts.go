@@ -16,8 +16,8 @@ type Alerts struct {
 	// ExternalURL is the externalURL of the Alertmanager-shaped payload
 	// (this stadion's address as operators reach it).
 	ExternalURL string `yaml:"external_url"`
-	// MaxQueued caps the notifications waiting per receiver (default
-	// 1000); beyond it the oldest is dropped and counted.
+	// MaxQueued caps the notifications waiting per receiver in the
+	// engine (default 1000); beyond it the oldest is discarded.
 	MaxQueued int                  `yaml:"max_queued"`
 	Receivers map[string]*Receiver `yaml:"receivers"`
 }
@@ -29,8 +29,8 @@ type Receiver struct {
 	// Secret signs the requests: whsec_ and the base64 of 24-64 bytes.
 	Secret  string   `yaml:"secret"`
 	Timeout Duration `yaml:"timeout"` // per attempt, default 10s
-	// RetryFor is how long a failing notification is retried, with
-	// exponential backoff from 1s to 1m (default 1h).
+	// RetryFor is how long after it was queued a failing notification is
+	// still retried, with exponential backoff from 1s to 1m (default 1h).
 	RetryFor Duration `yaml:"retry_for"`
 	// Severities and Kinds filter what the receiver gets (default all).
 	Severities []string `yaml:"severities"`

@@ -23,10 +23,10 @@ func newAlertMetrics(reg prometheus.Registerer) *alertMetrics {
 			Name: "stadion_alert_ops_dropped_total", Help: "Fire or resolve calls dropped because 1024 were already waiting.",
 		}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "stadion_alert_notifications_total", Help: "Alert notifications by receiver and outcome (ok, failed: an attempt failed and is retried, expired: retried for retry_for and given up, dropped: the queue was full).",
+			Name: "stadion_alert_notifications_total", Help: "Alert notification attempts by receiver and outcome (ok, failed: an attempt failed and is retried, expired: retried for retry_for and given up, dropped: could not be queued in the engine).",
 		}, []string{"receiver", "outcome"}),
 		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "stadion_alert_notifications_queued", Help: "Notifications waiting for a receiver (at most alerts.max_queued).",
+			Name: "stadion_alert_notifications_queued", Help: "Notifications waiting for a receiver in the engine (at most alerts.max_queued; the oldest is discarded past it), as this replica last fetched.",
 		}, []string{"receiver"}),
 	}
 	if reg != nil {
