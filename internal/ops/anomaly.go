@@ -145,7 +145,7 @@ func (a *Anomalies) Add(l LogLine) {
 	}
 	if cl == nil {
 		cl = &logClass{
-			id: classID(l.Component, toks), component: l.Component, cluster: c, level: l.Level,
+			id: a.classID(l, toks), component: l.Component, cluster: c, level: l.Level,
 			first: now, example: clipExample(strings.Join(toks, " "), maxExample), alerts: map[string]bool{},
 		}
 		a.classes[k] = cl
@@ -253,10 +253,15 @@ func (a *Anomalies) Classes() []AnomalyClass {
 	return out
 }
 
-// classID is stable for a component and the line that opened the class.
-func classID(component string, toks []string) string {
+// classID names a class by its component and the masked message of the
+// line that opened it (the whole masked line when the message is not
+// known: advisories), so every replica names it alike.
+func (a *Anomalies) classID(l LogLine, toks []string) string {
+	if l.Message != "" {
+		toks, _ = drain.Tokenize(l.Message, a.cfg.MaxTokens, nil)
+	}
 	h := sha256.New()
-	h.Write([]byte(component))
+	h.Write([]byte(l.Component))
 	for _, t := range toks {
 		h.Write([]byte{0})
 		h.Write([]byte(t))

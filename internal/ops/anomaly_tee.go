@@ -14,6 +14,10 @@ type LogLine struct {
 	Level     slog.Level
 	Component string
 	Text      string
+	// Message is the record's message alone, when known: a class opened
+	// by it is named after it (masked), so that replicas name the same
+	// class alike and its anomaly is one alert.
+	Message string
 }
 
 // LogFeed carries log lines from a LogTee to the anomaly miner: a bounded
@@ -86,7 +90,7 @@ func (t *LogTee) Handle(ctx context.Context, r slog.Record) error {
 		writeAttr(&b, t.group, a)
 		return true
 	})
-	t.feed.Offer(LogLine{Time: r.Time, Level: r.Level, Component: comp, Text: b.String()})
+	t.feed.Offer(LogLine{Time: r.Time, Level: r.Level, Component: comp, Text: b.String(), Message: r.Message})
 	return err
 }
 

@@ -115,3 +115,24 @@ func TestAdvisoryLine(t *testing.T) {
 		t.Errorf("%+v", l)
 	}
 }
+
+// TestAnomalyClassIDSameOnEveryReplica: two replicas that first see the
+// same message with different attributes name the class alike, so its
+// anomaly is one alert across replicas.
+func TestAnomalyClassIDSameOnEveryReplica(t *testing.T) {
+	ids := map[string]bool{}
+	for i, text := range []string{
+		"sink write failed sink=arrivals-db error=no such table: arrivals",
+		"sink write failed sink=rides-db error=database is locked",
+	} {
+		rec := &alertRecorder{}
+		a := NewAnomalies(anomalyConfig(), "cloud", rec, nil)
+		a.Add(LogLine{Time: time.Unix(int64(1_800_000_000+i), 0), Level: slog.LevelWarn, Component: "delivery", Text: text, Message: "sink write failed"})
+		for id := range rec.firing() {
+			ids[id] = true
+		}
+	}
+	if len(ids) != 1 {
+		t.Errorf("anomaly ids %v, want one", ids)
+	}
+}
