@@ -46,6 +46,10 @@ type Config struct {
 	Venues     map[string]*Venue    `yaml:"venues"`
 	Gate       Gate                 `yaml:"gate"`
 	Capture    Capture              `yaml:"capture"`
+	SLOs       map[string]*SLO      `yaml:"slos"`
+	SLOPolicy  SLOPolicy            `yaml:"slo_policy"`
+	Alerts     Alerts               `yaml:"alerts"`
+	Anomalies  Anomalies            `yaml:"anomalies"`
 
 	// Dir is the directory relative paths in the file are resolved against,
 	// inside FS. Set by Load.
@@ -206,6 +210,7 @@ func (c *Config) setDefaults() {
 	c.setLiveDefaults()
 	c.setGateDefaults()
 	c.setCaptureDefaults()
+	c.setSLODefaults()
 }
 
 // HasRole reports whether the named client has role.
