@@ -218,8 +218,14 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 			s.MQTTAddr = localHostPort(m.MQTTAddr())
 		}
 	}
+	o2 := newOps(env, s.svcs, nil) // up_ops.go; the Alerter arrives with the alerts receivers
+	if err := o2.Start(ctx); err != nil {
+		return err
+	}
+	s.svcs = append(s.svcs, o2)
 	mux := http.NewServeMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
+	o2.routes(mux, auth, env)
 	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)

@@ -46,6 +46,7 @@ type Config struct {
 	Venues     map[string]*Venue    `yaml:"venues"`
 	Gate       Gate                 `yaml:"gate"`
 	Capture    Capture              `yaml:"capture"`
+	Health     Health               `yaml:"health"`
 
 	// Dir is the directory relative paths in the file are resolved against,
 	// inside FS. Set by Load.
@@ -206,6 +207,7 @@ func (c *Config) setDefaults() {
 	c.setLiveDefaults()
 	c.setGateDefaults()
 	c.setCaptureDefaults()
+	c.setHealthDefaults()
 }
 
 // HasRole reports whether the named client has role.
