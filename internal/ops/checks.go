@@ -63,13 +63,14 @@ type SourceFunc func(ctx context.Context) []Check
 // Checks calls f.
 func (f SourceFunc) Checks(ctx context.Context) []Check { return f(ctx) }
 
-// State is a 0/1 check: 1 when bad (a paused sink, a link down).
+// State is a 0/1 check: 1 when bad (a link down, a failing database),
+// which then scores 0; raise Crit to 1 for a softer 40 (a paused sink).
 func State(site, component, name string, bad bool, detail string) Check {
 	v := 0.0
 	if bad {
 		v = 1
 	}
-	return Check{Site: site, Component: component, Name: name, Value: v, Warn: 0, Crit: 1, Detail: detail, NoHistory: true}
+	return Check{Site: site, Component: component, Name: name, Value: v, Warn: 0, Crit: 0.5, Detail: detail, NoHistory: true}
 }
 
 // finite replaces NaN and infinities, which JSON cannot carry.

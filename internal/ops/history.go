@@ -119,8 +119,8 @@ func (r *ring) series(key string, t, n int64) []float64 {
 func OpenHistory(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*History, error) {
 	h := &History{js: js, log: log, minutes: newRing(dayMinutes), hours: newRing(monthHours), hourMax: newRing(monthHours)}
 	for _, sc := range []jetstream.StreamConfig{
-		{Name: MinuteStream, Subjects: []string{minuteSubj}, MaxAge: 25 * time.Hour, MaxMsgs: dayMinutes + 120, MaxBytes: 512 << 20, Duplicates: 5 * time.Minute, Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld},
-		{Name: HourStream, Subjects: []string{hourSubj}, MaxAge: 32 * 24 * time.Hour, MaxMsgs: monthHours + 48, MaxBytes: 512 << 20, Duplicates: 2 * time.Hour, Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld},
+		{Name: MinuteStream, Subjects: []string{minuteSubj}, MaxAge: 25 * time.Hour, MaxMsgs: dayMinutes + 120, MaxBytes: 96 << 20, Duplicates: 5 * time.Minute, Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld},
+		{Name: HourStream, Subjects: []string{hourSubj}, MaxAge: 32 * 24 * time.Hour, MaxMsgs: monthHours + 48, MaxBytes: 64 << 20, Duplicates: 2 * time.Hour, Storage: jetstream.FileStorage, Discard: jetstream.DiscardOld},
 	} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("ops: stream %s: %w", sc.Name, err)
@@ -186,7 +186,7 @@ func (h *History) Record(ctx context.Context, now time.Time, checks []Check) err
 	}
 	vals := map[string]float64{}
 	for _, c := range checks {
-		if !c.NoHistory {
+		if !c.NoHistory && len(vals) < historyKeys {
 			vals[c.Key()] = finite(c.Value)
 		}
 	}

@@ -32,6 +32,7 @@ type Inspector struct {
 	health  *Health
 	budgets BudgetSource
 	log     *slog.Logger
+	now     func() time.Time
 
 	store  jetstream.ObjectStore
 	claims jetstream.KeyValue
@@ -54,14 +55,14 @@ func NewInspector(o InspectorOptions) *Inspector {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Inspector{cfg: o.Config, js: o.JS, health: o.Health, budgets: o.Budgets, log: o.Logger.With("service", "inspection"), stop: make(chan struct{})}
+	return &Inspector{cfg: o.Config, js: o.JS, health: o.Health, budgets: o.Budgets, log: o.Logger.With("service", "inspection"), stop: make(chan struct{}), now: time.Now}
 }
 
 // Start opens the buckets and starts the schedule (health.inspection.every).
 func (in *Inspector) Start(ctx context.Context) error {
 	var err error
 	in.store, err = in.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: ReportsBucket, Description: "stadion inspection reports (JSON and HTML)", MaxBytes: 256 << 20, Storage: jetstream.FileStorage,
+		Bucket: ReportsBucket, Description: "stadion inspection reports (JSON and HTML)", MaxBytes: 32 << 20, Storage: jetstream.FileStorage,
 	})
 	if err != nil {
 		return fmt.Errorf("inspection: bucket %s: %w", ReportsBucket, err)
@@ -127,7 +128,7 @@ func (in *Inspector) Run(ctx context.Context) (Inspection, error) {
 	if err != nil {
 		return Inspection{}, err
 	}
-	rep := in.inspect(ctx, time.Now(), prev)
+	rep := in.inspect(ctx, in.now(), prev)
 	raw, _ := json.MarshalIndent(rep, "", "  ")
 	if _, err := in.store.PutBytes(ctx, rep.ID+".json", raw); err != nil {
 		return rep, fmt.Errorf("inspection: storing %s.json: %w", rep.ID, err)
