@@ -3,8 +3,11 @@ package cli
 import (
 	"database/sql"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -196,5 +199,60 @@ func TestHealthScoresLocateFailures(t *testing.T) {
 		if len(rep.Risks) == 0 || rep.Risks[0].Impact <= 0 {
 			t.Errorf("risks not sorted by impact: %+v", rep.Risks)
 		}
+		checkHealthDoors(t, c.proc)
 	})
+}
+
+// checkHealthDoors checks who may read health and inspections, the
+// Prometheus gauges, and the CLI against a server whose grade is below B.
+func checkHealthDoors(t *testing.T, c *proc) {
+	scraper, screens := c.createKey("scraper"), c.createKey("screens")
+	if code := c.request("GET", "/v1/health", scraper, "", nil); code != http.StatusOK {
+		t.Errorf("a metrics client reading /v1/health: %d", code)
+	}
+	for _, r := range []struct{ method, path, key string }{
+		{"GET", "/v1/health", screens}, {"GET", "/v1/inspections", screens},
+		{"POST", "/v1/inspections", scraper}, {"POST", "/v1/inspections", screens},
+	} {
+		if code := c.request(r.method, r.path, r.key, "", nil); code != http.StatusForbidden {
+			t.Errorf("%s %s by a client without the right: %d, want 403", r.method, r.path, code)
+		}
+	}
+	if code := c.request("GET", "/v1/health", "", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("/v1/health without a key: %d", code)
+	}
+	if code := c.request("GET", "/v1/inspections/..%2f..%2fadmin.key", c.admin, "", nil); code != http.StatusBadRequest && code != http.StatusNotFound {
+		t.Errorf("a report id that is a path: %d", code)
+	}
+	req, _ := http.NewRequest("GET", c.http+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+c.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`stadion_health_site_score{site="cloud"}`, `stadion_health_component_score{component="stream/TOPIC_tiny",site="cloud"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+
+	html := filepath.Join(t.TempDir(), "report.html")
+	cmd := exec.Command(stadionBinary(t), "inspect", "system", "--server", c.http, "--token", c.admin, "--html", html, "--min-grade", "B")
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("inspect system --min-grade B on a worse grade: exit %d (%v)\n%s", code, err, out)
+	}
+	if !strings.Contains(string(out), "stream-near-limit") || !strings.Contains(string(out), "worse than --min-grade B") {
+		t.Errorf("inspect system output:\n%s", out)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil || !strings.Contains(string(page), "stream/TOPIC_tiny") {
+		t.Errorf("the HTML report (%v) does not name the full stream", err)
+	}
+	out, err = exec.Command(stadionBinary(t), "health", "--server", c.http, "--token", scraper).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "stream/TOPIC_tiny") || !strings.Contains(string(out), "bytes_used") {
+		t.Errorf("stadion health (%v):\n%s", err, out)
+	}
 }

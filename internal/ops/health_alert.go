@@ -112,7 +112,7 @@ func describe(r CheckResult) string {
 	if r.LowerIsWorse {
 		op = "<"
 	}
-	s := fmt.Sprintf("%s = %g%s (%s %g)", r.Name, r.Value, unitSuffix(r.Unit), op, th)
+	s := fmt.Sprintf("%s = %.4g%s (%s %g)", r.Name, r.Value, unitSuffix(r.Unit), op, th)
 	if r.Detail != "" {
 		s += ": " + r.Detail
 	}

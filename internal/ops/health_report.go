@@ -106,7 +106,7 @@ func Evaluate(now time.Time, checks []Check, h config.Health, past func(Check) P
 	for i, s := range rep.Sites {
 		ss[i], ws[i] = s.Score, 1
 	}
-	rep.Score = round1(weightedCapped(ss, ws, siteSpread))
+	rep.Score = round1(weightedCapped(ss, ws, overallSpread))
 	rep.Grade = Grade(rep.Score)
 	slices.SortStableFunc(rep.Risks, func(a, b Risk) int {
 		if c := cmp.Compare(b.Impact, a.Impact); c != 0 {

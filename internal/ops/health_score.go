@@ -12,6 +12,7 @@ const (
 	historyShare     = 0.10 // of the points the day's high water level would lose
 	componentSpread  = 25   // a component scores at most its worst check + this
 	siteSpread       = 35   // a site scores at most its worst component + this
+	overallSpread    = 10   // the overall score is at most the worst site's + this
 	trendMinPoints   = 5    // per-minute samples needed for a trend
 	trendHorizonMins = 60   // the trend projects this far ahead
 )

@@ -117,15 +117,15 @@ func TestEvaluate(t *testing.T) {
 	// sink/a: mean (70*2+100)/3 = 80, cap 70+25 = 95 → 80. engine 100.
 	// cloud: (80*3 + 100*1)/4 = 85, cap 80+35 → 85, B.
 	// venue-1: gate: mean 50, cap 0+25 → 25, F; site 25, F.
-	// overall: mean 55, cap 25+35 = 60 → 55, F.
+	// overall: mean 55, cap 25+10 = 35 → 35, F.
 	want := map[string]float64{"cloud": 85, "venue-1": 25}
 	for _, s := range rep.Sites {
 		if !near(s.Score, want[s.Name]) {
 			t.Errorf("site %s = %g, want %g", s.Name, s.Score, want[s.Name])
 		}
 	}
-	if !near(rep.Score, 55) || rep.Grade != "F" {
-		t.Errorf("overall %g %s, want 55 F", rep.Score, rep.Grade)
+	if !near(rep.Score, 35) || rep.Grade != "F" {
+		t.Errorf("overall %g %s, want 35 F", rep.Score, rep.Grade)
 	}
 	if len(rep.Risks) != 2 || rep.Risks[0].Check != "link_down" || rep.Risks[1].Check != "lag" {
 		t.Fatalf("risks %+v, want link_down then lag", rep.Risks)

@@ -107,16 +107,25 @@ func (in *Inspector) schedule(every time.Duration) {
 		case <-time.After(time.Until(next)):
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		slot := fmt.Sprintf("slot-%d", next.Unix())
-		if _, err := in.claims.Create(ctx, slot, []byte(time.Now().UTC().Format(time.RFC3339))); err == nil {
-			if _, err := in.Run(ctx); err != nil {
-				in.log.Warn("scheduled inspection failed", "err", err)
-			}
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			in.log.Warn("scheduled inspection not claimed", "err", err)
+		if _, err := in.runSlot(ctx, next); err != nil {
+			in.log.Warn("scheduled inspection failed", "err", err)
 		}
 		cancel()
 	}
+}
+
+// runSlot runs the scheduled inspection of slot if this replica is the
+// first to claim it in the engine; ran says whether it did.
+func (in *Inspector) runSlot(ctx context.Context, slot time.Time) (ran bool, err error) {
+	key := fmt.Sprintf("slot-%d", slot.Unix())
+	if _, err := in.claims.Create(ctx, key, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return false, nil // another replica runs it
+		}
+		return false, fmt.Errorf("claiming %s: %w", key, err)
+	}
+	_, err = in.Run(ctx)
+	return true, err
 }
 
 // Run inspects now, stores the report (JSON and HTML) and keeps the last

@@ -187,3 +187,37 @@ func browse(t *testing.T, page []byte) string {
 	}
 	return string(out)
 }
+
+// TestScheduledInspectionRunsOnceAcrossReplicas has two replicas' inspectors
+// race for the same scheduled slots: each slot runs exactly once.
+func TestScheduledInspectionRunsOnceAcrossReplicas(t *testing.T) {
+	r := newInspectRig(t)
+	other := NewInspector(InspectorOptions{Config: r.in.cfg, JS: r.js, Health: r.in.health, Logger: quiet()})
+	other.now = r.in.now
+	ctx := context.Background()
+	if err := other.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Stop(ctx)
+	slot := time.Now().Truncate(time.Hour)
+	for i := range 2 {
+		r.clock = r.clock.Add(24 * time.Hour) // distinct report ids per slot
+		s := slot.Add(time.Duration(i) * time.Hour)
+		results := make(chan bool, 2)
+		for _, in := range []*Inspector{r.in, other} {
+			go func() {
+				ran, err := in.runSlot(ctx, s)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- ran
+			}()
+		}
+		if a, b := <-results, <-results; a == b {
+			t.Fatalf("slot %d: ran on both or neither (%v, %v)", i, a, b)
+		}
+	}
+	if ids, err := r.in.IDs(ctx); err != nil || len(ids) != 2 {
+		t.Errorf("reports %v (%v), want one per slot", ids, err)
+	}
+}
