@@ -80,6 +80,10 @@ func printHealth(w io.Writer, rep ops.Report) {
 					wc = r
 				}
 			}
+			if wc.Score >= 100 {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\t-\t\t\t\n", site, ss, sg, c.Name, c.Score, c.Grade)
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%g\t%g\n", site, ss, sg, c.Name, c.Score, c.Grade, wc.Name, value(wc.Value, wc.Unit), wc.Warn, wc.Crit)
 		}
 	}

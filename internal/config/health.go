@@ -120,9 +120,19 @@ func (h Health) Override(key string, warn, crit, weight float64) (float64, float
 	return warn, crit, weight
 }
 
+// DefaultWeights weigh component kinds within a site when health.weights
+// does not name them: the engine and venue gates carry everything; there
+// are many streams, each of which matters less.
+var DefaultWeights = map[string]float64{
+	"engine": 3, "gate": 3, "sink": 2, "live": 2, "subscription": 1, "capture": 1, "keys": 1, "stream": 0.5,
+}
+
 // Weight is the weight of a component kind in its site's score.
 func (h Health) Weight(kind string) float64 {
 	if w, ok := h.Weights[kind]; ok {
+		return w
+	}
+	if w, ok := DefaultWeights[kind]; ok {
 		return w
 	}
 	return 1

@@ -104,13 +104,12 @@ func siteAlert(s Site) Alert {
 
 // describe says what a check measured against which threshold.
 func describe(r CheckResult) string {
-	op := ">"
-	th := r.Crit
+	op, th := "≥", r.Crit
 	if r.Score > scoreAtCrit {
-		th = r.Warn
+		op, th = ">", r.Warn
 	}
 	if r.LowerIsWorse {
-		op = "<"
+		op = map[string]string{"≥": "≤", ">": "<"}[op]
 	}
 	s := fmt.Sprintf("%s = %.4g%s (%s %g)", r.Name, r.Value, unitSuffix(r.Unit), op, th)
 	if r.Detail != "" {

@@ -115,10 +115,11 @@ func TestEvaluate(t *testing.T) {
 	h := config.Health{Weights: map[string]float64{"sink": 3}}
 	rep := Evaluate(time.Unix(0, 0), checks, h, nil)
 	// sink/a: mean (70*2+100)/3 = 80, cap 70+25 = 95 → 80. engine 100.
-	// cloud: (80*3 + 100*1)/4 = 85, cap 80+35 → 85, B.
+	// cloud: sink weight 3 (configured), engine 3 (default):
+	// (80*3 + 100*3)/6 = 90, cap 80+35 → 90, A.
 	// venue-1: gate: mean 50, cap 0+25 → 25, F; site 25, F.
-	// overall: mean 55, cap 25+10 = 35 → 35, F.
-	want := map[string]float64{"cloud": 85, "venue-1": 25}
+	// overall: mean 57.5, cap 25+10 = 35 → 35, F.
+	want := map[string]float64{"cloud": 90, "venue-1": 25}
 	for _, s := range rep.Sites {
 		if !near(s.Score, want[s.Name]) {
 			t.Errorf("site %s = %g, want %g", s.Name, s.Score, want[s.Name])
@@ -131,9 +132,9 @@ func TestEvaluate(t *testing.T) {
 		t.Fatalf("risks %+v, want link_down then lag", rep.Risks)
 	}
 	// Fixing link_down makes venue-1 100: impact 75. Fixing lag makes
-	// sink/a 100 and the cloud 100: impact 15.
-	if !near(rep.Risks[0].Impact, 75) || !near(rep.Risks[1].Impact, 15) {
-		t.Errorf("impacts %g, %g; want 75, 15", rep.Risks[0].Impact, rep.Risks[1].Impact)
+	// sink/a 100 and the cloud 100: impact 10.
+	if !near(rep.Risks[0].Impact, 75) || !near(rep.Risks[1].Impact, 10) {
+		t.Errorf("impacts %g, %g; want 75, 10", rep.Risks[0].Impact, rep.Risks[1].Impact)
 	}
 
 	t.Run("overrides", func(t *testing.T) {
