@@ -31,7 +31,9 @@ func (s *Service) Checks(ctx context.Context) []ops.Check {
 		sk.st.mu.Unlock()
 		detail := ""
 		if failing {
-			detail = fmt.Sprintf("database %s: %s", st.Database, st.LastError)
+			// Not the error itself: a database's message can quote row
+			// values, and health is read by the metrics role too.
+			detail = fmt.Sprintf("database %s refuses writes (the error: 'stadion sinks %s', admin)", st.Database, name)
 		}
 		dbErr := ops.State(ops.SiteCloud, comp, "db_errors", failing, detail)
 		dbErr.Weight = 3

@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -89,11 +90,21 @@ func (x *Exchange) Checks(ctx context.Context) []ops.Check {
 			failing := ok && o.failing && time.Since(o.at) < pushStale
 			c := ops.State(ops.SiteCloud, comp, "webhook_failing", failing, "")
 			if failing {
-				c.Detail = fmt.Sprintf("webhook %s: %s", s.Push.URL, o.err)
+				c.Detail = fmt.Sprintf("webhook to %s: %s", pushHost(s.Push.URL), o.err)
 			}
 			c.Weight = 3
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// pushHost is the host of a webhook URL: its path and query may carry a
+// token, and health is read by more than the subscription's owner.
+func pushHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "its URL"
+	}
+	return u.Host
 }
