@@ -59,7 +59,7 @@ func (x *Exchange) Checks(ctx context.Context) []ops.Check {
 	if err != nil {
 		return []ops.Check{ops.State(ops.SiteCloud, "exchange", "subscriptions", true, "listing subscriptions: "+err.Error())}
 	}
-	var out []ops.Check
+	out := x.publishChecks()
 	for name := range names.Keys() {
 		if !config.ValidName(name) {
 			continue
