@@ -92,11 +92,11 @@ func Evaluate(now time.Time, checks []Check, h config.Health, past func(Check) P
 			slices.SortFunc(rs, func(a, b CheckResult) int { return cmp.Compare(a.Name, b.Name) })
 			comp := Component{Name: cn, Kind: rs[0].Kind(), Checks: rs}
 			comp.Weight = h.Weight(comp.Kind)
-			comp.Score = round1(componentScore(rs, -1))
+			comp.Score = round1(checkAgg(rs).score())
 			comp.Grade = Grade(comp.Score)
 			site.Components = append(site.Components, comp)
 		}
-		site.Score = round1(siteScore(site.Components, -1, 0))
+		site.Score = round1(componentAgg(site.Components).score())
 		site.Grade = Grade(site.Score)
 		rep.Sites = append(rep.Sites, site)
 		rep.Risks = append(rep.Risks, risks(site)...)
@@ -117,43 +117,78 @@ func Evaluate(now time.Time, checks []Check, h config.Health, past func(Check) P
 	return rep
 }
 
-// componentScore scores checks; the check at index perfect (if ≥ 0)
-// counts as 100.
-func componentScore(rs []CheckResult, perfect int) float64 {
+// agg is a weighted mean capped at the lowest score plus spread, kept so
+// that replacing one score is O(1): impacts are computed for every check.
+type agg struct {
+	sum, wsum, spread float64
+	low, low2         float64 // the lowest and second lowest scores
+	lowAt             int
+}
+
+func newAgg(scores, weights []float64, spread float64) agg {
+	a := agg{spread: spread, low: 100, low2: 100, lowAt: -1}
+	for i, s := range scores {
+		a.sum += s * weights[i]
+		a.wsum += weights[i]
+		switch {
+		case s < a.low:
+			a.low2, a.low, a.lowAt = a.low, s, i
+		case s < a.low2:
+			a.low2 = s
+		}
+	}
+	return a
+}
+
+func (a agg) score() float64 { return a.with(-1, 0, 0, 0) }
+
+// with is the score with score s (weight w) at index i replaced by alt.
+func (a agg) with(i int, s, w, alt float64) float64 {
+	sum, wsum, low := a.sum, a.wsum, a.low
+	if i >= 0 {
+		sum += (alt - s) * w
+		if i == a.lowAt {
+			low = a.low2
+		}
+		low = math.Min(low, alt)
+	}
+	mean := 100.0
+	if wsum > 0 {
+		mean = sum / wsum
+	}
+	return math.Min(mean, low+a.spread)
+}
+
+func checkAgg(rs []CheckResult) agg {
 	ss := make([]float64, len(rs))
 	ws := make([]float64, len(rs))
 	for i, r := range rs {
 		ss[i], ws[i] = r.Score, r.Weight
-		if i == perfect {
-			ss[i] = 100
-		}
 	}
-	return weightedCapped(ss, ws, componentSpread)
+	return newAgg(ss, ws, componentSpread)
 }
 
-// siteScore scores components; component index comp (if ≥ 0) has the
-// score alt instead.
-func siteScore(cs []Component, comp int, alt float64) float64 {
+func componentAgg(cs []Component) agg {
 	ss := make([]float64, len(cs))
 	ws := make([]float64, len(cs))
 	for i, c := range cs {
 		ss[i], ws[i] = c.Score, c.Weight
-		if i == comp {
-			ss[i] = alt
-		}
 	}
-	return weightedCapped(ss, ws, siteSpread)
+	return newAgg(ss, ws, siteSpread)
 }
 
-// risks lists the site's checks below 100 with their impact.
+// risks lists the site's checks below 100 with their impact: the points
+// the site would gain if that check alone were at 100.
 func risks(site Site) []Risk {
 	var out []Risk
+	sa := componentAgg(site.Components)
 	for ci, comp := range site.Components {
+		ca := checkAgg(comp.Checks)
 		for i, r := range comp.Checks {
 			if r.Score >= 100 {
 				continue
 			}
-			better := siteScore(site.Components, ci, componentScore(comp.Checks, i))
+			better := sa.with(ci, comp.Score, comp.Weight, round1(ca.with(i, r.Score, r.Weight, 100)))
 			out = append(out, Risk{
 				Site: site.Name, Component: comp.Name, Check: r.Name, Value: r.Value, Unit: r.Unit,
 				Warn: r.Warn, Crit: r.Crit, Score: r.Score, Impact: round1(math.Max(0, better-site.Score)), Detail: r.Detail,

@@ -31,6 +31,12 @@ const (
 
 // sample is one stored minute or hour: check key → value (and max for
 // hours).
+type dayHigh struct {
+	minute int64
+	v      float64
+	ok     bool
+}
+
 type sample struct {
 	T   int64              `json:"t"` // unix minute or hour
 	V   map[string]float64 `json:"v"`
@@ -50,6 +56,9 @@ type History struct {
 	stops   []func()
 	// lastMinute and lastHour are the samples this process has written.
 	lastMinute, lastHour int64
+	// highs caches each check's day-high water level for one minute
+	// (it sorts a day of samples); at most historyKeys entries.
+	highs map[string]dayHigh
 }
 
 // ring is per-key columns of float32 indexed by time unit modulo its size.
@@ -236,19 +245,33 @@ func (h *History) publish(ctx context.Context, subj, id string, s sample) error 
 }
 
 // Past is what history says of c at now: the trend over the last 30
-// minutes projected an hour ahead, and the 95th percentile of the day.
+// minutes projected an hour ahead, and the 95th percentile of the day's
+// minutes before this one (computed once a minute per check).
 func (h *History) Past(now time.Time, c Check) Past {
 	minute := now.Unix() / 60
+	key := c.Key()
 	h.mu.Lock()
-	recent := h.minutes.series(c.Key(), minute-1, 29)
-	day := h.minutes.series(c.Key(), minute-1, dayMinutes-1)
+	recent := h.minutes.series(key, minute-1, 29)
+	high, cached := h.highs[key]
+	if !cached || high.minute != minute {
+		day := h.minutes.series(key, minute-1, dayMinutes-1)
+		high = dayHigh{minute: minute}
+		high.v, high.ok = percentile(day, 0.95)
+		if h.highs == nil {
+			h.highs = map[string]dayHigh{}
+		}
+		if _, in := h.minutes.cols[key]; in || len(h.highs) < historyKeys {
+			h.highs[key] = high
+		}
+	}
 	h.mu.Unlock()
 	var p Past
 	if v, ok := projection(append(recent, c.Value)); ok {
 		v = finite(v)
 		p.Projected = &v
 	}
-	if v, ok := percentile(append(day, c.Value), 0.95); ok && len(day) > 0 {
+	if high.ok {
+		v := high.v
 		p.DayHigh = &v
 	}
 	return p
