@@ -81,6 +81,10 @@ func (x *Exchange) Checks(ctx context.Context) []ops.Check {
 			ops.Check{Site: ops.SiteCloud, Component: comp, Name: "retrying", Unit: "events", Warn: 0, Crit: 100,
 				Value: float64(info.NumRedelivered), Detail: "events delivered more than once and not yet acknowledged"},
 		)
+		if last := lastActive(info.Delivered.Last, info.Created); info.NumPending > 0 && !last.IsZero() {
+			out = append(out, ops.Check{Site: ops.SiteCloud, Component: comp, Name: "idle", Unit: "h", Warn: 1, Crit: 24,
+				Value: time.Since(last).Hours(), Detail: "hours since the subscription last took an event while events wait: is its reader gone?"})
+		}
 		if dl, err := x.js.Stream(ctx, DeadLetterStream(name)); err == nil {
 			out = append(out, ops.Check{Site: ops.SiteCloud, Component: comp, Name: "dead_letters", Unit: "events", Warn: 0, Crit: 100,
 				Value: float64(dl.CachedInfo().State.Msgs), Detail: "events in " + DeadLetterStream(name)})
@@ -107,4 +111,12 @@ func pushHost(raw string) string {
 		return "its URL"
 	}
 	return u.Host
+}
+
+// lastActive is when a consumer last delivered, or was created.
+func lastActive(delivered *time.Time, created time.Time) time.Time {
+	if delivered != nil {
+		return *delivered
+	}
+	return created
 }

@@ -31,6 +31,7 @@ type Health struct {
 	m       *healthMetrics
 	log     *slog.Logger
 
+	evalMu sync.Mutex // one evaluation at a time: sources are not called concurrently
 	mu     sync.Mutex
 	last   Report
 	firing map[string]Alert
@@ -106,6 +107,8 @@ func (h *Health) loop() {
 
 // Evaluate gathers the checks, scores them and acts on the result.
 func (h *Health) Evaluate(ctx context.Context) Report {
+	h.evalMu.Lock()
+	defer h.evalMu.Unlock()
 	start := time.Now()
 	checks := h.gather(ctx)
 	now := time.Now()
@@ -126,6 +129,18 @@ func (h *Health) Last() Report {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.last
+}
+
+// freshEvery is how often GET /v1/health?fresh=1 may evaluate; more often,
+// it answers the last evaluation.
+const freshEvery = time.Second
+
+// Fresh evaluates now unless the last evaluation is under freshEvery old.
+func (h *Health) Fresh(ctx context.Context) Report {
+	if last := h.Last(); time.Since(last.At) < freshEvery {
+		return last
+	}
+	return h.Evaluate(ctx)
 }
 
 // History is the service's history (for the inspection).

@@ -18,7 +18,7 @@ func (h *Health) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler
 		}
 		rep := h.Last()
 		if r.URL.Query().Get("fresh") == "1" {
-			rep = h.Evaluate(r.Context())
+			rep = h.Fresh(r.Context())
 		}
 		api.WriteJSON(w, http.StatusOK, rep)
 		return nil

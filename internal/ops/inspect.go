@@ -159,6 +159,8 @@ func findingCode(kind, check string) string {
 		return "venue"
 	case kind == "keys":
 		return "keys"
+	case check == "idle":
+		return "idle"
 	case check == "lag" || check == "retrying":
 		return "lagging"
 	case check == "dead_letters":
