@@ -43,7 +43,11 @@ func (o *opsService) Start(ctx context.Context) error {
 	if err := o.health.Start(ctx); err != nil {
 		return err
 	}
-	return o.insp.Start(ctx)
+	if err := o.insp.Start(ctx); err != nil {
+		_ = o.health.Stop(ctx)
+		return err
+	}
+	return nil
 }
 
 func (o *opsService) Stop(ctx context.Context) error {
