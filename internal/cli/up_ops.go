@@ -24,7 +24,7 @@ type opsService struct {
 func newOps(env serverEnv, svcs []service, alerter ops.Alerter) *opsService {
 	sources := []ops.Source{&ops.EngineChecks{
 		JS: env.eng.JS, MaxDisk: int64(env.cfg.Engine.MaxDisk), MaxMemory: int64(env.cfg.Engine.MaxMemory),
-		SlowConsumers: env.eng.SlowConsumers,
+		SlowConsumers: env.eng.SlowConsumers, ClusterPeers: env.eng.ClusterPeers,
 	}}
 	for _, s := range svcs {
 		if src, ok := s.(ops.Source); ok {

@@ -14,6 +14,9 @@ type EngineChecks struct {
 	JS                 jetstream.JetStream
 	MaxDisk, MaxMemory int64        // the engine's limits (0: unknown)
 	SlowConsumers      func() int64 // nil: not measured
+	// ClusterPeers reports the JetStream cluster's size and current
+	// servers (nil, or clustered false: a single server).
+	ClusterPeers func() (size, current int, clustered bool)
 }
 
 var _ Source = (*EngineChecks)(nil)
@@ -37,6 +40,13 @@ func (e *EngineChecks) Checks(ctx context.Context) []Check {
 	if e.SlowConsumers != nil {
 		out = append(out, Check{Site: SiteCloud, Component: "engine", Name: "slow_consumers", Unit: "count", Warn: 0, Crit: 10,
 			Value: float64(e.SlowConsumers()), Detail: "clients cut for not reading fast enough since start"})
+	}
+	if e.ClusterPeers != nil {
+		if size, current, ok := e.ClusterPeers(); ok {
+			quorum := size/2 + 1
+			out = append(out, Check{Site: SiteCloud, Component: "engine", Name: "cluster_peers_missing", Unit: "count", Warn: 0, Crit: float64(size - quorum), Weight: 3,
+				Value: float64(size - current), Detail: fmt.Sprintf("%d of %d JetStream servers current; the cluster needs %d", current, size, quorum)})
+		}
 	}
 	return append(out, e.streams(ctx)...)
 }
