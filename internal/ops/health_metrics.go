@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,9 @@ type healthMetrics struct {
 	dropped         prometheus.Counter
 	duration        prometheus.Histogram
 	alerts          prometheus.Gauge
+
+	mu   sync.Mutex
+	seen map[[2]string]bool // (site, component); component "" for a site
 }
 
 func newHealthMetrics(reg prometheus.Registerer) *healthMetrics {
@@ -49,17 +53,33 @@ func newHealthMetrics(reg prometheus.Registerer) *healthMetrics {
 	return m
 }
 
+// observe sets every score and deletes the series of sites and components
+// that are gone (a scrape never sees a half-written set).
 func (m *healthMetrics) observe(r Report, took time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.duration.Observe(took.Seconds())
-	m.site.Reset()
-	m.component.Reset()
+	seen := map[[2]string]bool{}
 	n := 0
 	for _, s := range r.Sites {
 		m.site.WithLabelValues(s.Name).Set(s.Score)
+		seen[[2]string{s.Name, ""}] = true
 		for _, c := range s.Components {
 			m.component.WithLabelValues(s.Name, c.Name).Set(c.Score)
+			seen[[2]string{s.Name, c.Name}] = true
 			n += len(c.Checks)
 		}
 	}
+	for k := range m.seen {
+		if seen[k] {
+			continue
+		}
+		if k[1] == "" {
+			m.site.DeleteLabelValues(k[0])
+		} else {
+			m.component.DeleteLabelValues(k[0], k[1])
+		}
+	}
+	m.seen = seen
 	m.checks.Set(float64(n))
 }

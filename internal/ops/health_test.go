@@ -110,3 +110,22 @@ func TestHealthWithoutAlerter(t *testing.T) {
 		t.Errorf("alerts %+v", rep.Alerts)
 	}
 }
+
+// TestGaugesForgetGoneComponents removes a component between evaluations:
+// its gauge goes, the others stay.
+func TestGaugesForgetGoneComponents(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newHealthMetrics(reg)
+	both := Evaluate(time.Now(), []Check{{Component: "sink/a", Name: "lag"}, {Component: "sink/b", Name: "lag"}}, config.Health{}, nil)
+	m.observe(both, 0)
+	if n := testutil.CollectAndCount(m.component); n != 2 {
+		t.Fatalf("%d component series, want 2", n)
+	}
+	m.observe(Evaluate(time.Now(), []Check{{Component: "sink/b", Name: "lag"}}, config.Health{}, nil), 0)
+	if n := testutil.CollectAndCount(m.component); n != 1 {
+		t.Errorf("%d component series after sink/a went, want 1", n)
+	}
+	if n := testutil.CollectAndCount(m.site); n != 1 {
+		t.Errorf("%d site series, want 1", n)
+	}
+}
