@@ -50,6 +50,7 @@ type Config struct {
 	SLOPolicy  SLOPolicy            `yaml:"slo_policy"`
 	Alerts     Alerts               `yaml:"alerts"`
 	Anomalies  Anomalies            `yaml:"anomalies"`
+	Health     Health               `yaml:"health"`
 
 	// Dir is the directory relative paths in the file are resolved against,
 	// inside FS. Set by Load.
@@ -211,6 +212,7 @@ func (c *Config) setDefaults() {
 	c.setGateDefaults()
 	c.setCaptureDefaults()
 	c.setSLODefaults()
+	c.setHealthDefaults()
 }
 
 // HasRole reports whether the named client has role.

@@ -54,6 +54,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateGate()...)
 	errs = append(errs, c.validateCapture()...)
 	errs = append(errs, c.validateSLOs()...)
+	errs = append(errs, c.validateHealth()...)
 	return errors.Join(errs...)
 }
 
