@@ -48,10 +48,10 @@ func TestHistoryIsSharedAndOncePerMinute(t *testing.T) {
 	p := b.Past(next, c)
 	// The last 29 minutes were 0.31..0.59 and now 0.6: slope 0.01 a
 	// minute, 0.6 + 0.6 an hour on.
-	if p.Projected == nil || !near(*p.Projected, 1.2) {
+	if p.Projected == nil || !nearScore(*p.Projected, 1.2) {
 		t.Errorf("projection %v, want 1.2", p.Projected)
 	}
-	if p.DayHigh == nil || !near(*p.DayHigh, 0.56) {
+	if p.DayHigh == nil || !nearScore(*p.DayHigh, 0.56) {
 		t.Errorf("day high %v, want the 95th percentile of 0.00..0.59: 0.56", p.DayHigh)
 	}
 
@@ -71,7 +71,7 @@ func TestHistoryIsSharedAndOncePerMinute(t *testing.T) {
 		means, maxes = b.Hourly(next.Add(time.Hour), c.Key(), 24)
 		return len(means) == 1
 	})
-	if !near(means[0], 0.295) || !near(maxes[0], 0.59) {
+	if !nearScore(means[0], 0.295) || !nearScore(maxes[0], 0.59) {
 		t.Errorf("hour mean %v max %v, want 0.295 and 0.59", means, maxes)
 	}
 }
