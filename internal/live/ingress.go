@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,18 +14,16 @@ import (
 var errOverloaded = errors.New("live: too many posts waiting; try again")
 
 // Ingress limits: posts waiting in memory, posts per engine write, and
-// writes in flight. While writes are in flight, posts gather into the
-// next batch, so one fsync carries many comments and batches grow with
-// the load: the engine's fsync rate bounds batches per second, not posts.
-// More writes in flight would only make the batches smaller.
+// writes in flight. A batch is what is already queued: nothing waits for
+// company, so a post into an idle pipeline is written at once. While
+// writes are in flight, posts gather into the next batch, so under load
+// one fsync carries many comments and batches grow with the load: the
+// engine's fsync rate bounds batches per second, not posts. More writes
+// in flight would only make the batches smaller.
 const (
 	ingressQueue    = 1 << 16
 	ingressBatch    = 1024
 	ingressInflight = 2
-	// ingressLinger is how long a batch waits for company: a post waits at
-	// most this long, and under load each engine write carries the posts
-	// of a whole linger.
-	ingressLinger = time.Millisecond
 )
 
 type queued struct {
@@ -65,7 +62,7 @@ func (g *ingress) run(ctx context.Context) {
 			g.failQueued()
 			return
 		case q := <-g.in:
-			batch := g.linger(ctx, []queued{q})
+			batch := []queued{q}
 			select {
 			case g.sem <- struct{}{}:
 			case <-ctx.Done():
@@ -77,23 +74,6 @@ func (g *ingress) run(ctx context.Context) {
 			go g.write(ctx, batch)
 		}
 	}
-}
-
-// linger adds the posts that arrive within ingressLinger, up to a batch.
-func (g *ingress) linger(ctx context.Context, batch []queued) []queued {
-	t := time.NewTimer(ingressLinger)
-	defer t.Stop()
-	for len(batch) < ingressBatch {
-		select {
-		case q := <-g.in:
-			batch = append(batch, q)
-		case <-t.C:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
 }
 
 // gather adds the posts already waiting, up to a batch.
