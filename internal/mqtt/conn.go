@@ -74,20 +74,36 @@ func (s *Server) handle(nc net.Conn, detach bool) bool {
 	if detach {
 		go func() {
 			defer s.wg.Done()
-			c.run(cr, cp.KeepAlive)
+			c.run(cr, cp.KeepAlive, true)
 		}()
 		return true
 	}
-	c.run(cr, cp.KeepAlive)
+	c.run(cr, cp.KeepAlive, false)
 	return false
 }
 
+// errIdle ends a goroutine serving a connection that has nothing to read,
+// so that a fresh one with a small stack waits for its next packet.
+var errIdle = errors.New("connection idle")
+
 // run serves an accepted connection until it ends, then detaches its
-// session.
-func (c *conn) run(cr *connReader, keepAlive uint16) {
+// session. With hop set, each time the client falls silent, the
+// goroutine hands the connection to a new one and ends: handling a
+// packet may have grown its stack (the runtime shrinks a stack only when
+// a quarter of it would hold what is in use, which a parked read never
+// satisfies), and the new goroutine waits on a small one.
+func (c *conn) run(cr *connReader, keepAlive uint16, hop bool) {
 	s := c.srv
+	err := c.serve(cr, keepAlive, hop)
+	if errors.Is(err, errIdle) {
+		s.wg.Add(1) // this goroutine's count is not yet done
+		go func() {
+			defer s.wg.Done()
+			c.run(cr, keepAlive, hop)
+		}()
+		return
+	}
 	defer c.end()
-	err := c.serve(cr, keepAlive)
 	graceful := errors.Is(err, errDisconnect)
 	if !graceful && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		s.log.Debug("mqtt client dropped", "client", c.client.String(), "err", err)
@@ -161,7 +177,7 @@ var (
 // Two deadlines bound every read: silence between packets (1.5 times the
 // keep-alive, at most IdleTimeout, which also bounds a keep-alive of 0),
 // and, once a packet's first byte is in, PacketTimeout for the rest.
-func (c *conn) serve(br *connReader, keepAlive uint16) error {
+func (c *conn) serve(br *connReader, keepAlive uint16, hop bool) error {
 	o := &c.srv.opts
 	idle := o.IdleTimeout
 	if keepAlive > 0 {
@@ -172,11 +188,13 @@ func (c *conn) serve(br *connReader, keepAlive uint16) error {
 		partial = true
 		c.nc.SetReadDeadline(time.Now().Add(o.PacketTimeout))
 	}
-	for {
+	for first := true; ; first = false {
 		partial = false
+		if hop && !first && !br.poll() {
+			return errIdle
+		}
 		c.nc.SetReadDeadline(time.Now().Add(idle))
-		// An idle client waits here, with no buffer and few frames on its
-		// goroutine's stack (which the runtime then shrinks).
+		// An idle client waits here, with no buffer.
 		err := br.ready()
 		var h byte
 		var body []byte

@@ -58,6 +58,32 @@ func (cr *connReader) ready() error {
 	return cr.fill()
 }
 
+// poll reports whether a byte is buffered or arrives without waiting;
+// false (nothing to read) leaves no buffer held. An error is left for
+// the next read to find.
+func (cr *connReader) poll() bool {
+	if cr.r < cr.w || cr.raw == nil {
+		return true
+	}
+	ready := true
+	err := cr.raw.Read(func(fd uintptr) bool {
+		cr.r, cr.w = 0, 0
+		if cr.buf == nil {
+			cr.buf = readBufs.Get().(*[]byte)
+		}
+		n, err := syscall.Read(int(fd), *cr.buf)
+		switch {
+		case n > 0:
+			cr.w = n
+		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
+			cr.release()
+			ready = false
+		}
+		return true // never wait
+	})
+	return ready || err != nil
+}
+
 // peekByte returns the next byte without taking it.
 func (cr *connReader) peekByte() (byte, error) {
 	b, err := cr.ReadByte()
