@@ -57,7 +57,7 @@ func (l *fanLoad) postOwed(ctx context.Context, req liveReq) int64 {
 
 // reconnectStorm reconnects req.Conns persistent sessions (client ids
 // req.Prefix<i>) without subscribing, and counts what they are owed
-// (req.Size comments each) as it arrives.
+// (req.Size comments each) as it arrives; then it ends the sessions.
 func reconnectStorm(ctx context.Context, req liveReq) (*subReaders, *reconnectResult, error) {
 	if req.Conns < 1 || req.Addr == "" || req.Prefix == "" {
 		return nil, nil, errors.New("reconnect needs addr, conns and prefix")
@@ -121,7 +121,31 @@ func reconnectStorm(ctx context.Context, req liveReq) (*subReaders, *reconnectRe
 	res.DrainSec = lastAt.Sub(start).Seconds()
 	res.Received, res.Duplicates = r.total(), r.duplicates()
 	res.Lost = max(res.Expected-(res.Received-res.Duplicates), 0)
-	return r, res, ctx.Err()
+	r.close()
+	endSessions(ctx, req, timeout)
+	return nil, res, ctx.Err()
+}
+
+// endSessions ends the storm's persistent sessions, each with a
+// clean-session CONNECT and a DISCONNECT, so that they queue nothing for
+// the workloads after it.
+func endSessions(ctx context.Context, req liveReq, timeout time.Duration) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(cmp.Or(req.Concurrency, 200), req.Conns) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < req.Conns && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				c, err := dialLogin(req.Addr, mqttLogin{clientID: fmt.Sprint(req.Prefix, i)}, timeout)
+				if err != nil {
+					continue
+				}
+				c.SetWriteDeadline(time.Now().Add(time.Second))
+				c.Write(mqttDisconnectPacket)
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // redial connects a persistent session again, without subscribing: what

@@ -69,15 +69,17 @@ func runWorkloads(ctx context.Context, env Env, o liveOptions, lc *liveClient, b
 			return err
 		}
 	}
-	if o.does("reconnect") && b.name != "sink" {
-		if res.Reconnect, err = runReconnect(ctx, env, o, lc, b); err != nil {
-			return fmt.Errorf("reconnect storm: %w", err)
-		}
-	}
 	if o.does("moderation") && (b.name == "stadion" || b.name == "sink") {
 		fmt.Fprintf(env.Stderr, "  moderation, %d users\n", o.users)
 		if res.Moderation, err = moderationRamp(ctx, env, o, lc, b); err != nil {
 			return fmt.Errorf("moderation: %w", err)
+		}
+	}
+	// Last: the storm's sessions are ended afterwards, but the broker may
+	// take a while to forget them.
+	if o.does("reconnect") && b.name != "sink" {
+		if res.Reconnect, err = runReconnect(ctx, env, o, lc, b); err != nil {
+			return fmt.Errorf("reconnect storm: %w", err)
 		}
 	}
 	return nil
