@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,16 +15,20 @@ import (
 var errOverloaded = errors.New("live: too many posts waiting; try again")
 
 // Ingress limits: posts waiting in memory, posts per engine write, and
-// writes in flight. A batch is what is already queued: nothing waits for
-// company, so a post into an idle pipeline is written at once. While
-// writes are in flight, posts gather into the next batch, so under load
-// one fsync carries many comments and batches grow with the load: the
-// engine's fsync rate bounds batches per second, not posts. More writes
-// in flight would only make the batches smaller.
+// writes in flight. While writes are in flight, posts gather into the
+// next batch, so batches grow with the load. More writes in flight would
+// only make the batches smaller.
 const (
 	ingressQueue    = 1 << 16
 	ingressBatch    = 1024
 	ingressInflight = 2
+	// ingressLinger is how long a batch waits for company, and only while
+	// posts come faster than one per linger: a post into an idle pipeline
+	// is written at once, and under load each batch carries the posts of
+	// a whole linger. Batches, not posts, cost the moderation workers an
+	// engine write each (the accepted comments, fsynced), so the engine's
+	// fsync rate bounds batches per second, not comments.
+	ingressLinger = time.Millisecond
 )
 
 type queued struct {
@@ -33,10 +38,11 @@ type queued struct {
 
 // ingress batches posts into the LIVE_POSTS work queue.
 type ingress struct {
-	js  jetstream.JetStream
-	log *slog.Logger
-	in  chan queued
-	sem chan struct{}
+	js   jetstream.JetStream
+	log  *slog.Logger
+	in   chan queued
+	sem  chan struct{}
+	last time.Time // when run took the previous post
 }
 
 func newIngress(js jetstream.JetStream, log *slog.Logger) *ingress {
@@ -63,6 +69,11 @@ func (g *ingress) run(ctx context.Context) {
 			return
 		case q := <-g.in:
 			batch := []queued{q}
+			now := time.Now()
+			if now.Sub(g.last) < ingressLinger {
+				batch = g.linger(ctx, batch)
+			}
+			g.last = now
 			select {
 			case g.sem <- struct{}{}:
 			case <-ctx.Done():
@@ -74,6 +85,23 @@ func (g *ingress) run(ctx context.Context) {
 			go g.write(ctx, batch)
 		}
 	}
+}
+
+// linger adds the posts that arrive within ingressLinger, up to a batch.
+func (g *ingress) linger(ctx context.Context, batch []queued) []queued {
+	t := time.NewTimer(ingressLinger)
+	defer t.Stop()
+	for len(batch) < ingressBatch {
+		select {
+		case q := <-g.in:
+			batch = append(batch, q)
+		case <-t.C:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
 }
 
 // gather adds the posts already waiting, up to a batch.
