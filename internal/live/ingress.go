@@ -22,12 +22,13 @@ const (
 	ingressQueue    = 1 << 16
 	ingressBatch    = 1024
 	ingressInflight = 2
-	// ingressLinger is how long a batch waits for company, and only while
-	// posts come faster than one per linger: a post into an idle pipeline
-	// is written at once, and under load each batch carries the posts of
-	// a whole linger. Batches, not posts, cost the moderation workers an
-	// engine write each (the accepted comments, fsynced), so the engine's
-	// fsync rate bounds batches per second, not comments.
+	// ingressLinger is how long a batch waits for company, and only when
+	// its first post came within a linger of the previous batch: a post
+	// into an idle pipeline is written at once, and under load each batch
+	// carries the posts of a whole linger. Batches, not posts, cost the
+	// moderation workers an engine write each (the accepted comments,
+	// fsynced), so the engine's fsync rate bounds batches per second, not
+	// comments.
 	ingressLinger = time.Millisecond
 )
 
@@ -42,7 +43,7 @@ type ingress struct {
 	log  *slog.Logger
 	in   chan queued
 	sem  chan struct{}
-	last time.Time // when run took the previous post
+	last time.Time // when run took the last post of the previous batch
 }
 
 func newIngress(js jetstream.JetStream, log *slog.Logger) *ingress {
@@ -69,11 +70,9 @@ func (g *ingress) run(ctx context.Context) {
 			return
 		case q := <-g.in:
 			batch := []queued{q}
-			now := time.Now()
-			if now.Sub(g.last) < ingressLinger {
+			if time.Since(g.last) < ingressLinger {
 				batch = g.linger(ctx, batch)
 			}
-			g.last = now
 			select {
 			case g.sem <- struct{}{}:
 			case <-ctx.Done():
@@ -82,6 +81,7 @@ func (g *ingress) run(ctx context.Context) {
 				return
 			}
 			batch = g.gather(batch)
+			g.last = time.Now()
 			go g.write(ctx, batch)
 		}
 	}
