@@ -44,6 +44,7 @@ workloads against each:
               at QoS 1 and disconnect; --owed comments each are posted;
               then all reconnect at once (--concurrency in flight) and
               acknowledge: delivered, lost, duplicated, time to drain.
+              It runs after the other workloads and ends its sessions.
   moderation  stadion only: --users viewers post through the full pipeline
               with --banned banned words, one subscriber counting accepted
               comments, rates rising from --mod-rate.
