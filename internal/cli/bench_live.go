@@ -38,22 +38,40 @@ workloads against each:
               docs/benchmarks.md). Reports deliveries/s and publish-to-receive
               p50/p99 (a send timestamp travels in the text), and p99 at the
               highest ladder rate every broker sustained.
+  latency     the fan-out room at a fixed --latency-rate (23 comments/s,
+              the issue's live rate): publish-to-receive p50/p99.
+  reconnect   --sessions persistent sessions (cleanSession=false) subscribe
+              at QoS 1 and disconnect; --owed comments each are posted;
+              then all reconnect at once (--concurrency in flight) and
+              acknowledge: delivered, lost, duplicated, time to drain.
+              It runs after the other workloads and ends its sessions.
   moderation  stadion only: --users viewers post through the full pipeline
               with --banned banned words, one subscriber counting accepted
               comments, rates rising from --mod-rate.
+
+Fan-out and latency run at each --qos: subscribers subscribe at that QoS
+and acknowledge as a real client does (PUBACK; PUBREC, then PUBCOMP for
+the broker's PUBREL), and posters publish at it (answering PUBREC with
+PUBREL).
 
 The load generator's own ceiling is measured first against a trivial
 in-process fan-out (sink) that batches its writes. CPU is reported in cores
 busy, per process. Targets are printed, never asserted.`,
 	example: `stadion bench live
 stadion bench live --brokers stadion,mosquitto --subscribers 2000 --viewers 10000
-stadion bench live --brokers mosquitto,nats --workloads storm,idle --json`,
+stadion bench live --brokers mosquitto,nats --workloads storm,idle --json
+stadion bench live --brokers stadion,mosquitto --workloads fanout,latency --qos 1,2 --measure 1s
+stadion bench live --brokers stadion,mosquitto --workloads reconnect --sessions 10000 --owed 10`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		var o liveOptions
 		fs.StringVar(&o.bin, "stadion", "", "stadion binary to run as the server under test and the load generator (default: this program)")
 		fs.StringVar(&o.mosquitto, "mosquitto", "/usr/sbin/mosquitto", "Mosquitto 2 binary")
 		brokers := fs.String("brokers", "stadion,mosquitto,nats", "brokers to measure, comma-separated: stadion, mosquitto, nats")
-		workloads := fs.String("workloads", "storm,idle,fanout,moderation", "workloads, comma-separated: storm, idle, fanout, moderation")
+		workloads := fs.String("workloads", "storm,idle,fanout,latency,reconnect,moderation", "workloads, comma-separated: storm, idle, fanout, latency, reconnect, moderation")
+		qos := fs.String("qos", "0,1,2", "QoS of the fan-out and latency workloads' subscribers and posters, comma-separated: 0, 1, 2")
+		fs.Float64Var(&o.latencyRate, "latency-rate", 23, "offered rate of the latency workload, comments/s")
+		fs.IntVar(&o.sessions, "sessions", 10000, "persistent sessions of the reconnect storm")
+		fs.IntVar(&o.owed, "owed", 10, "comments each session of the reconnect storm is owed")
 		fs.BoolVar(&o.ceiling, "ceiling", true, "measure the load generator against the in-process sink first")
 		fs.IntVar(&o.viewers, "viewers", 10000, "clients of the connect storm, kept connected idle")
 		fs.IntVar(&o.concurrency, "concurrency", 200, "connect handshakes in flight during the storm")
@@ -78,6 +96,9 @@ stadion bench live --brokers mosquitto,nats --workloads storm,idle --json`,
 			if err := o.parse(*brokers, *workloads); err != nil {
 				return err
 			}
+			if err := o.parseQoS(*qos); err != nil {
+				return err
+			}
 			return runBenchLive(ctx, env, o)
 		}
 	},
@@ -97,6 +118,9 @@ type liveOptions struct {
 	timeout                 time.Duration
 	natsSync                string
 	json                    bool
+	qos                     []int
+	latencyRate             float64
+	sessions, owed          int
 }
 
 func (o *liveOptions) parse(brokers, workloads string) error {
@@ -104,7 +128,7 @@ func (o *liveOptions) parse(brokers, workloads string) error {
 	if o.brokers, err = parseList("--brokers", brokers, "stadion", "mosquitto", "nats"); err != nil {
 		return err
 	}
-	if o.workloads, err = parseList("--workloads", workloads, "storm", "idle", "fanout", "moderation"); err != nil {
+	if o.workloads, err = parseList("--workloads", workloads, "storm", "idle", "fanout", "latency", "reconnect", "moderation"); err != nil {
 		return err
 	}
 	switch {
@@ -124,6 +148,10 @@ func (o *liveOptions) parse(brokers, workloads string) error {
 		return usageErr("--measure must be at least 100ms, --warmup not negative, --connect-timeout positive")
 	case o.natsSync != "always" && o.natsSync != "interval":
 		return usageErr("--nats-sync must be always or interval")
+	case o.latencyRate <= 0:
+		return usageErr("--latency-rate must be positive")
+	case o.sessions < 1 || o.sessions > 18000 || o.owed < 1 || o.owed > 1000:
+		return usageErr("--sessions must be 1-18000 and --owed 1-1000 (a session holds at most 1,000 messages)")
 	}
 	return nil
 }
@@ -194,6 +222,7 @@ func newLiveReport(o liveOptions) *liveReport {
 			Server: o.bin, Mosquitto: o.mosquitto, Viewers: o.viewers, Concurrency: o.concurrency,
 			Subscribers: o.subscribers, Publishers: o.publishers, Size: o.size, Users: o.users, Banned: o.banned,
 			WarmupSec: o.warmup.Seconds(), MeasureSec: o.measure.Seconds(), NATSSync: o.natsSync,
+			QoS: o.qos, LatencyRate: o.latencyRate, Sessions: o.sessions, Owed: o.owed,
 		},
 	}
 }

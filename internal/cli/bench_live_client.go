@@ -39,7 +39,7 @@ ping, close, load, step, unload); it answers each with a JSON line.`,
 
 // liveReq is one request to the load generator.
 type liveReq struct {
-	Op          string     `json:"op"` // storm, ping, close, load, step, unload
+	Op          string     `json:"op"` // storm, ping, close, load, step, post, unload, reconnect
 	Addr        string     `json:"addr,omitempty"`
 	Conns       int        `json:"conns,omitempty"`
 	Concurrency int        `json:"concurrency,omitempty"`
@@ -51,6 +51,11 @@ type liveReq struct {
 	WarmupMS    int        `json:"warmup_ms,omitempty"`
 	MeasureMS   int        `json:"measure_ms,omitempty"`
 	Size        int        `json:"size,omitempty"`
+	// QoS is the subscribers' and posters' QoS; Keep connects persistent
+	// sessions (cleanSession=false) with client ids Prefix<i>.
+	QoS    int    `json:"qos,omitempty"`
+	Keep   bool   `json:"keep,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
 }
 
 // liveCred is how one publishing connection logs in; no password is an
@@ -66,6 +71,9 @@ type liveResp struct {
 	Storm *stormResult `json:"storm,omitempty"`
 	Alive int          `json:"alive,omitempty"`
 	Step  *stepResult  `json:"step,omitempty"`
+	// Reconnect is the reconnect storm's count; Received answers post.
+	Reconnect *reconnectResult `json:"reconnect,omitempty"`
+	Received  int64            `json:"received,omitempty"`
 	// Retried is how many subscribers of a load had to connect again.
 	Retried int `json:"retried,omitempty"`
 }
@@ -98,6 +106,7 @@ func serveLiveClient(ctx context.Context, in io.Reader, out io.Writer) error {
 type liveLoad struct {
 	idle []*idleConn // from the last storm
 	load *fanLoad    // from the last load request
+	rec  *subReaders // the sessions of the last reconnect storm
 }
 
 func (g *liveLoad) handle(ctx context.Context, req liveReq, resp *liveResp) error {
@@ -126,6 +135,16 @@ func (g *liveLoad) handle(ctx context.Context, req liveReq, resp *liveResp) erro
 		resp.Step = g.load.step(ctx, req)
 	case "unload":
 		g.unload()
+	case "post":
+		if g.load == nil {
+			return errors.New("post before load")
+		}
+		resp.Received = g.load.postOwed(ctx, req)
+	case "reconnect":
+		g.closeRec()
+		var err error
+		g.rec, resp.Reconnect, err = reconnectStorm(ctx, req)
+		return err
 	case "exit":
 	default:
 		return fmt.Errorf("unknown op %q", req.Op)
@@ -145,7 +164,14 @@ func (g *liveLoad) unload() {
 	}
 }
 
-func (g *liveLoad) shutdown() { g.closeIdle(); g.unload() }
+func (g *liveLoad) closeRec() {
+	if g.rec != nil {
+		g.rec.close()
+		g.rec = nil
+	}
+}
+
+func (g *liveLoad) shutdown() { g.closeIdle(); g.unload(); g.closeRec() }
 
 // liveClient is the parent's end of a load generator process.
 type liveClient struct {

@@ -19,8 +19,12 @@ import (
 // wake-up: receiving must cost the load generator far less than sending
 // costs a broker.
 type subReaders struct {
-	loops  []*epollLoop
-	next   int
+	loops []*epollLoop
+	next  int
+	// track, set before any connection is added, keeps each
+	// connection's comment numbers to count duplicates (the reconnect
+	// storm).
+	track  bool
 	window struct{ t0, t1 atomic.Int64 } // the measured window, Unix ns
 	stop   atomic.Bool
 	wg     sync.WaitGroup
@@ -35,6 +39,7 @@ type epollLoop struct {
 	hist  histogram
 	inWin int64 // deliveries received inside the window
 	total atomic.Int64
+	dups  atomic.Int64 // with track: deliveries of a number already seen on the connection
 	err   error
 }
 
@@ -44,6 +49,8 @@ type subConn struct {
 	f       *os.File
 	fd      int
 	pending []byte
+	out     []byte              // acknowledgements not yet written
+	seen    map[uint64]struct{} // with track: the comment numbers received
 }
 
 func newSubReaders(n int) (*subReaders, error) {
@@ -191,11 +198,15 @@ func (l *epollLoop) read(c *subConn, buf []byte, now, t0, t1 int64) {
 			break
 		}
 		b = b[size:]
+		c.out = appendAcks(c.out, head, body)
 		if head>>4 != mqttPublish {
 			continue
 		}
 		count++
 		payload, _ := mqttPublishPayload(head, body)
+		if l.r.track {
+			l.see(c, payload)
+		}
 		if ts := sentAt(payload); ts >= t0 && ts <= t1 && t0 > 0 {
 			l.hist.record(time.Duration(now - ts))
 		}
@@ -205,6 +216,48 @@ func (l *epollLoop) read(c *subConn, buf []byte, now, t0, t1 int64) {
 	}
 	c.pending = append(c.pending[:0], b...)
 	l.total.Add(count)
+	l.flushAcks(c)
+}
+
+// flushAcks writes a connection's pending acknowledgements; what the
+// socket does not take now goes with the next read's.
+func (l *epollLoop) flushAcks(c *subConn) {
+	if len(c.out) == 0 {
+		return
+	}
+	n, err := syscall.Write(c.fd, c.out)
+	if n > 0 {
+		c.out = c.out[:copy(c.out, c.out[n:])]
+	}
+	if err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR) {
+		l.drop(c, err)
+	}
+}
+
+// see records a delivery's comment number on its connection.
+func (l *epollLoop) see(c *subConn, payload []byte) {
+	n, ok := commentNumber(payload)
+	if !ok {
+		return
+	}
+	if c.seen == nil {
+		c.seen = map[uint64]struct{}{}
+	}
+	if _, dup := c.seen[n]; dup {
+		l.dups.Add(1)
+		return
+	}
+	c.seen[n] = struct{}{}
+}
+
+// duplicates is how many deliveries repeated a comment number on their
+// connection (with track set).
+func (r *subReaders) duplicates() int64 {
+	var n int64
+	for _, l := range r.loops {
+		n += l.dups.Load()
+	}
+	return n
 }
 
 // drop forgets a connection the broker closed.

@@ -11,6 +11,7 @@ import (
 // subReaders need epoll: bench live's load generator runs on Linux only.
 type subReaders struct {
 	window struct{ t0, t1 atomic.Int64 }
+	track  bool
 }
 
 func newSubReaders(int) (*subReaders, error) {
@@ -24,6 +25,7 @@ func (r *subReaders) conns() int                 { return 0 }
 func (r *subReaders) collect(h *histogram) int64 { return 0 }
 func (r *subReaders) err() error                 { return nil }
 func (r *subReaders) close()                     {}
+func (r *subReaders) duplicates() int64          { return 0 }
 
 // raiseFileLimit is Linux only.
 func raiseFileLimit() {}

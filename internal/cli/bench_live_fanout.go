@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/mqtt"
 )
 
 // fanLoad is a loaded room: subscribers whose deliveries are counted and
@@ -21,14 +22,16 @@ type fanLoad struct {
 	subs      int
 	posters   []*poster
 	topic     string
+	qos       byte
 	retried   int // subscribers that had to connect again
 	posterErr atomic.Pointer[error]
 }
 
 // poster is one publishing connection.
 type poster struct {
-	conn net.Conn
-	buf  []byte
+	conn   net.Conn
+	buf    []byte
+	nextID uint16 // of its QoS 1 and 2 PUBLISH packets
 }
 
 // stepResult is one offered rate held for a while: what was sent, what
@@ -59,7 +62,7 @@ func newFanLoad(ctx context.Context, req liveReq) (*fanLoad, error) {
 		return nil, errors.New("load needs addr, filter, post_topic and posters")
 	}
 	timeout := cmp.Or(time.Duration(req.TimeoutMS)*time.Millisecond, 10*time.Second)
-	l := &fanLoad{topic: req.PostTopic, subs: req.Conns}
+	l := &fanLoad{topic: req.PostTopic, subs: req.Conns, qos: byte(req.QoS)}
 	var err error
 	if l.readers, err = newSubReaders(2); err != nil {
 		return nil, err
@@ -117,10 +120,7 @@ func (l *fanLoad) subscribe(ctx context.Context, req liveReq) ([]*idleConn, erro
 func (l *fanLoad) addPoster(c net.Conn) {
 	l.posters = append(l.posters, &poster{conn: c})
 	go func() {
-		_, err := io.Copy(io.Discard, c)
-		if err == nil {
-			err = io.EOF
-		}
+		err := answerPoster(c)
 		err = fmt.Errorf("a poster's connection ended: %w", err)
 		l.posterErr.CompareAndSwap(nil, &err)
 	}()
@@ -181,7 +181,7 @@ func (l *fanLoad) offer(ctx context.Context, rate float64, size int, start, t0, 
 	var wg sync.WaitGroup
 	n := min(pacers, len(l.posters))
 	for p := range n {
-		pc := &pacer{posters: strided(l.posters[p:], n), rate: rate / float64(n), size: size, topic: l.topic, seq: uint64(p) << 48}
+		pc := &pacer{posters: strided(l.posters[p:], n), rate: rate / float64(n), size: size, topic: l.topic, qos: l.qos, seq: uint64(p) << 48}
 		wg.Go(func() {
 			got := pc.run(ctx, start, t0, end)
 			mu.Lock()
@@ -209,6 +209,7 @@ type pacer struct {
 	rate    float64
 	size    int
 	topic   string
+	qos     byte
 	seq     uint64
 	next    int
 	payload []byte
@@ -244,7 +245,14 @@ func (pc *pacer) write(now time.Time, n int64) {
 		pc.next++
 		pc.payload = appendComment(pc.payload[:0], ts, pc.seq, pc.size)
 		pc.seq++
-		p.buf = appendMQTTPublish(p.buf, pc.topic, pc.payload)
+		if pc.qos == 0 {
+			p.buf = appendMQTTPublish(p.buf, pc.topic, pc.payload)
+			continue
+		}
+		if p.nextID++; p.nextID == 0 {
+			p.nextID = 1
+		}
+		p.buf = mqtt.AppendPublish(p.buf, mqtt.Message{Topic: pc.topic, Payload: pc.payload, QoS: pc.qos}, false, p.nextID)
 	}
 	for _, p := range pc.posters {
 		if len(p.buf) > 0 {

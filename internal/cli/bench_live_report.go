@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -36,6 +37,10 @@ type liveSetting struct {
 	WarmupSec   float64 `json:"warmup_s"`
 	MeasureSec  float64 `json:"measure_s"`
 	NATSSync    string  `json:"nats_sync"`
+	QoS         []int   `json:"qos"`
+	LatencyRate float64 `json:"latency_rate"`
+	Sessions    int     `json:"sessions"`
+	Owed        int     `json:"owed"`
 }
 
 // liveBrokerResult is one broker's measurements; a workload not run is nil.
@@ -48,6 +53,10 @@ type liveBrokerResult struct {
 	Idle        *idleResult  `json:"idle,omitempty"`
 	FanOut      *rampResult  `json:"fanout,omitempty"`
 	Moderation  *rampResult  `json:"moderation,omitempty"`
+	// QoS holds the fan-out at QoS 1 and 2 (QoS 0's is FanOut) and the
+	// latency workload at each QoS.
+	QoS       []*qosResult     `json:"qos,omitempty"`
+	Reconnect *reconnectResult `json:"reconnect,omitempty"`
 	// AtCommon is the fan-out step at the report's common rate.
 	AtCommon *liveStep `json:"at_common_rate,omitempty"`
 }
@@ -106,6 +115,9 @@ func (r *liveReport) finish(o liveOptions) {
 		b.AtCommon = b.FanOut.at(r.CommonRate)
 	}
 	r.Checks = liveChecks(r.broker("stadion"), r.broker("mosquitto"))
+	if st := r.broker("stadion"); st != nil {
+		r.Checks = append(r.Checks, qosChecks(st, r.broker("mosquitto"))...)
+	}
 }
 
 // peak is the most deliveries/s of any step, sustained or not.
@@ -208,7 +220,7 @@ func (r *liveReport) printTable(w io.Writer) error {
 		head = append(head, "stadion/mosquitto")
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	for _, row := range liveRows(r.CommonRate) {
+	for _, row := range slices.Concat(liveRows(r.CommonRate), qosRows(r.Settings)) {
 		cells := []string{row.name}
 		for _, b := range r.Brokers {
 			cells = append(cells, row.cell(b))
@@ -237,7 +249,7 @@ func (r *liveReport) printSteps(w io.Writer) error {
 		for _, rp := range []struct {
 			name string
 			r    *rampResult
-		}{{"fan-out", b.FanOut}, {"moderation", b.Moderation}} {
+		}{{"fan-out", b.FanOut}, {"fan-out QoS 1", b.fanOutAt(1)}, {"fan-out QoS 2", b.fanOutAt(2)}, {"moderation", b.Moderation}} {
 			if rp.r == nil || len(rp.r.Steps) == 0 {
 				continue
 			}

@@ -60,15 +60,26 @@ func runWorkloads(ctx context.Context, env Env, o liveOptions, lc *liveClient, b
 		}
 	}
 	if o.does("fanout") {
-		fmt.Fprintf(env.Stderr, "  fan-out to %d subscribers\n", o.subscribers)
-		if res.FanOut, err = fanOutRamp(ctx, env, o, lc, b); err != nil {
-			return fmt.Errorf("fan-out: %w", err)
+		if err := runFanOuts(ctx, env, o, lc, b, res); err != nil {
+			return err
+		}
+	}
+	if o.does("latency") {
+		if err := runLatency(ctx, env, o, lc, b, res); err != nil {
+			return err
 		}
 	}
 	if o.does("moderation") && (b.name == "stadion" || b.name == "sink") {
 		fmt.Fprintf(env.Stderr, "  moderation, %d users\n", o.users)
 		if res.Moderation, err = moderationRamp(ctx, env, o, lc, b); err != nil {
 			return fmt.Errorf("moderation: %w", err)
+		}
+	}
+	// Last: the storm's sessions are ended afterwards, but the broker may
+	// take a while to forget them.
+	if o.does("reconnect") && b.name != "sink" {
+		if res.Reconnect, err = runReconnect(ctx, env, o, lc, b); err != nil {
+			return fmt.Errorf("reconnect storm: %w", err)
 		}
 	}
 	return nil
@@ -117,13 +128,13 @@ func settledRSS(ctx context.Context, pid int) (uint64, error) {
 	return prev, err
 }
 
-func fanOutRamp(ctx context.Context, env Env, o liveOptions, lc *liveClient, b *liveBroker) (*rampResult, error) {
+func fanOutRamp(ctx context.Context, env Env, o liveOptions, lc *liveClient, b *liveBroker, qos int) (*rampResult, error) {
 	creds, err := b.posters(ctx, o.publishers)
 	if err != nil {
 		return nil, err
 	}
 	load := liveReq{Op: "load", Addr: b.addr, Conns: o.subscribers, Filter: b.comments, PostTopic: b.post,
-		Posters: creds, TimeoutMS: int(o.timeout / time.Millisecond)}
+		Posters: creds, TimeoutMS: int(o.timeout / time.Millisecond), QoS: qos}
 	return ramp(ctx, env, o, lc, b, load, o.rate, o.maxRate)
 }
 

@@ -13,8 +13,9 @@ import (
 )
 
 // liveBenchConfig opens every room to anonymous viewers, with no per-user
-// rate limit, room for the longest benchmark comment, and the banned-word
-// list of the moderation workload; client bench issues viewer tokens.
+// rate limit, room for the longest benchmark comment, the banned-word list
+// of the moderation workload, and room for the reconnect storm's
+// anonymous persistent sessions; client bench issues viewer tokens.
 const liveBenchConfig = `# written by stadion bench live
 clients:
   bench: {roles: [live-issuer]}
@@ -25,6 +26,8 @@ live:
   max_length: 1000
   flood_users: 1000000
   banned_words_file: banned.txt
+  mqtt:
+    max_anonymous_sessions: 20000  # the reconnect storm's persistent sessions
 `
 
 // bannedWordAlphabet are the letters banned words are made of; the

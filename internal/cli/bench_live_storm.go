@@ -44,7 +44,7 @@ func storm(ctx context.Context, req liveReq) ([]*idleConn, *stormResult, error) 
 	conns := make([]*idleConn, req.Conns)
 	workers := make([]stormWorker, min(req.Concurrency, req.Conns))
 	var next atomic.Int64
-	prefix := fmt.Sprintf("st%d-%d-", os.Getpid(), time.Now().UnixNano()%1e6)
+	prefix := cmp.Or(req.Prefix, fmt.Sprintf("st%d-%d-", os.Getpid(), time.Now().UnixNano()%1e6))
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -56,7 +56,8 @@ func storm(ctx context.Context, req liveReq) ([]*idleConn, *stormResult, error) 
 					return
 				}
 				t := time.Now()
-				c, err := dialMQTT(req.Addr, prefix+fmt.Sprint(i), liveCred{}, req.Filter, timeout)
+				c, err := dialLogin(req.Addr, mqttLogin{clientID: prefix + fmt.Sprint(i), filter: req.Filter,
+					qos: byte(req.QoS), keep: req.Keep}, timeout)
 				if err != nil {
 					sw.failures++
 					sw.firstErr = cmp.Or(sw.firstErr, err)

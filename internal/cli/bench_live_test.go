@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -23,7 +24,7 @@ func benchLiveArgs(t *testing.T, brokers string, extra ...string) []string {
 	return append([]string{"bench", "live", "--stadion", stadionBinary(t), "--brokers", brokers,
 		"--viewers", "40", "--concurrency", "8", "--subscribers", "10", "--publishers", "2", "--users", "3",
 		"--rate", "40", "--max-rate", "50", "--mod-rate", "100", "--mod-max-rate", "100", "--banned", "500",
-		"--warmup", "100ms", "--measure", "300ms"}, extra...)
+		"--warmup", "100ms", "--measure", "300ms", "--latency-rate", "40", "--sessions", "30", "--owed", "3"}, extra...)
 }
 
 func TestBenchLiveJSON(t *testing.T) {
@@ -47,6 +48,7 @@ func TestBenchLiveJSON(t *testing.T) {
 		}
 		checkStorm(t, b)
 		checkRamp(t, b.Name+" fan-out", b.FanOut, 10)
+		checkQoS(t, b)
 		if b.Name == "stadion" || b.Name == "sink" {
 			checkRamp(t, b.Name+" moderation", b.Moderation, 1)
 		} else if b.Moderation != nil {
@@ -208,5 +210,51 @@ func TestMQTTPacketSplit(t *testing.T) {
 	}
 	if head, _, m, err := nextMQTTPacket(b[n:]); err != nil || head>>4 != mqttPingreq || m != 2 {
 		t.Errorf("second packet: %x %d %v", head, m, err)
+	}
+}
+
+// checkQoS wants the fan-out at QoS 1 and 2 and the latency workload at
+// every QoS to deliver every comment exactly once, and the reconnect
+// storm to deliver all that its sessions were owed, once each.
+func checkQoS(t *testing.T, b *liveBrokerResult) {
+	t.Helper()
+	if b.Name == "sink" {
+		if b.fanOutAt(1) != nil || b.Reconnect != nil {
+			t.Errorf("sink: measured at QoS 1 or reconnected, but it grants QoS 0 only")
+		}
+		return
+	}
+	for q := 0; q <= 2; q++ {
+		if q > 0 {
+			checkRamp(t, fmt.Sprintf("%s fan-out QoS %d", b.Name, q), b.fanOutAt(q), 10)
+		}
+		s := b.latencyAt(q)
+		if s == nil {
+			t.Errorf("%s: no latency step at QoS %d", b.Name, q)
+			continue
+		}
+		checkRamp(t, fmt.Sprintf("%s latency QoS %d", b.Name, q), &rampResult{Steps: []*liveStep{s}}, 10)
+	}
+	r := b.Reconnect
+	if r == nil || r.Sessions != 30 || r.Connected != 30 || r.Failures != 0 || r.NotPresent != 0 ||
+		r.Expected != 90 || r.Received != 90 || r.Duplicates != 0 || r.Lost != 0 || r.Witnessed != 3 {
+		t.Errorf("%s: reconnect storm %+v, want 30 sessions back, each with its 3 comments once", b.Name, r)
+	}
+}
+
+func TestCommentNumber(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"ts=1;n=42; go team", 42, true},
+		{`{"text":"ts=17;n=1152921504606846976;x"}`, 1 << 60, true},
+		{"ts=1;n=;", 0, false},
+		{"no marker", 0, false},
+	} {
+		if n, ok := commentNumber([]byte(tc.in)); n != tc.want || ok != tc.ok {
+			t.Errorf("commentNumber(%q) = %d, %v; want %d, %v", tc.in, n, ok, tc.want, tc.ok)
+		}
 	}
 }

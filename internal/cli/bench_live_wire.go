@@ -145,6 +145,28 @@ func sentAt(payload []byte) int64 {
 	return ts
 }
 
+// nMarker prefixes a comment's number.
+var nMarker = []byte(";n=")
+
+// commentNumber finds a comment's number (appendComment's seq) in a
+// payload.
+func commentNumber(payload []byte) (uint64, bool) {
+	i := bytes.Index(payload, nMarker)
+	if i < 0 {
+		return 0, false
+	}
+	var n uint64
+	digits := 0
+	for _, c := range payload[i+len(nMarker):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + uint64(c-'0')
+		digits++
+	}
+	return n, digits > 0
+}
+
 // commentFiller pads comments: words free of the letters the banned words
 // are made of (see bannedWord), so that no comment is rejected, however
 // the moderation normalizes spacing.

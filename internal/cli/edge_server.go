@@ -20,6 +20,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/gate"
+	"github.com/stadion-dev/stadion/internal/ops"
 )
 
 // EdgeOptions configure a venue edge (what `stadion edge` runs).
@@ -43,6 +44,7 @@ type EdgeServer struct {
 
 	eng   *engine.Engine
 	edge  *gate.Edge
+	ops   *ops.SLOService // anomalies of the edge's own logs
 	http  *http.Server
 	done  chan error
 	ready atomic.Bool
@@ -131,9 +133,13 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	if err := s.edge.Start(ctx); err != nil {
 		return err
 	}
+	if s.ops, err = startEdgeOps(ctx, eng, o, reg); err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	s.edgeSystemRoutes(mux, reg)
 	s.edge.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
+	s.ops.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
 	s.http = serveHTTP(ln, api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(time.Minute, api.Recover(o.Logger, mux))), o.Logger, s.done)
 	s.HTTPURL = localURL(ln.Addr())
 	s.Listeners = []listener{{"API", ln.Addr().String()}}
@@ -171,6 +177,9 @@ func (s *EdgeServer) Stop(ctx context.Context) error {
 			errs = append(errs, err)
 			s.http.Close()
 		}
+	}
+	if s.ops != nil {
+		errs = append(errs, s.ops.Stop(ctx))
 	}
 	if s.edge != nil {
 		errs = append(errs, s.edge.Stop(ctx))

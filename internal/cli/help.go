@@ -38,6 +38,9 @@ func printGroup(w io.Writer, name string, c *command) {
 		}
 		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.short)
 	}
+	if c.long != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.long))
+	}
 	if c.example != "" {
 		fmt.Fprintf(w, "\nExample:\n%s\n", indent(c.example))
 	}

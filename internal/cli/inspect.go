@@ -12,10 +12,12 @@ import (
 
 var inspectCmd = &command{
 	name:  "inspect",
-	short: "review the services around the Games before the event",
-	example: `stadion inspect k8s deploy/
+	short: "inspect the running system (system) or the services around it (k8s)",
+	long:  inspectLong,
+	example: `stadion inspect system --html report.html
+stadion inspect k8s deploy/
 helm template games ./chart | stadion inspect k8s -`,
-	sub: []*command{inspectK8sCmd},
+	sub: []*command{inspectSystemCmd, inspectK8sCmd},
 }
 
 var inspectK8sCmd = &command{

@@ -218,8 +218,14 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 			s.MQTTAddr = localHostPort(m.MQTTAddr())
 		}
 	}
+	o2 := newOps(env, s.svcs) // up_ops.go: after the capabilities, the SLO service among them
+	if err := o2.Start(ctx); err != nil {
+		return err
+	}
+	s.svcs = append(s.svcs, o2)
 	mux := http.NewServeMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
+	o2.routes(mux, auth, env)
 	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/ops"
 )
 
 // defaultDataDir is where a server keeps its state and CLI commands look
@@ -34,7 +36,9 @@ var upCmd = &command{
 an external one (--nats-url), validates the configuration, creates the topics'
 streams and serves the HTTP API. The capabilities the configuration uses
 start too: sinks, live comments over MQTT (--mqtt, and WebSocket at /mqtt),
-frame capture, and the cloud side of venue edges (--leaf). With no --config
+frame capture, and the cloud side of venue edges (--leaf). SLOs, alerts and
+the miner of the server's own logs always run (stadion slo, alerts,
+anomalies; docs/slo.md). With no --config
 it runs the bundled Games example (examples/games). The admin key is written
 to <data>/admin.key (0600) on first start.
 
@@ -95,11 +99,13 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	// The tee offers every record to the anomaly miner (ops), once `up`
+	// attaches it.
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(ops.NewLogTee(slog.NewTextHandler(w, opts), ops.NewLogFeed())), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(ops.NewLogTee(slog.NewJSONHandler(w, opts), ops.NewLogFeed())), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }

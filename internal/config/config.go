@@ -46,6 +46,11 @@ type Config struct {
 	Venues     map[string]*Venue    `yaml:"venues"`
 	Gate       Gate                 `yaml:"gate"`
 	Capture    Capture              `yaml:"capture"`
+	SLOs       map[string]*SLO      `yaml:"slos"`
+	SLOPolicy  SLOPolicy            `yaml:"slo_policy"`
+	Alerts     Alerts               `yaml:"alerts"`
+	Anomalies  Anomalies            `yaml:"anomalies"`
+	Health     Health               `yaml:"health"`
 
 	// Dir is the directory relative paths in the file are resolved against,
 	// inside FS. Set by Load.
@@ -206,6 +211,8 @@ func (c *Config) setDefaults() {
 	c.setLiveDefaults()
 	c.setGateDefaults()
 	c.setCaptureDefaults()
+	c.setSLODefaults()
+	c.setHealthDefaults()
 }
 
 // HasRole reports whether the named client has role.

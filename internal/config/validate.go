@@ -53,6 +53,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateLive()...)
 	errs = append(errs, c.validateGate()...)
 	errs = append(errs, c.validateCapture()...)
+	errs = append(errs, c.validateSLOs()...)
+	errs = append(errs, c.validateHealth()...)
 	return errors.Join(errs...)
 }
 

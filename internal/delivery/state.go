@@ -18,6 +18,7 @@ type sinkState struct {
 	stamps    [rateWindow]int64
 	lastErr   string
 	lastErrAt time.Time
+	lastOKAt  time.Time // the last committed batch
 }
 
 // rateWindow is how many seconds the reported rate averages over.
@@ -56,6 +57,7 @@ func (s *sinkState) wrote(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rows += uint64(n)
+	s.lastOKAt = time.Now().UTC()
 	now := time.Now().Unix()
 	i := now % rateWindow
 	if s.stamps[i] != now {

@@ -19,6 +19,7 @@ type metrics struct {
 	duplicates *prometheus.CounterVec
 	rejected   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
+	prev       publishTotals // at the last health evaluation (checks.go)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

@@ -16,6 +16,7 @@ type subMetrics struct {
 	retries     *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
 	pushes      *prometheus.CounterVec
+	push        pushHealth // this process's last webhook outcomes, for health checks
 }
 
 func newSubMetrics(reg prometheus.Registerer, x *Exchange) *subMetrics {
@@ -33,6 +34,7 @@ func newSubMetrics(reg prometheus.Registerer, x *Exchange) *subMetrics {
 			Help: "Webhook deliveries, by outcome (ok, failed).",
 		}, []string{"subscription", "outcome"}),
 	}
+	m.push.last = map[string]pushOutcome{}
 	reg.MustRegister(m.retries, m.deadLetters, m.pushes, lagCollector{x})
 	return m
 }

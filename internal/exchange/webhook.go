@@ -1,13 +1,12 @@
 package exchange
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/config"
 )
 
 // Push is where a push subscription sends its events. The secret is
@@ -78,17 +77,7 @@ func (p *Push) timeout() time.Duration {
 }
 
 // pushKey decodes a whsec_ secret into the HMAC key.
-func pushKey(secret string) ([]byte, error) {
-	b64, ok := strings.CutPrefix(secret, secretPrefix)
-	if !ok {
-		return nil, fmt.Errorf("no %s prefix", secretPrefix)
-	}
-	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(key) < 24 || len(key) > 64 {
-		return nil, fmt.Errorf("not the base64 of 24-64 bytes")
-	}
-	return key, nil
-}
+func pushKey(secret string) ([]byte, error) { return config.WebhookKey(secret) }
 
 // redacted is s as the API shows it: a push secret reads "set".
 func (s Subscription) redacted() Subscription {

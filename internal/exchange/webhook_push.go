@@ -155,6 +155,7 @@ func (p *pusher) deliverOnce(ctx context.Context, f fetched) {
 func (p *pusher) settle(ctx context.Context, f fetched, err error, attempt uint64) {
 	if err == nil {
 		p.x.sm.pushes.WithLabelValues(p.s.Name, "ok").Inc()
+		p.x.sm.push.record(p.s.Name, nil)
 		_ = f.msg.DoubleAck(ctx)
 		return
 	}
@@ -163,6 +164,7 @@ func (p *pusher) settle(ctx context.Context, f fetched, err error, attempt uint6
 		return
 	}
 	p.x.sm.pushes.WithLabelValues(p.s.Name, "failed").Inc()
+	p.x.sm.push.record(p.s.Name, err)
 	if rerr := p.x.recordFailure(ctx, failureKey(p.s.Name, f.md.Stream, f.md.Sequence.Stream), err.Error()); rerr != nil {
 		p.x.log.Warn("push failure not recorded", "subscription", p.s.Name, "error", rerr)
 	}

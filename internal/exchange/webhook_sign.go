@@ -2,23 +2,19 @@ package exchange
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/api"
 )
 
-// signature is the Standard Webhooks signature of a request:
-// "v1," + base64(HMAC-SHA256(key, id + "." + timestamp + "." + body)).
+// signature is the Standard Webhooks signature of a request (shared with
+// alert receivers: api.WebhookSignature).
 func signature(key []byte, id string, ts int64, body []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id + "." + strconv.FormatInt(ts, 10) + "."))
-	m.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return api.WebhookSignature(key, id, ts, body)
 }
 
 // webhookRequest builds the POST of one stored event in CloudEvents binary

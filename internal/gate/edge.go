@@ -149,7 +149,7 @@ func (e *Edge) heartbeats(ctx context.Context) {
 		case <-time.After(every):
 		}
 		raw, _ := json.Marshal(heartbeat{
-			Venue: e.venue, ConfigVersion: e.ctl.config().Version, Started: e.started,
+			Venue: e.venue, ConfigVersion: e.ctl.config().Version, Started: e.started, Sent: time.Now().UTC(),
 			Scans: e.led.scans.Load(), Admitted: e.led.admitted.Load(), Rejected: e.led.rejected.Load(),
 		})
 		_ = e.nc.Publish(hbSubject(e.venue), raw)

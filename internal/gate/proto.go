@@ -130,4 +130,6 @@ type heartbeat struct {
 	Admitted      uint64    `json:"admitted"`
 	Rejected      uint64    `json:"rejected"`
 	Started       time.Time `json:"started"`
+	// Sent is the edge's clock when it sent the heartbeat (clock skew).
+	Sent time.Time `json:"sent,omitempty"`
 }

@@ -16,16 +16,19 @@ var errOverloaded = errors.New("live: too many posts waiting; try again")
 
 // Ingress limits: posts waiting in memory, posts per engine write, and
 // writes in flight. While writes are in flight, posts gather into the
-// next batch, so one fsync carries many comments and batches grow with
-// the load: the engine's fsync rate bounds batches per second, not posts.
-// More writes in flight would only make the batches smaller.
+// next batch, so batches grow with the load. More writes in flight would
+// only make the batches smaller.
 const (
 	ingressQueue    = 1 << 16
 	ingressBatch    = 1024
 	ingressInflight = 2
-	// ingressLinger is how long a batch waits for company: a post waits at
-	// most this long, and under load each engine write carries the posts
-	// of a whole linger.
+	// ingressLinger is how long a batch waits for company, and only when
+	// its first post came within a linger of the previous batch: a post
+	// into an idle pipeline is written at once, and under load each batch
+	// carries the posts of a whole linger. Batches, not posts, cost the
+	// moderation workers an engine write each (the accepted comments,
+	// fsynced), so the engine's fsync rate bounds batches per second, not
+	// comments.
 	ingressLinger = time.Millisecond
 )
 
@@ -36,10 +39,11 @@ type queued struct {
 
 // ingress batches posts into the LIVE_POSTS work queue.
 type ingress struct {
-	js  jetstream.JetStream
-	log *slog.Logger
-	in  chan queued
-	sem chan struct{}
+	js   jetstream.JetStream
+	log  *slog.Logger
+	in   chan queued
+	sem  chan struct{}
+	last time.Time // when run took the last post of the previous batch
 }
 
 func newIngress(js jetstream.JetStream, log *slog.Logger) *ingress {
@@ -65,7 +69,10 @@ func (g *ingress) run(ctx context.Context) {
 			g.failQueued()
 			return
 		case q := <-g.in:
-			batch := g.linger(ctx, []queued{q})
+			batch := []queued{q}
+			if time.Since(g.last) < ingressLinger {
+				batch = g.linger(ctx, batch)
+			}
 			select {
 			case g.sem <- struct{}{}:
 			case <-ctx.Done():
@@ -74,6 +81,7 @@ func (g *ingress) run(ctx context.Context) {
 				return
 			}
 			batch = g.gather(batch)
+			g.last = time.Now()
 			go g.write(ctx, batch)
 		}
 	}

@@ -80,6 +80,8 @@ type Service struct {
 	mu      sync.Mutex
 	watched map[string]*nats.Subscription // MQTT filter → engine subscription
 
+	drops dropRate // slow-viewer drops between health evaluations (checks.go)
+
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }

@@ -60,6 +60,13 @@ func (s *Service) openStorage(ctx context.Context) error {
 		Name: postsStream, Description: "live comment posts waiting for moderation (batches)",
 		Subjects: []string{postsSubject}, Retention: jetstream.WorkQueuePolicy,
 		Storage: jetstream.FileStorage, MaxAge: time.Hour, Duplicates: dedupeWindow,
+		// A post is written to the operating system within milliseconds but
+		// not fsynced before its PUBACK: the fsync was most of an idle
+		// pipeline's latency (docs/ARCHITECTURE.md, "Live comments"). A
+		// crash may lose the last milliseconds of posts; accepted comments
+		// (LIVE_COMMENTS, fsynced as the engine is set) are never lost
+		// once stored, nor stored twice (dedupe ids).
+		PersistMode: jetstream.AsyncPersistMode,
 	}); err != nil {
 		return fmt.Errorf("live: stream %s: %w", postsStream, err)
 	}

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -34,44 +33,78 @@ type conn struct {
 	acks    ackOrder    // PUBACK and PUBREC, in the order of their PUBLISH
 }
 
-// handle serves nc from CONNECT to its end.
-func (s *Server) handle(nc net.Conn) {
+// handle serves nc from CONNECT to its end. With detach set, the
+// connection, once accepted, is served by a new goroutine and handle
+// returns: the stack that authentication grew is freed, and an idle
+// client's goroutine keeps only the small stack a read needs. false
+// means the connection ended here.
+func (s *Server) handle(nc net.Conn, detach bool) bool {
 	c := &conn{srv: s, nc: nc, held: true}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		nc.Close()
-		return
+		return false
 	}
 	if len(s.conns) >= s.opts.MaxConnections {
 		s.mu.Unlock()
 		s.stats.Full.Add(1)
 		nc.Close()
-		return
+		return false
 	}
 	s.conns[c] = struct{}{} // so that Close reaches connections still in CONNECT
 	s.mu.Unlock()
-	defer func() {
-		c.shutdown()
-		s.forgetConn(c)
-	}()
-	br := bufio.NewReaderSize(nc, 2048)
-	cp, err := c.readConnect(br)
+	cr := newConnReader(nc)
+	cp, err := c.readConnect(cr)
 	if err != nil {
 		s.stats.Refused.Add(1)
 		s.log.Debug("mqtt connect failed", "remote", nc.RemoteAddr().String(), "err", err)
-		return
+		c.end()
+		return false
 	}
 	present, code := s.attach(c, cp)
 	if code != Accepted {
 		s.stats.Refused.Add(1)
 		c.refuse(code)
-		return
+		c.end()
+		return false
 	}
 	s.stats.Connects.Add(1)
 	s.stats.Connections.Add(1)
 	c.sess.resume(c, connack(present, Accepted))
-	err = c.serve(br, cp.KeepAlive)
+	if detach {
+		go func() {
+			defer s.wg.Done()
+			c.run(cr, cp.KeepAlive, true)
+		}()
+		return true
+	}
+	c.run(cr, cp.KeepAlive, false)
+	return false
+}
+
+// errIdle ends a goroutine serving a connection that has nothing to read,
+// so that a fresh one with a small stack waits for its next packet.
+var errIdle = errors.New("connection idle")
+
+// run serves an accepted connection until it ends, then detaches its
+// session. With hop set, each time the client falls silent, the
+// goroutine hands the connection to a new one and ends: handling a
+// packet may have grown its stack (the runtime shrinks a stack only when
+// a quarter of it would hold what is in use, which a parked read never
+// satisfies), and the new goroutine waits on a small one.
+func (c *conn) run(cr *connReader, keepAlive uint16, hop bool) {
+	s := c.srv
+	err := c.serve(cr, keepAlive, hop)
+	if errors.Is(err, errIdle) {
+		s.wg.Add(1) // this goroutine's count is not yet done
+		go func() {
+			defer s.wg.Done()
+			c.run(cr, keepAlive, hop)
+		}()
+		return
+	}
+	defer c.end()
 	graceful := errors.Is(err, errDisconnect)
 	if !graceful && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		s.log.Debug("mqtt client dropped", "client", c.client.String(), "err", err)
@@ -83,14 +116,20 @@ func (s *Server) handle(nc net.Conn) {
 	s.detach(c, graceful)
 }
 
+// end closes the connection and forgets it.
+func (c *conn) end() {
+	c.shutdown()
+	c.srv.forgetConn(c)
+}
+
 // readConnect reads and checks the first packet, answering a refusal
 // itself.
-func (c *conn) readConnect(br *bufio.Reader) (*Connect, error) {
+func (c *conn) readConnect(br *connReader) (*Connect, error) {
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout))
-	if first, err := br.Peek(1); err != nil {
+	if first, err := br.peekByte(); err != nil {
 		return nil, err
-	} else if first[0] != typeConnect<<4 {
-		return nil, malformed("first packet is %#x, not CONNECT", first[0])
+	} else if first != typeConnect<<4 {
+		return nil, malformed("first packet is %#x, not CONNECT", first)
 	}
 	h, body, err := readPacket(br, c.srv.opts.MaxPacket, nil)
 	if err != nil {
@@ -141,7 +180,7 @@ var (
 // Two deadlines bound every read: silence between packets (1.5 times the
 // keep-alive, at most IdleTimeout, which also bounds a keep-alive of 0),
 // and, once a packet's first byte is in, PacketTimeout for the rest.
-func (c *conn) serve(br *bufio.Reader, keepAlive uint16) error {
+func (c *conn) serve(br *connReader, keepAlive uint16, hop bool) error {
 	o := &c.srv.opts
 	idle := o.IdleTimeout
 	if keepAlive > 0 {
@@ -152,10 +191,19 @@ func (c *conn) serve(br *bufio.Reader, keepAlive uint16) error {
 		partial = true
 		c.nc.SetReadDeadline(time.Now().Add(o.PacketTimeout))
 	}
-	for {
+	for first := true; ; first = false {
 		partial = false
+		if hop && !first && !br.poll() {
+			return errIdle
+		}
 		c.nc.SetReadDeadline(time.Now().Add(idle))
-		h, body, err := readPacket(br, o.MaxPacket, arm)
+		// An idle client waits here, with no buffer.
+		err := br.ready()
+		var h byte
+		var body []byte
+		if err == nil {
+			h, body, err = readPacket(br, o.MaxPacket, arm)
+		}
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {

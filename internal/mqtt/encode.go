@@ -122,3 +122,11 @@ func AppendSubscribe(b []byte, id uint16, filters ...Filter) []byte {
 	b = appendLength(append(b, typeSubscribe<<4|0x02), len(body))
 	return append(b, body...)
 }
+
+// AppendPuback, AppendPubrec, AppendPubrel and AppendPubcomp append the
+// packets of the QoS 1 and 2 flows, as a client sends them (load
+// generators, tests).
+func AppendPuback(b []byte, id uint16) []byte  { return append(b, ackPacket(typePuback, id)...) }
+func AppendPubrec(b []byte, id uint16) []byte  { return append(b, ackPacket(typePubrec, id)...) }
+func AppendPubrel(b []byte, id uint16) []byte  { return append(b, pubrel(id)...) }
+func AppendPubcomp(b []byte, id uint16) []byte { return append(b, ackPacket(typePubcomp, id)...) }

@@ -170,7 +170,7 @@ func (h *hub) SaveSession(id string, f []Filter) {
 }
 
 // startHub serves a Server with a hub on a loopback port.
-func startHub(t *testing.T, o Options) (*hub, string) {
+func startHub(t testing.TB, o Options) (*hub, string) {
 	t.Helper()
 	h := &hub{watched: map[string]bool{}, retained: map[string]Message{}, sessions: map[string][]Filter{}, revoked: map[string]bool{}}
 	h.srv = NewServer(h, o)

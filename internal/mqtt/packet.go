@@ -13,7 +13,6 @@
 package mqtt
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -114,7 +113,14 @@ type Unsubscribe struct {
 // arrived, arm (when not nil) sets the deadline for the rest of the
 // packet. The body is allocated as its bytes arrive, never up front: a
 // client that announces a large packet and stops holds only what it sent.
-func readPacket(r *bufio.Reader, limit int, arm func()) (header byte, body []byte, err error) {
+// packetReader is what readPacket reads from: a connReader, or a
+// bufio.Reader in tests.
+type packetReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+func readPacket(r packetReader, limit int, arm func()) (header byte, body []byte, err error) {
 	header, err = r.ReadByte()
 	if err != nil {
 		return 0, nil, err

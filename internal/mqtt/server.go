@@ -254,8 +254,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			return nil
 		}
 		go func() {
-			defer s.wg.Done()
-			s.handle(nc)
+			if !s.handle(nc, true) {
+				s.wg.Done()
+			}
 		}()
 	}
 }
@@ -267,7 +268,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 		return
 	}
 	defer s.wg.Done()
-	s.handle(nc)
+	s.handle(nc, false)
 }
 
 // track counts a connection goroutine unless the server is closed.

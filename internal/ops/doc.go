@@ -1,0 +1,10 @@
+// Package ops is stadion's guarantee system: component checks and health
+// scores with grades and history (health*.go, checks*.go, history*.go),
+// the daily inspection of the running system (inspect*.go), and the
+// alerts they raise (alert.go).
+//
+// Every capability reports to ops through one small interface, Source
+// (a Checks method returning []Check); ops never imports a capability. ops
+// imports only config and api, the NATS client and Prometheus, so every
+// capability, the exchange included, may import it.
+package ops
