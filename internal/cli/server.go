@@ -236,6 +236,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
 	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
 	api.KeyRoutes(mux, keys, cfg, auth)
+	clusterRoutes(mux, eng, cfg, auth)
 	x.Routes(mux, auth)
 	d.Routes(mux, auth)
 	for _, c := range caps {

@@ -193,3 +193,40 @@ func (e *Engine) probe(ctx context.Context) error {
 	}
 	return e.JS.DeleteStream(ctx, name)
 }
+
+// StreamPlacement is where one stream's copies are.
+type StreamPlacement struct {
+	Leader   string   `json:"leader"`
+	Replicas []string `json:"replicas"` // the other copies' nodes
+	Current  int      `json:"current"`  // copies caught up, the leader's included
+}
+
+// Placement reports the leader and copies of each named stream ("" leader
+// while none is elected). Streams the engine cannot describe are left out.
+func (e *Engine) Placement(ctx context.Context, streams []string) map[string]StreamPlacement {
+	out := map[string]StreamPlacement{}
+	for _, name := range streams {
+		s, err := e.JS.Stream(ctx, name)
+		if err != nil {
+			continue
+		}
+		info := s.CachedInfo()
+		sp := StreamPlacement{Replicas: []string{}}
+		if c := info.Cluster; c != nil {
+			sp.Leader = c.Leader
+			if c.Leader != "" {
+				sp.Current = 1
+			}
+			for _, r := range c.Replicas {
+				sp.Replicas = append(sp.Replicas, r.Name)
+				if r.Current && !r.Offline {
+					sp.Current++
+				}
+			}
+		} else {
+			sp.Current = 1
+		}
+		out[name] = sp
+	}
+	return out
+}
