@@ -3,14 +3,17 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -126,5 +129,74 @@ func TestClusterReplicatesEveryAsset(t *testing.T) {
 	}
 	if p := engines[1].Peers(); len(p.Reachable) != 3 || p.Leader == "" || !strings.HasPrefix(p.String(), "3 of 3") {
 		t.Errorf("peers = %+v", p)
+	}
+}
+
+// startNATSCluster starts n plain nats-server instances in-process as one
+// JetStream cluster: the "external engine" of --nats-url.
+func startNATSCluster(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := freeRoutePorts(t, n)
+	var routes []*url.URL
+	for _, a := range addrs {
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: a})
+	}
+	var clientURLs []string
+	for i := range n {
+		host, port, _ := net.SplitHostPort(addrs[i])
+		p, _ := strconv.Atoi(port)
+		ns, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("ext-%d", i+1), Host: "127.0.0.1", Port: -1,
+			JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "ext", Host: host, Port: p},
+			Routes:  routes,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ns.Start()
+		t.Cleanup(ns.Shutdown)
+		if !ns.ReadyForConnections(30 * time.Second) {
+			t.Fatalf("ext-%d not ready", i+1)
+		}
+		clientURLs = append(clientURLs, ns.ClientURL())
+	}
+	return clientURLs
+}
+
+// TestExternalClusterGetsTheSameReplication: with --nats-url to a
+// three-server cluster, engine.replicas 3 applies the same way, and 5 is
+// refused with a message saying what the engine needs.
+func TestExternalClusterGetsTheSameReplication(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-server cluster")
+	}
+	urls := strings.Join(startNATSCluster(t, 3), ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	connect := func(replicas int) *Engine {
+		e, err := Start(ctx, Options{URL: urls, Replication: Replication{Replicas: replicas},
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.Stop(context.Background()) })
+		return e
+	}
+	e := connect(3)
+	if err := e.WaitPeers(ctx, 60*time.Second); err != nil {
+		t.Fatalf("three servers cannot hold three copies: %v", err)
+	}
+	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "ext", History: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas != 3 {
+		t.Fatalf("bucket status %v, %v: want 3 replicas", st, err)
+	}
+	err = connect(5).WaitPeers(ctx, 2*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "engine.replicas 5: the external engine cannot hold 5 copies") {
+		t.Fatalf("R5 on three servers: %v", err)
 	}
 }
