@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -476,4 +478,176 @@ func TestClusterRollingRestartLosesNoPublish(t *testing.T) {
 	}
 	t.Logf("%d events published across the rolling restart", total)
 	c.checkEvents(screens, total)
+}
+
+// sseRead opens GET /v1/topics/laps/stream on base (resuming after
+// lastID when it is not empty) and sends each event's seq and n to out
+// until the stream ends.
+func sseRead(t *testing.T, base, key, lastID string, out chan<- [2]int) {
+	req, _ := http.NewRequest("GET", base+"/v1/topics/laps/stream?after_seq=0", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("SSE on %s: HTTP %d", base, resp.StatusCode)
+		return
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	seq := 0
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			seq, _ = strconv.Atoi(strings.TrimPrefix(line, "id: "))
+		case strings.HasPrefix(line, "data: "):
+			var ev struct {
+				Data struct {
+					N int `json:"n"`
+				} `json:"data"`
+			}
+			if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev) == nil {
+				out <- [2]int{seq, ev.Data.N}
+			}
+		}
+	}
+}
+
+type pulled struct {
+	Events []struct {
+		AckID string          `json:"ack_id"`
+		Event json.RawMessage `json:"event"`
+	} `json:"events"`
+}
+
+// TestClusterSubscribersResumeOnAnotherNode: an SSE follower and a pull
+// worker on a node that is kill -9ed go on from another node (Last-Event-ID;
+// ack ids made by the dead node) and see every event exactly once.
+func TestClusterSubscribersResumeOnAnotherNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a three-node cluster of real processes")
+	}
+	const total = 200
+	c := startClusterProcs(t, 3)
+	timing, screens := c.nodes[0].createKey("timing"), c.nodes[0].createKey("screens")
+	if code := c.nodes[0].request("PUT", "/v1/subscriptions/laps-work", screens, `{"topic":"laps","start":"earliest","ack_wait":"5m"}`, nil); code/100 != 2 {
+		t.Fatalf("create subscription: %d", code)
+	}
+	for n := range total / 2 {
+		if _, err := c.publishRetrying(timing, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The follower and the worker start on n1.
+	events := make(chan [2]int, 4*total)
+	ended := make(chan struct{})
+	go func() { sseRead(t, c.url(0), screens, "", events); close(ended) }()
+	var got pulled
+	if code := c.nodes[0].request("POST", "/v1/subscriptions/laps-work/pull", screens, `{"max":60,"wait":"5s"}`, &got); code != 200 || len(got.Events) == 0 {
+		t.Fatalf("pull on n1: HTTP %d, %d events", code, len(got.Events))
+	}
+	seenSSE := map[int]bool{}
+	lastSeq := 0
+	for len(seenSSE) < total/4 {
+		select {
+		case ev := <-events:
+			seenSSE[ev[1]], lastSeq = true, ev[0]
+		case <-time.After(60 * time.Second):
+			t.Fatal("the SSE follower got no events")
+		}
+	}
+	c.kill9(0)
+	<-ended
+	for ev := range drain(events) {
+		if seenSSE[ev[1]] {
+			t.Fatalf("SSE delivered n=%d twice before the kill", ev[1])
+		}
+		seenSSE[ev[1]], lastSeq = true, ev[0]
+	}
+	// Both go on from n2, while the rest is published.
+	ended2 := make(chan struct{})
+	go func() { sseRead(t, c.url(1), screens, strconv.Itoa(lastSeq), events); close(ended2) }()
+	n2 := c.nodes[1]
+	var ids []string
+	worked := map[int]int{}
+	record := func(p pulled) {
+		for _, e := range p.Events {
+			var ev struct {
+				Data struct {
+					N int `json:"n"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(e.Event, &ev); err != nil {
+				t.Fatal(err)
+			}
+			worked[ev.Data.N]++
+			ids = append(ids, e.AckID)
+		}
+	}
+	record(got)
+	for n := total / 2; n < total; n++ {
+		if _, err := c.publishRetrying(timing, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The ack ids n1 handed out are acknowledged through n2; a 503 while
+	// the consumer elects a new leader is retried, as a worker would.
+	ackAll := func() {
+		body, _ := json.Marshal(map[string][]string{"ack_ids": ids})
+		var prob map[string]any
+		waitFor(t, "the acks to be taken", func() bool {
+			code := n2.request("POST", "/v1/subscriptions/laps-work/ack", screens, string(body), &prob)
+			if code != 503 && code/100 != 2 {
+				t.Fatalf("ack on n2: HTTP %d %v", code, prob)
+			}
+			return code/100 == 2
+		})
+		ids = nil
+	}
+	ackAll()
+	waitFor(t, "the worker to have every event", func() bool {
+		var p pulled
+		if code := n2.request("POST", "/v1/subscriptions/laps-work/pull", screens, `{"max":100,"wait":"1s"}`, &p); code != 200 {
+			t.Fatalf("pull on n2: HTTP %d", code)
+		}
+		record(p)
+		ackAll()
+		return len(worked) == total
+	})
+	for n, k := range worked {
+		if k != 1 {
+			t.Fatalf("the worker got n=%d %d times", n, k)
+		}
+	}
+	waitFor(t, "the follower to have every event", func() bool {
+		select {
+		case ev := <-events:
+			if seenSSE[ev[1]] {
+				t.Fatalf("SSE delivered n=%d twice across the failover", ev[1])
+			}
+			seenSSE[ev[1]] = true
+		default:
+		}
+		return len(seenSSE) == total
+	})
+}
+
+// drain returns what is buffered in ch without waiting.
+func drain(ch chan [2]int) chan [2]int {
+	out := make(chan [2]int, len(ch))
+	for {
+		select {
+		case v := <-ch:
+			out <- v
+		default:
+			close(out)
+			return out
+		}
+	}
 }
