@@ -397,6 +397,9 @@ func TestClusterRefusesWritesWithoutQuorum(t *testing.T) {
 	if json.Unmarshal([]byte(body), &prob) != nil || prob["status"] != 503.0 {
 		t.Fatalf("not problem+json: %s", body)
 	}
+	if m := scrape(t, p); !strings.Contains(m, "stadion_engine_quorum 0") || !strings.Contains(m, "stadion_engine_nodes_reachable 1") {
+		t.Errorf("metrics without quorum lack stadion_engine_quorum 0 / nodes_reachable 1")
+	}
 	if got := len(p.readAll("laps", screens)); got < 20 {
 		t.Fatalf("reads without quorum: %d events, want at least the 20 acknowledged", got)
 	}
@@ -650,4 +653,17 @@ func drain(ch chan [2]int) chan [2]int {
 			return out
 		}
 	}
+}
+
+// scrape reads a node's /metrics with its admin key.
+func scrape(t *testing.T, p *proc) string {
+	req, _ := http.NewRequest("GET", p.http+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+p.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return string(raw)
 }

@@ -198,6 +198,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerClusterMetrics(reg, eng)
 	x, err := exchange.New(cfg, eng.Conn, eng.JS, keys, reg, o.Logger)
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
 )
@@ -136,4 +138,26 @@ func waitForPeers(ctx context.Context, eng *engine.Engine, cfg *config.Config, w
 		return nil // one node, one copy: nothing to wait for
 	}
 	return eng.WaitPeers(ctx, wait)
+}
+
+// registerClusterMetrics exports how this node sees the engine's cluster,
+// read on scrape: the nodes it reaches, the cluster's size and whether
+// writes have a quorum (1) or not (0).
+func registerClusterMetrics(reg prometheus.Registerer, eng *engine.Engine) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_engine_nodes_reachable",
+			Help: "Engine nodes this node is linked to, itself included (1 when not clustered)."},
+			func() float64 { return float64(max(len(eng.Peers().Reachable), 1)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_engine_cluster_size",
+			Help: "Engine nodes the cluster's JetStream knows of (1 when not clustered)."},
+			func() float64 { return float64(max(eng.Peers().Size, 1)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_engine_quorum",
+			Help: "1 when the engine's cluster has a meta leader and a majority of nodes reachable, else 0."},
+			func() float64 {
+				if eng.QuorumReason() != "" {
+					return 0
+				}
+				return 1
+			}),
+	)
 }
