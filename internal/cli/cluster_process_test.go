@@ -377,6 +377,22 @@ func TestClusterRefusesWritesWithoutQuorum(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The engine's dedupe is the stream's, not a node's: the same
+	// Idempotency-Key sent to another node is the same event.
+	var receipts [3]struct {
+		Seq       float64 `json:"seq"`
+		ID        string  `json:"id"`
+		Duplicate bool    `json:"duplicate"`
+	}
+	for i := range receipts {
+		code, body, err := post(c.url(i), timing, "lap-0", `{"athlete":"NOR-0","n":0,"ms":60000}`)
+		if err != nil || code != 202 || json.Unmarshal([]byte(body), &receipts[i]) != nil {
+			t.Fatalf("resend to n%d: %d %s %v", i+1, code, body, err)
+		}
+		if !receipts[i].Duplicate || receipts[i].Seq != receipts[0].Seq || receipts[i].ID != receipts[0].ID {
+			t.Fatalf("resend to n%d: %+v, want the original (%+v) marked duplicate", i+1, receipts[i], receipts[0])
+		}
+	}
 	c.kill9(1)
 	c.kill9(2)
 	p := c.nodes[0]

@@ -200,3 +200,96 @@ func TestExternalClusterGetsTheSameReplication(t *testing.T) {
 		t.Fatalf("R5 on three servers: %v", err)
 	}
 }
+
+// TestRaisingReplicasScalesExistingAssets: a stream, bucket and object
+// store made with one copy get three when the engine's setting rises and
+// stadion creates them again (as every start does).
+func TestRaisingReplicasScalesExistingAssets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	engines := startCluster(t, 3, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	create := func(js jetstream.JetStream) {
+		t.Helper()
+		if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "kv", History: 1})
+		if err != nil {
+			t.Fatalf("kv: %v", err)
+		}
+		// A write right after a scale-up may be lost in the leader's
+		// change; a writer retries it, as stadion's clients do.
+		for attempt := 0; ; attempt++ {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := kv.Put(pctx, "k", []byte("v"))
+			cancel()
+			if err == nil {
+				break
+			}
+			if attempt == 10 {
+				t.Fatalf("put: %v", err)
+			}
+		}
+		if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "obj"}); err != nil {
+			t.Fatalf("object store: %v", err)
+		}
+	}
+	replicas := func(name string) int {
+		s, err := engines[0].JS.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.CachedInfo().Config.Replicas
+	}
+	create(engines[0].JS)
+	if got := replicas("KV_kv"); got != 1 {
+		t.Fatalf("R1 engine made %d copies", got)
+	}
+	raised := &replicated{JetStream: engines[1].JS.(*replicated).JetStream, r: Replication{Replicas: 3}}
+	create(raised)
+	for _, name := range []string{"T", "KV_kv", "OBJ_obj"} {
+		if got := replicas(name); got != 3 {
+			t.Errorf("%s: %d replicas after raising the setting, want 3", name, got)
+		}
+	}
+	kv, err := engines[2].JS.KeyValue(ctx, "kv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get(ctx, "k"); err != nil || string(e.Value()) != "v" {
+		t.Fatalf("the value written at R1: %v, %v", e, err)
+	}
+}
+
+// TestRoutesNeedTheClusterSecret: nodes sharing the secret link; a node
+// presenting another secret never joins them.
+func TestRoutesNeedTheClusterSecret(t *testing.T) {
+	addrs := freeRoutePorts(t, 3)
+	var routes []*url.URL
+	for _, a := range addrs {
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: a})
+	}
+	start := func(i int, secret string) *Engine {
+		e, _ := startEngine(t, Options{ClientAddr: "127.0.0.1:0", Name: fmt.Sprintf("s%d", i),
+			Cluster: &ClusterOptions{Name: "sec", Listen: addrs[i], Secret: secret, Routes: routes}})
+		return e
+	}
+	const right = "the-right-secret-0123456789"
+	a, intruder, c := start(0, right), start(1, "another-secret-0123456789xx"), start(2, right)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(a.Peers().Reachable) < 2 || len(c.Peers().Reachable) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes with the same secret did not link: %v / %v", a.Peers(), c.Peers())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Give the intruder's redials time to be refused, then check.
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if p := intruder.Peers(); len(p.Reachable) > 1 || len(a.Peers().Reachable) > 2 {
+			t.Fatalf("a node with another secret linked: %v / %v", p, a.Peers())
+		}
+	}
+}
