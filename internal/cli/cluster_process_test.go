@@ -115,6 +115,21 @@ func (c *clusterRig) start(idx ...int) {
 	}
 }
 
+// createKey makes a key for client on node i and waits until every node
+// accepts it: nodes learn keys from the replicated bucket's watch, so a
+// key is usable elsewhere a moment after it is made.
+func (c *clusterRig) createKey(i int, client string) string {
+	c.t.Helper()
+	key := c.nodes[i].createKey(client)
+	for j := range c.nodes {
+		p := c.nodes[j]
+		waitFor(c.t, fmt.Sprintf("n%d to accept the new %s key", j+1, client), func() bool {
+			return p.request("GET", "/v1/topics", key, "", nil) == 200
+		})
+	}
+	return key
+}
+
 // kill9 sends SIGKILL to node i and waits for it to exit.
 func (c *clusterRig) kill9(i int) {
 	c.mu.Lock()
@@ -282,15 +297,29 @@ func (c *clusterRig) publishAll(key string, total, workers int, at func(k int)) 
 }
 
 // checkEvents asserts that every node serves exactly total events, each
-// n once, in one order.
+// n once, in one order. A node that restarted may still be catching up a
+// moment after it reports current, so the check is polled (bounded).
 func (c *clusterRig) checkEvents(screens string, total int) {
 	c.t.Helper()
+	var last error
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if last = c.eventsErr(screens, total); last == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatal(last)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func (c *clusterRig) eventsErr(screens string, total int) error {
 	var first []string
 	for i := range c.nodes {
-		p := c.nodes[i]
-		events := p.readAll("laps", screens)
+		events := c.nodes[i].readAll("laps", screens)
 		if len(events) != total {
-			c.t.Fatalf("node n%d serves %d events, want %d", i+1, len(events), total)
+			return fmt.Errorf("node n%d serves %d events, want %d", i+1, len(events), total)
 		}
 		seen := map[float64]bool{}
 		var order []string
@@ -305,9 +334,10 @@ func (c *clusterRig) checkEvents(screens string, total int) {
 		if first == nil {
 			first = order
 		} else if strings.Join(order, ",") != strings.Join(first, ",") {
-			c.t.Fatalf("node n%d serves the events in another order than n1", i+1)
+			return fmt.Errorf("node n%d serves the events in another order than n1", i+1)
 		}
 	}
+	return nil
 }
 
 // TestClusterSurvivesKill9OfStreamLeader: three nodes, R3. Concurrent
@@ -326,8 +356,7 @@ func TestClusterSurvivesKill9OfStreamLeader(t *testing.T) {
 	}
 	const total, workers = 600, 6
 	c := startClusterProcs(t, 3)
-	admin := c.nodes[0]
-	timing, screens := admin.createKey("timing"), c.nodes[1].createKey("screens")
+	timing, screens := c.createKey(0, "timing"), c.createKey(1, "screens")
 	if code := c.nodes[2].request("PUT", "/v1/subscriptions/laps-all", screens, `{"topic":"laps","start":"earliest"}`, nil); code/100 != 2 {
 		t.Fatalf("create subscription: %d", code)
 	}
@@ -354,9 +383,10 @@ func TestClusterSurvivesKill9OfStreamLeader(t *testing.T) {
 	var sub struct {
 		Pending uint64 `json:"pending"`
 	}
-	if code := c.nodes[victim].request("GET", "/v1/subscriptions/laps-all", screens, "", &sub); code != 200 || sub.Pending != total {
-		t.Fatalf("subscription on the restarted node: HTTP %d, %d pending, want %d", code, sub.Pending, total)
-	}
+	waitFor(t, fmt.Sprintf("the subscription, read on the restarted node, to have %d pending", total), func() bool {
+		code := c.nodes[victim].request("GET", "/v1/subscriptions/laps-all", screens, "", &sub)
+		return code == 200 && sub.Pending == total
+	})
 	waitFor(t, fmt.Sprintf("the sink to hold %d rows", total), func() bool {
 		return countRows(t, c.db, "") == total
 	})
@@ -371,7 +401,7 @@ func TestClusterRefusesWritesWithoutQuorum(t *testing.T) {
 		t.Skip("runs a three-node cluster of real processes")
 	}
 	c := startClusterProcs(t, 3)
-	timing, screens := c.nodes[0].createKey("timing"), c.nodes[0].createKey("screens")
+	timing, screens := c.createKey(0, "timing"), c.createKey(0, "screens")
 	for n := range 20 {
 		if _, err := c.publishRetrying(timing, n); err != nil {
 			t.Fatal(err)
@@ -459,7 +489,7 @@ func TestClusterRollingRestartLosesNoPublish(t *testing.T) {
 		t.Skip("runs a three-node cluster of real processes")
 	}
 	c := startClusterProcs(t, 3)
-	timing, screens := c.nodes[0].createKey("timing"), c.nodes[0].createKey("screens")
+	timing, screens := c.createKey(0, "timing"), c.createKey(0, "screens")
 	var next, acked atomic.Int64
 	var rolled atomic.Bool
 	const atLeast, workers = 60, 4
@@ -554,7 +584,7 @@ func TestClusterSubscribersResumeOnAnotherNode(t *testing.T) {
 	}
 	const total = 200
 	c := startClusterProcs(t, 3)
-	timing, screens := c.nodes[0].createKey("timing"), c.nodes[0].createKey("screens")
+	timing, screens := c.createKey(0, "timing"), c.createKey(0, "screens")
 	if code := c.nodes[0].request("PUT", "/v1/subscriptions/laps-work", screens, `{"topic":"laps","start":"earliest","ack_wait":"5m"}`, nil); code/100 != 2 {
 		t.Fatalf("create subscription: %d", code)
 	}
