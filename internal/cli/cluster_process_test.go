@@ -529,10 +529,34 @@ func TestClusterRollingRestartLosesNoPublish(t *testing.T) {
 	c.checkEvents(screens, total)
 }
 
-// sseRead opens GET /v1/topics/laps/stream on base (resuming after
-// lastID when it is not empty) and sends each event's seq and n to out
-// until the stream ends.
-func sseRead(t *testing.T, base, key, lastID string, out chan<- [2]int) {
+// follow reads GET /v1/topics/laps/stream as an EventSource does: after
+// an error or the stream's end it reconnects, to the first live node of
+// nodes, with Last-Event-ID, until stop closes. It sends each event's seq
+// and n to out.
+func (c *clusterRig) follow(key string, nodes []int, out chan<- [2]int, stop <-chan struct{}) {
+	lastID := ""
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		base := ""
+		for _, i := range nodes {
+			if base = c.url(i); base != "" {
+				break
+			}
+		}
+		if base != "" {
+			lastID = sseRead(base, key, lastID, out, stop)
+		}
+		time.Sleep(250 * time.Millisecond) // EventSource's reconnection delay
+	}
+}
+
+// sseRead reads one SSE connection until it ends and returns the last
+// event id it saw (or lastID).
+func sseRead(base, key, lastID string, out chan<- [2]int, stop <-chan struct{}) string {
 	req, _ := http.NewRequest("GET", base+"/v1/topics/laps/stream?after_seq=0", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	if lastID != "" {
@@ -540,21 +564,21 @@ func sseRead(t *testing.T, base, key, lastID string, out chan<- [2]int) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return
+		return lastID
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Errorf("SSE on %s: HTTP %d", base, resp.StatusCode)
-		return
+		return lastID // 503 while the stream elects a leader: reconnect
 	}
+	go func() { <-stop; resp.Body.Close() }()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	seq := 0
+	id := lastID
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
 		case strings.HasPrefix(line, "id: "):
-			seq, _ = strconv.Atoi(strings.TrimPrefix(line, "id: "))
+			id = strings.TrimPrefix(line, "id: ")
 		case strings.HasPrefix(line, "data: "):
 			var ev struct {
 				Data struct {
@@ -562,10 +586,17 @@ func sseRead(t *testing.T, base, key, lastID string, out chan<- [2]int) {
 				} `json:"data"`
 			}
 			if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &ev) == nil {
-				out <- [2]int{seq, ev.Data.N}
+				seq, _ := strconv.Atoi(id)
+				select {
+				case out <- [2]int{seq, ev.Data.N}:
+				case <-stop:
+					return id
+				}
+				lastID = id
 			}
 		}
 	}
+	return lastID
 }
 
 type pulled struct {
@@ -593,35 +624,34 @@ func TestClusterSubscribersResumeOnAnotherNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The follower and the worker start on n1.
+	// The follower and the worker start on n1; the follower moves to n2
+	// when n1 dies.
 	events := make(chan [2]int, 4*total)
-	ended := make(chan struct{})
-	go func() { sseRead(t, c.url(0), screens, "", events); close(ended) }()
+	stop := make(chan struct{})
+	followed := make(chan struct{})
+	go func() { c.follow(screens, []int{0, 1}, events, stop); close(followed) }()
+	defer func() { close(stop); <-followed }()
 	var got pulled
 	if code := c.nodes[0].request("POST", "/v1/subscriptions/laps-work/pull", screens, `{"max":60,"wait":"5s"}`, &got); code != 200 || len(got.Events) == 0 {
 		t.Fatalf("pull on n1: HTTP %d, %d events", code, len(got.Events))
 	}
 	seenSSE := map[int]bool{}
-	lastSeq := 0
+	take := func(ev [2]int) {
+		if seenSSE[ev[1]] {
+			t.Fatalf("SSE delivered n=%d twice", ev[1])
+		}
+		seenSSE[ev[1]] = true
+	}
 	for len(seenSSE) < total/4 {
 		select {
 		case ev := <-events:
-			seenSSE[ev[1]], lastSeq = true, ev[0]
+			take(ev)
 		case <-time.After(60 * time.Second):
 			t.Fatal("the SSE follower got no events")
 		}
 	}
 	c.kill9(0)
-	<-ended
-	for ev := range drain(events) {
-		if seenSSE[ev[1]] {
-			t.Fatalf("SSE delivered n=%d twice before the kill", ev[1])
-		}
-		seenSSE[ev[1]], lastSeq = true, ev[0]
-	}
 	// Both go on from n2, while the rest is published.
-	ended2 := make(chan struct{})
-	go func() { sseRead(t, c.url(1), screens, strconv.Itoa(lastSeq), events); close(ended2) }()
 	n2 := c.nodes[1]
 	var ids []string
 	worked := map[int]int{}
@@ -677,28 +707,11 @@ func TestClusterSubscribersResumeOnAnotherNode(t *testing.T) {
 	waitFor(t, "the follower to have every event", func() bool {
 		select {
 		case ev := <-events:
-			if seenSSE[ev[1]] {
-				t.Fatalf("SSE delivered n=%d twice across the failover", ev[1])
-			}
-			seenSSE[ev[1]] = true
+			take(ev)
 		default:
 		}
 		return len(seenSSE) == total
 	})
-}
-
-// drain returns what is buffered in ch without waiting.
-func drain(ch chan [2]int) chan [2]int {
-	out := make(chan [2]int, len(ch))
-	for {
-		select {
-		case v := <-ch:
-			out <- v
-		default:
-			close(out)
-			return out
-		}
-	}
 }
 
 // scrape reads a node's /metrics with its admin key.
