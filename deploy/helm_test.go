@@ -124,6 +124,7 @@ func TestChartRunsAThreeNodeCluster(t *testing.T) {
 		t.Errorf("chart: GOMEMLIMIT %v, want 1802MiB (88%% of the 2Gi limit)", e)
 	}
 	clusterPort := checkRoutes(t, p)
+	checkRouteSecret(t, objs, p)
 	p.config = loadCloudConfig(t, p, only[*corev1.ConfigMap](objs, ""))
 
 	spread := p.sts.Spec.Template.Spec.TopologySpreadConstraints
@@ -230,6 +231,27 @@ func checkChartPolicy(t *testing.T, objs []object, p cloudPart, clusterPort int3
 	}
 }
 
+// checkRouteSecret wants --cluster-secret-file on a read-only mount of a
+// Secret in the release holding at least 16 characters (stadion up
+// refuses shorter, and a route listener beyond loopback without one).
+func checkRouteSecret(t *testing.T, objs []object, p cloudPart) {
+	t.Helper()
+	file := p.inv.flags["cluster-secret-file"]
+	m, rel, ok := mountFor(p.c, file)
+	v := volumeNamed(p.sts.Spec.Template.Spec, m.Name)
+	if !ok || !m.ReadOnly || v == nil || v.Secret == nil {
+		t.Fatalf("chart: --cluster-secret-file %q must be on a read-only Secret mount", file)
+	}
+	secrets := only[*corev1.Secret](objs, "")
+	i := slices.IndexFunc(secrets, func(s *corev1.Secret) bool { return s.Name == v.Secret.SecretName })
+	if i < 0 {
+		t.Fatalf("chart: Secret %s is not in the release", v.Secret.SecretName)
+	}
+	if got := secrets[i].Data[rel]; len(got) < 16 {
+		t.Errorf("chart: the route secret %s/%s has %d bytes, want at least 16", secrets[i].Name, rel, len(got))
+	}
+}
+
 func envNamed(c corev1.Container, name string) *corev1.EnvVar {
 	for i := range c.Env {
 		if c.Env[i].Name == name {
@@ -245,7 +267,10 @@ func TestChartExternalEngine(t *testing.T) {
 	objs, _ := renderChart(t, "engine.mode=external", "engine.nodes=4", "engine.external.urlSecret.name=nats-url",
 		"keda.enabled=true", "keda.natsMonitoringEndpoint=nats.nats:8222", "monitoring.podMonitor.enabled=true")
 	p := chartPod(t, objs)
-	for _, f := range []string{"cluster", "routes", "node", "nats", "leaf"} {
+	if len(only[*corev1.Secret](objs, "")) != 0 {
+		t.Error("external engine: the chart made a route secret")
+	}
+	for _, f := range []string{"cluster", "routes", "node", "nats", "leaf", "cluster-secret-file"} {
 		if v, ok := p.inv.flags[f]; ok {
 			t.Errorf("external engine: --%s %s is set", f, v)
 		}

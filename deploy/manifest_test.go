@@ -30,6 +30,7 @@ var kinds = map[string]func() any{
 	"v1/ConfigMap":                        func() any { return new(corev1.ConfigMap) },
 	"v1/Service":                          func() any { return new(corev1.Service) },
 	"v1/ServiceAccount":                   func() any { return new(corev1.ServiceAccount) },
+	"v1/Secret":                           func() any { return new(corev1.Secret) },
 	"apps/v1/StatefulSet":                 func() any { return new(appsv1.StatefulSet) },
 	"apps/v1/Deployment":                  func() any { return new(appsv1.Deployment) },
 	"policy/v1/PodDisruptionBudget":       func() any { return new(policyv1.PodDisruptionBudget) },

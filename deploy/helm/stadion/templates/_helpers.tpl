@@ -86,3 +86,8 @@ or Gi; GOMEMLIMIT is goMemLimitPercent of it.
 {{- end -}}
 {{- join "," $urls -}}
 {{- end -}}
+
+{{/* The Secret holding the routes' secret. */}}
+{{- define "stadion.clusterSecret" -}}
+{{- .Values.engine.cluster.secret.existingSecret | default (printf "%s-routes" (include "stadion.fullname" .)) -}}
+{{- end -}}
