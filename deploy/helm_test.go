@@ -359,3 +359,22 @@ func TestChartPassesInspect(t *testing.T) {
 		t.Errorf("inspect grade %s (score %d), want A", rep.Grade, rep.Score)
 	}
 }
+
+// Five nodes with R5 and the operator's own route secret: routes name all
+// five pods, and the pods mount that Secret instead of one the chart makes.
+func TestChartFiveNodesWithOwnSecret(t *testing.T) {
+	objs, _ := renderChart(t, "engine.nodes=5", "engine.replicas=5", "engine.cluster.secret.existingSecret=games-routes")
+	p := chartPod(t, objs)
+	if r := p.sts.Spec.Replicas; r == nil || *r != 5 {
+		t.Fatalf("replicas %v, want 5", r)
+	}
+	wantFlags(t, "chart", p.inv, "up", map[string]string{"replicas": "5"})
+	checkRoutes(t, p)
+	if n := len(only[*corev1.Secret](objs, "")); n != 0 {
+		t.Errorf("the chart made %d Secrets beside the operator's", n)
+	}
+	m, _, ok := mountFor(p.c, p.inv.flags["cluster-secret-file"])
+	if v := volumeNamed(p.sts.Spec.Template.Spec, m.Name); !ok || v == nil || v.Secret == nil || v.Secret.SecretName != "games-routes" {
+		t.Errorf("--cluster-secret-file is not on the Secret games-routes")
+	}
+}
