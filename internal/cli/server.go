@@ -204,11 +204,13 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 		return err
 	}
 	x.ServeNATS(eng)
-	d, err := delivery.New(cfg, eng.JS, reg, o.Logger, delivery.Options{DataDir: o.DataDir})
+	peers := &presence{js: eng.JS, log: o.Logger}
+	x.CountProcesses(peers)
+	d, err := delivery.New(cfg, eng.JS, reg, o.Logger, delivery.Options{DataDir: o.DataDir, Peers: peers})
 	if err != nil {
 		return err
 	}
-	for _, svc := range []service{x, d} {
+	for _, svc := range []service{peers, x, d} {
 		if err := svc.Start(ctx); err != nil {
 			return err
 		}
