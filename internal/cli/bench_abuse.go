@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var benchAbuseCmd = &command{
@@ -134,7 +136,7 @@ func runBenchAbuse(ctx context.Context, env Env, o abuseOptions) error {
 	}
 	rep.judge()
 	if o.json {
-		return printJSON(env.Stdout, rep)
+		return cmdio.PrintJSON(env.Stdout, rep)
 	}
 	return rep.print(env.Stdout)
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // abuseAttack is one resource attack on the server under test.
@@ -259,7 +261,7 @@ func (a *badAuthAttack) stop() abuseAttackResult {
 	took := time.Since(a.t0)
 	c := &a.count
 	return abuseAttackResult{
-		Description: fmt.Sprintf("bad-password MQTT CONNECTs at %s/s offered", thousands(a.rate)),
+		Description: fmt.Sprintf("bad-password MQTT CONNECTs at %s/s offered", cmdio.Thousands(a.rate)),
 		Attempts:    c.attempts, Refused: c.refused, Accepted: c.accepted, Failed: c.failed,
 		PerSec: float64(c.attempts) / took.Seconds(), FirstError: c.firstErr,
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"text/tabwriter"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // abuseReport is everything a run of bench abuse measured (--json).
@@ -18,7 +20,7 @@ type abuseReport struct {
 func (r *abuseReport) print(w io.Writer) error {
 	s := r.Settings
 	fmt.Fprintf(w, "stadion bench abuse: a legitimate publisher at %g/s on topic %s (backlog %s events of 1 KiB), /readyz every 100 ms\n",
-		s.Rate, s.Topic, thousands(float64(s.Backlog)))
+		s.Rate, s.Topic, cmdio.Thousands(float64(s.Backlog)))
 	fmt.Fprintf(w, "machine: %d CPUs %s/%s; server: %s up (own process, fresh per phase); attacks and client: this process\n",
 		r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, s.Server)
 	files := "n/a"
@@ -31,8 +33,8 @@ func (r *abuseReport) print(w io.Writer) error {
 	fmt.Fprintln(tw, "PHASE\tATTACK IN FORCE\tPUB P50\tPUB P99\tP99/BASE\tPUB ERRORS\tREADYZ NOT 200\tPEAK RSS\tΔ RSS\tVERDICT")
 	for _, ph := range r.Phases {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fx\t%d/%d\t%d/%d\t%s\t%+.1f MiB\t%s\n", ph.Name, ph.attackCell(),
-			fmtMS(ph.Latency.P50), fmtMS(ph.Latency.P99), ph.P99Ratio, ph.PublishErrs, ph.Publishes,
-			ph.ReadyzBad, ph.ReadyzPolls, fmtMiB(ph.PeakRSS), ph.RSSDeltaMiB, ph.verdict())
+			cmdio.FmtMS(ph.Latency.P50), cmdio.FmtMS(ph.Latency.P99), ph.P99Ratio, ph.PublishErrs, ph.Publishes,
+			ph.ReadyzBad, ph.ReadyzPolls, cmdio.FmtMiB(ph.PeakRSS), ph.RSSDeltaMiB, ph.verdict())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -70,7 +72,7 @@ func (ph *abusePhase) attackCell() string {
 	case a == nil:
 		return "-"
 	case a.PerSec > 0:
-		return thousands(a.PerSec) + " connects/s"
+		return cmdio.Thousands(a.PerSec) + " connects/s"
 	}
 	return fmt.Sprintf("%d held", a.Held)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // abusePublishers are the legitimate client's concurrent requests at
@@ -62,7 +64,7 @@ func runAbusePhase(ctx context.Context, env Env, o abuseOptions, dir, name strin
 	w := watchServer(r)
 	var stopBar func()
 	if !o.json {
-		stopBar = showProgress(env.Stderr, "  "+name, o.warmup+o.duration)
+		stopBar = cmdio.ShowProgress(env.Stderr, "  "+name, o.warmup+o.duration)
 	}
 	res := runLoad(ctx, loadSpec{workers: abusePublishers, rate: o.rate, warmup: o.warmup, measure: o.duration}, r.legit)
 	if stopBar != nil {
@@ -100,7 +102,7 @@ func (r *abuseReport) judge() {
 		if base.Latency.P99 > 0 {
 			ph.P99Ratio = ph.Latency.P99 / base.Latency.P99
 		}
-		ph.RSSDeltaMiB = mib(ph.PeakRSS) - mib(base.PeakRSS)
+		ph.RSSDeltaMiB = cmdio.MiB(ph.PeakRSS) - cmdio.MiB(base.PeakRSS)
 		var missed []string
 		if ph.P99Ratio > r.Targets.P99Ratio {
 			missed = append(missed, "p99")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var benchCaptureCmd = &command{
@@ -127,7 +129,7 @@ func runBenchCapture(ctx context.Context, env Env, o captureOptions) error {
 	rep.FFmpegFloor = ffmpegFloor(ctx)
 	rep.finish()
 	if o.json {
-		return printJSON(env.Stdout, rep)
+		return cmdio.PrintJSON(env.Stdout, rep)
 	}
 	return rep.print(env.Stdout)
 }

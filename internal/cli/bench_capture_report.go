@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 type captureReport struct {
@@ -94,7 +96,7 @@ func (r *captureReport) print(w io.Writer) error {
 			ratio = fmt.Sprintf("%.2fx", m.CPUPerCapture/m.Reference.CPUPerCapture)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.3f\t%.3f\t%s\t%.2f\t\n", m.Mode, m.Expected, m.Captures, m.Missed, m.Failures,
-			fmtMS(m.P50MS), fmtMS(m.P99MS), fmtMS(m.MaxMS), m.CPUPerCapture, m.Reference.CPUPerCapture, ratio, m.GeneratorCPUPerSec)
+			cmdio.FmtMS(m.P50MS), cmdio.FmtMS(m.P99MS), cmdio.FmtMS(m.MaxMS), m.CPUPerCapture, m.Reference.CPUPerCapture, ratio, m.GeneratorCPUPerSec)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

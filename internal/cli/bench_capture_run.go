@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/capture"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
@@ -68,7 +69,7 @@ func writeCaptureConfig(dir string, o captureOptions, urls []string, keyframes b
 func measureCapture(ctx context.Context, env Env, o captureOptions, srv *child, gen *streams, m *captureMode) error {
 	api := &remote{base: srv.ep.HTTP, token: srv.adminKey, hc: &http.Client{Timeout: 30 * time.Second}}
 	if o.warmup > 0 {
-		stop := showProgress(env.Stderr, "warm-up, "+m.Mode, o.warmup)
+		stop := cmdio.ShowProgress(env.Stderr, "warm-up, "+m.Mode, o.warmup)
 		ok := sleepCtx(ctx, o.warmup)
 		stop()
 		if !ok {
@@ -90,7 +91,7 @@ func measureCapture(ctx context.Context, env Env, o captureOptions, srv *child, 
 	}
 	cpu0, _ := procCPUWithChildren(srv.cmd.Process.Pid)
 	gen0, done0 := gen.cpu(), totalCaptures(jobs)
-	stop := showProgress(env.Stderr, "capture, "+m.Mode, o.duration)
+	stop := cmdio.ShowProgress(env.Stderr, "capture, "+m.Mode, o.duration)
 	ok := sleepCtx(ctx, o.duration)
 	stop()
 	if !ok {

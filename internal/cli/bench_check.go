@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // check is a measurement beside its target. Targets are printed, never
@@ -72,14 +74,14 @@ func exchangeChecks(o exchangeOptions, m *exchangeMode) []check {
 		rateNote = "target set for 2000/s"
 	}
 	if e.EventsPerSec < 0.95*o.rate {
-		rateNote = join(rateNote, fmt.Sprintf("only %s/s achieved", thousands(e.EventsPerSec)))
+		rateNote = join(rateNote, fmt.Sprintf("only %s/s achieved", cmdio.Thousands(e.EventsPerSec)))
 	}
 	rateNote = join(rateNote, "raw JetStream (f): "+f.lat(f.Latency.P99))
 	return []check{
 		newCheck("b/a  HTTP single / raw publish", ratio(b, a), "", 0.5, false, join(ratioNote, errNote(a, b))),
 		newCheck("c/d  HTTP batch / raw async", ratio(c, d), "", 0.6, false, errNote(c, d)),
 		newCheck(fmt.Sprintf("p99 of (e) at %g/s offered", o.rate), e.Latency.P99, "ms", 10, true, join(rateNote, errNote(e))),
-		newCheck("idle RSS of stadion up", mib(m.IdleRSS), "MiB", 120, true, ""),
+		newCheck("idle RSS of stadion up", cmdio.MiB(m.IdleRSS), "MiB", 120, true, ""),
 		newCheck("cold start to /readyz 200", m.ColdStartMS/1000, "s", 2, true, ""),
 	}
 }

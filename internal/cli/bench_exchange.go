@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
@@ -121,7 +122,7 @@ func runBenchExchange(ctx context.Context, env Env, o exchangeOptions) error {
 		rep.Modes = append(rep.Modes, m)
 	}
 	if o.json {
-		return printJSON(env.Stdout, rep)
+		return cmdio.PrintJSON(env.Stdout, rep)
 	}
 	return rep.print(env.Stdout)
 }

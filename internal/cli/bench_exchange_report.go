@@ -3,9 +3,9 @@ package cli
 import (
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"text/tabwriter"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // exchangeReport is everything a run of bench exchange measured (--json).
@@ -81,7 +81,7 @@ func (r *exchangeReport) print(w io.Writer) error {
 	fmt.Fprintf(w, "machine: %d CPUs %s/%s; server: %s up (own process); load: this process\n", r.Machine.CPUs, r.Machine.OS, r.Machine.Arch, s.Server)
 	d := r.Disk
 	fmt.Fprintf(w, "disk under %s: %d-byte append+fsync %s/s, p50 %s, p99 %s (the ceiling of durability always)\n",
-		d.Dir, s.EnvelopeByte, thousands(d.PerSec), fmtMS(d.Latency.P50), fmtMS(d.Latency.P99))
+		d.Dir, s.EnvelopeByte, cmdio.Thousands(d.PerSec), cmdio.FmtMS(d.Latency.P50), cmdio.FmtMS(d.Latency.P99))
 	fmt.Fprintf(w, "each phase: %gs warm-up + %gs measured, on an emptied stream; latency per request (a batch in c, d),\n", s.WarmupSec, s.DurationSec)
 	fmt.Fprintln(w, "from the due time in e (open loop); CPU in cores busy on average, and the server's per event")
 	for _, m := range r.Modes {
@@ -95,11 +95,11 @@ func (r *exchangeReport) print(w io.Writer) error {
 
 func (m *exchangeMode) print(w io.Writer) error {
 	fmt.Fprintf(w, "durability %s: cold start %s, idle RSS %s, peak RSS %s\n",
-		m.Durability, fmtMS(m.ColdStartMS), fmtMiB(m.IdleRSS), fmtMiB(m.PeakRSS))
+		m.Durability, cmdio.FmtMS(m.ColdStartMS), cmdio.FmtMiB(m.IdleRSS), cmdio.FmtMiB(m.PeakRSS))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PHASE\tEVENTS/S\tP50\tP99\tERRORS\tSERVER CPU\tPER EVENT\tBENCH CPU")
 	for _, p := range m.Phases {
-		fmt.Fprintf(tw, "(%s) %s\t%s\t%s\t%s\t%d\t%.2f\t%.0f µs\t%.2f\n", p.Key, p.Title, thousands(p.EventsPerSec),
+		fmt.Fprintf(tw, "(%s) %s\t%s\t%s\t%s\t%d\t%.2f\t%.0f µs\t%.2f\n", p.Key, p.Title, cmdio.Thousands(p.EventsPerSec),
 			p.lat(p.Latency.P50), p.lat(p.Latency.P99), p.Errors, p.ServerCPU, p.CPUPerEvent, p.BenchCPU)
 	}
 	if err := tw.Flush(); err != nil {
@@ -127,37 +127,5 @@ func (p phaseResult) lat(v float64) string {
 	if p.Requests == p.Errors {
 		return "n/a"
 	}
-	return fmtMS(v)
-}
-
-func fmtMS(v float64) string {
-	switch {
-	case v >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
-	case v >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
-	}
-	return strconv.FormatFloat(v, 'f', 2, 64) + " ms"
-}
-
-func fmtMiB(b uint64) string {
-	if b == 0 {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.1f MiB", mib(b))
-}
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
-
-// thousands formats v rounded, with commas: 12,345.
-func thousands(v float64) string {
-	s := strconv.FormatInt(int64(v+0.5), 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
+	return cmdio.FmtMS(v)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
@@ -99,7 +100,7 @@ func (r *exchangeRig) runPhase(ctx context.Context, env Env, srv *child, mode st
 	srvCPU, _ := srv.cpu()
 	selfCPU, _ := procCPU(os.Getpid())
 	start := time.Now()
-	stop := showProgress(env.Stderr, fmt.Sprintf("%s (%s) %s", mode, ph.key, ph.title), ph.spec.warmup+ph.spec.measure)
+	stop := cmdio.ShowProgress(env.Stderr, fmt.Sprintf("%s (%s) %s", mode, ph.key, ph.title), ph.spec.warmup+ph.spec.measure)
 	res := runLoad(ctx, ph.spec, func(ctx context.Context, w int) (int, error) { return ph.op(r, ctx, w) })
 	stop()
 	if err := ctx.Err(); err != nil {
@@ -117,7 +118,7 @@ func (r *exchangeRig) runPhase(ctx context.Context, env Env, srv *child, mode st
 	if now, err := procCPU(os.Getpid()); err == nil {
 		pr.BenchCPU = (now - selfCPU).Seconds() / wall
 	}
-	fmt.Fprintf(env.Stderr, "  %s events/s, p50 %s, p99 %s, %d errors\n", thousands(pr.EventsPerSec), pr.lat(pr.Latency.P50), pr.lat(pr.Latency.P99), pr.Errors)
+	fmt.Fprintf(env.Stderr, "  %s events/s, p50 %s, p99 %s, %d errors\n", cmdio.Thousands(pr.EventsPerSec), pr.lat(pr.Latency.P50), pr.lat(pr.Latency.P99), pr.Errors)
 	return pr, nil
 }
 

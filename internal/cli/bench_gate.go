@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var benchGateCmd = &command{
@@ -128,7 +130,7 @@ func runBenchGate(ctx context.Context, env Env, o gateBenchOptions) error {
 		}
 	}
 	if o.json {
-		return printJSON(env.Stdout, rep)
+		return cmdio.PrintJSON(env.Stdout, rep)
 	}
 	rep.print(env.Stdout)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -32,7 +33,7 @@ func (r *gateRig) decisions(ctx context.Context, env Env, o gateBenchOptions, re
 			return err
 		}
 	}
-	stop := showProgress(env.Stderr, "decisions", o.warmup+o.duration)
+	stop := cmdio.ShowProgress(env.Stderr, "decisions", o.warmup+o.duration)
 	res := runLoad(ctx, loadSpec{workers: o.clients, warmup: o.warmup, measure: o.duration}, op)
 	stop()
 	r.proxy.Heal()
@@ -114,8 +115,8 @@ func (r *gateRig) settle(ctx context.Context) error {
 }
 
 func (r *gateRig) scanAll(ctx context.Context, env Env, codes []string, clients int) error {
-	bar := newProgress(env.Stderr, "scanning while cut", len(codes))
-	defer bar.done()
+	bar := cmdio.NewProgress(env.Stderr, "scanning while cut", len(codes))
+	defer bar.Done()
 	var next, done atomic.Int64
 	var firstErr error
 	var mu sync.Mutex
@@ -135,13 +136,13 @@ func (r *gateRig) scanAll(ctx context.Context, env Env, codes []string, clients 
 				}
 				if n := done.Add(1); n%1000 == 0 {
 					mu.Lock()
-					bar.set(int(n))
+					bar.Set(int(n))
 					mu.Unlock()
 				}
 			}
 		})
 	}
 	wg.Wait()
-	bar.set(len(codes))
+	bar.Set(len(codes))
 	return firstErr
 }

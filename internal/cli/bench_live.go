@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var benchLiveCmd = &command{
@@ -181,7 +183,7 @@ func runBenchLive(ctx context.Context, env Env, o liveOptions) error {
 	}
 	rep.finish(o)
 	if o.json {
-		return printJSON(env.Stdout, rep)
+		return cmdio.PrintJSON(env.Stdout, rep)
 	}
 	return rep.print(env.Stdout)
 }

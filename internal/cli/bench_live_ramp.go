@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // rampGrowth is the factor between offered rates of the ladder; every
@@ -154,7 +156,7 @@ func runStepOnce(ctx context.Context, env Env, o liveOptions, lc *liveClient, b 
 	s := &liveStep{stepResult: *resp.Step, BrokerCPU: (bc1 - bc0).Seconds() / took, ClientCPU: (cc1 - cc0).Seconds() / took}
 	s.judge(o.measure.Seconds())
 	fmt.Fprintf(env.Stderr, "  %8s/s offered: %10s deliveries/s, p99 %s, broker %.2f + client %.2f cores %s\n",
-		thousands(rate), thousands(s.DeliveredPerSec), fmtMS(s.Latency.P99), s.BrokerCPU, s.ClientCPU, s.verdict())
+		cmdio.Thousands(rate), cmdio.Thousands(s.DeliveredPerSec), cmdio.FmtMS(s.Latency.P99), s.BrokerCPU, s.ClientCPU, s.verdict())
 	return s, nil
 }
 
@@ -175,13 +177,13 @@ func (s *liveStep) judge(measure float64) {
 	case s.Subscribers == 0:
 		s.Why = "no subscriber left"
 	case s.ClientLagMS > maxClientLagMS:
-		s.Why = fmt.Sprintf("the load generator sent %s late", fmtMS(s.ClientLagMS))
+		s.Why = fmt.Sprintf("the load generator sent %s late", cmdio.FmtMS(s.ClientLagMS))
 	case s.DeliveredPerSec < 0.97*want-float64(s.Subscribers)/measure && !s.caughtUp():
 		s.Why = fmt.Sprintf("deliveries fell behind (%.0f%% of offered x subscribers)", 100*s.DeliveredPerSec/want)
 	case float64(s.Lost) > 0.005*float64(s.Expected):
 		s.Why = fmt.Sprintf("%d of %d deliveries lost", s.Lost, s.Expected)
 	case s.DrainMS > 1000:
-		s.Why = fmt.Sprintf("backlog took %s to drain", fmtMS(s.DrainMS))
+		s.Why = fmt.Sprintf("backlog took %s to drain", cmdio.FmtMS(s.DrainMS))
 	default:
 		s.Sustained = true
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // liveReport is everything a run of bench live measured (--json).
@@ -135,7 +137,7 @@ func liveChecks(st, mq *liveBrokerResult) []check {
 		cs = append(cs, newCheck("fan-out deliveries/s, stadion/mosquitto", sf.DeliveredPerSec/mf.DeliveredPerSec, "", 1.5, false, ""))
 	}
 	if st.AtCommon != nil && mq != nil && mq.AtCommon != nil {
-		cs = append(cs, newCheck(fmt.Sprintf("fan-out p99 at %s/s, stadion (<= mosquitto)", thousands(st.AtCommon.Rate)),
+		cs = append(cs, newCheck(fmt.Sprintf("fan-out p99 at %s/s, stadion (<= mosquitto)", cmdio.Thousands(st.AtCommon.Rate)),
 			st.AtCommon.Latency.P99, "ms", mq.AtCommon.Latency.P99, true, ""))
 	}
 	if st.Storm != nil && mq != nil && mq.Storm != nil {
@@ -245,9 +247,9 @@ func (r *liveReport) printSteps(w io.Writer) error {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  OFFERED/S\tSENT/S\tDELIVERED/S\tP50\tP99\tLOST\tDRAIN\tSEND LAG\tBROKER CPU\tCLIENT CPU\tVERDICT")
 			for _, s := range rp.r.Steps {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%.2f\t%.2f\t%s\n", thousands(s.Rate), thousands(s.SentPerSec),
-					thousands(s.DeliveredPerSec), fmtMS(s.Latency.P50), fmtMS(s.Latency.P99), s.Lost, fmtMS(s.DrainMS),
-					fmtMS(s.ClientLagMS), s.BrokerCPU, s.ClientCPU, s.verdict())
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%.2f\t%.2f\t%s\n", cmdio.Thousands(s.Rate), cmdio.Thousands(s.SentPerSec),
+					cmdio.Thousands(s.DeliveredPerSec), cmdio.FmtMS(s.Latency.P50), cmdio.FmtMS(s.Latency.P99), s.Lost, cmdio.FmtMS(s.DrainMS),
+					cmdio.FmtMS(s.ClientLagMS), s.BrokerCPU, s.ClientCPU, s.verdict())
 			}
 			if err := tw.Flush(); err != nil {
 				return err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // liveRow is a figure of the summary table: how to show it for a broker,
@@ -44,11 +46,11 @@ func bestCell(f func(*liveStep) string) func(*liveBrokerResult) string {
 
 func stormRows() []liveRow {
 	return []liveRow{
-		{"connect storm: connects/s", stormCell(func(s *stormResult) string { return thousands(s.PerSec) }),
+		{"connect storm: connects/s", stormCell(func(s *stormResult) string { return cmdio.Thousands(s.PerSec) }),
 			func(b *liveBrokerResult) float64 { return ifStorm(b, func(s *stormResult) float64 { return s.PerSec }) }},
 		{"  connected / failures", stormCell(func(s *stormResult) string { return fmt.Sprintf("%d / %d", s.Connected, s.Failures) }), nil},
 		{"  handshake p50 / p99", stormCell(func(s *stormResult) string {
-			return fmtMS(s.Handshake.P50) + " / " + fmtMS(s.Handshake.P99)
+			return cmdio.FmtMS(s.Handshake.P50) + " / " + cmdio.FmtMS(s.Handshake.P99)
 		}), nil},
 	}
 }
@@ -70,15 +72,15 @@ func idleRows() []liveRow {
 			}
 			return b.Idle.StormCPU / float64(b.Idle.Viewers)
 		}},
-		{"  RSS before / with viewers", idleCell(func(i *idleResult) string { return fmtMiB(i.BaseRSS) + " / " + fmtMiB(i.RSS) }), nil},
+		{"  RSS before / with viewers", idleCell(func(i *idleResult) string { return cmdio.FmtMiB(i.BaseRSS) + " / " + cmdio.FmtMiB(i.RSS) }), nil},
 		{"  alive after idling", idleCell(func(i *idleResult) string { return fmt.Sprintf("%d/%d", i.Alive, i.Viewers) }), nil},
 	}
 }
 
 func fanOutRows(common float64) []liveRow {
 	return []liveRow{
-		{"fan-out: max sustained comments/s", bestCell(func(s *liveStep) string { return thousands(s.Rate) }), nil},
-		{"  deliveries/s", bestCell(func(s *liveStep) string { return thousands(s.DeliveredPerSec) }),
+		{"fan-out: max sustained comments/s", bestCell(func(s *liveStep) string { return cmdio.Thousands(s.Rate) }), nil},
+		{"  deliveries/s", bestCell(func(s *liveStep) string { return cmdio.Thousands(s.DeliveredPerSec) }),
 			func(b *liveBrokerResult) float64 {
 				return ifStep(b.bestFanOut(), func(s *liveStep) float64 { return s.DeliveredPerSec })
 			}},
@@ -88,16 +90,16 @@ func fanOutRows(common float64) []liveRow {
 			}
 			return strconv.Itoa(b.FanOut.Reconnects)
 		}, nil},
-		{"  p50 / p99 there", bestCell(func(s *liveStep) string { return fmtMS(s.Latency.P50) + " / " + fmtMS(s.Latency.P99) }), nil},
+		{"  p50 / p99 there", bestCell(func(s *liveStep) string { return cmdio.FmtMS(s.Latency.P50) + " / " + cmdio.FmtMS(s.Latency.P99) }), nil},
 		{"  broker / client CPU there", bestCell(func(s *liveStep) string { return fmt.Sprintf("%.2f / %.2f", s.BrokerCPU, s.ClientCPU) }), nil},
 		{"  broker / client CPU per delivery", bestCell(func(s *liveStep) string {
 			return fmt.Sprintf("%.1f / %.1f µs", s.BrokerCPU/s.DeliveredPerSec*1e6, s.ClientCPU/s.DeliveredPerSec*1e6)
 		}), func(b *liveBrokerResult) float64 {
 			return ifStep(b.bestFanOut(), func(s *liveStep) float64 { return s.BrokerCPU / s.DeliveredPerSec })
 		}},
-		{fmt.Sprintf("fan-out at %s comments/s: p99", thousands(common)),
+		{fmt.Sprintf("fan-out at %s comments/s: p99", cmdio.Thousands(common)),
 			func(b *liveBrokerResult) string {
-				return stepCell(b.AtCommon, func(s *liveStep) string { return fmtMS(s.Latency.P99) })
+				return stepCell(b.AtCommon, func(s *liveStep) string { return cmdio.FmtMS(s.Latency.P99) })
 			},
 			func(b *liveBrokerResult) float64 {
 				return ifStep(b.AtCommon, func(s *liveStep) float64 { return s.Latency.P99 })
@@ -112,13 +114,13 @@ func otherRows() []liveRow {
 				if b.Moderation == nil {
 					return "-"
 				}
-				return stepCell(b.Moderation.Best, func(s *liveStep) string { return thousands(s.DeliveredPerSec) })
+				return stepCell(b.Moderation.Best, func(s *liveStep) string { return cmdio.Thousands(s.DeliveredPerSec) })
 			}, nil},
 		{"cold start", func(b *liveBrokerResult) string {
 			if b.ColdStartMS == 0 {
 				return "-"
 			}
-			return fmtMS(b.ColdStartMS)
+			return cmdio.FmtMS(b.ColdStartMS)
 		}, nil},
 	}
 }

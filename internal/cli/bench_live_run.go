@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // benchBroker starts one broker, runs the chosen workloads against it and
@@ -53,7 +55,7 @@ func runWorkloads(ctx context.Context, env Env, o liveOptions, lc *liveClient, b
 		if res.Storm, res.Idle, err = stormAndIdle(ctx, o, lc, b); err != nil {
 			return fmt.Errorf("storm: %w", err)
 		}
-		fmt.Fprintf(env.Stderr, "  %s connects/s, %d failures; idle: %.1f KiB per viewer, %d/%d alive\n", thousands(res.Storm.PerSec),
+		fmt.Fprintf(env.Stderr, "  %s connects/s, %d failures; idle: %.1f KiB per viewer, %d/%d alive\n", cmdio.Thousands(res.Storm.PerSec),
 			res.Storm.Failures, res.Idle.KiBPerViewer, res.Idle.Alive, res.Idle.Viewers)
 		if b.name == "sink" {
 			res.Idle = nil // the sink shares the benchmark's process: its memory says nothing

@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -157,28 +156,4 @@ func benchHTTPClient(conns int) *http.Client {
 			DisableCompression:  true,
 		},
 	}
-}
-
-// showProgress draws a progress bar of a phase of length total on w (in
-// milliseconds) until the returned function is called.
-func showProgress(w io.Writer, label string, total time.Duration) (stop func()) {
-	p := newProgress(w, label+" (ms)", int(total/time.Millisecond))
-	start := time.Now()
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			p.set(min(int(time.Since(start)/time.Millisecond), p.total-1))
-			select {
-			case <-quit:
-				p.set(min(int(time.Since(start)/time.Millisecond), p.total))
-				p.done()
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() { close(quit); <-done }
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
@@ -118,7 +119,7 @@ func runBenchSink(ctx context.Context, env Env, o sinkOptions) error {
 		rep.Backends = append(rep.Backends, b)
 	}
 	if o.json {
-		return printJSON(env.Stdout, rep)
+		return cmdio.PrintJSON(env.Stdout, rep)
 	}
 	return rep.print(env.Stdout)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // sinkReport is everything a run of bench sink measured (--json).
@@ -69,7 +71,7 @@ func sinkChecks(o sinkOptions, b *sinkBackend) []check {
 		if dev < 0 {
 			dev = -dev
 		}
-		c := newCheck("max_rate deviation", dev*100, "%", 10, true, fmt.Sprintf("%s rows/s of %s", thousands(b.Rate.Achieved), thousands(b.Rate.Configured)))
+		c := newCheck("max_rate deviation", dev*100, "%", 10, true, fmt.Sprintf("%s rows/s of %s", cmdio.Thousands(b.Rate.Achieved), cmdio.Thousands(b.Rate.Configured)))
 		if dev == 0 && b.Rate.Achieved > 0 {
 			c.Status = "ok"
 		}
@@ -98,17 +100,17 @@ func (b *sinkBackend) print(w io.Writer) {
 	p := b.Publish
 	fmt.Fprintf(w, "%s\n", b.Database)
 	fmt.Fprintf(w, "  publish: %d accepted, %d rejected for capacity, %d rejected otherwise in %.2fs (%s events/s)\n",
-		p.Accepted, p.RejectedCapacity, p.RejectedOther, p.Seconds, thousands(b.PublishPerSec))
+		p.Accepted, p.RejectedCapacity, p.RejectedOther, p.Seconds, cmdio.Thousands(b.PublishPerSec))
 	if p.FirstError != "" {
 		fmt.Fprintf(w, "  first rejection: %s\n", p.FirstError)
 	}
 	fmt.Fprintf(w, "  table: %d rows, %d lost, %d wrong or duplicate, %d dead letters\n", b.Rows, b.Lost, b.WrongRows, b.DeadLetters)
-	fmt.Fprintf(w, "  sink drain:   %s rows/s (%.2fs)\n", thousands(b.DrainPerSec), b.DrainSeconds)
-	fmt.Fprintf(w, "  plain %s: %s rows/s\n", b.Reference, thousands(b.PlainPerSec))
+	fmt.Fprintf(w, "  sink drain:   %s rows/s (%.2fs)\n", cmdio.Thousands(b.DrainPerSec), b.DrainSeconds)
+	fmt.Fprintf(w, "  plain %s: %s rows/s\n", b.Reference, cmdio.Thousands(b.PlainPerSec))
 	fmt.Fprintf(w, "  sink/plain:   %.2f\n", b.Ratio)
 	if rt := b.Rate; rt != nil {
 		fmt.Fprintf(w, "  max_rate %s/s: %d events, %s rows/s from 25%% to 95%% of them (%+.1f%%), fastest second %s rows/s\n",
-			thousands(rt.Configured), rt.Events, thousands(rt.Achieved), rt.Deviation*100, thousands(rt.PeakSecond))
+			cmdio.Thousands(rt.Configured), rt.Events, cmdio.Thousands(rt.Achieved), rt.Deviation*100, cmdio.Thousands(rt.PeakSecond))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range b.Checks {

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // burst publishes o.events events with the sink paused, then times the
 // sink's drain and checks the table.
 func (r *sinkRun) burst(ctx context.Context, env Env, o sinkOptions, b *sinkBackend) error {
 	bodies, sizes := sinkBatches(o.events, o.batch)
-	stop := showProgress(env.Stderr, fmt.Sprintf("%s: publishing %d events", b.Database, o.events), time.Duration(o.events/50)*time.Millisecond)
+	stop := cmdio.ShowProgress(env.Stderr, fmt.Sprintf("%s: publishing %d events", b.Database, o.events), time.Duration(o.events/50)*time.Millisecond)
 	b.Publish = r.publish(ctx, o, bodies, sizes)
 	stop()
 	if err := ctx.Err(); err != nil {
@@ -20,7 +22,7 @@ func (r *sinkRun) burst(ctx context.Context, env Env, o sinkOptions, b *sinkBack
 		return fmt.Errorf("no event was accepted: %s", b.Publish.FirstError)
 	}
 	b.PublishPerSec = float64(b.Publish.Accepted) / b.Publish.Seconds
-	fmt.Fprintf(env.Stderr, "  %s events/s accepted; draining\n", thousands(b.PublishPerSec))
+	fmt.Fprintf(env.Stderr, "  %s events/s accepted; draining\n", cmdio.Thousands(b.PublishPerSec))
 	took, st, err := r.waitDrained(ctx, b.Publish.Accepted, drainLimit(o.events))
 	if err != nil {
 		return err
@@ -28,7 +30,7 @@ func (r *sinkRun) burst(ctx context.Context, env Env, o sinkOptions, b *sinkBack
 	b.DrainSeconds = took.Seconds()
 	b.DrainPerSec = float64(st.RowsWritten) / b.DrainSeconds
 	b.DeadLetters = int64(st.DeadLetters)
-	fmt.Fprintf(env.Stderr, "  drained %d rows in %.2fs: %s rows/s\n", st.RowsWritten, b.DrainSeconds, thousands(b.DrainPerSec))
+	fmt.Fprintf(env.Stderr, "  drained %d rows in %.2fs: %s rows/s\n", st.RowsWritten, b.DrainSeconds, cmdio.Thousands(b.DrainPerSec))
 	return r.checkRows(ctx, o, b)
 }
 
@@ -68,7 +70,7 @@ func (r *sinkRun) plain(ctx context.Context, env Env, o sinkOptions, b *sinkBack
 	}
 	b.PlainPerSec = float64(len(r.rowsRead)) / took.Seconds()
 	b.Ratio = b.DrainPerSec / b.PlainPerSec
-	fmt.Fprintf(env.Stderr, "  %s rows/s, sink/plain %.2f\n", thousands(b.PlainPerSec), b.Ratio)
+	fmt.Fprintf(env.Stderr, "  %s rows/s, sink/plain %.2f\n", cmdio.Thousands(b.PlainPerSec), b.Ratio)
 	return nil
 }
 
@@ -82,7 +84,7 @@ func (r *sinkRun) ratePhase(ctx context.Context, env Env, o sinkOptions) (*sinkR
 	}
 	rt := &sinkRate{Configured: o.rate, Events: pub.Accepted}
 	want := time.Duration(float64(pub.Accepted) / o.rate * float64(time.Second))
-	stop := showProgress(env.Stderr, fmt.Sprintf("rate: %d events at max_rate %s", pub.Accepted, o.rateText), want)
+	stop := cmdio.ShowProgress(env.Stderr, fmt.Sprintf("rate: %d events at max_rate %s", pub.Accepted, o.rateText), want)
 	defer stop()
 	if err := r.setPaused(ctx, false); err != nil {
 		return nil, err

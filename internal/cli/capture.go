@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var captureCmd = &command{
@@ -80,14 +82,14 @@ func captureStatus(ctx context.Context, env Env, r *remote, asJSON bool, args []
 	}
 	if len(args) == 1 {
 		var one json.RawMessage
-		return errOr(r.do(ctx, "GET", capturePath(args[0], ""), "", nil, nil, &one), printJSON(env.Stdout, one))
+		return errOr(r.do(ctx, "GET", capturePath(args[0], ""), "", nil, nil, &one), cmdio.PrintJSON(env.Stdout, one))
 	}
 	var raw json.RawMessage
 	if err := r.do(ctx, "GET", "/v1/capture/jobs", "", nil, nil, &raw); err != nil {
 		return err
 	}
 	if asJSON {
-		return printJSON(env.Stdout, raw)
+		return cmdio.PrintJSON(env.Stdout, raw)
 	}
 	var list struct {
 		Jobs []captureJobRow `json:"jobs"`
@@ -116,7 +118,7 @@ func printCaptureJobs(w io.Writer, jobs []captureJobRow) error {
 			lastErr = shortTime(*j.LastErrorAt) + " " + sinkTruncate(j.LastError, 70)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, sched, j.Captures, j.Failures,
-			j.CapturesPerMin, fmtMS(j.LatencyP50MS), fmtMS(j.LatencyP99MS), lastOK, lastErr)
+			j.CapturesPerMin, cmdio.FmtMS(j.LatencyP50MS), cmdio.FmtMS(j.LatencyP99MS), lastOK, lastErr)
 	}
 	return tw.Flush()
 }
@@ -131,7 +133,7 @@ var captureTriggerCmd = remoteCmd("trigger", "capture a frame of JOB now", "JOB"
 			return err
 		}
 		if asJSON {
-			return printJSON(env.Stdout, out)
+			return cmdio.PrintJSON(env.Stdout, out)
 		}
 		fmt.Fprintf(env.Stdout, "%s: capture %s queued; see 'stadion capture frames %s'\n", out.Job, out.Tick, out.Job)
 		return nil
@@ -163,7 +165,7 @@ var captureFramesCmd = &command{
 			}
 			q := "?limit=1000&since=" + url.QueryEscape(time.Now().Add(-*since).UTC().Format(time.RFC3339Nano))
 			var out json.RawMessage
-			return errOr(r.do(ctx, "GET", capturePath(args[0], "/frames"+q), "", nil, nil, &out), printJSON(env.Stdout, out))
+			return errOr(r.do(ctx, "GET", capturePath(args[0], "/frames"+q), "", nil, nil, &out), cmdio.PrintJSON(env.Stdout, out))
 		}
 	},
 }

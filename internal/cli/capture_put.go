@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var capturePutCmd = &command{
@@ -73,7 +75,7 @@ stadion capture put medal-moment --file medal-moment.json`,
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			fmt.Fprintf(env.Stdout, "%s: stored; see 'stadion capture status'\n", args[0])
 			return nil

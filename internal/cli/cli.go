@@ -12,14 +12,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // Env is what a command sees of the outside world.
-type Env struct {
-	Stdout, Stderr io.Writer
-	Stdin          io.Reader
-	Getenv         func(string) string
-}
+type Env = cmdio.Env
 
 // command is one subcommand.
 type command struct {
@@ -42,7 +40,7 @@ func commands() []*command {
 }
 
 // errUsage marks an error whose message should be followed by the usage.
-var errUsage = errors.New("usage")
+var errUsage = cmdio.ErrUsage
 
 // exitError carries a specific exit code.
 type exitError struct{ code int }
@@ -152,5 +150,5 @@ func isBool(f *flag.Flag) bool {
 
 // usageErr returns an error that prints the usage hint.
 func usageErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+	return cmdio.UsageErr(format, args...)
 }

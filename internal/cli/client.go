@@ -134,12 +134,6 @@ func (r *remote) send(ctx context.Context, method, path, contentType string, bod
 	return resp, nil
 }
 
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func shortTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/demo"
 )
 
@@ -82,7 +83,7 @@ func (f *feeder) run(ctx context.Context, events []demo.Event, spread time.Durat
 		span = events[n-1].At
 	}
 	start := time.Now()
-	bar := newProgress(f.out, "demo feed", len(events))
+	bar := cmdio.NewProgress(f.out, "demo feed", len(events))
 	for i, ev := range events {
 		if spread > 0 && span > 0 {
 			due := start.Add(time.Duration(float64(ev.At) / float64(span) * float64(spread)))
@@ -93,9 +94,9 @@ func (f *feeder) run(ctx context.Context, events []demo.Event, spread time.Durat
 		if err := f.publish(ctx, i, ev); err != nil {
 			return fmt.Errorf("event %d (%s): %w", i, ev.Topic, err)
 		}
-		bar.set(i + 1)
+		bar.Set(i + 1)
 	}
-	bar.done()
+	bar.Done()
 	fmt.Fprintf(f.out, "published %d events in %s; try: stadion topics, stadion tail results --since 1h\n",
 		len(events), time.Since(start).Round(time.Millisecond))
 	return nil

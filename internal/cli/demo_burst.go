@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/demo"
 )
 
@@ -151,7 +152,7 @@ func (b *burster) run(ctx context.Context) error {
 		}
 	}
 	if b.o.json {
-		return printJSON(b.stdout, rep)
+		return cmdio.PrintJSON(b.stdout, rep)
 	}
 	return nil
 }
@@ -236,7 +237,7 @@ feed:
 
 // showProgress redraws the progress bar until the returned stop is called.
 func (b *burster) showProgress(total int) (stop func()) {
-	bar := newProgress(b.out, "demo burst", total)
+	bar := cmdio.NewProgress(b.out, "demo burst", total)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -245,10 +246,10 @@ func (b *burster) showProgress(total int) (stop func()) {
 		for {
 			select {
 			case <-tick.C:
-				bar.set(int(b.accepted.Load()))
+				bar.Set(int(b.accepted.Load()))
 			case <-done:
-				bar.set(int(b.accepted.Load()))
-				bar.done()
+				bar.Set(int(b.accepted.Load()))
+				bar.Done()
 				return
 			}
 		}

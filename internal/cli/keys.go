@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var keysCmd = &command{
@@ -43,7 +45,7 @@ var keysCreateCmd = &command{
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			fmt.Fprintln(env.Stdout, out.Key)
 			return nil
@@ -78,7 +80,7 @@ var keysListCmd = &command{
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tCLIENT\tCREATED")

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var sinksCmd = &command{
@@ -48,7 +50,7 @@ func sinksRun(ctx context.Context, env Env, r *remote, asJSON bool, args []strin
 		if err := r.do(ctx, "GET", sinkPath(args[0], ""), "", nil, nil, &st); err != nil {
 			return err
 		}
-		return printJSON(env.Stdout, st)
+		return cmdio.PrintJSON(env.Stdout, st)
 	}
 	action, name, rest := args[0], args[1], args[2:]
 	var out json.RawMessage
@@ -59,13 +61,13 @@ func sinksRun(ctx context.Context, env Env, r *remote, asJSON bool, args []strin
 		}
 		err := r.do(ctx, "POST", sinkPath(name, "/"+action), "", nil, nil, &out)
 		if err != nil || asJSON {
-			return errOr(err, printJSON(env.Stdout, out))
+			return errOr(err, cmdio.PrintJSON(env.Stdout, out))
 		}
 		fmt.Fprintf(env.Stdout, "%s: %sd\n", name, action)
 		return nil
 	case "dead-letters":
 		err := r.do(ctx, "GET", sinkPath(name, "/dead-letters?limit=1000"), "", nil, nil, &out)
-		return errOr(err, printJSON(env.Stdout, out))
+		return errOr(err, cmdio.PrintJSON(env.Stdout, out))
 	case "redrive", "drop":
 		body, err := sinkIDsBody(rest)
 		if err != nil {
@@ -76,7 +78,7 @@ func sinksRun(ctx context.Context, env Env, r *remote, asJSON bool, args []strin
 			method, path = "DELETE", "/dead-letters"
 		}
 		err = r.do(ctx, method, sinkPath(name, path), "application/json", body, nil, &out)
-		return errOr(err, printJSON(env.Stdout, out))
+		return errOr(err, cmdio.PrintJSON(env.Stdout, out))
 	}
 	return usageErr("unknown sinks action %q (want pause, resume, dead-letters, redrive or drop)", action)
 }
@@ -124,7 +126,7 @@ func sinksList(ctx context.Context, env Env, r *remote, asJSON bool) error {
 		return err
 	}
 	if asJSON {
-		return printJSON(env.Stdout, list)
+		return cmdio.PrintJSON(env.Stdout, list)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SINK\tTOPIC\tTABLE\tSTATE\tROWS/S\tLAG\tROWS\tDEAD\tLAST ERROR")

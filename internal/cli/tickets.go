@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -118,10 +119,10 @@ func readTicketFile(env Env, file string) ([]gate.TicketRequest, error) {
 }
 
 func issueAll(ctx context.Context, env Env, r *remote, reqs []gate.TicketRequest) error {
-	var bar *progress
+	var bar *cmdio.Progress
 	if len(reqs) > issueChunk {
-		bar = newProgress(env.Stderr, "issuing", len(reqs))
-		defer bar.done()
+		bar = cmdio.NewProgress(env.Stderr, "issuing", len(reqs))
+		defer bar.Done()
 	}
 	enc := json.NewEncoder(env.Stdout)
 	for i := 0; i < len(reqs); i += issueChunk {
@@ -139,7 +140,7 @@ func issueAll(ctx context.Context, env Env, r *remote, reqs []gate.TicketRequest
 			}
 		}
 		if bar != nil {
-			bar.set(i + len(chunk))
+			bar.Set(i + len(chunk))
 		}
 	}
 	return nil
@@ -186,7 +187,7 @@ func ticketCall(ctx context.Context, env Env, rf remoteFlags, args []string, met
 		return err
 	}
 	if rf.json {
-		return printJSON(env.Stdout, rec)
+		return cmdio.PrintJSON(env.Stdout, rec)
 	}
 	fmt.Fprintf(env.Stdout, "ticket   %s\nvenue    %s\nsession  %s\nvalid    %s .. %s\nzone     %s\nseat     %s\nholder   %s\nkey      %d\nissued   %s\n",
 		rec.ID, rec.Venue, rec.Session, shortTime(rec.ValidFrom), shortTime(rec.ValidUntil), rec.Zone, rec.Seat, rec.Holder, rec.KeyID, shortTime(rec.Issued))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var topicsCmd = &command{
@@ -33,7 +35,7 @@ stadion topics personnel --json`,
 				if err := r.do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil {
 					return err
 				}
-				return printJSON(env.Stdout, info)
+				return cmdio.PrintJSON(env.Stdout, info)
 			}
 			var list struct {
 				Topics []topicRow `json:"topics"`
@@ -42,7 +44,7 @@ stadion topics personnel --json`,
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, list)
+				return cmdio.PrintJSON(env.Stdout, list)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TOPIC\tKIND\tKEY\tEVENTS\tBYTES\tLAST SEQ\tLAST EVENT\tPUBLISHERS\tSUBSCRIBERS")

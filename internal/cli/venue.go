@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -42,7 +43,7 @@ var venueListCmd = &command{
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VENUE\tLINK\tLAST CONTACT\tCONFIG (APPLIED)\tADMITTED\tREJECTED\tBACKLOG")
@@ -80,7 +81,7 @@ var venueCredsCmd = &command{
 				return err
 			}
 			fmt.Fprintln(env.Stderr, "store this file with mode 0600; it is shown once and replaces the venue's previous credentials")
-			return printJSON(env.Stdout, cr)
+			return cmdio.PrintJSON(env.Stdout, cr)
 		}
 	},
 }
@@ -133,13 +134,13 @@ var venueStatusCmd = &command{
 			var edge json.RawMessage
 			edgeErr := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
 			if rf.json {
-				return printJSON(env.Stdout, map[string]any{"cloud": view, "edge": edge})
+				return cmdio.PrintJSON(env.Stdout, map[string]any{"cloud": view, "edge": edge})
 			}
-			printJSON(env.Stdout, map[string]any{"cloud": view})
+			cmdio.PrintJSON(env.Stdout, map[string]any{"cloud": view})
 			if edgeErr != nil {
 				return fmt.Errorf("edge: %w", edgeErr)
 			}
-			return printJSON(env.Stdout, map[string]any{"edge": edge})
+			return cmdio.PrintJSON(env.Stdout, map[string]any{"edge": edge})
 		}
 	},
 }
