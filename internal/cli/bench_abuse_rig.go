@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 // abuseConfig is the server's configuration in bench abuse: one topic, a
@@ -57,7 +59,7 @@ func startAbuseServer(ctx context.Context, bin, dir string) (*abuseRig, error) {
 		return nil, err
 	}
 	r := &abuseRig{srv: srv, hc: benchHTTPClient(64)}
-	admin := &remote{base: srv.ep.HTTP, token: srv.adminKey, hc: http.DefaultClient}
+	admin := &client.Client{Base: srv.ep.HTTP, Token: srv.adminKey, HTTP: http.DefaultClient}
 	for _, k := range []struct {
 		client string
 		to     *string
@@ -65,7 +67,7 @@ func startAbuseServer(ctx context.Context, bin, dir string) (*abuseRig, error) {
 		var key struct {
 			Key string `json:"key"`
 		}
-		if err := admin.do(ctx, "POST", "/v1/clients/"+k.client+"/keys", "", nil, nil, &key); err != nil {
+		if err := admin.Do(ctx, "POST", "/v1/clients/"+k.client+"/keys", "", nil, nil, &key); err != nil {
 			r.stop()
 			return nil, fmt.Errorf("creating a key for %s: %w", k.client, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/capture"
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
 )
@@ -67,7 +68,7 @@ func writeCaptureConfig(dir string, o captureOptions, urls []string, keyframes b
 // measureCapture runs one window of --duration and reads the outcome
 // from the server's API.
 func measureCapture(ctx context.Context, env Env, o captureOptions, srv *child, gen *streams, m *captureMode) error {
-	api := &remote{base: srv.ep.HTTP, token: srv.adminKey, hc: &http.Client{Timeout: 30 * time.Second}}
+	api := &client.Client{Base: srv.ep.HTTP, Token: srv.adminKey, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	if o.warmup > 0 {
 		stop := cmdio.ShowProgress(env.Stderr, "warm-up, "+m.Mode, o.warmup)
 		ok := sleepCtx(ctx, o.warmup)
@@ -114,15 +115,15 @@ func measureCapture(ctx context.Context, env Env, o captureOptions, srv *child, 
 
 // captureJobRow's fields the benchmark reads, plus the next tick.
 type benchCaptureJob struct {
-	captureJobRow
+	client.CaptureJobRow
 	NextTick *time.Time `json:"next_tick"`
 }
 
-func captureJobs(ctx context.Context, api *remote) ([]benchCaptureJob, error) {
+func captureJobs(ctx context.Context, api *client.Client) ([]benchCaptureJob, error) {
 	var out struct {
 		Jobs []benchCaptureJob `json:"jobs"`
 	}
-	err := api.do(ctx, "GET", "/v1/capture/jobs", "", nil, nil, &out)
+	err := api.Do(ctx, "GET", "/v1/capture/jobs", "", nil, nil, &out)
 	return out.Jobs, err
 }
 
@@ -134,12 +135,12 @@ func totalCaptures(jobs []benchCaptureJob) uint64 {
 	return n
 }
 
-func jobFrames(ctx context.Context, api *remote, job string, t0, end time.Time) ([]capture.Frame, error) {
+func jobFrames(ctx context.Context, api *client.Client, job string, t0, end time.Time) ([]capture.Frame, error) {
 	var out struct {
 		Frames []capture.Frame `json:"frames"`
 	}
 	q := "?limit=1000&since=" + t0.Add(-time.Minute).UTC().Format(time.RFC3339Nano)
-	if err := api.do(ctx, "GET", capturePath(job, "/frames"+q), "", nil, nil, &out); err != nil {
+	if err := api.Do(ctx, "GET", client.CapturePath(job, "/frames"+q), "", nil, nil, &out); err != nil {
 		return nil, err
 	}
 	in := out.Frames[:0]
@@ -153,7 +154,7 @@ func jobFrames(ctx context.Context, api *remote, job string, t0, end time.Time) 
 
 // waitTicks waits until every tick due in the window is captured or
 // failed, at most 30 s past its end.
-func waitTicks(ctx context.Context, api *remote, expected map[string]int, t0, end time.Time) error {
+func waitTicks(ctx context.Context, api *client.Client, expected map[string]int, t0, end time.Time) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		jobs, err := captureJobs(ctx, api)
@@ -178,7 +179,7 @@ func waitTicks(ctx context.Context, api *remote, expected map[string]int, t0, en
 	return nil
 }
 
-func collectFrames(ctx context.Context, api *remote, jobs []benchCaptureJob, t0, end time.Time, m *captureMode) error {
+func collectFrames(ctx context.Context, api *client.Client, jobs []benchCaptureJob, t0, end time.Time, m *captureMode) error {
 	var h histogram
 	for _, j := range jobs {
 		frames, err := jobFrames(ctx, api, j.Name, t0, end)

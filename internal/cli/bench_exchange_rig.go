@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
 
@@ -32,11 +33,11 @@ type exchangeRig struct {
 // concurrent requests the rig will make.
 func newExchangeRig(ctx context.Context, srv *child, fx *exchangeFixture, conns int) (*exchangeRig, error) {
 	ep := srv.endpoints()
-	admin := &remote{base: ep.HTTP, token: srv.adminKey, hc: http.DefaultClient}
+	admin := &client.Client{Base: ep.HTTP, Token: srv.adminKey, HTTP: http.DefaultClient}
 	var key struct {
 		Key string `json:"key"`
 	}
-	if err := admin.do(ctx, "POST", "/v1/clients/odf/keys", "", nil, nil, &key); err != nil {
+	if err := admin.Do(ctx, "POST", "/v1/clients/odf/keys", "", nil, nil, &key); err != nil {
 		return nil, fmt.Errorf("creating a key for odf: %w", err)
 	}
 	nc, err := nats.Connect(ep.NATS, nats.Token(srv.adminKey), nats.Name("stadion bench exchange"))

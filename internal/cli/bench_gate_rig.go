@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/examples/games"
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -40,9 +41,9 @@ type gateRig struct {
 	dir          string
 	cloud, edge  *child
 	proxy        *linkProxy
-	cloudAPI     *remote
-	edgeAPI      *remote // with a device key
-	edgeAdminAPI *remote
+	cloudAPI     *client.Client
+	edgeAPI      *client.Client // with a device key
+	edgeAdminAPI *client.Client
 	codes        []string
 	pub          ed25519.PublicKey
 }
@@ -65,7 +66,7 @@ func startGateRig(ctx context.Context, env Env, o gateBenchOptions) (_ *gateRig,
 	if r.cloud, err = startChild(ctx, o.bin, filepath.Join(r.dir, "cloud"), "--config", cfg, "--leaf", "127.0.0.1:0"); err != nil {
 		return nil, err
 	}
-	r.cloudAPI = &remote{base: r.cloud.ep.HTTP, token: r.cloud.adminKey, hc: benchHTTPClient(8)}
+	r.cloudAPI = &client.Client{Base: r.cloud.ep.HTTP, Token: r.cloud.adminKey, HTTP: benchHTTPClient(8)}
 	leaf, err := url.Parse(r.cloud.ep.Leaf)
 	if err != nil {
 		return nil, fmt.Errorf("cloud leaf URL %q: %w", r.cloud.ep.Leaf, err)
@@ -99,7 +100,7 @@ func (r *gateRig) writeConfig() (string, error) {
 
 func (r *gateRig) startEdge(ctx context.Context, o gateBenchOptions) error {
 	var cr gate.Credentials
-	if err := r.cloudAPI.do(ctx, "POST", "/v1/venues/bench/credentials", "", nil, nil, &cr); err != nil {
+	if err := r.cloudAPI.Do(ctx, "POST", "/v1/venues/bench/credentials", "", nil, nil, &cr); err != nil {
 		return err
 	}
 	raw, _ := json.Marshal(cr)
@@ -113,12 +114,12 @@ func (r *gateRig) startEdge(ctx context.Context, o gateBenchOptions) error {
 	if err != nil {
 		return err
 	}
-	r.edgeAdminAPI = &remote{base: r.edge.ep.HTTP, token: r.edge.adminKey, hc: benchHTTPClient(4)}
+	r.edgeAdminAPI = &client.Client{Base: r.edge.ep.HTTP, Token: r.edge.adminKey, HTTP: benchHTTPClient(4)}
 	var dev struct{ Key string }
-	if err := r.edgeAdminAPI.do(ctx, "POST", "/v1/devices/bench-1/keys", "", nil, nil, &dev); err != nil {
+	if err := r.edgeAdminAPI.Do(ctx, "POST", "/v1/devices/bench-1/keys", "", nil, nil, &dev); err != nil {
 		return err
 	}
-	r.edgeAPI = &remote{base: r.edge.ep.HTTP, token: dev.Key, hc: benchHTTPClient(o.clients)}
+	r.edgeAPI = &client.Client{Base: r.edge.ep.HTTP, Token: dev.Key, HTTP: benchHTTPClient(o.clients)}
 	return nil
 }
 
@@ -131,7 +132,7 @@ func (r *gateRig) issue(ctx context.Context, env Env, n int) ([]string, error) {
 			ValidUntil: now.Add(24 * time.Hour), Seat: fmt.Sprint(i)}
 	}
 	var out bufferWriter
-	if err := issueAll(ctx, Env{Stdout: &out, Stderr: env.Stderr}, r.cloudAPI, reqs); err != nil {
+	if err := r.cloudAPI.IssueTickets(ctx, &out, env.Stderr, reqs); err != nil {
 		return nil, err
 	}
 	codes := make([]string, 0, n)
@@ -152,7 +153,7 @@ func (r *gateRig) readKey(ctx context.Context) error {
 		Keys   []gate.PublicKey `json:"keys"`
 		Active uint32           `json:"active"`
 	}
-	if err := r.cloudAPI.do(ctx, "GET", "/v1/tickets/keys", "", nil, nil, &ks); err != nil {
+	if err := r.cloudAPI.Do(ctx, "GET", "/v1/tickets/keys", "", nil, nil, &ks); err != nil {
 		return err
 	}
 	for _, k := range ks.Keys {
@@ -166,7 +167,7 @@ func (r *gateRig) readKey(ctx context.Context) error {
 
 func (r *gateRig) edgeStatus(ctx context.Context) (gate.EdgeStatus, error) {
 	var s gate.EdgeStatus
-	err := r.edgeAdminAPI.do(ctx, "GET", "/v1/status", "", nil, nil, &s)
+	err := r.edgeAdminAPI.Do(ctx, "GET", "/v1/status", "", nil, nil, &s)
 	return s, err
 }
 
@@ -188,14 +189,14 @@ func (r *gateRig) waitEdge(ctx context.Context, what string, cond func(gate.Edge
 
 func (r *gateRig) venue(ctx context.Context) (gate.VenueStatus, error) {
 	var v gate.VenueStatus
-	err := r.cloudAPI.do(ctx, "GET", "/v1/venues/bench", "", nil, nil, &v)
+	err := r.cloudAPI.Do(ctx, "GET", "/v1/venues/bench", "", nil, nil, &v)
 	return v, err
 }
 
 func (r *gateRig) scan(ctx context.Context, code, gateName string) (gate.ScanResult, error) {
 	body, _ := json.Marshal(gate.ScanRequest{Code: code, Gate: gateName, Direction: "in"})
 	var res gate.ScanResult
-	err := r.edgeAPI.do(ctx, "POST", "/v1/scan", "application/json", body, nil, &res)
+	err := r.edgeAPI.Do(ctx, "POST", "/v1/scan", "application/json", body, nil, &res)
 	return res, err
 }
 

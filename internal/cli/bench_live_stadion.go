@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 // liveBenchConfig opens every room to anonymous viewers, with no per-user
@@ -80,7 +82,7 @@ func startStadionLive(ctx context.Context, bin, dir string, banned int) (*liveBr
 		c.stop(10 * time.Second)
 		return nil, err
 	}
-	issuer := &remote{base: c.ep.HTTP, token: key, hc: http.DefaultClient}
+	issuer := &client.Client{Base: c.ep.HTTP, Token: key, HTTP: http.DefaultClient}
 	return &liveBroker{
 		name: "stadion", addr: addr, pid: c.cmd.Process.Pid, comments: liveComments, post: livePost,
 		posters:   func(ctx context.Context, n int) ([]liveCred, error) { return viewerTokens(ctx, issuer, n) },
@@ -91,18 +93,18 @@ func startStadionLive(ctx context.Context, bin, dir string, banned int) (*liveBr
 
 // createIssuerKey gives client bench an API key, with the admin key.
 func createIssuerKey(ctx context.Context, c *child) (string, error) {
-	admin := &remote{base: c.ep.HTTP, token: c.adminKey, hc: http.DefaultClient}
+	admin := &client.Client{Base: c.ep.HTTP, Token: c.adminKey, HTTP: http.DefaultClient}
 	var key struct {
 		Key string `json:"key"`
 	}
-	if err := admin.do(ctx, "POST", "/v1/clients/bench/keys", "", nil, nil, &key); err != nil {
+	if err := admin.Do(ctx, "POST", "/v1/clients/bench/keys", "", nil, nil, &key); err != nil {
 		return "", fmt.Errorf("creating a key for client bench: %w", err)
 	}
 	return key.Key, nil
 }
 
 // viewerTokens issues n viewer tokens, one user each.
-func viewerTokens(ctx context.Context, issuer *remote, n int) ([]liveCred, error) {
+func viewerTokens(ctx context.Context, issuer *client.Client, n int) ([]liveCred, error) {
 	creds := make([]liveCred, n)
 	for i := range creds {
 		user := "u" + strconv.Itoa(i)
@@ -110,7 +112,7 @@ func viewerTokens(ctx context.Context, issuer *remote, n int) ([]liveCred, error
 		var tok struct {
 			Token string `json:"token"`
 		}
-		if err := issuer.do(ctx, "POST", "/v1/live/tokens", "application/json", body, nil, &tok); err != nil {
+		if err := issuer.Do(ctx, "POST", "/v1/live/tokens", "application/json", body, nil, &tok); err != nil {
 			return nil, fmt.Errorf("issuing a viewer token: %w", err)
 		}
 		if tok.Token == "" {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nuid"
+
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 // sinkRun is one server under test with the arrivals topic and its sink,
@@ -22,7 +24,7 @@ type sinkRun struct {
 	tmp   string
 	srv   *child
 	db    sinkConn
-	api   *remote
+	api   *client.Client
 	hc    *http.Client
 	url   string // the topic's publish URL
 	table string
@@ -58,7 +60,7 @@ func startSinkRun(ctx context.Context, env Env, o sinkOptions, db sinkDB, rate f
 	}
 	ep := r.srv.endpoints()
 	r.hc = benchHTTPClient(o.publishers + 1)
-	r.api = &remote{base: ep.HTTP, token: r.srv.adminKey, hc: r.hc}
+	r.api = &client.Client{Base: ep.HTTP, Token: r.srv.adminKey, HTTP: r.hc}
 	r.url = ep.HTTP + "/v1/topics/arrivals/events"
 	if r.db, err = openSinkConn(ctx, db, filepath.Join(dataDir, "sink.db"), r.table); err != nil {
 		return nil, err
@@ -89,12 +91,12 @@ func (r *sinkRun) setPaused(ctx context.Context, paused bool) error {
 	if paused {
 		action = "/pause"
 	}
-	return r.api.do(ctx, "POST", sinkPath(sinkName, action), "", nil, nil, nil)
+	return r.api.Do(ctx, "POST", client.SinkPath(sinkName, action), "", nil, nil, nil)
 }
 
-func (r *sinkRun) status(ctx context.Context) (sinkRow, error) {
-	var st sinkRow
-	err := r.api.do(ctx, "GET", sinkPath(sinkName, ""), "", nil, nil, &st)
+func (r *sinkRun) status(ctx context.Context) (client.SinkRow, error) {
+	var st client.SinkRow
+	err := r.api.Do(ctx, "GET", client.SinkPath(sinkName, ""), "", nil, nil, &st)
 	return st, err
 }
 
@@ -161,9 +163,9 @@ func (r *sinkRun) post(ctx context.Context, body []byte) (int, error) {
 
 // waitDrained resumes the sink and polls its status until it has no lag
 // and has written or dead-lettered want events; it returns the time taken.
-func (r *sinkRun) waitDrained(ctx context.Context, want int64, limit time.Duration) (time.Duration, sinkRow, error) {
+func (r *sinkRun) waitDrained(ctx context.Context, want int64, limit time.Duration) (time.Duration, client.SinkRow, error) {
 	if err := r.setPaused(ctx, false); err != nil {
-		return 0, sinkRow{}, err
+		return 0, client.SinkRow{}, err
 	}
 	start := time.Now()
 	for deadline := start.Add(limit); ; {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -71,7 +72,7 @@ stadion capture put medal-moment --file medal-moment.json`,
 				return err
 			}
 			var out json.RawMessage
-			if err := r.do(ctx, "PUT", capturePath(args[0], ""), "application/json", body, nil, &out); err != nil {
+			if err := r.Do(ctx, "PUT", client.CapturePath(args[0], ""), "application/json", body, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {

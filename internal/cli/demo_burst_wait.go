@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/demo"
 )
 
@@ -44,17 +45,17 @@ func (b *burster) waitDrained(ctx context.Context, events []demo.Event, rep *bur
 	}
 }
 
-func (b *burster) burstSinks(ctx context.Context) ([]sinkRow, error) {
+func (b *burster) burstSinks(ctx context.Context) ([]client.SinkRow, error) {
 	var list struct {
-		Sinks []sinkRow `json:"sinks"`
+		Sinks []client.SinkRow `json:"sinks"`
 	}
-	if err := b.r.do(ctx, "GET", "/v1/sinks", "", nil, nil, &list); err != nil {
+	if err := b.r.Do(ctx, "GET", "/v1/sinks", "", nil, nil, &list); err != nil {
 		return nil, fmt.Errorf("reading the sinks: %w", err)
 	}
-	return slices.DeleteFunc(list.Sinks, func(s sinkRow) bool { _, ok := burstKey[s.Topic]; return !ok }), nil
+	return slices.DeleteFunc(list.Sinks, func(s client.SinkRow) bool { _, ok := burstKey[s.Topic]; return !ok }), nil
 }
 
-func (b *burster) printDrained(sinks []sinkRow, events []demo.Event, took time.Duration) {
+func (b *burster) printDrained(sinks []client.SinkRow, events []demo.Event, took time.Duration) {
 	fmt.Fprintf(b.stdout, "sinks drained %s after the last acceptance\n", took.Round(time.Millisecond))
 	keys := distinctKeys(events)
 	for _, s := range sinks {

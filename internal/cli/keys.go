@@ -41,7 +41,7 @@ var keysCreateCmd = &command{
 				Key string `json:"key"`
 				ID  string `json:"id"`
 			}
-			if err := r.do(ctx, "POST", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "POST", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
@@ -76,7 +76,7 @@ var keysListCmd = &command{
 					Created time.Time `json:"created"`
 				} `json:"keys"`
 			}
-			if err := r.do(ctx, "GET", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
@@ -109,7 +109,7 @@ var keysRevokeCmd = &command{
 				return err
 			}
 			path := "/v1/clients/" + url.PathEscape(args[0]) + "/keys/" + url.PathEscape(args[1])
-			if err := r.do(ctx, "DELETE", path, "", nil, nil, nil); err != nil {
+			if err := r.Do(ctx, "DELETE", path, "", nil, nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stderr, "revoked key %s of %s\n", args[1], args[0])

@@ -199,7 +199,7 @@ func liveCall(ctx context.Context, env Env, rf remoteFlags, method, path string,
 	if body != nil {
 		ct = "application/json"
 	}
-	return r.do(ctx, method, path, ct, body, nil, out)
+	return r.Do(ctx, method, path, ct, body, nil, out)
 }
 
 func firstOr(args []string, def string) string {

@@ -26,9 +26,6 @@ stadion tickets show 6f1c0b6e2d8a4f5e9a7b3c21`,
 	sub: []*command{ticketsIssueCmd, ticketsRevokeCmd, ticketsShowCmd},
 }
 
-// issueChunk is how many tickets one request issues.
-const issueChunk = 500
-
 var ticketsIssueCmd = &command{
 	name:  "issue",
 	short: "issue tickets; prints one {\"id\",\"code\"} JSON line per ticket",
@@ -64,7 +61,7 @@ bar on stderr.`,
 			if err != nil {
 				return err
 			}
-			return issueAll(ctx, env, r, reqs)
+			return r.IssueTickets(ctx, env.Stdout, env.Stderr, reqs)
 		}
 	},
 }
@@ -118,34 +115,6 @@ func readTicketFile(env Env, file string) ([]gate.TicketRequest, error) {
 	return reqs, sc.Err()
 }
 
-func issueAll(ctx context.Context, env Env, r *remote, reqs []gate.TicketRequest) error {
-	var bar *cmdio.Progress
-	if len(reqs) > issueChunk {
-		bar = cmdio.NewProgress(env.Stderr, "issuing", len(reqs))
-		defer bar.Done()
-	}
-	enc := json.NewEncoder(env.Stdout)
-	for i := 0; i < len(reqs); i += issueChunk {
-		chunk := reqs[i:min(i+issueChunk, len(reqs))]
-		body, _ := json.Marshal(map[string]any{"tickets": chunk})
-		var out struct {
-			Tickets []gate.Issued `json:"tickets"`
-		}
-		if err := r.do(ctx, "POST", "/v1/tickets", "application/json", body, nil, &out); err != nil {
-			return fmt.Errorf("after %d of %d tickets: %w", i, len(reqs), err)
-		}
-		for _, t := range out.Tickets {
-			if err := enc.Encode(t); err != nil {
-				return err
-			}
-		}
-		if bar != nil {
-			bar.Set(i + len(chunk))
-		}
-	}
-	return nil
-}
-
 var ticketsRevokeCmd = &command{
 	name:    "revoke",
 	short:   "revoke a ticket; every edge of its venue rejects it once the revocation arrives",
@@ -183,7 +152,7 @@ func ticketCall(ctx context.Context, env Env, rf remoteFlags, args []string, met
 		return err
 	}
 	var rec gate.TicketRecord
-	if err := r.do(ctx, method, "/v1/tickets/"+url.PathEscape(args[0])+suffix, "", nil, nil, &rec); err != nil {
+	if err := r.Do(ctx, method, "/v1/tickets/"+url.PathEscape(args[0])+suffix, "", nil, nil, &rec); err != nil {
 		return err
 	}
 	if rf.json {

@@ -32,7 +32,7 @@ stadion topics personnel --json`,
 			}
 			if len(args) == 1 {
 				var info json.RawMessage
-				if err := r.do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil {
+				if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil {
 					return err
 				}
 				return cmdio.PrintJSON(env.Stdout, info)
@@ -40,7 +40,7 @@ stadion topics personnel --json`,
 			var list struct {
 				Topics []topicRow `json:"topics"`
 			}
-			if err := r.do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
 				return err
 			}
 			if rf.json {

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
@@ -39,7 +40,7 @@ var venueListCmd = &command{
 			var out struct {
 				Venues []gate.VenueStatus `json:"venues"`
 			}
-			if err := r.do(ctx, "GET", "/v1/venues", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/venues", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
@@ -77,7 +78,7 @@ var venueCredsCmd = &command{
 				return err
 			}
 			var cr gate.Credentials
-			if err := r.do(ctx, "POST", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, &cr); err != nil {
+			if err := r.Do(ctx, "POST", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, &cr); err != nil {
 				return err
 			}
 			fmt.Fprintln(env.Stderr, "store this file with mode 0600; it is shown once and replaces the venue's previous credentials")
@@ -102,7 +103,7 @@ var venueRevokeCmd = &command{
 			if err != nil {
 				return err
 			}
-			if err := r.do(ctx, "DELETE", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, nil); err != nil {
+			if err := r.Do(ctx, "DELETE", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stderr, "credentials of %s revoked; issue new ones with: stadion venue credentials %s\n", args[0], args[0])
@@ -128,11 +129,11 @@ var venueStatusCmd = &command{
 				return err
 			}
 			var view gate.VenueStatus
-			if err := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0]), "", nil, nil, &view); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0]), "", nil, nil, &view); err != nil {
 				return err
 			}
 			var edge json.RawMessage
-			edgeErr := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
+			edgeErr := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
 			if rf.json {
 				return cmdio.PrintJSON(env.Stdout, map[string]any{"cloud": view, "edge": edge})
 			}
@@ -169,12 +170,12 @@ stadion venue logs bird-nest --follow`,
 	},
 }
 
-func followLogs(ctx context.Context, env Env, r *remote, venue string, since time.Duration, follow, asJSON bool) error {
+func followLogs(ctx context.Context, env Env, r *client.Client, venue string, since time.Duration, follow, asJSON bool) error {
 	var after uint64
 	for {
 		q := url.Values{"since": {since.String()}, "after": {fmt.Sprint(after)}}
 		var ans gate.LogsAnswer
-		if err := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(venue)+"/logs?"+q.Encode(), "", nil, nil, &ans); err != nil {
+		if err := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(venue)+"/logs?"+q.Encode(), "", nil, nil, &ans); err != nil {
 			if !follow {
 				return err
 			}
