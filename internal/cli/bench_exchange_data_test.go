@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/server"
 )
 
 func TestExchangeFixture(t *testing.T) {
@@ -37,7 +38,7 @@ func TestWriteBenchConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := loadConfig(path)
+			cfg, err := server.LoadConfig(path)
 			if err != nil {
 				t.Fatal(err)
 			}

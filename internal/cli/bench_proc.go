@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/server"
 )
 
 // child is a `stadion up` started as a separate process for a benchmark,
@@ -22,7 +24,7 @@ import (
 type child struct {
 	cmd       *exec.Cmd
 	dataDir   string
-	ep        Endpoints
+	ep        server.Endpoints
 	adminKey  string
 	coldStart time.Duration // from spawning to the first /readyz 200
 	stderr    *tailBuffer
@@ -77,7 +79,7 @@ func (c *child) waitReady(ctx context.Context, start time.Time) error {
 
 // ready reports whether the child wrote its endpoints and answers /readyz.
 func (c *child) ready(ctx context.Context) bool {
-	raw, err := os.ReadFile(filepath.Join(c.dataDir, EndpointsFile))
+	raw, err := os.ReadFile(filepath.Join(c.dataDir, server.EndpointsFile))
 	if err != nil || json.Unmarshal(raw, &c.ep) != nil || c.ep.PID != c.cmd.Process.Pid {
 		return false
 	}
@@ -105,7 +107,7 @@ func (c *child) readAdminKey() error {
 }
 
 // endpoints are the child's listeners.
-func (c *child) endpoints() Endpoints { return c.ep }
+func (c *child) endpoints() server.Endpoints { return c.ep }
 
 // rss is the child's resident memory now, in bytes.
 func (c *child) rss() (uint64, error) {

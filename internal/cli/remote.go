@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/server"
 )
 
 // remoteFlags are the flags of every command that talks to a server.
@@ -36,8 +37,8 @@ func (f *remoteFlags) remote(env Env) (*client.Client, error) {
 	}
 	if r.Base == "" {
 		r.Base = "http://127.0.0.1:8080"
-		if raw, err := os.ReadFile(filepath.Join(f.data, EndpointsFile)); err == nil {
-			var ep Endpoints
+		if raw, err := os.ReadFile(filepath.Join(f.data, server.EndpointsFile)); err == nil {
+			var ep server.Endpoints
 			if json.Unmarshal(raw, &ep) == nil && ep.HTTP != "" {
 				r.Base = ep.HTTP
 			}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/server"
 )
 
 // defaultDataDir is where a server keeps its state and CLI commands look
@@ -52,7 +54,7 @@ stadion up --config ./stadion.yaml --data /var/lib/stadion --http :8080 --mqtt :
 stadion up --http 127.0.0.1:0 --nats 127.0.0.1:0 --mqtt 127.0.0.1:0   # any free ports
 stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion.creds`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		o := ServerOptions{}
+		o := server.ServerOptions{}
 		fs.StringVar(&o.DataDir, "data", defaultDataDir, "state directory (engine store, admin key)")
 		fs.StringVar(&o.ConfigPath, "config", "", "configuration file (default: the bundled Games example)")
 		fs.StringVar(&o.HTTPAddr, "http", defaultHTTPAddr, "HTTP API listen address (:8080 for every interface)")
@@ -78,7 +80,7 @@ stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion
 			}
 			o.Logger = log
 			if *pprofAddr != "" {
-				stop, err := servePprof(*pprofAddr, log)
+				stop, err := server.ServePprof(*pprofAddr, log)
 				if err != nil {
 					return usageErr("%v", err)
 				}
@@ -104,14 +106,14 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
-func runUp(ctx context.Context, env Env, o ServerOptions, drain time.Duration, signals bool) error {
+func runUp(ctx context.Context, env Env, o server.ServerOptions, drain time.Duration, signals bool) error {
 	start := time.Now()
 	if signals {
 		var stop context.CancelFunc
 		ctx, stop = signalContext(ctx, o.Logger)
 		defer stop()
 	}
-	srv, err := StartServer(ctx, o)
+	srv, err := server.StartServer(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -158,7 +160,7 @@ func signalContext(parent context.Context, log *slog.Logger) (context.Context, c
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-func printBanner(w io.Writer, o ServerOptions, s *Server, took time.Duration) {
+func printBanner(w io.Writer, o server.ServerOptions, s *server.Server, took time.Duration) {
 	cfgName := "bundled Games example (examples/games/stadion.yaml)"
 	if o.ConfigPath != "" {
 		cfgName = o.ConfigPath
@@ -177,7 +179,7 @@ func printBanner(w io.Writer, o ServerOptions, s *Server, took time.Duration) {
 	if s.Config.Live.Enabled() {
 		fmt.Fprintf(w, "  live       mqtt://%s   and   %s/mqtt (MQTT over WebSocket)\n", orNone(s.MQTTAddr), strings.Replace(s.HTTPURL, "http", "ws", 1))
 	}
-	fmt.Fprintf(w, "  listening  %s\n", describeListeners(s.Listeners, "--http :8080 and the like open every interface"))
+	fmt.Fprintf(w, "  listening  %s\n", server.DescribeListeners(s.Listeners, "--http :8080 and the like open every interface"))
 	fmt.Fprintf(w, "  admin key  %s\n", s.AdminKeyPath)
 	fmt.Fprintf(w, "  config     %s (%d topics, %d clients)\n", cfgName, len(s.Config.Topics), len(s.Config.Clients))
 	data := ""

@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"fmt"
@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// servePprof serves Go's profiler on addr, which must be a loopback
+// ServePprof serves Go's profiler on addr, which must be a loopback
 // address: profiles show the process's memory, including in-flight events,
 // so they never leave the machine. Off unless --pprof is given.
-func servePprof(addr string, log *slog.Logger) (func(), error) {
+func ServePprof(addr string, log *slog.Logger) (func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("--pprof %q: want host:port: %w", addr, err)

@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"context"
@@ -182,6 +182,6 @@ func (s *EdgeServer) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func edgeDataDefault(venue string) string {
+func EdgeDataDefault(venue string) string {
 	return filepath.Join(".", "stadion-edge-"+strings.ReplaceAll(venue, "/", "_"))
 }

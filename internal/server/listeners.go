@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"fmt"
@@ -33,9 +33,9 @@ func urlHostPort(raw string) string {
 	return u.Host
 }
 
-// listenScope says who can reach addr: loopback, every interface, or one
+// ListenScope says who can reach addr: loopback, every interface, or one
 // interface's address.
-func listenScope(addr string) string {
+func ListenScope(addr string) string {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "unknown"
@@ -50,21 +50,21 @@ func listenScope(addr string) string {
 	return "interface " + host
 }
 
-// describeListeners is the banner's line about who can connect: loopback
+// DescribeListeners is the banner's line about who can connect: loopback
 // only (the default), or each listener with its scope when any is open to
 // other machines.
 // hint names the flag that opens the network.
-func describeListeners(ls []listener, hint string) string {
+func DescribeListeners(ls []listener, hint string) string {
 	open := false
 	parts := make([]string, 0, len(ls))
 	for _, l := range ls {
-		if listenScope(l.Addr) != "loopback" {
+		if ListenScope(l.Addr) != "loopback" {
 			open = true
 		}
 	}
 	for _, l := range ls {
 		if open {
-			parts = append(parts, fmt.Sprintf("%s %s (%s)", l.Name, l.Addr, listenScope(l.Addr)))
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", l.Name, l.Addr, ListenScope(l.Addr)))
 		} else {
 			parts = append(parts, l.Name+" "+l.Addr)
 		}

@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"context"
@@ -14,7 +14,7 @@ func newLive(ctx context.Context, env serverEnv) (capability, error) {
 	if !env.cfg.Live.Enabled() {
 		return nil, nil
 	}
-	reload := func() (*config.Config, error) { return loadConfig(env.opts.ConfigPath) }
+	reload := func() (*config.Config, error) { return LoadConfig(env.opts.ConfigPath) }
 	return live.New(env.cfg, env.eng.Conn, env.eng.JS, env.keys, env.reg, live.Options{
 		MQTTAddr: env.opts.MQTTAddr, ReloadConfig: reload, Logger: env.log,
 	})

@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"context"
@@ -118,8 +118,8 @@ type Endpoints struct {
 // EndpointsFile is the name of the endpoints file under the data directory.
 const EndpointsFile = "endpoints.json"
 
-// loadConfig reads the file at path, or the bundled example.
-func loadConfig(path string) (*config.Config, error) {
+// LoadConfig reads the file at path, or the bundled example.
+func LoadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		return config.Load(games.FS, "stadion.yaml")
 	}
@@ -133,7 +133,7 @@ func loadConfig(path string) (*config.Config, error) {
 // StartServer validates the configuration, starts the engine and every
 // service, and serves HTTP. It returns once the server is ready.
 func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
-	cfg, err := loadConfig(o.ConfigPath)
+	cfg, err := LoadConfig(o.ConfigPath)
 	if err != nil {
 		return nil, err
 	}

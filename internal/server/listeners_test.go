@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"strings"
@@ -18,18 +18,18 @@ func TestListenScope(t *testing.T) {
 		{"no-port", "unknown"},
 	}
 	for _, tt := range tests {
-		if got := listenScope(tt.addr); got != tt.want {
-			t.Errorf("listenScope(%q) = %q, want %q", tt.addr, got, tt.want)
+		if got := ListenScope(tt.addr); got != tt.want {
+			t.Errorf("ListenScope(%q) = %q, want %q", tt.addr, got, tt.want)
 		}
 	}
 }
 
 func TestDescribeListeners(t *testing.T) {
-	local := describeListeners([]listener{{"API", "127.0.0.1:8080"}, {"MQTT", "127.0.0.1:1883"}}, "HINT")
+	local := DescribeListeners([]listener{{"API", "127.0.0.1:8080"}, {"MQTT", "127.0.0.1:1883"}}, "HINT")
 	if local != "API 127.0.0.1:8080, MQTT 127.0.0.1:1883: this machine only (HINT)" {
 		t.Errorf("loopback: %q", local)
 	}
-	open := describeListeners([]listener{{"API", "[::]:8080"}, {"MQTT", "127.0.0.1:1883"}}, "HINT")
+	open := DescribeListeners([]listener{{"API", "[::]:8080"}, {"MQTT", "127.0.0.1:1883"}}, "HINT")
 	if !strings.Contains(open, "API [::]:8080 (every interface)") || !strings.Contains(open, "MQTT 127.0.0.1:1883 (loopback)") || strings.Contains(open, "HINT") {
 		t.Errorf("open: %q", open)
 	}
