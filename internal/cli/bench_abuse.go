@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -112,14 +113,14 @@ func runBenchAbuse(ctx context.Context, env Env, o abuseOptions) error {
 		}
 		o.bin = exe
 	}
-	raiseFileLimit()
+	rig.RaiseFileLimit()
 	dir, err := os.MkdirTemp("", "stadion-bench-abuse-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	rep := &abuseReport{
-		Machine:  benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine:  rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
 		Settings: abuseSettingsOf(o),
 		Targets:  abuseTargets,
 	}

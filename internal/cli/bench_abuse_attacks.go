@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -45,11 +46,11 @@ const abuseDialers = 32
 func newAbuseAttack(name string, o abuseOptions, r *abuseRig) abuseAttack {
 	switch name {
 	case "sse":
-		return &sseAttack{n: o.sse, url: r.srv.ep.HTTP + "/v1/topics/" + abuseTopic + "/stream?after_seq=0", key: r.attacker}
+		return &sseAttack{n: o.sse, url: r.srv.Ep.HTTP + "/v1/topics/" + abuseTopic + "/stream?after_seq=0", key: r.attacker}
 	case "mqtt-half":
-		return &halfPublishAttack{n: o.half, addr: r.srv.ep.MQTT}
+		return &halfPublishAttack{n: o.half, addr: r.srv.Ep.MQTT}
 	case "mqtt-auth":
-		return &badAuthAttack{rate: o.connects, addr: r.srv.ep.MQTT}
+		return &badAuthAttack{rate: o.connects, addr: r.srv.Ep.MQTT}
 	}
 	return nil
 }
@@ -158,7 +159,7 @@ type halfPublishAttack struct {
 
 // halfPublishHeader is a QoS 0 PUBLISH's first byte and a remaining
 // length of 65,536 bytes that never follow.
-var halfPublishHeader = appendMQTTLen([]byte{mqttPublish << 4}, 64<<10)
+var halfPublishHeader = rig.AppendMQTTLen([]byte{rig.MQTTPublish << 4}, 64<<10)
 
 func (a *halfPublishAttack) start(ctx context.Context) error {
 	return a.h.dialAll(ctx, a.n, func(ctx context.Context, i int) (net.Conn, bool, error) {
@@ -167,7 +168,7 @@ func (a *halfPublishAttack) start(ctx context.Context) error {
 			return nil, false, err
 		}
 		c.SetDeadline(time.Now().Add(10 * time.Second))
-		if err := mqttHandshake(c, fmt.Sprintf("abuse-half-%d", i), "", "", ""); err != nil {
+		if err := rig.MQTTHandshake(c, fmt.Sprintf("abuse-half-%d", i), "", "", ""); err != nil {
 			c.Close()
 			msg := err.Error()
 			refused := strings.HasPrefix(msg, "connection refused")
@@ -217,7 +218,7 @@ func (a *badAuthAttack) start(ctx context.Context) error {
 		a.wg.Go(func() {
 			for ctx.Err() == nil {
 				due := a.t0.Add(time.Duration(slot.Add(1)-1) * interval)
-				if !sleepUntil(ctx, due) {
+				if !rig.SleepUntil(ctx, due) {
 					return
 				}
 				refused, accepted, err := a.connect(ctx, w)
@@ -242,14 +243,14 @@ func (a *badAuthAttack) connect(ctx context.Context, w int) (refused, accepted b
 		c.Close()
 	}()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write(mqttConnectPacket(fmt.Sprintf("abuse-auth-%d", w), "attacker", abuseBadPassword)); err != nil {
+	if _, err := c.Write(rig.MQTTConnectPacket(fmt.Sprintf("abuse-auth-%d", w), "attacker", abuseBadPassword)); err != nil {
 		return false, false, err
 	}
 	var ack [4]byte
 	if _, err := io.ReadFull(c, ack[:]); err != nil {
 		return false, false, fmt.Errorf("reading CONNACK: %w", err)
 	}
-	if ack[0]>>4 != mqttConnack {
+	if ack[0]>>4 != rig.MQTTConnack {
 		return false, false, fmt.Errorf("answer % x is no CONNACK", ack)
 	}
 	return ack[3] != 0, ack[3] == 0, nil

@@ -6,12 +6,13 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // abuseReport is everything a run of bench abuse measured (--json).
 type abuseReport struct {
-	Machine  benchMachine   `json:"machine"`
+	Machine  rig.Machine    `json:"machine"`
 	Settings abuseSettings  `json:"settings"`
 	Targets  abuseTargetSet `json:"targets"`
 	Phases   []*abusePhase  `json:"phases"`

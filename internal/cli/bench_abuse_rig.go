@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 )
 
@@ -38,7 +39,7 @@ const abuseTopic = "scores"
 
 // abuseRig is a server under test with the keys of its clients.
 type abuseRig struct {
-	srv      *child
+	srv      *rig.Child
 	source   string // API keys
 	attacker string
 	hc       *http.Client
@@ -54,12 +55,12 @@ func startAbuseServer(ctx context.Context, bin, dir string) (*abuseRig, error) {
 	if err := os.WriteFile(cfg, []byte(abuseConfig), 0o600); err != nil {
 		return nil, err
 	}
-	srv, err := startChild(ctx, bin, filepath.Join(dir, "data"), "--config", cfg, "--log-level", "error")
+	srv, err := rig.StartChild(ctx, bin, filepath.Join(dir, "data"), "--config", cfg, "--log-level", "error")
 	if err != nil {
 		return nil, err
 	}
-	r := &abuseRig{srv: srv, hc: benchHTTPClient(64)}
-	admin := &client.Client{Base: srv.ep.HTTP, Token: srv.adminKey, HTTP: http.DefaultClient}
+	r := &abuseRig{srv: srv, hc: rig.HTTPClient(64)}
+	admin := &client.Client{Base: srv.Ep.HTTP, Token: srv.AdminKey, HTTP: http.DefaultClient}
 	for _, k := range []struct {
 		client string
 		to     *string
@@ -73,7 +74,7 @@ func startAbuseServer(ctx context.Context, bin, dir string) (*abuseRig, error) {
 		}
 		*k.to = key.Key
 	}
-	if srv.ep.MQTT == "" {
+	if srv.Ep.MQTT == "" {
 		r.stop()
 		return nil, fmt.Errorf("the server under test opened no MQTT listener")
 	}
@@ -82,7 +83,7 @@ func startAbuseServer(ctx context.Context, bin, dir string) (*abuseRig, error) {
 
 func (r *abuseRig) stop() error {
 	r.hc.CloseIdleConnections()
-	return r.srv.stop(10 * time.Second)
+	return r.srv.Stop(10 * time.Second)
 }
 
 // fill publishes n events of about 1 KiB in batches: the backlog a stream
@@ -109,7 +110,7 @@ func (r *abuseRig) fill(ctx context.Context, n int) error {
 // publish posts body to the topic as client source; anything but 202 is
 // an error.
 func (r *abuseRig) publish(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.srv.ep.HTTP+"/v1/topics/"+abuseTopic+"/events", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.srv.Ep.HTTP+"/v1/topics/"+abuseTopic+"/events", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -162,11 +163,11 @@ func watchServer(r *abuseRig) *abuseWatch {
 }
 
 func (w *abuseWatch) sample(hc *http.Client, r *abuseRig) {
-	if rss, err := r.srv.rss(); err == nil {
+	if rss, err := r.srv.Rss(); err == nil {
 		w.peakRSS = max(w.peakRSS, rss)
 	}
 	w.polls++
-	resp, err := hc.Get(r.srv.ep.HTTP + "/readyz")
+	resp, err := hc.Get(r.srv.Ep.HTTP + "/readyz")
 	if err == nil {
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -19,21 +20,21 @@ type abusePhase struct {
 	Name   string             `json:"name"`
 	Attack *abuseAttackResult `json:"attack,omitempty"`
 
-	Publishes    int64   `json:"publishes"`
-	PublishErrs  int64   `json:"publish_errors"`
-	FirstPubErr  string  `json:"first_publish_error,omitempty"`
-	Latency      latency `json:"publish_latency"`
-	ReadyzPolls  int     `json:"readyz_polls"`
-	ReadyzBad    int     `json:"readyz_not_200"`
-	FirstReadyz  string  `json:"first_readyz_error,omitempty"`
-	RSSBefore    uint64  `json:"rss_before_attack_bytes"`
-	PeakRSS      uint64  `json:"peak_rss_bytes"` // VmRSS sampled every 100 ms while the attack held
-	ServerFiles  uint64  `json:"server_open_file_limit"`
-	ServerExit   string  `json:"server_exit,omitempty"`
-	P99Ratio     float64 `json:"p99_ratio_to_baseline"`
-	RSSDeltaMiB  float64 `json:"peak_rss_delta_to_baseline_mib"`
-	Verdict      string  `json:"verdict"`
-	MissedReason string  `json:"missed,omitempty"`
+	Publishes    int64       `json:"publishes"`
+	PublishErrs  int64       `json:"publish_errors"`
+	FirstPubErr  string      `json:"first_publish_error,omitempty"`
+	Latency      rig.Latency `json:"publish_latency"`
+	ReadyzPolls  int         `json:"readyz_polls"`
+	ReadyzBad    int         `json:"readyz_not_200"`
+	FirstReadyz  string      `json:"first_readyz_error,omitempty"`
+	RSSBefore    uint64      `json:"rss_before_attack_bytes"`
+	PeakRSS      uint64      `json:"peak_rss_bytes"` // VmRSS sampled every 100 ms while the attack held
+	ServerFiles  uint64      `json:"server_open_file_limit"`
+	ServerExit   string      `json:"server_exit,omitempty"`
+	P99Ratio     float64     `json:"p99_ratio_to_baseline"`
+	RSSDeltaMiB  float64     `json:"peak_rss_delta_to_baseline_mib"`
+	Verdict      string      `json:"verdict"`
+	MissedReason string      `json:"missed,omitempty"`
 }
 
 // runAbusePhase starts a fresh server, fills its backlog, sets the attack
@@ -43,7 +44,7 @@ func runAbusePhase(ctx context.Context, env Env, o abuseOptions, dir, name strin
 	if err != nil {
 		return nil, err
 	}
-	ph := &abusePhase{Name: name, ServerFiles: openFileLimit(r.srv.cmd.Process.Pid)}
+	ph := &abusePhase{Name: name, ServerFiles: openFileLimit(r.srv.Cmd.Process.Pid)}
 	defer func() {
 		if err := r.stop(); err != nil {
 			ph.ServerExit = err.Error()
@@ -52,7 +53,7 @@ func runAbusePhase(ctx context.Context, env Env, o abuseOptions, dir, name strin
 	if err := r.fill(ctx, o.backlog); err != nil {
 		return nil, err
 	}
-	ph.RSSBefore, _ = r.srv.rss()
+	ph.RSSBefore, _ = r.srv.Rss()
 	var attack abuseAttack
 	if name != "baseline" {
 		attack = newAbuseAttack(name, o, r)
@@ -66,7 +67,7 @@ func runAbusePhase(ctx context.Context, env Env, o abuseOptions, dir, name strin
 	if !o.json {
 		stopBar = cmdio.ShowProgress(env.Stderr, "  "+name, o.warmup+o.duration)
 	}
-	res := runLoad(ctx, loadSpec{workers: abusePublishers, rate: o.rate, warmup: o.warmup, measure: o.duration}, r.legit)
+	res := rig.RunLoad(ctx, rig.LoadSpec{Workers: abusePublishers, Rate: o.rate, Warmup: o.warmup, Measure: o.duration}, r.legit)
 	if stopBar != nil {
 		stopBar()
 	}
@@ -75,7 +76,7 @@ func runAbusePhase(ctx context.Context, env Env, o abuseOptions, dir, name strin
 		a := attack.stop()
 		ph.Attack = &a
 	}
-	ph.Publishes, ph.PublishErrs, ph.Latency = res.Requests, res.Errors, res.Lat.summary()
+	ph.Publishes, ph.PublishErrs, ph.Latency = res.Requests, res.Errors, res.Lat.Summary()
 	if res.FirstErr != nil {
 		ph.FirstPubErr = res.FirstErr.Error()
 	}
@@ -129,7 +130,7 @@ func (r *abuseReport) judge() {
 func joinAll(s []string) string {
 	out := ""
 	for _, x := range s {
-		out = join(out, x)
+		out = rig.Join(out, x)
 	}
 	return out
 }

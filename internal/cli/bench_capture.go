@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -115,7 +116,7 @@ func runBenchCapture(ctx context.Context, env Env, o captureOptions) error {
 	}
 	defer gen.stop()
 	rep := &captureReport{
-		Machine: benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
 		Settings: captureSetting{Streams: o.streams, Every: o.every.String(), Duration: o.duration.String(),
 			Warmup: o.warmup.String(), Concurrency: o.concurrency},
 	}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // streams are the benchmark's live HLS sources: one ffmpeg per stream
@@ -48,7 +50,7 @@ func startStreams(ctx context.Context, dir string, n int) (*streams, error) {
 		cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip,
 			"-c", "copy", "-f", "hls", "-hls_time", "1", "-hls_list_size", "6", "-hls_flags", "delete_segments",
 			filepath.Join(sdir, "index.m3u8"))
-		dieWithParent(cmd)
+		rig.DieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			s.stop()
 			return nil, fmt.Errorf("starting stream %d: %w", i, err)
@@ -87,7 +89,7 @@ func (s *streams) waitLive(ctx context.Context, root string) error {
 func (s *streams) cpu() time.Duration {
 	var total time.Duration
 	for _, c := range s.cmds {
-		if d, err := procCPU(c.Process.Pid); err == nil {
+		if d, err := rig.ProcCPU(c.Process.Pid); err == nil {
 			total += d
 		}
 	}

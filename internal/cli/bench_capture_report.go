@@ -5,11 +5,12 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 type captureReport struct {
-	Machine  benchMachine   `json:"machine"`
+	Machine  rig.Machine    `json:"machine"`
 	Settings captureSetting `json:"settings"`
 	Modes    []*captureMode `json:"modes"`
 	// FullOverKeyframes is full decoding's CPU per capture over
@@ -17,8 +18,8 @@ type captureReport struct {
 	FullOverKeyframes float64 `json:"full_over_keyframes_cpu"`
 	// FFmpegFloor is the CPU seconds of an ffmpeg run that decodes
 	// nothing: process start and library loading.
-	FFmpegFloor float64 `json:"ffmpeg_floor_cpu_s"`
-	Checks      []check `json:"checks"`
+	FFmpegFloor float64     `json:"ffmpeg_floor_cpu_s"`
+	Checks      []rig.Check `json:"checks"`
 }
 
 type captureSetting struct {
@@ -66,13 +67,13 @@ func (r *captureReport) finish() {
 	}
 	missedNote := note
 	if k.LastError != "" {
-		missedNote = join(note, "last error "+k.LastError)
+		missedNote = rig.Join(note, "last error "+k.LastError)
 	}
-	r.Checks = []check{
-		newCheck(k.Mode+" p99 tick-to-frame", k.P99MS/1000, "s", 3, true, note),
+	r.Checks = []rig.Check{
+		rig.NewCheck(k.Mode+" p99 tick-to-frame", k.P99MS/1000, "s", 3, true, note),
 		{Name: k.Mode + " missed ticks", Value: float64(k.Missed), Target: 0, AtMost: true,
 			Status: map[bool]string{true: "ok", false: "MISSED"}[k.Missed == 0], Note: missedNote},
-		newCheck("full/keyframes-only CPU ratio", r.FullOverKeyframes, "x", 2, false, "expected several times"),
+		rig.NewCheck("full/keyframes-only CPU ratio", r.FullOverKeyframes, "x", 2, false, "expected several times"),
 	}
 }
 
@@ -106,7 +107,7 @@ func (r *captureReport) print(w io.Writer) error {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "target\tvalue\tgoal\tverdict")
 	for _, c := range r.Checks {
-		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", c.Name, c.value(), c.op(), c.format(c.Target), c.verdict())
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", c.Name, c.Shown(), c.Op(), c.Format(c.Target), c.Verdict())
 	}
 	return tw.Flush()
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/capture"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
@@ -27,15 +28,15 @@ func benchCaptureMode(ctx context.Context, env Env, o captureOptions, gen *strea
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startChild(ctx, o.bin, filepath.Join(dir, "data"), "--config", cfgPath)
+	srv, err := rig.StartChild(ctx, o.bin, filepath.Join(dir, "data"), "--config", cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.stop(10 * time.Second)
+	defer srv.Stop(10 * time.Second)
 	if err := measureCapture(ctx, env, o, srv, gen, m); err != nil {
 		return nil, err
 	}
-	if err := srv.stop(10 * time.Second); err != nil {
+	if err := srv.Stop(10 * time.Second); err != nil {
 		fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 	}
 	m.Reference, err = bareFFmpeg(ctx, dir, gen.urls, benchJob("", keyframes))
@@ -67,8 +68,8 @@ func writeCaptureConfig(dir string, o captureOptions, urls []string, keyframes b
 
 // measureCapture runs one window of --duration and reads the outcome
 // from the server's API.
-func measureCapture(ctx context.Context, env Env, o captureOptions, srv *child, gen *streams, m *captureMode) error {
-	api := &client.Client{Base: srv.ep.HTTP, Token: srv.adminKey, HTTP: &http.Client{Timeout: 30 * time.Second}}
+func measureCapture(ctx context.Context, env Env, o captureOptions, srv *rig.Child, gen *streams, m *captureMode) error {
+	api := &client.Client{Base: srv.Ep.HTTP, Token: srv.AdminKey, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	if o.warmup > 0 {
 		stop := cmdio.ShowProgress(env.Stderr, "warm-up, "+m.Mode, o.warmup)
 		ok := sleepCtx(ctx, o.warmup)
@@ -90,7 +91,7 @@ func measureCapture(ctx context.Context, env Env, o captureOptions, srv *child, 
 			m.Expected++
 		}
 	}
-	cpu0, _ := procCPUWithChildren(srv.cmd.Process.Pid)
+	cpu0, _ := procCPUWithChildren(srv.Cmd.Process.Pid)
 	gen0, done0 := gen.cpu(), totalCaptures(jobs)
 	stop := cmdio.ShowProgress(env.Stderr, "capture, "+m.Mode, o.duration)
 	ok := sleepCtx(ctx, o.duration)
@@ -101,7 +102,7 @@ func measureCapture(ctx context.Context, env Env, o captureOptions, srv *child, 
 	if err := waitTicks(ctx, api, expected, t0, end); err != nil {
 		return err
 	}
-	cpu1, _ := procCPUWithChildren(srv.cmd.Process.Pid)
+	cpu1, _ := procCPUWithChildren(srv.Cmd.Process.Pid)
 	gen1 := gen.cpu()
 	if jobs, err = captureJobs(ctx, api); err != nil {
 		return err
@@ -180,7 +181,7 @@ func waitTicks(ctx context.Context, api *client.Client, expected map[string]int,
 }
 
 func collectFrames(ctx context.Context, api *client.Client, jobs []benchCaptureJob, t0, end time.Time, m *captureMode) error {
-	var h histogram
+	var h rig.Histogram
 	for _, j := range jobs {
 		frames, err := jobFrames(ctx, api, j.Name, t0, end)
 		if err != nil {
@@ -192,11 +193,11 @@ func collectFrames(ctx context.Context, api *client.Client, jobs []benchCaptureJ
 			m.LastError = j.Name + ": " + j.LastError
 		}
 		for _, f := range frames {
-			h.record(f.CapturedAt.Sub(f.TickAt))
+			h.Record(f.CapturedAt.Sub(f.TickAt))
 		}
 	}
 	m.Missed = max(0, m.Expected-m.Captures)
-	m.P50MS, m.P99MS, m.MaxMS = ms(h.quantile(0.5)), ms(h.quantile(0.99)), ms(h.max)
+	m.P50MS, m.P99MS, m.MaxMS = rig.MS(h.Quantile(0.5)), rig.MS(h.Quantile(0.99)), rig.MS(h.Max)
 	return nil
 }
 
@@ -223,7 +224,7 @@ func bareFFmpeg(ctx context.Context, dir string, urls []string, job config.Captu
 		ref.Captures++
 	}
 	ref.CPUPerCapture = cpu.Seconds() / float64(ref.Captures)
-	ref.WallMS = ms(wall) / float64(ref.Captures)
+	ref.WallMS = rig.MS(wall) / float64(ref.Captures)
 	return ref, nil
 }
 
@@ -269,5 +270,5 @@ func procCPUWithChildren(pid int) (time.Duration, error) {
 		n, _ := strconv.ParseUint(s, 10, 64)
 		ticks += n
 	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
+	return time.Duration(ticks) * time.Second / rig.UserHZ, nil
 }

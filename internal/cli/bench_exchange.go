@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
 )
@@ -111,7 +112,7 @@ func runBenchExchange(ctx context.Context, env Env, o exchangeOptions) error {
 		return err
 	}
 	rep := newExchangeReport(o, fx)
-	if rep.Disk, err = probeFsync(os.TempDir(), fx.envSize, 2000, time.Second); err != nil {
+	if rep.Disk, err = rig.ProbeFsync(os.TempDir(), fx.envSize, 2000, time.Second); err != nil {
 		return err
 	}
 	for _, d := range o.modes {
@@ -129,7 +130,7 @@ func runBenchExchange(ctx context.Context, env Env, o exchangeOptions) error {
 
 func newExchangeReport(o exchangeOptions, fx *exchangeFixture) *exchangeReport {
 	return &exchangeReport{
-		Machine: benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
 		Settings: exchangeSetting{
 			Server: o.bin, Topic: exchangeTopic, Publishers: o.publishers, Batch: o.batch, Rate: o.rate,
 			WarmupSec: o.warmup.Seconds(), DurationSec: o.duration.Seconds(),

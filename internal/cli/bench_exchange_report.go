@@ -5,22 +5,16 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // exchangeReport is everything a run of bench exchange measured (--json).
 type exchangeReport struct {
-	Machine  benchMachine    `json:"machine"`
+	Machine  rig.Machine     `json:"machine"`
 	Settings exchangeSetting `json:"settings"`
-	Disk     *diskProbe      `json:"disk"`
+	Disk     *rig.DiskProbe  `json:"disk"`
 	Modes    []*exchangeMode `json:"modes"`
-}
-
-type benchMachine struct {
-	CPUs      int    `json:"cpus"`
-	OS        string `json:"os"`
-	Arch      string `json:"arch"`
-	GoVersion string `json:"go_version"`
 }
 
 type exchangeSetting struct {
@@ -43,7 +37,7 @@ type exchangeMode struct {
 	IdleRSS     uint64        `json:"idle_rss_bytes"`
 	PeakRSS     uint64        `json:"peak_rss_bytes"`
 	Phases      []phaseResult `json:"phases"`
-	Checks      []check       `json:"checks"`
+	Checks      []rig.Check   `json:"checks"`
 }
 
 func (m *exchangeMode) phase(key string) phaseResult {
@@ -58,21 +52,21 @@ func (m *exchangeMode) phase(key string) phaseResult {
 // phaseResult is one phase's measurement. Latency is per request (a whole
 // batch in c and d); in an open-loop phase it runs from the due time.
 type phaseResult struct {
-	Key          string  `json:"key"`
-	Name         string  `json:"name"`
-	Title        string  `json:"title"`
-	Workers      int     `json:"workers"`
-	OfferedRate  float64 `json:"offered_rate,omitempty"`
-	Events       int64   `json:"events"`
-	Requests     int64   `json:"requests"`
-	Errors       int64   `json:"errors"`
-	FirstError   string  `json:"first_error,omitempty"`
-	Seconds      float64 `json:"seconds"`
-	EventsPerSec float64 `json:"events_per_sec"`
-	Latency      latency `json:"latency"`
-	ServerCPU    float64 `json:"server_cpu_cores"`
-	BenchCPU     float64 `json:"bench_cpu_cores"`
-	CPUPerEvent  float64 `json:"server_cpu_us_per_event"`
+	Key          string      `json:"key"`
+	Name         string      `json:"name"`
+	Title        string      `json:"title"`
+	Workers      int         `json:"workers"`
+	OfferedRate  float64     `json:"offered_rate,omitempty"`
+	Events       int64       `json:"events"`
+	Requests     int64       `json:"requests"`
+	Errors       int64       `json:"errors"`
+	FirstError   string      `json:"first_error,omitempty"`
+	Seconds      float64     `json:"seconds"`
+	EventsPerSec float64     `json:"events_per_sec"`
+	Latency      rig.Latency `json:"latency"`
+	ServerCPU    float64     `json:"server_cpu_cores"`
+	BenchCPU     float64     `json:"bench_cpu_cores"`
+	CPUPerEvent  float64     `json:"server_cpu_us_per_event"`
 }
 
 func (r *exchangeReport) print(w io.Writer) error {
@@ -109,7 +103,7 @@ func (m *exchangeMode) print(w io.Writer) error {
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tVALUE\tTARGET\t")
 	for _, c := range m.Checks {
-		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", c.Name, c.value(), c.op(), c.format(c.Target), c.verdict())
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", c.Name, c.Shown(), c.Op(), c.Format(c.Target), c.Verdict())
 	}
 	if err := tw.Flush(); err != nil {
 		return err

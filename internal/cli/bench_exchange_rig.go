@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
@@ -31,21 +32,21 @@ type exchangeRig struct {
 
 // newExchangeRig creates a key for odf and connects; conns is the most
 // concurrent requests the rig will make.
-func newExchangeRig(ctx context.Context, srv *child, fx *exchangeFixture, conns int) (*exchangeRig, error) {
-	ep := srv.endpoints()
-	admin := &client.Client{Base: ep.HTTP, Token: srv.adminKey, HTTP: http.DefaultClient}
+func newExchangeRig(ctx context.Context, srv *rig.Child, fx *exchangeFixture, conns int) (*exchangeRig, error) {
+	ep := srv.Endpoints()
+	admin := &client.Client{Base: ep.HTTP, Token: srv.AdminKey, HTTP: http.DefaultClient}
 	var key struct {
 		Key string `json:"key"`
 	}
 	if err := admin.Do(ctx, "POST", "/v1/clients/odf/keys", "", nil, nil, &key); err != nil {
 		return nil, fmt.Errorf("creating a key for odf: %w", err)
 	}
-	nc, err := nats.Connect(ep.NATS, nats.Token(srv.adminKey), nats.Name("stadion bench exchange"))
+	nc, err := nats.Connect(ep.NATS, nats.Token(srv.AdminKey), nats.Name("stadion bench exchange"))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the engine at %s: %w", ep.NATS, err)
 	}
 	r := &exchangeRig{
-		fx: fx, hc: benchHTTPClient(conns), nc: nc,
+		fx: fx, hc: rig.HTTPClient(conns), nc: nc,
 		url:  ep.HTTP + "/v1/topics/" + exchangeTopic + "/events",
 		auth: "Bearer " + key.Key,
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
 )
@@ -14,7 +15,7 @@ import (
 // exchangePhase is one load the exchange benchmark applies.
 type exchangePhase struct {
 	key, name, title string
-	spec             loadSpec
+	spec             rig.LoadSpec
 	op               func(r *exchangeRig, ctx context.Context, w int) (int, error)
 }
 
@@ -22,8 +23,8 @@ type exchangePhase struct {
 // reference on raw JetStream (f).
 func exchangePhases(o exchangeOptions) []exchangePhase {
 	n := o.publishers
-	closed := loadSpec{workers: n, warmup: o.warmup, measure: o.duration}
-	open := loadSpec{workers: openLoopWorkers(o), rate: o.rate, warmup: o.warmup, measure: o.duration}
+	closed := rig.LoadSpec{Workers: n, Warmup: o.warmup, Measure: o.duration}
+	open := rig.LoadSpec{Workers: openLoopWorkers(o), Rate: o.rate, Warmup: o.warmup, Measure: o.duration}
 	return []exchangePhase{
 		{"a", "raw-publish", fmt.Sprintf("raw JetStream publish+ack, %d publishers", n), closed, (*exchangeRig).rawPublish},
 		{"b", "http-single", fmt.Sprintf("HTTP single event, %d clients", n), closed, (*exchangeRig).httpSingle},
@@ -56,24 +57,24 @@ func benchExchangeMode(ctx context.Context, env Env, o exchangeOptions, fx *exch
 		return nil, err
 	}
 	fmt.Fprintf(env.Stderr, "durability %s: starting %s up\n", d, o.bin)
-	srv, err := startChild(ctx, o.bin, filepath.Join(tmp, "data"), "--config", cfg, "--log-level", "warn")
+	srv, err := rig.StartChild(ctx, o.bin, filepath.Join(tmp, "data"), "--config", cfg, "--log-level", "warn")
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		if err := srv.stop(20 * time.Second); err != nil {
+		if err := srv.Stop(20 * time.Second); err != nil {
 			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 		}
 	}()
 	return measureMode(ctx, env, o, fx, d, srv)
 }
 
-func measureMode(ctx context.Context, env Env, o exchangeOptions, fx *exchangeFixture, d config.Durability, srv *child) (*exchangeMode, error) {
-	m := &exchangeMode{Durability: string(d), ColdStartMS: ms(srv.coldStart)}
-	if !sleepUntil(ctx, time.Now().Add(idleSettle)) {
+func measureMode(ctx context.Context, env Env, o exchangeOptions, fx *exchangeFixture, d config.Durability, srv *rig.Child) (*exchangeMode, error) {
+	m := &exchangeMode{Durability: string(d), ColdStartMS: rig.MS(srv.ColdStart)}
+	if !rig.SleepUntil(ctx, time.Now().Add(idleSettle)) {
 		return nil, ctx.Err()
 	}
-	m.IdleRSS, _ = srv.rss() // 0 (shown n/a) where there is no /proc
+	m.IdleRSS, _ = srv.Rss() // 0 (shown n/a) where there is no /proc
 	rig, err := newExchangeRig(ctx, srv, fx, max(o.publishers, openLoopWorkers(o)))
 	if err != nil {
 		return nil, err
@@ -86,22 +87,22 @@ func measureMode(ctx context.Context, env Env, o exchangeOptions, fx *exchangeFi
 		}
 		m.Phases = append(m.Phases, pr)
 	}
-	m.PeakRSS, _ = srv.peakRSS()
+	m.PeakRSS, _ = srv.PeakRSS()
 	m.Checks = exchangeChecks(o, m)
 	return m, nil
 }
 
 // runPhase applies one phase to an empty stream and measures it, with the
 // CPU the server and this process used meanwhile.
-func (r *exchangeRig) runPhase(ctx context.Context, env Env, srv *child, mode string, ph exchangePhase) (phaseResult, error) {
+func (r *exchangeRig) runPhase(ctx context.Context, env Env, srv *rig.Child, mode string, ph exchangePhase) (phaseResult, error) {
 	if err := r.purge(ctx); err != nil {
 		return phaseResult{}, err
 	}
-	srvCPU, _ := srv.cpu()
-	selfCPU, _ := procCPU(os.Getpid())
+	srvCPU, _ := srv.Cpu()
+	selfCPU, _ := rig.ProcCPU(os.Getpid())
 	start := time.Now()
-	stop := cmdio.ShowProgress(env.Stderr, fmt.Sprintf("%s (%s) %s", mode, ph.key, ph.title), ph.spec.warmup+ph.spec.measure)
-	res := runLoad(ctx, ph.spec, func(ctx context.Context, w int) (int, error) { return ph.op(r, ctx, w) })
+	stop := cmdio.ShowProgress(env.Stderr, fmt.Sprintf("%s (%s) %s", mode, ph.key, ph.title), ph.spec.Warmup+ph.spec.Measure)
+	res := rig.RunLoad(ctx, ph.spec, func(ctx context.Context, w int) (int, error) { return ph.op(r, ctx, w) })
 	stop()
 	if err := ctx.Err(); err != nil {
 		return phaseResult{}, err
@@ -111,22 +112,22 @@ func (r *exchangeRig) runPhase(ctx context.Context, env Env, srv *child, mode st
 	}
 	pr := newPhaseResult(ph, res)
 	wall := time.Since(start).Seconds()
-	if now, err := srv.cpu(); err == nil && pr.EventsPerSec > 0 {
+	if now, err := srv.Cpu(); err == nil && pr.EventsPerSec > 0 {
 		pr.ServerCPU = (now - srvCPU).Seconds() / wall
 		pr.CPUPerEvent = pr.ServerCPU / pr.EventsPerSec * 1e6
 	}
-	if now, err := procCPU(os.Getpid()); err == nil {
+	if now, err := rig.ProcCPU(os.Getpid()); err == nil {
 		pr.BenchCPU = (now - selfCPU).Seconds() / wall
 	}
 	fmt.Fprintf(env.Stderr, "  %s events/s, p50 %s, p99 %s, %d errors\n", cmdio.Thousands(pr.EventsPerSec), pr.lat(pr.Latency.P50), pr.lat(pr.Latency.P99), pr.Errors)
 	return pr, nil
 }
 
-func newPhaseResult(ph exchangePhase, res *loadResult) phaseResult {
+func newPhaseResult(ph exchangePhase, res *rig.LoadResult) phaseResult {
 	pr := phaseResult{
-		Key: ph.key, Name: ph.name, Title: ph.title, Workers: ph.spec.workers, OfferedRate: ph.spec.rate,
+		Key: ph.key, Name: ph.name, Title: ph.title, Workers: ph.spec.Workers, OfferedRate: ph.spec.Rate,
 		Events: res.Events, Requests: res.Requests, Errors: res.Errors,
-		Seconds: res.Window.Seconds(), EventsPerSec: res.eventsPerSec(), Latency: res.Lat.summary(),
+		Seconds: res.Window.Seconds(), EventsPerSec: res.EventsPerSec(), Latency: res.Lat.Summary(),
 	}
 	if res.FirstErr != nil {
 		pr.FirstError = res.FirstErr.Error()

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -69,21 +70,21 @@ type gateBenchOptions struct {
 
 // gateReport is what bench gate prints.
 type gateReport struct {
-	Machine   benchMachine  `json:"machine"`
+	Machine   rig.Machine   `json:"machine"`
 	Decisions gateDecisions `json:"decisions"`
 	Ceiling   gateCeiling   `json:"ceiling"`
 	CatchUp   *gateCatchUp  `json:"catch_up,omitempty"`
 }
 
 type gateDecisions struct {
-	Clients   int     `json:"clients"`
-	Linked    bool    `json:"linked"`
-	PerSec    float64 `json:"decisions_per_sec"`
-	Latency   latency `json:"latency"`
-	Accepted  int64   `json:"accepted"`
-	Rejected  int64   `json:"rejected"`
-	Errors    int64   `json:"errors"`
-	TargetMet bool    `json:"target_met"`
+	Clients   int         `json:"clients"`
+	Linked    bool        `json:"linked"`
+	PerSec    float64     `json:"decisions_per_sec"`
+	Latency   rig.Latency `json:"latency"`
+	Accepted  int64       `json:"accepted"`
+	Rejected  int64       `json:"rejected"`
+	Errors    int64       `json:"errors"`
+	TargetMet bool        `json:"target_met"`
 }
 
 type gateCeiling struct {
@@ -110,22 +111,22 @@ func runBenchGate(ctx context.Context, env Env, o gateBenchOptions) error {
 		}
 		o.bin = exe
 	}
-	rig, err := startGateRig(ctx, env, o)
+	gr, err := startGateRig(ctx, env, o)
 	if err != nil {
 		return err
 	}
-	defer rig.stop()
-	rep := &gateReport{Machine: benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()}}
-	if err := rig.decisions(ctx, env, o, rep); err != nil {
+	defer gr.stop()
+	rep := &gateReport{Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()}}
+	if err := gr.decisions(ctx, env, o, rep); err != nil {
 		return err
 	}
-	if err := rig.settle(ctx); err != nil {
+	if err := gr.settle(ctx); err != nil {
 		return err
 	}
-	rep.Ceiling = verifyCeiling(rig.codes, rig.pub)
+	rep.Ceiling = verifyCeiling(gr.codes, gr.pub)
 	rep.Ceiling.Ratio = rep.Decisions.PerSec / rep.Ceiling.PerSec
 	if o.catchup > 0 {
-		if rep.CatchUp, err = rig.catchUp(ctx, env, o); err != nil {
+		if rep.CatchUp, err = gr.catchUp(ctx, env, o); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/examples/games"
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
@@ -39,8 +40,8 @@ venues:
 // gateRig is a cloud and an edge linked through a cuttable proxy.
 type gateRig struct {
 	dir          string
-	cloud, edge  *child
-	proxy        *linkProxy
+	cloud, edge  *rig.Child
+	proxy        *rig.LinkProxy
 	cloudAPI     *client.Client
 	edgeAPI      *client.Client // with a device key
 	edgeAdminAPI *client.Client
@@ -63,15 +64,15 @@ func startGateRig(ctx context.Context, env Env, o gateBenchOptions) (_ *gateRig,
 		return nil, err
 	}
 	fmt.Fprintln(env.Stderr, "starting the cloud and the edge...")
-	if r.cloud, err = startChild(ctx, o.bin, filepath.Join(r.dir, "cloud"), "--config", cfg, "--leaf", "127.0.0.1:0"); err != nil {
+	if r.cloud, err = rig.StartChild(ctx, o.bin, filepath.Join(r.dir, "cloud"), "--config", cfg, "--leaf", "127.0.0.1:0"); err != nil {
 		return nil, err
 	}
-	r.cloudAPI = &client.Client{Base: r.cloud.ep.HTTP, Token: r.cloud.adminKey, HTTP: benchHTTPClient(8)}
-	leaf, err := url.Parse(r.cloud.ep.Leaf)
+	r.cloudAPI = &client.Client{Base: r.cloud.Ep.HTTP, Token: r.cloud.AdminKey, HTTP: rig.HTTPClient(8)}
+	leaf, err := url.Parse(r.cloud.Ep.Leaf)
 	if err != nil {
-		return nil, fmt.Errorf("cloud leaf URL %q: %w", r.cloud.ep.Leaf, err)
+		return nil, fmt.Errorf("cloud leaf URL %q: %w", r.cloud.Ep.Leaf, err)
 	}
-	if r.proxy, err = newLinkProxy(leaf.Host); err != nil {
+	if r.proxy, err = rig.NewLinkProxy(leaf.Host); err != nil {
 		return nil, err
 	}
 	if err := r.startEdge(ctx, o); err != nil {
@@ -114,12 +115,12 @@ func (r *gateRig) startEdge(ctx context.Context, o gateBenchOptions) error {
 	if err != nil {
 		return err
 	}
-	r.edgeAdminAPI = &client.Client{Base: r.edge.ep.HTTP, Token: r.edge.adminKey, HTTP: benchHTTPClient(4)}
+	r.edgeAdminAPI = &client.Client{Base: r.edge.Ep.HTTP, Token: r.edge.AdminKey, HTTP: rig.HTTPClient(4)}
 	var dev struct{ Key string }
 	if err := r.edgeAdminAPI.Do(ctx, "POST", "/v1/devices/bench-1/keys", "", nil, nil, &dev); err != nil {
 		return err
 	}
-	r.edgeAPI = &client.Client{Base: r.edge.ep.HTTP, Token: dev.Key, HTTP: benchHTTPClient(o.clients)}
+	r.edgeAPI = &client.Client{Base: r.edge.Ep.HTTP, Token: dev.Key, HTTP: rig.HTTPClient(o.clients)}
 	return nil
 }
 
@@ -202,32 +203,32 @@ func (r *gateRig) scan(ctx context.Context, code, gateName string) (gate.ScanRes
 
 func (r *gateRig) stop() {
 	if r.edge != nil {
-		_ = r.edge.stop(10 * time.Second)
+		_ = r.edge.Stop(10 * time.Second)
 	}
 	if r.proxy != nil {
 		r.proxy.Close()
 	}
 	if r.cloud != nil {
-		_ = r.cloud.stop(10 * time.Second)
+		_ = r.cloud.Stop(10 * time.Second)
 	}
 	_ = os.RemoveAll(r.dir)
 }
 
 // startChildCmd is startChild for any server subcommand (edge): args are
 // the whole command line after the binary.
-func startChildCmd(ctx context.Context, bin, dataDir string, args ...string) (*child, error) {
-	c := &child{dataDir: dataDir, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
-	c.cmd = exec.Command(bin, args...)
-	c.cmd.Stdout = io.Discard
-	c.cmd.Stderr = c.stderr
-	dieWithParent(c.cmd)
+func startChildCmd(ctx context.Context, bin, dataDir string, args ...string) (*rig.Child, error) {
+	c := &rig.Child{DataDir: dataDir, Stderr: &rig.TailBuffer{Max: 8 << 10}, Exited: make(chan struct{})}
+	c.Cmd = exec.Command(bin, args...)
+	c.Cmd.Stdout = io.Discard
+	c.Cmd.Stderr = c.Stderr
+	rig.DieWithParent(c.Cmd)
 	start := time.Now()
-	if err := c.cmd.Start(); err != nil {
+	if err := c.Cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", args[0], err)
 	}
-	go func() { c.waitErr = c.cmd.Wait(); close(c.exited) }()
-	if err := c.waitReady(ctx, start); err != nil {
-		c.stop(5 * time.Second)
+	go func() { c.WaitErr = c.Cmd.Wait(); close(c.Exited) }()
+	if err := c.WaitReady(ctx, start); err != nil {
+		c.Stop(5 * time.Second)
 		return nil, err
 	}
 	return c, nil

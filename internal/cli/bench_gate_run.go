@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
@@ -34,17 +35,17 @@ func (r *gateRig) decisions(ctx context.Context, env Env, o gateBenchOptions, re
 		}
 	}
 	stop := cmdio.ShowProgress(env.Stderr, "decisions", o.warmup+o.duration)
-	res := runLoad(ctx, loadSpec{workers: o.clients, warmup: o.warmup, measure: o.duration}, op)
+	res := rig.RunLoad(ctx, rig.LoadSpec{Workers: o.clients, Warmup: o.warmup, Measure: o.duration}, op)
 	stop()
 	r.proxy.Heal()
 	if res.FirstErr != nil && res.Events == 0 {
 		return fmt.Errorf("decisions: %w", res.FirstErr)
 	}
-	lat := res.Lat.summary()
+	lat := res.Lat.Summary()
 	rep.Decisions = gateDecisions{
-		Clients: o.clients, Linked: o.linked, PerSec: res.eventsPerSec(), Latency: lat,
+		Clients: o.clients, Linked: o.linked, PerSec: res.EventsPerSec(), Latency: lat,
 		Accepted: accepted.Load(), Rejected: rejected.Load(), Errors: res.Errors,
-		TargetMet: res.eventsPerSec() >= 5000 && lat.P99 <= 20,
+		TargetMet: res.EventsPerSec() >= 5000 && lat.P99 <= 20,
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -156,7 +157,7 @@ func (o *liveOptions) does(workload string) bool { return slices.Contains(o.work
 func runBenchLive(ctx context.Context, env Env, o liveOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	raiseFileLimit()
+	rig.RaiseFileLimit()
 	if o.bin == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -191,7 +192,7 @@ func runBenchLive(ctx context.Context, env Env, o liveOptions) error {
 func newLiveReport(o liveOptions) *liveReport {
 	return &liveReport{
 		LoadAvg: [2]float64{loadAvg()},
-		Machine: benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
 		Settings: liveSetting{
 			Server: o.bin, Mosquitto: o.mosquitto, Viewers: o.viewers, Concurrency: o.concurrency,
 			Subscribers: o.subscribers, Publishers: o.publishers, Size: o.size, Users: o.users, Banned: o.banned,

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // liveBroker is a broker under test: its MQTT address, the process whose
@@ -45,17 +47,17 @@ func anonymousPosters(_ context.Context, n int) ([]liveCred, error) {
 // brokerProc is a broker's process.
 type brokerProc struct {
 	cmd     *exec.Cmd
-	stderr  *tailBuffer
+	stderr  *rig.TailBuffer
 	exited  chan struct{}
 	waitErr error
 }
 
 func startBrokerProc(name string, args ...string) (*brokerProc, error) {
-	p := &brokerProc{stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
+	p := &brokerProc{stderr: &rig.TailBuffer{Max: 8 << 10}, exited: make(chan struct{})}
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.Stdout = p.stderr
-	dieWithParent(p.cmd)
+	rig.DieWithParent(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -69,7 +71,7 @@ func (p *brokerProc) waitMQTT(ctx context.Context, addr string) error {
 	for i := 0; ; i++ {
 		c, err := dialMQTT(addr, "bench-ready-"+strconv.Itoa(i), liveCred{}, "", time.Second)
 		if err == nil {
-			c.Write(mqttDisconnectPacket)
+			c.Write(rig.MQTTDisconnectPacket)
 			c.Close()
 			return nil
 		}

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // benchLiveClientCmd is the load generator of bench live, run by it as a
@@ -31,7 +33,7 @@ ping, close, load, step, unload); it answers each with a JSON line.`,
 			if len(args) > 0 {
 				return usageErr("bench live-client takes no arguments")
 			}
-			raiseFileLimit()
+			rig.RaiseFileLimit()
 			return serveLiveClient(ctx, env.Stdin, env.Stdout)
 		}
 	},
@@ -152,14 +154,14 @@ type liveClient struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Scanner
-	stderr *tailBuffer
+	stderr *rig.TailBuffer
 }
 
 func startLiveClient(bin string) (*liveClient, error) {
-	c := &liveClient{stderr: &tailBuffer{max: 8 << 10}}
+	c := &liveClient{stderr: &rig.TailBuffer{Max: 8 << 10}}
 	c.cmd = exec.Command(bin, "bench", "live-client")
 	c.cmd.Stderr = c.stderr
-	dieWithParent(c.cmd)
+	rig.DieWithParent(c.cmd)
 	var err error
 	if c.in, err = c.cmd.StdinPipe(); err != nil {
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // subReaders read the subscribers' sockets with their own epoll loops, a
@@ -32,7 +34,7 @@ type epollLoop struct {
 	epfd  int
 	mu    sync.Mutex // guards conns, hist, inWin, firstErr
 	conns map[int32]*subConn
-	hist  histogram
+	hist  rig.Histogram
 	inWin int64 // deliveries received inside the window
 	total atomic.Int64
 	err   error
@@ -111,12 +113,12 @@ func (r *subReaders) conns() int {
 
 // collect merges the latencies of the window into h, resets them, and
 // returns how many deliveries arrived inside the window.
-func (r *subReaders) collect(h *histogram) int64 {
+func (r *subReaders) collect(h *rig.Histogram) int64 {
 	var n int64
 	for _, l := range r.loops {
 		l.mu.Lock()
-		h.merge(&l.hist)
-		l.hist = histogram{}
+		h.Merge(&l.hist)
+		l.hist = rig.Histogram{}
 		n += l.inWin
 		l.inWin = 0
 		l.mu.Unlock()
@@ -186,18 +188,18 @@ func (l *epollLoop) read(c *subConn, buf []byte, now, t0, t1 int64) {
 	b := buf[:p+n]
 	var count int64
 	for {
-		head, body, size, err := nextMQTTPacket(b)
+		head, body, size, err := rig.NextMQTTPacket(b)
 		if err != nil {
 			break
 		}
 		b = b[size:]
-		if head>>4 != mqttPublish {
+		if head>>4 != rig.MQTTPublish {
 			continue
 		}
 		count++
-		payload, _ := mqttPublishPayload(head, body)
-		if ts := sentAt(payload); ts >= t0 && ts <= t1 && t0 > 0 {
-			l.hist.record(time.Duration(now - ts))
+		payload, _ := rig.MQTTPublishPayload(head, body)
+		if ts := rig.SentAt(payload); ts >= t0 && ts <= t1 && t0 > 0 {
+			l.hist.Record(time.Duration(now - ts))
 		}
 		if now >= t0 && now <= t1 {
 			l.inWin++
@@ -224,14 +226,4 @@ func (l *epollLoop) fail(err error) {
 	l.mu.Lock()
 	l.err = err
 	l.mu.Unlock()
-}
-
-// raiseFileLimit lifts the soft open-file limit to the hard one: 10,000
-// connections need 10,000 descriptors. Child processes inherit it.
-func raiseFileLimit() {
-	var lim syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
 }

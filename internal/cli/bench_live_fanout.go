@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // fanLoad is a loaded room: subscribers whose deliveries are counted and
@@ -44,12 +46,12 @@ type stepResult struct {
 	DeliveredPerSec float64 `json:"delivered_per_sec"` // arrivals inside the window
 	// WindowExpected and WindowReceived count the deliveries of the
 	// comments sent inside the window, wherever they arrived.
-	WindowExpected int64   `json:"window_expected"`
-	WindowReceived int64   `json:"window_received"`
-	Latency        latency `json:"latency"`
-	DrainMS        float64 `json:"drain_ms"`      // from the last send until all arrived (or gave up)
-	ClientLagMS    float64 `json:"client_lag_ms"` // the longest a comment was sent after it was due
-	Error          string  `json:"error,omitempty"`
+	WindowExpected int64       `json:"window_expected"`
+	WindowReceived int64       `json:"window_received"`
+	Latency        rig.Latency `json:"latency"`
+	DrainMS        float64     `json:"drain_ms"`      // from the last send until all arrived (or gave up)
+	ClientLagMS    float64     `json:"client_lag_ms"` // the longest a comment was sent after it was due
+	Error          string      `json:"error,omitempty"`
 }
 
 // newFanLoad connects req.Conns subscribers to req.Filter and one poster
@@ -145,18 +147,18 @@ func (l *fanLoad) step(ctx context.Context, req liveReq) *stepResult {
 	l.readers.setWindow(t0.UnixNano(), t1.UnixNano())
 	before := l.readers.total()
 	pg := l.offer(ctx, req.Rate, req.Size, start, t0, t1)
-	r := &stepResult{Rate: req.Rate, Subscribers: l.readers.conns(), Sent: pg.sent, ClientLagMS: ms(pg.lag)}
+	r := &stepResult{Rate: req.Rate, Subscribers: l.readers.conns(), Sent: pg.sent, ClientLagMS: rig.MS(pg.lag)}
 	r.SentPerSec = float64(pg.sent) / (warm + meas).Seconds()
 	r.Expected = pg.sent * int64(r.Subscribers)
 	r.WindowExpected = pg.inWin * int64(r.Subscribers)
-	r.DrainMS = ms(l.drain(ctx, before+r.Expected))
+	r.DrainMS = rig.MS(l.drain(ctx, before+r.Expected))
 	r.Received = l.readers.total() - before
 	r.Lost = max(r.Expected-r.Received, 0)
-	var h histogram
+	var h rig.Histogram
 	win := l.readers.collect(&h)
 	r.DeliveredPerSec = float64(win) / meas.Seconds()
-	r.WindowReceived = int64(h.n)
-	r.Latency = h.summary()
+	r.WindowReceived = int64(h.N)
+	r.Latency = h.Summary()
 	if e := l.posterErr.Load(); e != nil {
 		r.Error = (*e).Error()
 	} else if e := l.readers.err(); e != nil {
@@ -242,9 +244,9 @@ func (pc *pacer) write(now time.Time, n int64) {
 	for range n {
 		p := pc.posters[pc.next%len(pc.posters)]
 		pc.next++
-		pc.payload = appendComment(pc.payload[:0], ts, pc.seq, pc.size)
+		pc.payload = rig.AppendComment(pc.payload[:0], ts, pc.seq, pc.size)
 		pc.seq++
-		p.buf = appendMQTTPublish(p.buf, pc.topic, pc.payload)
+		p.buf = rig.AppendMQTTPublish(p.buf, pc.topic, pc.payload)
 	}
 	for _, p := range pc.posters {
 		if len(p.buf) > 0 {

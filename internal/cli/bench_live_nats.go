@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // benchLiveNATSCmd runs the embedded NATS server with JetStream and its
@@ -33,7 +35,7 @@ stream) and an MQTT listener, until SIGTERM. 'stadion bench live' starts it.`,
 			if len(args) > 0 || *store == "" || (*sync != "always" && *sync != "interval") {
 				return usageErr("bench live-nats needs --store DIR, --sync always|interval and no arguments")
 			}
-			raiseFileLimit()
+			rig.RaiseFileLimit()
 			return runNATSMQTT(ctx, env, *addr, *store, *sync == "always")
 		}
 	},

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -30,7 +31,7 @@ type rampResult struct {
 func settleCPU(ctx context.Context, pid int) error {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		c0, err := procCPU(pid)
+		c0, err := rig.ProcCPU(pid)
 		if err != nil {
 			return err
 		}
@@ -39,7 +40,7 @@ func settleCPU(ctx context.Context, pid int) error {
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
-		c1, err := procCPU(pid)
+		c1, err := rig.ProcCPU(pid)
 		if err != nil {
 			return err
 		}
@@ -142,8 +143,8 @@ func runStep(ctx context.Context, env Env, o liveOptions, lc *liveClient, b *liv
 }
 
 func runStepOnce(ctx context.Context, env Env, o liveOptions, lc *liveClient, b *liveBroker, rate float64) (*liveStep, error) {
-	bc0, _ := procCPU(b.pid)
-	cc0, _ := procCPU(lc.pid())
+	bc0, _ := rig.ProcCPU(b.pid)
+	cc0, _ := rig.ProcCPU(lc.pid())
 	t := time.Now()
 	resp, err := lc.call(liveReq{Op: "step", Rate: rate, Size: o.size,
 		WarmupMS: int(o.warmup / time.Millisecond), MeasureMS: int(o.measure / time.Millisecond)})
@@ -151,8 +152,8 @@ func runStepOnce(ctx context.Context, env Env, o liveOptions, lc *liveClient, b 
 		return nil, err
 	}
 	took := time.Since(t).Seconds()
-	bc1, _ := procCPU(b.pid)
-	cc1, _ := procCPU(lc.pid())
+	bc1, _ := rig.ProcCPU(b.pid)
+	cc1, _ := rig.ProcCPU(lc.pid())
 	s := &liveStep{stepResult: *resp.Step, BrokerCPU: (bc1 - bc0).Seconds() / took, ClientCPU: (cc1 - cc0).Seconds() / took}
 	s.judge(o.measure.Seconds())
 	fmt.Fprintf(env.Stderr, "  %8s/s offered: %10s deliveries/s, p99 %s, broker %.2f + client %.2f cores %s\n",

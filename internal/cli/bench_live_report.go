@@ -8,12 +8,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // liveReport is everything a run of bench live measured (--json).
 type liveReport struct {
-	Machine  benchMachine        `json:"machine"`
+	Machine  rig.Machine         `json:"machine"`
 	Settings liveSetting         `json:"settings"`
 	Brokers  []*liveBrokerResult `json:"brokers"`
 	// LoadAvg is the machine's 1-minute load average before and after the
@@ -21,8 +22,8 @@ type liveReport struct {
 	LoadAvg [2]float64 `json:"load_avg"`
 	// CommonRate is the highest ladder rate every broker (not the sink)
 	// sustained; the p99 comparison is made there.
-	CommonRate float64 `json:"common_rate"`
-	Checks     []check `json:"checks"`
+	CommonRate float64     `json:"common_rate"`
+	Checks     []rig.Check `json:"checks"`
 }
 
 type liveSetting struct {
@@ -127,17 +128,17 @@ func (b *liveBrokerResult) bestFanOut() *liveStep {
 }
 
 // liveChecks are the issue's targets: stadion against Mosquitto.
-func liveChecks(st, mq *liveBrokerResult) []check {
+func liveChecks(st, mq *liveBrokerResult) []rig.Check {
 	if st == nil {
 		return nil
 	}
-	var cs []check
+	var cs []rig.Check
 	sf, mf := st.bestFanOut(), mq.bestFanOut()
 	if sf != nil && mf != nil {
-		cs = append(cs, newCheck("fan-out deliveries/s, stadion/mosquitto", sf.DeliveredPerSec/mf.DeliveredPerSec, "", 1.5, false, ""))
+		cs = append(cs, rig.NewCheck("fan-out deliveries/s, stadion/mosquitto", sf.DeliveredPerSec/mf.DeliveredPerSec, "", 1.5, false, ""))
 	}
 	if st.AtCommon != nil && mq != nil && mq.AtCommon != nil {
-		cs = append(cs, newCheck(fmt.Sprintf("fan-out p99 at %s/s, stadion (<= mosquitto)", cmdio.Thousands(st.AtCommon.Rate)),
+		cs = append(cs, rig.NewCheck(fmt.Sprintf("fan-out p99 at %s/s, stadion (<= mosquitto)", cmdio.Thousands(st.AtCommon.Rate)),
 			st.AtCommon.Latency.P99, "ms", mq.AtCommon.Latency.P99, true, ""))
 	}
 	if st.Storm != nil && mq != nil && mq.Storm != nil {
@@ -145,7 +146,7 @@ func liveChecks(st, mq *liveBrokerResult) []check {
 		if st.Storm.Failures > 0 {
 			note = fmt.Sprintf("%d failures, want 0", st.Storm.Failures)
 		}
-		c := newCheck("connects/s, stadion/mosquitto", st.Storm.PerSec/mq.Storm.PerSec, "", 1, false, note)
+		c := rig.NewCheck("connects/s, stadion/mosquitto", st.Storm.PerSec/mq.Storm.PerSec, "", 1, false, note)
 		if st.Storm.Failures > 0 {
 			c.Status = "MISSED"
 		}
@@ -153,15 +154,15 @@ func liveChecks(st, mq *liveBrokerResult) []check {
 	}
 	if m := st.Moderation; m != nil {
 		if m.Best != nil {
-			cs = append(cs, newCheck("moderated comments/s accepted", m.Best.DeliveredPerSec, "/s", 20000, false, ""))
+			cs = append(cs, rig.NewCheck("moderated comments/s accepted", m.Best.DeliveredPerSec, "/s", 20000, false, ""))
 		} else {
-			c := newCheck("moderated comments/s accepted", m.peak(), "/s", 20000, false, "no offered rate sustained; the most delivered")
+			c := rig.NewCheck("moderated comments/s accepted", m.peak(), "/s", 20000, false, "no offered rate sustained; the most delivered")
 			c.Status = "MISSED"
 			cs = append(cs, c)
 		}
 	}
 	if st.Idle != nil {
-		cs = append(cs, newCheck("memory per idle viewer, stadion", st.Idle.KiBPerViewer, "KiB", 16, true, ""))
+		cs = append(cs, rig.NewCheck("memory per idle viewer, stadion", st.Idle.KiBPerViewer, "KiB", 16, true, ""))
 	}
 	return cs
 }
@@ -187,7 +188,7 @@ func (r *liveReport) print(w io.Writer) error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CHECK\tVALUE\tTARGET\t")
 		for _, c := range r.Checks {
-			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", c.Name, c.value(), c.op(), c.format(c.Target), c.verdict())
+			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", c.Name, c.Shown(), c.Op(), c.Format(c.Target), c.Verdict())
 		}
 		if err := tw.Flush(); err != nil {
 			return err

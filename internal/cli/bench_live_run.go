@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -26,7 +27,7 @@ func benchBroker(ctx context.Context, env Env, o liveOptions, lc *liveClient, na
 		res.Error = err.Error()
 		return res
 	}
-	res.Addr, res.ColdStartMS = b.addr, ms(b.coldStart)
+	res.Addr, res.ColdStartMS = b.addr, rig.MS(b.coldStart)
 	if err := runWorkloads(ctx, env, o, lc, b, res); err != nil {
 		res.Error = err.Error()
 	}
@@ -80,14 +81,14 @@ func runWorkloads(ctx context.Context, env Env, o liveOptions, lc *liveClient, b
 // again once the RSS has settled, and pings every client.
 func stormAndIdle(ctx context.Context, o liveOptions, lc *liveClient, b *liveBroker) (*stormResult, *idleResult, error) {
 	base, _ := settledRSS(ctx, b.pid)
-	cpu0, _ := procCPU(b.pid)
+	cpu0, _ := rig.ProcCPU(b.pid)
 	resp, err := lc.call(liveReq{Op: "storm", Addr: b.addr, Conns: o.viewers, Concurrency: o.concurrency,
 		Filter: b.comments, TimeoutMS: int(o.timeout / time.Millisecond)})
 	if err != nil {
 		return nil, nil, err
 	}
 	s := resp.Storm
-	cpu1, _ := procCPU(b.pid)
+	cpu1, _ := rig.ProcCPU(b.pid)
 	idle := &idleResult{Viewers: s.Connected, BaseRSS: base, StormCPU: (cpu1 - cpu0).Seconds()}
 	idle.RSS, _ = settledRSS(ctx, b.pid)
 	if s.Connected > 0 && idle.RSS > base {
@@ -104,11 +105,11 @@ func stormAndIdle(ctx context.Context, o liveOptions, lc *liveClient, b *liveBro
 // settledRSS waits until a process's RSS changes by under 1% between two
 // readings 250ms apart (at most 5s), and returns the last reading.
 func settledRSS(ctx context.Context, pid int) (uint64, error) {
-	prev, _, err := procMem(pid)
+	prev, _, err := rig.ProcMem(pid)
 	for deadline := time.Now().Add(5 * time.Second); err == nil && time.Now().Before(deadline) && ctx.Err() == nil; {
 		time.Sleep(250 * time.Millisecond)
 		var cur uint64
-		if cur, _, err = procMem(pid); err != nil {
+		if cur, _, err = rig.ProcMem(pid); err != nil {
 			break
 		}
 		if math.Abs(float64(cur)-float64(prev)) < 0.01*float64(prev) {

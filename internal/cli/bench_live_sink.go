@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // mqttSink is the trivial broker the load generator's ceiling is measured
@@ -86,22 +88,22 @@ func (s *mqttSink) serve(o *sinkOut) {
 			return
 		}
 		switch pkt[0] >> 4 {
-		case mqttConnect:
-			o.send([]byte{mqttConnack << 4, 2, 0, 0})
-		case mqttSubscribe:
-			_, body, _, _ := nextMQTTPacket(pkt)
+		case rig.MQTTConnect:
+			o.send([]byte{rig.MQTTConnack << 4, 2, 0, 0})
+		case rig.MQTTSubscribe:
+			_, body, _, _ := rig.NextMQTTPacket(pkt)
 			if len(body) < 2 {
 				return
 			}
-			o.send([]byte{mqttSuback << 4, 3, body[0], body[1], 0})
+			o.send([]byte{rig.MQTTSuback << 4, 3, body[0], body[1], 0})
 			s.mu.Lock()
 			s.subs = append(s.subs, o)
 			s.mu.Unlock()
-		case mqttPublish:
+		case rig.MQTTPublish:
 			s.fanOut(pkt)
-		case mqttPingreq:
-			o.send([]byte{mqttPingresp << 4, 0})
-		case mqttDisconnect:
+		case rig.MQTTPingreq:
+			o.send([]byte{rig.MQTTPingresp << 4, 0})
+		case rig.MQTTDisconnect:
 			return
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 )
 
@@ -68,32 +69,32 @@ func startStadionLive(ctx context.Context, bin, dir string, banned int) (*liveBr
 	if err != nil {
 		return nil, err
 	}
-	c, err := startChild(ctx, bin, filepath.Join(dir, "data"), "--config", cfg, "--mqtt", addr, "--log-level", "warn")
+	c, err := rig.StartChild(ctx, bin, filepath.Join(dir, "data"), "--config", cfg, "--mqtt", addr, "--log-level", "warn")
 	if err != nil {
 		return nil, err
 	}
-	p := &brokerProc{cmd: c.cmd, stderr: c.stderr, exited: c.exited}
+	p := &brokerProc{cmd: c.Cmd, stderr: c.Stderr, exited: c.Exited}
 	if err := p.waitMQTT(ctx, addr); err != nil {
-		c.stop(10 * time.Second)
+		c.Stop(10 * time.Second)
 		return nil, fmt.Errorf("stadion: %w", err)
 	}
 	key, err := createIssuerKey(ctx, c)
 	if err != nil {
-		c.stop(10 * time.Second)
+		c.Stop(10 * time.Second)
 		return nil, err
 	}
-	issuer := &client.Client{Base: c.ep.HTTP, Token: key, HTTP: http.DefaultClient}
+	issuer := &client.Client{Base: c.Ep.HTTP, Token: key, HTTP: http.DefaultClient}
 	return &liveBroker{
-		name: "stadion", addr: addr, pid: c.cmd.Process.Pid, comments: liveComments, post: livePost,
+		name: "stadion", addr: addr, pid: c.Cmd.Process.Pid, comments: liveComments, post: livePost,
 		posters:   func(ctx context.Context, n int) ([]liveCred, error) { return viewerTokens(ctx, issuer, n) },
-		stop:      func() error { return c.stop(10 * time.Second) },
-		coldStart: c.coldStart,
+		stop:      func() error { return c.Stop(10 * time.Second) },
+		coldStart: c.ColdStart,
 	}, nil
 }
 
 // createIssuerKey gives client bench an API key, with the admin key.
-func createIssuerKey(ctx context.Context, c *child) (string, error) {
-	admin := &client.Client{Base: c.ep.HTTP, Token: c.adminKey, HTTP: http.DefaultClient}
+func createIssuerKey(ctx context.Context, c *rig.Child) (string, error) {
+	admin := &client.Client{Base: c.Ep.HTTP, Token: c.AdminKey, HTTP: http.DefaultClient}
 	var key struct {
 		Key string `json:"key"`
 	}

@@ -10,17 +10,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // stormResult is what a connect storm measured.
 type stormResult struct {
-	Conns      int     `json:"conns"`
-	Connected  int     `json:"connected"`
-	Failures   int     `json:"failures"`
-	FirstError string  `json:"first_error,omitempty"`
-	Seconds    float64 `json:"seconds"`
-	PerSec     float64 `json:"connects_per_sec"`
-	Handshake  latency `json:"handshake"` // dial to SUBACK, per client
+	Conns      int         `json:"conns"`
+	Connected  int         `json:"connected"`
+	Failures   int         `json:"failures"`
+	FirstError string      `json:"first_error,omitempty"`
+	Seconds    float64     `json:"seconds"`
+	PerSec     float64     `json:"connects_per_sec"`
+	Handshake  rig.Latency `json:"handshake"` // dial to SUBACK, per client
 }
 
 // idleConn is a connected, subscribed client that then stays quiet.
@@ -28,7 +30,7 @@ type idleConn struct{ net.Conn }
 
 // stormWorker is one of the goroutines that connect clients.
 type stormWorker struct {
-	lat      histogram
+	lat      rig.Histogram
 	failures int
 	firstErr error
 }
@@ -62,7 +64,7 @@ func storm(ctx context.Context, req liveReq) ([]*idleConn, *stormResult, error) 
 					sw.firstErr = cmp.Or(sw.firstErr, err)
 					continue
 				}
-				sw.lat.record(time.Since(t))
+				sw.lat.Record(time.Since(t))
 				conns[i] = &idleConn{c}
 			}
 		})
@@ -73,19 +75,19 @@ func storm(ctx context.Context, req liveReq) ([]*idleConn, *stormResult, error) 
 
 func stormSummary(n int, took time.Duration, workers []stormWorker) *stormResult {
 	r := &stormResult{Conns: n, Seconds: took.Seconds()}
-	var lat histogram
+	var lat rig.Histogram
 	var first error
 	for _, w := range workers {
-		lat.merge(&w.lat)
+		lat.Merge(&w.lat)
 		r.Failures += w.failures
 		first = cmp.Or(first, w.firstErr)
 	}
-	r.Connected = int(lat.n)
+	r.Connected = int(lat.N)
 	if first != nil {
 		r.FirstError = first.Error()
 	}
 	r.PerSec = float64(r.Connected) / took.Seconds()
-	r.Handshake = lat.summary()
+	r.Handshake = lat.Summary()
 	return r
 }
 
@@ -106,7 +108,7 @@ func dialMQTT(addr, clientID string, cred liveCred, filter string, timeout time.
 		return nil, err
 	}
 	c.SetDeadline(time.Now().Add(timeout))
-	if err := mqttHandshake(c, clientID, cred.User, cred.Password, filter); err != nil {
+	if err := rig.MQTTHandshake(c, clientID, cred.User, cred.Password, filter); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -121,10 +123,10 @@ func pingAll(conns []*idleConn, req liveReq) int {
 	forEachConn(conns, max(req.Concurrency, 1), func(c *idleConn) {
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		var b [2]byte
-		if _, err := c.Write(mqttPingPacket); err != nil {
+		if _, err := c.Write(rig.MQTTPingPacket); err != nil {
 			return
 		}
-		if _, err := io.ReadFull(c, b[:]); err == nil && b[0]>>4 == mqttPingresp {
+		if _, err := io.ReadFull(c, b[:]); err == nil && b[0]>>4 == rig.MQTTPingresp {
 			alive.Add(1)
 		}
 		c.SetDeadline(time.Time{})
@@ -135,7 +137,7 @@ func pingAll(conns []*idleConn, req liveReq) int {
 func closeAll(conns []*idleConn) {
 	forEachConn(conns, 64, func(c *idleConn) {
 		c.SetWriteDeadline(time.Now().Add(time.Second))
-		c.Write(mqttDisconnectPacket)
+		c.Write(rig.MQTTDisconnectPacket)
 		c.Close()
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 )
 
 // benchLiveArgs run the benchmark tiny: the tests check that every
@@ -59,7 +61,7 @@ func TestBenchLiveJSON(t *testing.T) {
 // the checks compare stadion with Mosquitto there.
 func TestBenchLiveCommonRate(t *testing.T) {
 	step := func(rate, delivered, p99 float64, ok bool) *liveStep {
-		return &liveStep{stepResult: stepResult{Rate: rate, DeliveredPerSec: delivered, Latency: latency{P99: p99}}, Ladder: true, Sustained: ok}
+		return &liveStep{stepResult: stepResult{Rate: rate, DeliveredPerSec: delivered, Latency: rig.Latency{P99: p99}}, Ladder: true, Sustained: ok}
 	}
 	ramp := func(steps ...*liveStep) *rampResult {
 		r := &rampResult{}
@@ -175,8 +177,8 @@ func TestBenchLiveUsage(t *testing.T) {
 // The benchmark's comments must never be refused by its banned words,
 // however stadion normalizes them, and must carry their send time.
 func TestBenchLiveComment(t *testing.T) {
-	c := string(appendComment(nil, 1234567890123, 7, 200))
-	if len(c) != 200 || sentAt([]byte(`{"text":"`+c+`"}`)) != 1234567890123 {
+	c := string(rig.AppendComment(nil, 1234567890123, 7, 200))
+	if len(c) != 200 || rig.SentAt([]byte(`{"text":"`+c+`"}`)) != 1234567890123 {
 		t.Fatalf("comment %q (%d bytes)", c, len(c))
 	}
 	if strings.ContainsAny(c, bannedWordAlphabet) {
@@ -194,19 +196,19 @@ func TestBenchLiveComment(t *testing.T) {
 
 func TestMQTTPacketSplit(t *testing.T) {
 	payload := bytes.Repeat([]byte("x"), 300) // a two-byte remaining length
-	b := appendMQTTPublish(nil, "live/a/comments", payload)
-	b = append(b, mqttPingPacket...)
-	head, body, n, err := nextMQTTPacket(b)
-	if err != nil || head>>4 != mqttPublish {
+	b := rig.AppendMQTTPublish(nil, "live/a/comments", payload)
+	b = append(b, rig.MQTTPingPacket...)
+	head, body, n, err := rig.NextMQTTPacket(b)
+	if err != nil || head>>4 != rig.MQTTPublish {
 		t.Fatalf("head %x, err %v", head, err)
 	}
-	if got, ok := mqttPublishPayload(head, body); !ok || !bytes.Equal(got, payload) {
+	if got, ok := rig.MQTTPublishPayload(head, body); !ok || !bytes.Equal(got, payload) {
 		t.Errorf("payload %d bytes, ok %v", len(got), ok)
 	}
-	if _, _, _, err := nextMQTTPacket(b[:n-1]); err != errMQTTShort {
+	if _, _, _, err := rig.NextMQTTPacket(b[:n-1]); err != rig.ErrMQTTShort {
 		t.Errorf("cut packet: %v, want errMQTTShort", err)
 	}
-	if head, _, m, err := nextMQTTPacket(b[n:]); err != nil || head>>4 != mqttPingreq || m != 2 {
+	if head, _, m, err := rig.NextMQTTPacket(b[n:]); err != nil || head>>4 != rig.MQTTPingreq || m != 2 {
 		t.Errorf("second packet: %x %d %v", head, m, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
 )
@@ -101,7 +102,7 @@ func runBenchSink(ctx context.Context, env Env, o sinkOptions) error {
 		o.bin = exe
 	}
 	rep := &sinkReport{
-		Machine: benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
 		Settings: sinkSetting{Server: o.bin, Events: o.events, Batch: o.batch, Publishers: o.publishers,
 			RateLimit: o.rate, RateEvents: o.rateEvents},
 	}

@@ -5,12 +5,13 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // sinkReport is everything a run of bench sink measured (--json).
 type sinkReport struct {
-	Machine  benchMachine   `json:"machine"`
+	Machine  rig.Machine    `json:"machine"`
 	Settings sinkSetting    `json:"settings"`
 	Backends []*sinkBackend `json:"databases"`
 	Skipped  string         `json:"skipped,omitempty"`
@@ -40,7 +41,7 @@ type sinkBackend struct {
 	PlainPerSec   float64       `json:"plain_rows_per_s"`
 	Ratio         float64       `json:"sink_over_plain"`
 	Rate          *sinkRate     `json:"rate,omitempty"`
-	Checks        []check       `json:"checks"`
+	Checks        []rig.Check   `json:"checks"`
 }
 
 // sinkRate is the max_rate phase.
@@ -54,24 +55,24 @@ type sinkRate struct {
 }
 
 // sinkChecks are the issue's targets for one database.
-func sinkChecks(o sinkOptions, b *sinkBackend) []check {
-	exact := newCheck("events without exactly one row", float64(b.Lost+b.WrongRows), "", 0, true, "")
+func sinkChecks(o sinkOptions, b *sinkBackend) []rig.Check {
+	exact := rig.NewCheck("events without exactly one row", float64(b.Lost+b.WrongRows), "", 0, true, "")
 	if b.Lost+b.WrongRows == 0 {
 		exact.Status = "ok"
 	}
-	capacity := newCheck("rejected for capacity", float64(b.Publish.RejectedCapacity), "", 0, true, "")
+	capacity := rig.NewCheck("rejected for capacity", float64(b.Publish.RejectedCapacity), "", 0, true, "")
 	if b.Publish.RejectedCapacity == 0 {
 		capacity.Status = "ok"
 	}
-	cs := []check{capacity, exact,
-		newCheck("sink/plain "+b.Reference, b.Ratio, "", 0.7, false, ""),
+	cs := []rig.Check{capacity, exact,
+		rig.NewCheck("sink/plain "+b.Reference, b.Ratio, "", 0.7, false, ""),
 	}
 	if b.Rate != nil {
 		dev := b.Rate.Deviation
 		if dev < 0 {
 			dev = -dev
 		}
-		c := newCheck("max_rate deviation", dev*100, "%", 10, true, fmt.Sprintf("%s rows/s of %s", cmdio.Thousands(b.Rate.Achieved), cmdio.Thousands(b.Rate.Configured)))
+		c := rig.NewCheck("max_rate deviation", dev*100, "%", 10, true, fmt.Sprintf("%s rows/s of %s", cmdio.Thousands(b.Rate.Achieved), cmdio.Thousands(b.Rate.Configured)))
 		if dev == 0 && b.Rate.Achieved > 0 {
 			c.Status = "ok"
 		}
@@ -114,7 +115,7 @@ func (b *sinkBackend) print(w io.Writer) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, c := range b.Checks {
-		fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\n", c.Name, c.value(), c.op(), c.format(c.Target), c.verdict())
+		fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\n", c.Name, c.Shown(), c.Op(), c.Format(c.Target), c.Verdict())
 	}
 	tw.Flush()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nuid"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 )
 
@@ -22,7 +23,7 @@ import (
 // and a connection of this process to the sink's database.
 type sinkRun struct {
 	tmp   string
-	srv   *child
+	srv   *rig.Child
 	db    sinkConn
 	api   *client.Client
 	hc    *http.Client
@@ -55,12 +56,12 @@ func startSinkRun(ctx context.Context, env Env, o sinkOptions, db sinkDB, rate f
 	}
 	dataDir := filepath.Join(r.tmp, "data")
 	fmt.Fprintf(env.Stderr, "%s: starting %s up\n", db.kind, o.bin)
-	if r.srv, err = startChild(ctx, o.bin, dataDir, "--config", cfg, "--log-level", "warn"); err != nil {
+	if r.srv, err = rig.StartChild(ctx, o.bin, dataDir, "--config", cfg, "--log-level", "warn"); err != nil {
 		return nil, err
 	}
-	ep := r.srv.endpoints()
-	r.hc = benchHTTPClient(o.publishers + 1)
-	r.api = &client.Client{Base: ep.HTTP, Token: r.srv.adminKey, HTTP: r.hc}
+	ep := r.srv.Endpoints()
+	r.hc = rig.HTTPClient(o.publishers + 1)
+	r.api = &client.Client{Base: ep.HTTP, Token: r.srv.AdminKey, HTTP: r.hc}
 	r.url = ep.HTTP + "/v1/topics/arrivals/events"
 	if r.db, err = openSinkConn(ctx, db, filepath.Join(dataDir, "sink.db"), r.table); err != nil {
 		return nil, err
@@ -76,7 +77,7 @@ func (r *sinkRun) close(env Env) {
 		}
 	}
 	if r.srv != nil {
-		if err := r.srv.stop(20 * time.Second); err != nil {
+		if err := r.srv.Stop(20 * time.Second); err != nil {
 			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 		}
 	}
@@ -146,7 +147,7 @@ func (r *sinkRun) post(ctx context.Context, body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+r.srv.adminKey)
+	req.Header.Set("Authorization", "Bearer "+r.srv.AdminKey)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := r.hc.Do(req)
 	if err != nil {
@@ -180,7 +181,7 @@ func (r *sinkRun) waitDrained(ctx context.Context, want int64, limit time.Durati
 			return 0, st, fmt.Errorf("sink %s not drained within %v: lag %d, %d rows written, %d dead letters, last error %q",
 				sinkName, limit, st.Lag, st.RowsWritten, st.DeadLetters, st.LastError)
 		}
-		if !sleepUntil(ctx, time.Now().Add(pollEvery)) {
+		if !rig.SleepUntil(ctx, time.Now().Add(pollEvery)) {
 			return 0, st, ctx.Err()
 		}
 	}

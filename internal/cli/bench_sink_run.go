@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -102,7 +103,7 @@ func (r *sinkRun) ratePhase(ctx context.Context, env Env, o sinkOptions) (*sinkR
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%d of %d rows after %v", n, pub.Accepted, time.Since(start).Round(time.Second))
 		}
-		if !sleepUntil(ctx, time.Now().Add(rateSampleEvery)) {
+		if !rig.SleepUntil(ctx, time.Now().Add(rateSampleEvery)) {
 			return nil, ctx.Err()
 		}
 	}

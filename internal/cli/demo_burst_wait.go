@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/demo"
 )
@@ -39,7 +40,7 @@ func (b *burster) waitDrained(ctx context.Context, events []demo.Event, rep *bur
 		if time.Now().After(deadline) {
 			return fmt.Errorf("sinks still %d events behind after %s (see 'stadion sinks')", lag, b.o.waitFor)
 		}
-		if !sleepUntil(ctx, time.Now().Add(250*time.Millisecond)) {
+		if !rig.SleepUntil(ctx, time.Now().Add(250*time.Millisecond)) {
 			return ctx.Err()
 		}
 	}

@@ -1,4 +1,4 @@
-package cli
+package rig
 
 import (
 	"math"
@@ -11,11 +11,11 @@ import (
 // from it is within 1.6% of the true value, and it takes a fixed 30 KiB
 // however many values it holds. Not safe for concurrent use: give each
 // worker its own and merge them.
-type histogram struct {
+type Histogram struct {
 	counts   [histBuckets]uint64
-	n        uint64
+	N        uint64
 	sum      time.Duration
-	min, max time.Duration
+	min, Max time.Duration
 }
 
 const (
@@ -42,65 +42,65 @@ func histMid(i int) time.Duration {
 	return time.Duration(low + (uint64(1)<<e)/2)
 }
 
-func (h *histogram) record(d time.Duration) {
+func (h *Histogram) Record(d time.Duration) {
 	d = max(d, 0)
 	h.counts[histIndex(uint64(d))]++
-	if h.n == 0 || d < h.min {
+	if h.N == 0 || d < h.min {
 		h.min = d
 	}
-	h.max = max(h.max, d)
-	h.n++
+	h.Max = max(h.Max, d)
+	h.N++
 	h.sum += d
 }
 
-func (h *histogram) merge(o *histogram) {
-	if o.n == 0 {
+func (h *Histogram) Merge(o *Histogram) {
+	if o.N == 0 {
 		return
 	}
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}
-	if h.n == 0 || o.min < h.min {
+	if h.N == 0 || o.min < h.min {
 		h.min = o.min
 	}
-	h.max = max(h.max, o.max)
-	h.n += o.n
+	h.Max = max(h.Max, o.Max)
+	h.N += o.N
 	h.sum += o.sum
 }
 
 // quantile returns the value below which a fraction q of the recorded
 // values fall (0 when empty).
-func (h *histogram) quantile(q float64) time.Duration {
-	if h.n == 0 {
+func (h *Histogram) Quantile(q float64) time.Duration {
+	if h.N == 0 {
 		return 0
 	}
-	rank := max(uint64(math.Ceil(q*float64(h.n))), 1)
+	rank := max(uint64(math.Ceil(q*float64(h.N))), 1)
 	var seen uint64
 	for i, c := range h.counts {
 		if seen += c; seen >= rank {
-			return min(max(histMid(i), h.min), h.max)
+			return min(max(histMid(i), h.min), h.Max)
 		}
 	}
-	return h.max
+	return h.Max
 }
 
-func (h *histogram) mean() time.Duration {
-	if h.n == 0 {
+func (h *Histogram) mean() time.Duration {
+	if h.N == 0 {
 		return 0
 	}
-	return h.sum / time.Duration(h.n)
+	return h.sum / time.Duration(h.N)
 }
 
 // latency is a histogram's summary as reported, in milliseconds.
-type latency struct {
+type Latency struct {
 	P50  float64 `json:"p50_ms"`
 	P99  float64 `json:"p99_ms"`
 	Max  float64 `json:"max_ms"`
 	Mean float64 `json:"mean_ms"`
 }
 
-func (h *histogram) summary() latency {
-	return latency{P50: ms(h.quantile(0.50)), P99: ms(h.quantile(0.99)), Max: ms(h.max), Mean: ms(h.mean())}
+func (h *Histogram) Summary() Latency {
+	return Latency{P50: MS(h.Quantile(0.50)), P99: MS(h.Quantile(0.99)), Max: MS(h.Max), Mean: MS(h.mean())}
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func MS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

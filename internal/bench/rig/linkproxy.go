@@ -1,4 +1,4 @@
-package cli
+package rig
 
 import (
 	"io"
@@ -9,7 +9,7 @@ import (
 // linkProxy is a loopback TCP proxy that can cut and heal the link it
 // carries: `stadion bench gate` and the partition tests put it between a
 // venue edge and the cloud's leafnode port.
-type linkProxy struct {
+type LinkProxy struct {
 	ln     net.Listener
 	target string
 
@@ -19,21 +19,21 @@ type linkProxy struct {
 	wg    sync.WaitGroup
 }
 
-func newLinkProxy(target string) (*linkProxy, error) {
+func NewLinkProxy(target string) (*LinkProxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &linkProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &LinkProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
 }
 
 // URL is the nats:// URL to dial instead of the target.
-func (p *linkProxy) URL() string { return "nats://" + p.ln.Addr().String() }
+func (p *LinkProxy) URL() string { return "nats://" + p.ln.Addr().String() }
 
-func (p *linkProxy) accept() {
+func (p *LinkProxy) accept() {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
@@ -53,7 +53,7 @@ func (p *linkProxy) accept() {
 	}
 }
 
-func (p *linkProxy) pipe(c net.Conn) {
+func (p *LinkProxy) pipe(c net.Conn) {
 	defer p.wg.Done()
 	u, err := net.Dial("tcp", p.target)
 	if err != nil {
@@ -72,7 +72,7 @@ func (p *linkProxy) pipe(c net.Conn) {
 	<-done
 }
 
-func (p *linkProxy) drop(c net.Conn) {
+func (p *LinkProxy) drop(c net.Conn) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
@@ -80,7 +80,7 @@ func (p *linkProxy) drop(c net.Conn) {
 }
 
 // Cut closes every connection and refuses new ones until Heal.
-func (p *linkProxy) Cut() {
+func (p *LinkProxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
@@ -90,14 +90,14 @@ func (p *linkProxy) Cut() {
 }
 
 // Heal accepts connections again.
-func (p *linkProxy) Heal() {
+func (p *LinkProxy) Heal() {
 	p.mu.Lock()
 	p.cut = false
 	p.mu.Unlock()
 }
 
 // Close stops the proxy and waits for its goroutines.
-func (p *linkProxy) Close() {
+func (p *LinkProxy) Close() {
 	p.ln.Close()
 	p.Cut()
 	p.wg.Wait()

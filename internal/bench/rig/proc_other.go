@@ -1,9 +1,9 @@
 //go:build !linux
 
-package cli
+package rig
 
 import "os/exec"
 
 // dieWithParent is Linux only; elsewhere a child outlives a killed
 // benchmark.
-func dieWithParent(*exec.Cmd) {}
+func DieWithParent(*exec.Cmd) {}

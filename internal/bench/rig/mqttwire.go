@@ -1,4 +1,4 @@
-package cli
+package rig
 
 import (
 	"bytes"
@@ -15,23 +15,23 @@ import (
 
 // MQTT control packet types (the high nibble of the first byte).
 const (
-	mqttConnect    = 1
-	mqttConnack    = 2
-	mqttPublish    = 3
-	mqttSubscribe  = 8
-	mqttSuback     = 9
-	mqttPingreq    = 12
-	mqttPingresp   = 13
-	mqttDisconnect = 14
+	MQTTConnect    = 1
+	MQTTConnack    = 2
+	MQTTPublish    = 3
+	MQTTSubscribe  = 8
+	MQTTSuback     = 9
+	MQTTPingreq    = 12
+	MQTTPingresp   = 13
+	MQTTDisconnect = 14
 )
 
 var (
-	mqttPingPacket       = []byte{mqttPingreq << 4, 0}
-	mqttDisconnectPacket = []byte{mqttDisconnect << 4, 0}
+	MQTTPingPacket       = []byte{MQTTPingreq << 4, 0}
+	MQTTDisconnectPacket = []byte{MQTTDisconnect << 4, 0}
 )
 
 // appendMQTTLen appends an MQTT variable-length remaining length.
-func appendMQTTLen(b []byte, n int) []byte {
+func AppendMQTTLen(b []byte, n int) []byte {
 	for {
 		d := byte(n % 128)
 		if n /= 128; n > 0 {
@@ -52,7 +52,7 @@ func appendMQTTString(b []byte, s string) []byte {
 // pings; stadion still closes a client silent for live.mqtt.idle_timeout,
 // 5 min, longer than any phase of the bench) and, when password is set, a
 // username and password.
-func mqttConnectPacket(clientID, user, password string) []byte {
+func MQTTConnectPacket(clientID, user, password string) []byte {
 	var body []byte
 	body = appendMQTTString(body, "MQTT")
 	flags := byte(0x02)
@@ -64,30 +64,30 @@ func mqttConnectPacket(clientID, user, password string) []byte {
 	if password != "" {
 		body = appendMQTTString(appendMQTTString(body, user), password)
 	}
-	return append(appendMQTTLen([]byte{mqttConnect << 4}, len(body)), body...)
+	return append(AppendMQTTLen([]byte{MQTTConnect << 4}, len(body)), body...)
 }
 
 // mqttSubscribePacket subscribes to one filter at QoS 0.
 func mqttSubscribePacket(id uint16, filter string) []byte {
 	body := appendMQTTString([]byte{byte(id >> 8), byte(id)}, filter)
 	body = append(body, 0)
-	return append(appendMQTTLen([]byte{mqttSubscribe<<4 | 2}, len(body)), body...)
+	return append(AppendMQTTLen([]byte{MQTTSubscribe<<4 | 2}, len(body)), body...)
 }
 
 // appendMQTTPublish appends a QoS 0 PUBLISH of payload to topic.
-func appendMQTTPublish(b []byte, topic string, payload []byte) []byte {
-	b = appendMQTTLen(append(b, mqttPublish<<4), 2+len(topic)+len(payload))
+func AppendMQTTPublish(b []byte, topic string, payload []byte) []byte {
+	b = AppendMQTTLen(append(b, MQTTPublish<<4), 2+len(topic)+len(payload))
 	return append(appendMQTTString(b, topic), payload...)
 }
 
 // errMQTTShort means a buffer holds only part of a packet.
-var errMQTTShort = errors.New("partial packet")
+var ErrMQTTShort = errors.New("partial packet")
 
 // nextMQTTPacket splits the first packet off b: its first byte, its body
 // and how many bytes it took. errMQTTShort asks for more bytes.
-func nextMQTTPacket(b []byte) (head byte, body []byte, n int, err error) {
+func NextMQTTPacket(b []byte) (head byte, body []byte, n int, err error) {
 	if len(b) < 2 {
-		return 0, nil, 0, errMQTTShort
+		return 0, nil, 0, ErrMQTTShort
 	}
 	size, mult := 0, 1
 	for i := 1; ; i++ {
@@ -95,14 +95,14 @@ func nextMQTTPacket(b []byte) (head byte, body []byte, n int, err error) {
 			return 0, nil, 0, errors.New("malformed remaining length")
 		}
 		if i >= len(b) {
-			return 0, nil, 0, errMQTTShort
+			return 0, nil, 0, ErrMQTTShort
 		}
 		size += int(b[i]&0x7f) * mult
 		mult *= 128
 		if b[i]&0x80 == 0 {
 			n = i + 1 + size
 			if n > len(b) {
-				return 0, nil, 0, errMQTTShort
+				return 0, nil, 0, ErrMQTTShort
 			}
 			return b[0], b[i+1 : n], n, nil
 		}
@@ -110,7 +110,7 @@ func nextMQTTPacket(b []byte) (head byte, body []byte, n int, err error) {
 }
 
 // mqttPublishPayload returns a PUBLISH body's payload.
-func mqttPublishPayload(head byte, body []byte) ([]byte, bool) {
+func MQTTPublishPayload(head byte, body []byte) ([]byte, bool) {
 	if len(body) < 2 {
 		return nil, false
 	}
@@ -130,7 +130,7 @@ func mqttPublishPayload(head byte, body []byte) ([]byte, bool) {
 var tsMarker = []byte("ts=")
 
 // sentAt finds the send time in a payload; 0 when it has none.
-func sentAt(payload []byte) int64 {
+func SentAt(payload []byte) int64 {
 	i := bytes.Index(payload, tsMarker)
 	if i < 0 {
 		return 0
@@ -153,7 +153,7 @@ const commentFiller = " go team great run on the ice such a medal for the fans i
 // appendComment appends a comment of size bytes carrying its send time
 // and a sequence number (which makes every text unique, so that none is
 // taken for a duplicate).
-func appendComment(b []byte, ts int64, seq uint64, size int) []byte {
+func AppendComment(b []byte, ts int64, seq uint64, size int) []byte {
 	start := len(b)
 	b = append(b, tsMarker...)
 	b = strconv.AppendInt(b, ts, 10)
@@ -168,15 +168,15 @@ func appendComment(b []byte, ts int64, seq uint64, size int) []byte {
 
 // mqttHandshake sends CONNECT and, when filter is set, SUBSCRIBE, and
 // reads the CONNACK and SUBACK from rw (a connection with a deadline).
-func mqttHandshake(rw io.ReadWriter, clientID, user, password, filter string) error {
-	if _, err := rw.Write(mqttConnectPacket(clientID, user, password)); err != nil {
+func MQTTHandshake(rw io.ReadWriter, clientID, user, password, filter string) error {
+	if _, err := rw.Write(MQTTConnectPacket(clientID, user, password)); err != nil {
 		return err
 	}
 	var ack [5]byte
 	if _, err := io.ReadFull(rw, ack[:4]); err != nil {
 		return fmt.Errorf("reading CONNACK: %w", err)
 	}
-	if ack[0]>>4 != mqttConnack || ack[3] != 0 {
+	if ack[0]>>4 != MQTTConnack || ack[3] != 0 {
 		return fmt.Errorf("connection refused: CONNACK % x", ack[:4])
 	}
 	if filter == "" {
@@ -188,7 +188,7 @@ func mqttHandshake(rw io.ReadWriter, clientID, user, password, filter string) er
 	if _, err := io.ReadFull(rw, ack[:]); err != nil {
 		return fmt.Errorf("reading SUBACK: %w", err)
 	}
-	if ack[0]>>4 != mqttSuback || ack[4] == 0x80 {
+	if ack[0]>>4 != MQTTSuback || ack[4] == 0x80 {
 		return fmt.Errorf("subscription refused: SUBACK % x", ack[:])
 	}
 	return nil

@@ -1,4 +1,4 @@
-package cli
+package rig
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 
 // procMem reads a process's resident memory now and at its peak (VmRSS and
 // VmHWM of /proc/PID/status), in bytes. Linux only.
-func procMem(pid int) (rss, peak uint64, err error) {
+func ProcMem(pid int) (rss, peak uint64, err error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, fmt.Errorf("memory of process %d: %w", pid, err)
@@ -41,11 +41,11 @@ func procMem(pid int) (rss, peak uint64, err error) {
 
 // userHZ is the unit of the CPU times in /proc/PID/stat: 100 on every
 // Linux architecture Go supports.
-const userHZ = 100
+const UserHZ = 100
 
 // procCPU returns the CPU time (user + system, all threads) a process has
 // used, from /proc/PID/stat. Linux only.
-func procCPU(pid int) (time.Duration, error) {
+func ProcCPU(pid int) (time.Duration, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("CPU time of process %d: %w", pid, err)
@@ -67,5 +67,5 @@ func procCPU(pid int) (time.Duration, error) {
 		}
 		ticks += n
 	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
+	return time.Duration(ticks) * time.Second / UserHZ, nil
 }

@@ -1,4 +1,4 @@
-package cli
+package rig
 
 import (
 	"os/exec"
@@ -9,6 +9,6 @@ import (
 // first (a killed test binary must not leave servers behind), and puts it
 // in its own process group, so that a terminal's Ctrl-C reaches only the
 // benchmark, which then stops the child in order.
-func dieWithParent(cmd *exec.Cmd) {
+func DieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 }

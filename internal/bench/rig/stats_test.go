@@ -1,4 +1,4 @@
-package cli
+package rig
 
 import (
 	"math"
@@ -22,11 +22,11 @@ func TestHistogramQuantiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := new(histogram)
+			h := new(Histogram)
 			for i := 1; i <= tt.n; i++ {
-				h.record(tt.values(i))
+				h.Record(tt.values(i))
 			}
-			got := h.quantile(tt.q)
+			got := h.Quantile(tt.q)
 			if rel := math.Abs(float64(got-tt.want)) / float64(tt.want); rel > 0.016 {
 				t.Errorf("quantile(%v) = %v, want %v ±1.6%%", tt.q, got, tt.want)
 			}
@@ -35,15 +35,15 @@ func TestHistogramQuantiles(t *testing.T) {
 }
 
 func TestHistogramMerge(t *testing.T) {
-	a, b := new(histogram), new(histogram)
-	a.record(time.Millisecond)
-	b.record(3 * time.Millisecond)
-	b.record(2 * time.Millisecond)
-	a.merge(b)
-	if a.n != 3 || a.min != time.Millisecond || a.max != 3*time.Millisecond || a.mean() != 2*time.Millisecond {
-		t.Errorf("merged: n=%d min=%v max=%v mean=%v", a.n, a.min, a.max, a.mean())
+	a, b := new(Histogram), new(Histogram)
+	a.Record(time.Millisecond)
+	b.Record(3 * time.Millisecond)
+	b.Record(2 * time.Millisecond)
+	a.Merge(b)
+	if a.N != 3 || a.min != time.Millisecond || a.Max != 3*time.Millisecond || a.mean() != 2*time.Millisecond {
+		t.Errorf("merged: n=%d min=%v max=%v mean=%v", a.N, a.min, a.Max, a.mean())
 	}
-	if got := new(histogram).quantile(0.99); got != 0 {
+	if got := new(Histogram).Quantile(0.99); got != 0 {
 		t.Errorf("empty quantile = %v, want 0", got)
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package rig
 
 import (
 	"cmp"
@@ -20,25 +20,25 @@ type loadOp func(ctx context.Context, w int) (events int, err error)
 // the answers, and a request's latency runs from when it was due, so a
 // slow server is charged for the requests it delayed (no coordinated
 // omission). Requests due during warm-up are made but not recorded.
-type loadSpec struct {
-	workers         int
-	rate            float64 // requests per second; 0: closed loop
-	warmup, measure time.Duration
+type LoadSpec struct {
+	Workers         int
+	Rate            float64 // requests per second; 0: closed loop
+	Warmup, Measure time.Duration
 }
 
 // loadResult is what a phase measured. Throughput counts the events whose
 // request was answered within the measured window, whenever it was sent,
 // so long requests straddling the warm-up are not lost; latency and errors
 // count the requests due within the window, however late they finished.
-type loadResult struct {
+type LoadResult struct {
 	Events, Requests, Errors int64
 	FirstErr                 error
 	Window                   time.Duration // the measured time
-	Lat                      histogram
+	Lat                      Histogram
 }
 
 // eventsPerSec is the measured throughput.
-func (r *loadResult) eventsPerSec() float64 {
+func (r *LoadResult) EventsPerSec() float64 {
 	if r.Window <= 0 {
 		return 0
 	}
@@ -49,20 +49,20 @@ func (r *loadResult) eventsPerSec() float64 {
 const loadGrace = 30 * time.Second
 
 // runLoad runs op from spec.workers goroutines for warm-up plus measure.
-func runLoad(ctx context.Context, spec loadSpec, op loadOp) *loadResult {
+func RunLoad(ctx context.Context, spec LoadSpec, op loadOp) *LoadResult {
 	clk := newLoadClock(spec)
 	ctx, cancel := context.WithDeadline(ctx, clk.end.Add(loadGrace))
 	defer cancel()
-	stats := make([]*loadResult, spec.workers)
+	stats := make([]*LoadResult, spec.Workers)
 	var wg sync.WaitGroup
 	for w := range stats {
-		stats[w] = new(loadResult)
+		stats[w] = new(LoadResult)
 		wg.Go(func() { stats[w].run(ctx, w, clk, op) })
 	}
 	wg.Wait()
-	r := &loadResult{Window: spec.measure}
+	r := &LoadResult{Window: spec.Measure}
 	for _, s := range stats {
-		r.merge(s)
+		r.Merge(s)
 	}
 	return r
 }
@@ -74,11 +74,11 @@ type loadClock struct {
 	slot           atomic.Int64
 }
 
-func newLoadClock(spec loadSpec) *loadClock {
+func newLoadClock(spec LoadSpec) *loadClock {
 	now := time.Now()
-	c := &loadClock{start: now, t0: now.Add(spec.warmup), end: now.Add(spec.warmup + spec.measure)}
-	if spec.rate > 0 {
-		c.interval = time.Duration(float64(time.Second) / spec.rate)
+	c := &loadClock{start: now, t0: now.Add(spec.Warmup), end: now.Add(spec.Warmup + spec.Measure)}
+	if spec.Rate > 0 {
+		c.interval = time.Duration(float64(time.Second) / spec.Rate)
 	}
 	return c
 }
@@ -95,10 +95,10 @@ func (c *loadClock) next() (time.Time, bool) {
 func (c *loadClock) measured(t time.Time) bool { return !t.Before(c.t0) && !t.After(c.end) }
 
 // run is one worker's loop; r is its own share of the result.
-func (r *loadResult) run(ctx context.Context, w int, clk *loadClock, op loadOp) {
+func (r *LoadResult) run(ctx context.Context, w int, clk *loadClock, op loadOp) {
 	for ctx.Err() == nil {
 		due, ok := clk.next()
-		if !ok || !sleepUntil(ctx, due) {
+		if !ok || !SleepUntil(ctx, due) {
 			return
 		}
 		n, err := op(ctx, w)
@@ -115,20 +115,20 @@ func (r *loadResult) run(ctx context.Context, w int, clk *loadClock, op loadOp) 
 			r.FirstErr = cmp.Or(r.FirstErr, err)
 			continue
 		}
-		r.Lat.record(done.Sub(due))
+		r.Lat.Record(done.Sub(due))
 	}
 }
 
-func (r *loadResult) merge(o *loadResult) {
+func (r *LoadResult) Merge(o *LoadResult) {
 	r.Events += o.Events
 	r.Requests += o.Requests
 	r.Errors += o.Errors
 	r.FirstErr = cmp.Or(r.FirstErr, o.FirstErr)
-	r.Lat.merge(&o.Lat)
+	r.Lat.Merge(&o.Lat)
 }
 
 // sleepUntil waits for t; false if ctx ended first.
-func sleepUntil(ctx context.Context, t time.Time) bool {
+func SleepUntil(ctx context.Context, t time.Time) bool {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err() == nil
@@ -145,7 +145,7 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 
 // benchHTTPClient keeps up to conns keep-alive connections to one host, so
 // that concurrent workers never wait for a connection or re-dial.
-func benchHTTPClient(conns int) *http.Client {
+func HTTPClient(conns int) *http.Client {
 	return &http.Client{
 		Timeout: loadGrace,
 		Transport: &http.Transport{

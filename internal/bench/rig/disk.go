@@ -1,4 +1,4 @@
-package cli
+package rig
 
 import (
 	"fmt"
@@ -8,16 +8,16 @@ import (
 
 // diskProbe is how fast the disk makes small appends durable: the ceiling
 // of durability "always", where the engine fsyncs every message on its own.
-type diskProbe struct {
+type DiskProbe struct {
 	Dir     string  `json:"dir"`
 	Appends int     `json:"appends"`
 	PerSec  float64 `json:"appends_per_sec"`
-	Latency latency `json:"latency"`
+	Latency Latency `json:"latency"`
 }
 
 // probeFsync appends size-byte records to a new file under dir, each
 // followed by fsync, up to n times or for at most limit.
-func probeFsync(dir string, size, n int, limit time.Duration) (*diskProbe, error) {
+func ProbeFsync(dir string, size, n int, limit time.Duration) (*DiskProbe, error) {
 	f, err := os.CreateTemp(dir, "stadion-bench-fsync-")
 	if err != nil {
 		return nil, fmt.Errorf("disk probe: %w", err)
@@ -25,9 +25,9 @@ func probeFsync(dir string, size, n int, limit time.Duration) (*diskProbe, error
 	defer os.Remove(f.Name())
 	defer f.Close()
 	rec := make([]byte, size)
-	var h histogram
+	var h Histogram
 	start := time.Now()
-	for h.n < uint64(n) && time.Since(start) < limit {
+	for h.N < uint64(n) && time.Since(start) < limit {
 		t := time.Now()
 		if _, err := f.Write(rec); err != nil {
 			return nil, fmt.Errorf("disk probe: %w", err)
@@ -35,7 +35,7 @@ func probeFsync(dir string, size, n int, limit time.Duration) (*diskProbe, error
 		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("disk probe: %w", err)
 		}
-		h.record(time.Since(t))
+		h.Record(time.Since(t))
 	}
-	return &diskProbe{Dir: dir, Appends: int(h.n), PerSec: float64(h.n) / time.Since(start).Seconds(), Latency: h.summary()}, nil
+	return &DiskProbe{Dir: dir, Appends: int(h.N), PerSec: float64(h.N) / time.Since(start).Seconds(), Latency: h.Summary()}, nil
 }

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package rig
+
+// raiseFileLimit is Linux only.
+func RaiseFileLimit() {}
