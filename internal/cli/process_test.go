@@ -16,37 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/proctest"
 	"github.com/stadion-dev/stadion/internal/server"
 )
 
 // The tests in this file run the real stadion binary as a child process.
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
 // stadionBinary builds cmd/stadion once per test run.
-func stadionBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "stadion-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "stadion")
-		out, err := exec.Command("go", "build", "-o", buildPath, "../../cmd/stadion").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
+func stadionBinary(t *testing.T) string { return proctest.Binary(t) }
 
 // proc is a running `stadion up`.
 type proc struct {
