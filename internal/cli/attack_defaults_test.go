@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/server"
 )
 
@@ -166,7 +167,7 @@ func defaultsStartBare(t *testing.T, data string) *proc {
 	// this machine's business, not a finding.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if raw, err := os.ReadFile(filepath.Join(data, server.EndpointsFile)); err == nil && strings.Contains(string(raw), strconv.Itoa(cmd.Process.Pid)) {
+		if raw, err := os.ReadFile(filepath.Join(data, client.EndpointsFile)); err == nil && strings.Contains(string(raw), strconv.Itoa(cmd.Process.Pid)) {
 			break
 		}
 		select {
@@ -181,13 +182,13 @@ func defaultsStartBare(t *testing.T, data string) *proc {
 	return p
 }
 
-func defaultsEndpoints(t *testing.T, p *proc) server.Endpoints {
+func defaultsEndpoints(t *testing.T, p *proc) client.Endpoints {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(p.data, server.EndpointsFile))
+	raw, err := os.ReadFile(filepath.Join(p.data, client.EndpointsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ep server.Endpoints
+	var ep client.Endpoints
 	if err := json.Unmarshal(raw, &ep); err != nil {
 		t.Fatal(err)
 	}

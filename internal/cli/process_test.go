@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/proctest"
-	"github.com/stadion-dev/stadion/internal/server"
 )
 
 // The tests in this file run the real stadion binary as a child process.
@@ -49,7 +49,7 @@ func startUp(t *testing.T, data string, extra ...string) *proc {
 // until it is ready; the test's cleanup kills it.
 func startProc(t *testing.T, data string, flags ...string) *proc {
 	t.Helper()
-	_ = os.Remove(filepath.Join(data, server.EndpointsFile))
+	_ = os.Remove(filepath.Join(data, client.EndpointsFile))
 	args := append([]string{"up", "--data", data, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, flags...)
 	cmd := exec.Command(stadionBinary(t), args...)
 	p := &proc{t: t, cmd: cmd, data: data, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
@@ -77,8 +77,8 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 func (p *proc) waitReady() {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if raw, err := os.ReadFile(filepath.Join(p.data, server.EndpointsFile)); err == nil {
-			var ep server.Endpoints
+		if raw, err := os.ReadFile(filepath.Join(p.data, client.EndpointsFile)); err == nil {
+			var ep client.Endpoints
 			if json.Unmarshal(raw, &ep) == nil && ep.PID == p.cmd.Process.Pid {
 				p.http, p.mqtt = ep.HTTP, ep.MQTT
 				if resp, err := http.Get(p.http + "/readyz"); err == nil {

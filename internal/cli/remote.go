@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/client"
-	"github.com/stadion-dev/stadion/internal/server"
 )
 
 // remoteFlags are the flags of every command that talks to a server.
@@ -37,8 +36,8 @@ func (f *remoteFlags) remote(env Env) (*client.Client, error) {
 	}
 	if r.Base == "" {
 		r.Base = "http://127.0.0.1:8080"
-		if raw, err := os.ReadFile(filepath.Join(f.data, server.EndpointsFile)); err == nil {
-			var ep server.Endpoints
+		if raw, err := os.ReadFile(filepath.Join(f.data, client.EndpointsFile)); err == nil {
+			var ep client.Endpoints
 			if json.Unmarshal(raw, &ep) == nil && ep.HTTP != "" {
 				r.Base = ep.HTTP
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
@@ -138,7 +139,7 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	s.HTTPURL = localURL(ln.Addr())
 	s.Listeners = []listener{{"API", ln.Addr().String()}}
 	s.ready.Store(true)
-	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
+	return writeEndpoints(o.DataDir, client.Endpoints{HTTP: s.HTTPURL, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
 }
 
 func (s *EdgeServer) edgeSystemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stadion-dev/stadion/examples/games"
 	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/delivery"
 	"github.com/stadion-dev/stadion/internal/engine"
@@ -101,22 +102,6 @@ var capabilities = []func(ctx context.Context, env serverEnv) (capability, error
 // longest legitimate request, a 60 s long-poll pull, reads its small body
 // at once and must finish inside it.
 const bodyDeadline = 2 * time.Minute
-
-// Endpoints is written to <data>/endpoints.json so that CLI commands and
-// benchmarks find a running server.
-type Endpoints struct {
-	HTTP string `json:"http"`
-	NATS string `json:"nats,omitempty"`
-	Leaf string `json:"leaf,omitempty"`
-	MQTT string `json:"mqtt,omitempty"`
-	PID  int    `json:"pid"`
-	// Bound are the addresses the listeners bound (host as bound: 0.0.0.0
-	// or [::] means every interface), by listener name.
-	Bound map[string]string `json:"bound,omitempty"`
-}
-
-// EndpointsFile is the name of the endpoints file under the data directory.
-const EndpointsFile = "endpoints.json"
 
 // LoadConfig reads the file at path, or the bundled example.
 func LoadConfig(path string) (*config.Config, error) {
@@ -232,7 +217,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	s.HTTPURL = localURL(ln.Addr())
 	s.Listeners = s.bound(ln, caps)
 	s.ready.Store(true)
-	return writeEndpoints(o.DataDir, Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
+	return writeEndpoints(o.DataDir, client.Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
 }
 
 // bound lists the server's listeners with the addresses they bound.
@@ -370,11 +355,11 @@ func localHostPort(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-func writeEndpoints(dataDir string, ep Endpoints) error {
+func writeEndpoints(dataDir string, ep client.Endpoints) error {
 	raw, _ := json.MarshalIndent(ep, "", "  ")
-	tmp := filepath.Join(dataDir, EndpointsFile+".tmp")
+	tmp := filepath.Join(dataDir, client.EndpointsFile+".tmp")
 	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dataDir, EndpointsFile))
+	return os.Rename(tmp, filepath.Join(dataDir, client.EndpointsFile))
 }

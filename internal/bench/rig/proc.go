@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stadion-dev/stadion/internal/server"
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 // child is a `stadion up` started as a separate process for a benchmark,
@@ -24,7 +24,7 @@ import (
 type Child struct {
 	Cmd       *exec.Cmd
 	DataDir   string
-	Ep        server.Endpoints
+	Ep        client.Endpoints
 	AdminKey  string
 	ColdStart time.Duration // from spawning to the first /readyz 200
 	Stderr    *TailBuffer
@@ -79,7 +79,7 @@ func (c *Child) WaitReady(ctx context.Context, start time.Time) error {
 
 // ready reports whether the child wrote its endpoints and answers /readyz.
 func (c *Child) ready(ctx context.Context) bool {
-	raw, err := os.ReadFile(filepath.Join(c.DataDir, server.EndpointsFile))
+	raw, err := os.ReadFile(filepath.Join(c.DataDir, client.EndpointsFile))
 	if err != nil || json.Unmarshal(raw, &c.Ep) != nil || c.Ep.PID != c.Cmd.Process.Pid {
 		return false
 	}
@@ -107,7 +107,7 @@ func (c *Child) readAdminKey() error {
 }
 
 // endpoints are the child's listeners.
-func (c *Child) Endpoints() server.Endpoints { return c.Ep }
+func (c *Child) Endpoints() client.Endpoints { return c.Ep }
 
 // rss is the child's resident memory now, in bytes.
 func (c *Child) Rss() (uint64, error) {
