@@ -1,6 +1,8 @@
 // Package cli is stadion's command line: one file per subcommand, each a
 // small command value with its name, help, example and run function. It
-// builds and runs services; it is imported only by cmd/stadion.
+// parses flags, calls the server (internal/server), the API client
+// (internal/client) or a benchmark (internal/bench/...) and prints; it is
+// imported by cmd/stadion (and by the benchmarks' tests, which run it).
 package cli
 
 import (

@@ -1,6 +1,7 @@
 // Package client is the HTTP API client of a stadion server, used by the
 // command line (internal/cli) and the benchmarks (internal/bench/...). It
-// speaks /v1 over HTTP and imports no service.
+// speaks /v1 over HTTP and imports no service but gate, for the ticket
+// types it sends.
 package client
 
 import (

@@ -13,8 +13,8 @@
 // or doubles nothing); every process with viewers of a room follows that
 // room's subject and fans the comments out to its connections.
 //
-// live imports mqtt, exchange's neighbours api and config, and the engine
-// client; nothing imports live but the CLI.
+// live imports mqtt, live/wordfilter, api, config and the engine; only
+// internal/server imports live.
 package live
 
 import (

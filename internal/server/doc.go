@@ -2,6 +2,6 @@
 // server of `stadion up` and the venue edge of `stadion edge`. It wires the
 // engine, the API keys, the core services (exchange, delivery, ops) and the
 // capabilities into one HTTP server, and writes the endpoints and data-dir
-// lock other processes read. It is imported by internal/cli (and the
-// benchmarks, for the endpoints file) and imports every capability.
+// lock other processes read. Only internal/cli imports it; it imports every
+// capability.
 package server

@@ -2,8 +2,8 @@
 // command shape `stadion bench` lists, child processes of the server under
 // test and their procfs figures, load pacing (closed and open loop),
 // latency histograms, target checks, a disk probe, a link that can be cut
-// and raw MQTT packets. It is imported by internal/bench/... only (and by
-// tests that need a cuttable link).
+// and raw MQTT packets. It is imported by internal/bench/... and the
+// command line that lists them (and by tests that need a cuttable link).
 package rig
 
 import (
