@@ -28,14 +28,9 @@ import (
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
 
-// Announcer publishes thumbnail events into the exchange (exchange.Exchange
-// implements it). It must be safe for concurrent use.
-type Announcer interface {
-	Publish(ctx context.Context, topic, client string, data []byte, dedupeID string) (exchange.Receipt, error)
-	HasTopic(name string) bool
-}
-
-var _ Announcer = (*exchange.Exchange)(nil)
+// Announcer publishes thumbnail events into the exchange: the exchange's
+// two-method Publisher, which gate's admissions use too.
+type Announcer = exchange.Publisher
 
 // Options build a Service.
 type Options struct {
