@@ -27,7 +27,7 @@ var layers = [][]string{
 	{"internal/engine"},
 	{"internal/mqtt", "internal/live/wordfilter"},
 	{"internal/api"},
-	{"internal/config", "internal/cmdio", "internal/demo", "examples/games", "deploy"},
+	{"internal/config", "internal/cmdio", "internal/demo", "internal/loop", "examples/games", "deploy"},
 }
 
 // TestLayers fails when an import points up the package plan or sideways

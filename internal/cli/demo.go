@@ -10,10 +10,10 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/demo"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 var demoCmd = &command{
@@ -89,7 +89,7 @@ func (f *feeder) run(ctx context.Context, events []demo.Event, spread time.Durat
 	for i, ev := range events {
 		if spread > 0 && span > 0 {
 			due := start.Add(time.Duration(float64(ev.At) / float64(span) * float64(spread)))
-			if !rig.SleepUntil(ctx, due) {
+			if !loop.SleepUntil(ctx, due) {
 				return ctx.Err()
 			}
 		}

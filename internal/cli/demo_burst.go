@@ -15,10 +15,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/demo"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 var demoBurstCmd = &command{
@@ -270,7 +270,7 @@ func (b *burster) send(ctx context.Context, batch burstBatch) error {
 		if err == nil || attempt == 10 || !retryable(err) {
 			return err
 		}
-		if !rig.SleepUntil(ctx, time.Now().Add(wait)) {
+		if !loop.SleepUntil(ctx, time.Now().Add(wait)) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, 5*time.Second)

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/demo"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // waitDrained follows GET /v1/sinks until the sinks of the burst's topics
@@ -40,7 +40,7 @@ func (b *burster) waitDrained(ctx context.Context, events []demo.Event, rep *bur
 		if time.Now().After(deadline) {
 			return fmt.Errorf("sinks still %d events behind after %s (see 'stadion sinks')", lag, b.o.waitFor)
 		}
-		if !rig.SleepUntil(ctx, time.Now().Add(250*time.Millisecond)) {
+		if !loop.SleepUntil(ctx, time.Now().Add(250*time.Millisecond)) {
 			return ctx.Err()
 		}
 	}

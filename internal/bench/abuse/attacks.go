@@ -13,6 +13,7 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // abuseAttack is one resource attack on the server under test.
@@ -218,7 +219,7 @@ func (a *badAuthAttack) start(ctx context.Context) error {
 		a.wg.Go(func() {
 			for ctx.Err() == nil {
 				due := a.t0.Add(time.Duration(slot.Add(1)-1) * interval)
-				if !rig.SleepUntil(ctx, due) {
+				if !loop.SleepUntil(ctx, due) {
 					return
 				}
 				refused, accepted, err := a.connect(ctx, w)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // streams are the benchmark's live HLS sources: one ffmpeg per stream
@@ -77,7 +78,7 @@ func (s *streams) waitLive(ctx context.Context, root string) error {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("stream %d produced no live playlist within 30s", i)
 			}
-			if !sleepCtx(ctx, 100*time.Millisecond) {
+			if !loop.Sleep(ctx, 100*time.Millisecond) {
 				return ctx.Err()
 			}
 		}
@@ -105,16 +106,5 @@ func (s *streams) stop() {
 	defer cancel()
 	if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		_ = s.srv.Close()
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // benchCaptureMode measures one mode: stadion capturing every stream, then
@@ -72,7 +73,7 @@ func measureCapture(ctx context.Context, env cmdio.Env, o captureOptions, srv *r
 	api := &client.Client{Base: srv.Ep.HTTP, Token: srv.AdminKey, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	if o.warmup > 0 {
 		stop := cmdio.ShowProgress(env.Stderr, "warm-up, "+m.Mode, o.warmup)
-		ok := sleepCtx(ctx, o.warmup)
+		ok := loop.Sleep(ctx, o.warmup)
 		stop()
 		if !ok {
 			return ctx.Err()
@@ -94,7 +95,7 @@ func measureCapture(ctx context.Context, env cmdio.Env, o captureOptions, srv *r
 	cpu0, _ := procCPUWithChildren(srv.Cmd.Process.Pid)
 	gen0, done0 := gen.cpu(), totalCaptures(jobs)
 	stop := cmdio.ShowProgress(env.Stderr, "capture, "+m.Mode, o.duration)
-	ok := sleepCtx(ctx, o.duration)
+	ok := loop.Sleep(ctx, o.duration)
 	stop()
 	if !ok {
 		return ctx.Err()
@@ -173,7 +174,7 @@ func waitTicks(ctx context.Context, api *client.Client, expected map[string]int,
 				break
 			}
 		}
-		if !pending || !sleepCtx(ctx, 500*time.Millisecond) {
+		if !pending || !loop.Sleep(ctx, 500*time.Millisecond) {
 			return ctx.Err()
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // exchangePhase is one load the exchange benchmark applies.
@@ -71,7 +72,7 @@ func benchExchangeMode(ctx context.Context, env cmdio.Env, o exchangeOptions, fx
 
 func measureMode(ctx context.Context, env cmdio.Env, o exchangeOptions, fx *exchangeFixture, d config.Durability, srv *rig.Child) (*exchangeMode, error) {
 	m := &exchangeMode{Durability: string(d), ColdStartMS: rig.MS(srv.ColdStart)}
-	if !rig.SleepUntil(ctx, time.Now().Add(idleSettle)) {
+	if !loop.SleepUntil(ctx, time.Now().Add(idleSettle)) {
 		return nil, ctx.Err()
 	}
 	m.IdleRSS, _ = srv.Rss() // 0 (shown n/a) where there is no /proc

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // loadOp is one request of a load phase, made by worker w. It returns how
@@ -98,7 +100,7 @@ func (c *loadClock) measured(t time.Time) bool { return !t.Before(c.t0) && !t.Af
 func (r *LoadResult) run(ctx context.Context, w int, clk *loadClock, op loadOp) {
 	for ctx.Err() == nil {
 		due, ok := clk.next()
-		if !ok || !SleepUntil(ctx, due) {
+		if !ok || !loop.SleepUntil(ctx, due) {
 			return
 		}
 		n, err := op(ctx, w)
@@ -125,22 +127,6 @@ func (r *LoadResult) Merge(o *LoadResult) {
 	r.Errors += o.Errors
 	r.FirstErr = cmp.Or(r.FirstErr, o.FirstErr)
 	r.Lat.Merge(&o.Lat)
-}
-
-// sleepUntil waits for t; false if ctx ended first.
-func SleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // benchHTTPClient keeps up to conns keep-alive connections to one host, so

@@ -18,6 +18,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // sinkRun is one server under test with the arrivals topic and its sink,
@@ -182,7 +183,7 @@ func (r *sinkRun) waitDrained(ctx context.Context, want int64, limit time.Durati
 			return 0, st, fmt.Errorf("sink %s not drained within %v: lag %d, %d rows written, %d dead letters, last error %q",
 				sinkName, limit, st.Lag, st.RowsWritten, st.DeadLetters, st.LastError)
 		}
-		if !rig.SleepUntil(ctx, time.Now().Add(pollEvery)) {
+		if !loop.SleepUntil(ctx, time.Now().Add(pollEvery)) {
 			return 0, st, ctx.Err()
 		}
 	}

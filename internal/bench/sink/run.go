@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/cmdio"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // burst publishes o.events events with the sink paused, then times the
@@ -103,7 +103,7 @@ func (r *sinkRun) ratePhase(ctx context.Context, env cmdio.Env, o sinkOptions) (
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%d of %d rows after %v", n, pub.Accepted, time.Since(start).Round(time.Second))
 		}
-		if !rig.SleepUntil(ctx, time.Now().Add(rateSampleEvery)) {
+		if !loop.SleepUntil(ctx, time.Now().Add(rateSampleEvery)) {
 			return nil, ctx.Err()
 		}
 	}
