@@ -5,11 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
@@ -104,15 +101,11 @@ func (o *abuseOptions) parse(attacks string) error {
 }
 
 func runBenchAbuse(ctx context.Context, env cmdio.Env, o abuseOptions) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if o.bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding the stadion binary (pass --stadion): %w", err)
-		}
-		o.bin = exe
+	ctx, stop, err := rig.Prepare(ctx, &o.bin)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	rig.RaiseFileLimit()
 	dir, err := os.MkdirTemp("", "stadion-bench-abuse-")
 	if err != nil {
@@ -120,7 +113,7 @@ func runBenchAbuse(ctx context.Context, env cmdio.Env, o abuseOptions) error {
 	}
 	defer os.RemoveAll(dir)
 	rep := &abuseReport{
-		Machine:  rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine:  rig.ThisMachine(),
 		Settings: abuseSettingsOf(o),
 		Targets:  abuseTargets,
 	}

@@ -5,10 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
@@ -95,15 +92,11 @@ func (o *captureOptions) check(modes string) error {
 }
 
 func runBenchCapture(ctx context.Context, env cmdio.Env, o captureOptions) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if o.bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding the stadion binary (pass --stadion): %w", err)
-		}
-		o.bin = exe
+	ctx, stop, err := rig.Prepare(ctx, &o.bin)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	work, err := os.MkdirTemp("", "stadion-bench-capture-")
 	if err != nil {
 		return err
@@ -116,7 +109,7 @@ func runBenchCapture(ctx context.Context, env cmdio.Env, o captureOptions) error
 	}
 	defer gen.stop()
 	rep := &captureReport{
-		Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: rig.ThisMachine(),
 		Settings: captureSetting{Streams: o.streams, Every: o.every.String(), Duration: o.duration.String(),
 			Warmup: o.warmup.String(), Concurrency: o.concurrency},
 	}

@@ -5,11 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
@@ -98,15 +95,11 @@ func (o *exchangeOptions) parse(modes string) error {
 }
 
 func runBenchExchange(ctx context.Context, env cmdio.Env, o exchangeOptions) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if o.bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding the stadion binary (pass --stadion): %w", err)
-		}
-		o.bin = exe
+	ctx, stop, err := rig.Prepare(ctx, &o.bin)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	fx, err := newExchangeFixture(o.batch)
 	if err != nil {
 		return err
@@ -130,7 +123,7 @@ func runBenchExchange(ctx context.Context, env cmdio.Env, o exchangeOptions) err
 
 func newExchangeReport(o exchangeOptions, fx *exchangeFixture) *exchangeReport {
 	return &exchangeReport{
-		Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: rig.ThisMachine(),
 		Settings: exchangeSetting{
 			Server: o.bin, Topic: exchangeTopic, Publishers: o.publishers, Batch: o.batch, Rate: o.rate,
 			WarmupSec: o.warmup.Seconds(), DurationSec: o.duration.Seconds(),

@@ -5,11 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
@@ -102,21 +98,17 @@ type gateCatchUp struct {
 }
 
 func runBenchGate(ctx context.Context, env cmdio.Env, o gateBenchOptions) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if o.bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding the stadion binary (pass --stadion): %w", err)
-		}
-		o.bin = exe
+	ctx, stop, err := rig.Prepare(ctx, &o.bin)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	gr, err := startGateRig(ctx, env, o)
 	if err != nil {
 		return err
 	}
 	defer gr.stop()
-	rep := &gateReport{Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()}}
+	rep := &gateReport{Machine: rig.ThisMachine()}
 	if err := gr.decisions(ctx, env, o, rep); err != nil {
 		return err
 	}

@@ -4,12 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
@@ -155,16 +151,12 @@ func parseList(flagName, s string, allowed ...string) ([]string, error) {
 func (o *liveOptions) does(workload string) bool { return slices.Contains(o.workloads, workload) }
 
 func runBenchLive(ctx context.Context, env cmdio.Env, o liveOptions) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop, err := rig.Prepare(ctx, &o.bin)
+	if err != nil {
+		return err
+	}
 	defer stop()
 	rig.RaiseFileLimit()
-	if o.bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding the stadion binary (pass --stadion): %w", err)
-		}
-		o.bin = exe
-	}
 	lc, err := startLiveClient(o.bin)
 	if err != nil {
 		return err
@@ -192,7 +184,7 @@ func runBenchLive(ctx context.Context, env cmdio.Env, o liveOptions) error {
 func newLiveReport(o liveOptions) *liveReport {
 	return &liveReport{
 		LoadAvg: [2]float64{loadAvg()},
-		Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: rig.ThisMachine(),
 		Settings: liveSetting{
 			Server: o.bin, Mosquitto: o.mosquitto, Viewers: o.viewers, Concurrency: o.concurrency,
 			Subscribers: o.subscribers, Publishers: o.publishers, Size: o.size, Users: o.users, Banned: o.banned,

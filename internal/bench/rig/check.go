@@ -4,7 +4,7 @@ import (
 	"strconv"
 )
 
-// check is a measurement beside its target. Targets are printed, never
+// Check is a measurement beside its target. Targets are printed, never
 // asserted: a missed one is news for a person, not a failure.
 type Check struct {
 	Name   string  `json:"name"`
@@ -16,7 +16,7 @@ type Check struct {
 	Note   string  `json:"note,omitempty"`
 }
 
-// newCheck judges value against target; a zero value was not measured.
+// NewCheck judges value against target; a zero value was not measured.
 func NewCheck(name string, value float64, unit string, target float64, atMost bool, note string) Check {
 	c := Check{Name: name, Value: value, Unit: unit, Target: target, AtMost: atMost, Note: note, Status: "ok"}
 	switch {

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// diskProbe is how fast the disk makes small appends durable: the ceiling
+// DiskProbe is how fast the disk makes small appends durable: the ceiling
 // of durability "always", where the engine fsyncs every message on its own.
 type DiskProbe struct {
 	Dir     string  `json:"dir"`
@@ -15,7 +15,7 @@ type DiskProbe struct {
 	Latency Latency `json:"latency"`
 }
 
-// probeFsync appends size-byte records to a new file under dir, each
+// ProbeFsync appends size-byte records to a new file under dir, each
 // followed by fsync, up to n times or for at most limit.
 func ProbeFsync(dir string, size, n int, limit time.Duration) (*DiskProbe, error) {
 	f, err := os.CreateTemp(dir, "stadion-bench-fsync-")

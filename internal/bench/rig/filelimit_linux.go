@@ -4,7 +4,7 @@ package rig
 
 import "syscall"
 
-// raiseFileLimit lifts the soft open-file limit to the hard one: 10,000
+// RaiseFileLimit lifts the soft open-file limit to the hard one: 10,000
 // connections need 10,000 descriptors. Child processes inherit it.
 func RaiseFileLimit() {
 	var lim syscall.Rlimit

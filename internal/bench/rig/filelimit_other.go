@@ -2,5 +2,5 @@
 
 package rig
 
-// raiseFileLimit is Linux only.
+// RaiseFileLimit is Linux only.
 func RaiseFileLimit() {}

@@ -6,7 +6,7 @@ import (
 	"sync"
 )
 
-// linkProxy is a loopback TCP proxy that can cut and heal the link it
+// LinkProxy is a loopback TCP proxy that can cut and heal the link it
 // carries: `stadion bench gate` and the partition tests put it between a
 // venue edge and the cloud's leafnode port.
 type LinkProxy struct {

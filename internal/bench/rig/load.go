@@ -16,7 +16,7 @@ import (
 // many events the request carried. It is called concurrently.
 type loadOp func(ctx context.Context, w int) (events int, err error)
 
-// loadSpec shapes a load phase. With rate 0 it is closed-loop: every
+// LoadSpec shapes a load phase. With rate 0 it is closed-loop: every
 // worker sends its next request as soon as the previous one is answered.
 // With a rate it is open-loop: requests are due at fixed intervals whatever
 // the answers, and a request's latency runs from when it was due, so a
@@ -28,7 +28,7 @@ type LoadSpec struct {
 	Warmup, Measure time.Duration
 }
 
-// loadResult is what a phase measured. Throughput counts the events whose
+// LoadResult is what a phase measured. Throughput counts the events whose
 // request was answered within the measured window, whenever it was sent,
 // so long requests straddling the warm-up are not lost; latency and errors
 // count the requests due within the window, however late they finished.
@@ -39,7 +39,7 @@ type LoadResult struct {
 	Lat                      Histogram
 }
 
-// eventsPerSec is the measured throughput.
+// EventsPerSec is the measured throughput.
 func (r *LoadResult) EventsPerSec() float64 {
 	if r.Window <= 0 {
 		return 0
@@ -50,7 +50,7 @@ func (r *LoadResult) EventsPerSec() float64 {
 // loadGrace bounds how long requests may run past the end of a phase.
 const loadGrace = 30 * time.Second
 
-// runLoad runs op from spec.workers goroutines for warm-up plus measure.
+// RunLoad runs op from spec.workers goroutines for warm-up plus measure.
 func RunLoad(ctx context.Context, spec LoadSpec, op loadOp) *LoadResult {
 	clk := newLoadClock(spec)
 	ctx, cancel := context.WithDeadline(ctx, clk.end.Add(loadGrace))
@@ -129,7 +129,7 @@ func (r *LoadResult) Merge(o *LoadResult) {
 	r.Lat.Merge(&o.Lat)
 }
 
-// benchHTTPClient keeps up to conns keep-alive connections to one host, so
+// HTTPClient keeps up to conns keep-alive connections to one host, so
 // that concurrent workers never wait for a connection or re-dial.
 func HTTPClient(conns int) *http.Client {
 	return &http.Client{

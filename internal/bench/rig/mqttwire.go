@@ -30,7 +30,7 @@ var (
 	MQTTDisconnectPacket = []byte{MQTTDisconnect << 4, 0}
 )
 
-// appendMQTTLen appends an MQTT variable-length remaining length.
+// AppendMQTTLen appends an MQTT variable-length remaining length.
 func AppendMQTTLen(b []byte, n int) []byte {
 	for {
 		d := byte(n % 128)
@@ -48,7 +48,7 @@ func appendMQTTString(b []byte, s string) []byte {
 	return append(append(b, byte(len(s)>>8), byte(len(s))), s...)
 }
 
-// mqttConnectPacket is a clean-session CONNECT with keep-alive 0 (no
+// MQTTConnectPacket is a clean-session CONNECT with keep-alive 0 (no
 // pings; stadion still closes a client silent for live.mqtt.idle_timeout,
 // 5 min, longer than any phase of the bench) and, when password is set, a
 // username and password.
@@ -74,16 +74,16 @@ func mqttSubscribePacket(id uint16, filter string) []byte {
 	return append(AppendMQTTLen([]byte{MQTTSubscribe<<4 | 2}, len(body)), body...)
 }
 
-// appendMQTTPublish appends a QoS 0 PUBLISH of payload to topic.
+// AppendMQTTPublish appends a QoS 0 PUBLISH of payload to topic.
 func AppendMQTTPublish(b []byte, topic string, payload []byte) []byte {
 	b = AppendMQTTLen(append(b, MQTTPublish<<4), 2+len(topic)+len(payload))
 	return append(appendMQTTString(b, topic), payload...)
 }
 
-// errMQTTShort means a buffer holds only part of a packet.
+// ErrMQTTShort means a buffer holds only part of a packet.
 var ErrMQTTShort = errors.New("partial packet")
 
-// nextMQTTPacket splits the first packet off b: its first byte, its body
+// NextMQTTPacket splits the first packet off b: its first byte, its body
 // and how many bytes it took. errMQTTShort asks for more bytes.
 func NextMQTTPacket(b []byte) (head byte, body []byte, n int, err error) {
 	if len(b) < 2 {
@@ -109,7 +109,7 @@ func NextMQTTPacket(b []byte) (head byte, body []byte, n int, err error) {
 	}
 }
 
-// mqttPublishPayload returns a PUBLISH body's payload.
+// MQTTPublishPayload returns a PUBLISH body's payload.
 func MQTTPublishPayload(head byte, body []byte) ([]byte, bool) {
 	if len(body) < 2 {
 		return nil, false
@@ -129,7 +129,7 @@ func MQTTPublishPayload(head byte, body []byte) ([]byte, bool) {
 // verbatim, or stadion's stamped JSON).
 var tsMarker = []byte("ts=")
 
-// sentAt finds the send time in a payload; 0 when it has none.
+// SentAt finds the send time in a payload; 0 when it has none.
 func SentAt(payload []byte) int64 {
 	i := bytes.Index(payload, tsMarker)
 	if i < 0 {
@@ -150,7 +150,7 @@ func SentAt(payload []byte) int64 {
 // the moderation normalizes spacing.
 const commentFiller = " go team great run on the ice such a medal for the fans in the stands "
 
-// appendComment appends a comment of size bytes carrying its send time
+// AppendComment appends a comment of size bytes carrying its send time
 // and a sequence number (which makes every text unique, so that none is
 // taken for a duplicate).
 func AppendComment(b []byte, ts int64, seq uint64, size int) []byte {
@@ -166,7 +166,7 @@ func AppendComment(b []byte, ts int64, seq uint64, size int) []byte {
 	return b
 }
 
-// mqttHandshake sends CONNECT and, when filter is set, SUBSCRIBE, and
+// MQTTHandshake sends CONNECT and, when filter is set, SUBSCRIBE, and
 // reads the CONNACK and SUBACK from rw (a connection with a deadline).
 func MQTTHandshake(rw io.ReadWriter, clientID, user, password, filter string) error {
 	if _, err := rw.Write(MQTTConnectPacket(clientID, user, password)); err != nil {

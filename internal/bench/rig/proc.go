@@ -18,7 +18,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/client"
 )
 
-// child is a `stadion up` started as a separate process for a benchmark,
+// Child is a `stadion up` started as a separate process for a benchmark,
 // so that its memory and CPU are its own and a crash of one does not take
 // the other down.
 type Child struct {
@@ -35,7 +35,7 @@ type Child struct {
 // childStartTimeout bounds how long a child may take to become ready.
 const childStartTimeout = 60 * time.Second
 
-// startChild runs `bin up` with its state in dataDir and every listener on
+// StartChild runs `bin up` with its state in dataDir and every listener on
 // a free loopback port, and returns once /readyz answers 200. extra are
 // further flags of up (--config, --log-level...). The caller must stop it.
 func StartChild(ctx context.Context, bin, dataDir string, extra ...string) (*Child, error) {
@@ -106,25 +106,25 @@ func (c *Child) readAdminKey() error {
 	return nil
 }
 
-// endpoints are the child's listeners.
+// Endpoints are the child's listeners.
 func (c *Child) Endpoints() client.Endpoints { return c.Ep }
 
-// rss is the child's resident memory now, in bytes.
+// Rss is the child's resident memory now, in bytes.
 func (c *Child) Rss() (uint64, error) {
 	rss, _, err := ProcMem(c.Cmd.Process.Pid)
 	return rss, err
 }
 
-// peakRSS is the most resident memory the child has had, in bytes.
+// PeakRSS is the most resident memory the child has had, in bytes.
 func (c *Child) PeakRSS() (uint64, error) {
 	_, peak, err := ProcMem(c.Cmd.Process.Pid)
 	return peak, err
 }
 
-// cpu is the CPU time the child has used so far.
+// Cpu is the CPU time the child has used so far.
 func (c *Child) Cpu() (time.Duration, error) { return ProcCPU(c.Cmd.Process.Pid) }
 
-// stop sends SIGTERM (up drains and exits), and kills the child if it has
+// Stop sends SIGTERM (up drains and exits), and kills the child if it has
 // not exited within grace. It reports an exit other than a clean one.
 func (c *Child) Stop(grace time.Duration) error {
 	select {
@@ -154,7 +154,7 @@ func (c *Child) exitErr() error {
 	return fmt.Errorf("the server under test: %w\n%s", c.WaitErr, c.Stderr)
 }
 
-// tailBuffer keeps the last max bytes written to it, for error messages.
+// TailBuffer keeps the last max bytes written to it, for error messages.
 type TailBuffer struct {
 	mu  sync.Mutex
 	Max int

@@ -4,6 +4,6 @@ package rig
 
 import "os/exec"
 
-// dieWithParent is Linux only; elsewhere a child outlives a killed
+// DieWithParent is Linux only; elsewhere a child outlives a killed
 // benchmark.
 func DieWithParent(*exec.Cmd) {}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// procMem reads a process's resident memory now and at its peak (VmRSS and
+// ProcMem reads a process's resident memory now and at its peak (VmRSS and
 // VmHWM of /proc/PID/status), in bytes. Linux only.
 func ProcMem(pid int) (rss, peak uint64, err error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -39,11 +39,11 @@ func ProcMem(pid int) (rss, peak uint64, err error) {
 	return rss, peak, nil
 }
 
-// userHZ is the unit of the CPU times in /proc/PID/stat: 100 on every
+// UserHZ is the unit of the CPU times in /proc/PID/stat: 100 on every
 // Linux architecture Go supports.
 const UserHZ = 100
 
-// procCPU returns the CPU time (user + system, all threads) a process has
+// ProcCPU returns the CPU time (user + system, all threads) a process has
 // used, from /proc/PID/stat. Linux only.
 func ProcCPU(pid int) (time.Duration, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// histogram records durations in log-linear buckets, as HdrHistogram does:
+// Histogram records durations in log-linear buckets, as HdrHistogram does:
 // exact below 64ns, then 64 buckets per power of two. A percentile read
 // from it is within 1.6% of the true value, and it takes a fixed 30 KiB
 // however many values it holds. Not safe for concurrent use: give each
@@ -68,7 +68,7 @@ func (h *Histogram) Merge(o *Histogram) {
 	h.sum += o.sum
 }
 
-// quantile returns the value below which a fraction q of the recorded
+// Quantile returns the value below which a fraction q of the recorded
 // values fall (0 when empty).
 func (h *Histogram) Quantile(q float64) time.Duration {
 	if h.N == 0 {
@@ -91,7 +91,7 @@ func (h *Histogram) mean() time.Duration {
 	return h.sum / time.Duration(h.N)
 }
 
-// latency is a histogram's summary as reported, in milliseconds.
+// Latency is a histogram's summary as reported, in milliseconds.
 type Latency struct {
 	P50  float64 `json:"p50_ms"`
 	P99  float64 `json:"p99_ms"`

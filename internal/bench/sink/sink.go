@@ -5,10 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
@@ -92,17 +89,13 @@ func (o *sinkOptions) parse(rate string) error {
 }
 
 func runBenchSink(ctx context.Context, env cmdio.Env, o sinkOptions) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if o.bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("finding the stadion binary (pass --stadion): %w", err)
-		}
-		o.bin = exe
+	ctx, stop, err := rig.Prepare(ctx, &o.bin)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	rep := &sinkReport{
-		Machine: rig.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version()},
+		Machine: rig.ThisMachine(),
 		Settings: sinkSetting{Server: o.bin, Events: o.events, Batch: o.batch, Publishers: o.publishers,
 			RateLimit: o.rate, RateEvents: o.rateEvents},
 	}
