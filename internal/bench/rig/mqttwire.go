@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/stadion-dev/stadion/internal/mqtt"
 )
 
 // The load generator of bench live speaks just enough MQTT 3.1.1 to
 // connect, subscribe, publish at QoS 0 and ping, with packets encoded by
-// hand into reused buffers: a library client would cost more CPU per
-// message than the brokers it measures.
+// internal/mqtt's encoders into reused buffers: a library client would cost
+// more CPU per message than the brokers it measures.
 
 // MQTT control packet types (the high nibble of the first byte).
 const (
@@ -44,40 +46,26 @@ func AppendMQTTLen(b []byte, n int) []byte {
 	}
 }
 
-func appendMQTTString(b []byte, s string) []byte {
-	return append(append(b, byte(len(s)>>8), byte(len(s))), s...)
-}
-
 // MQTTConnectPacket is a clean-session CONNECT with keep-alive 0 (no
 // pings; stadion still closes a client silent for live.mqtt.idle_timeout,
 // 5 min, longer than any phase of the bench) and, when password is set, a
 // username and password.
 func MQTTConnectPacket(clientID, user, password string) []byte {
-	var body []byte
-	body = appendMQTTString(body, "MQTT")
-	flags := byte(0x02)
+	c := &mqtt.Connect{CleanSession: true, ClientID: clientID}
 	if password != "" {
-		flags |= 0xC0
+		c.Username, c.Password, c.HasPassword = user, []byte(password), true
 	}
-	body = append(body, 4, flags, 0, 0)
-	body = appendMQTTString(body, clientID)
-	if password != "" {
-		body = appendMQTTString(appendMQTTString(body, user), password)
-	}
-	return append(AppendMQTTLen([]byte{MQTTConnect << 4}, len(body)), body...)
+	return mqtt.AppendConnect(nil, c)
 }
 
 // mqttSubscribePacket subscribes to one filter at QoS 0.
 func mqttSubscribePacket(id uint16, filter string) []byte {
-	body := appendMQTTString([]byte{byte(id >> 8), byte(id)}, filter)
-	body = append(body, 0)
-	return append(AppendMQTTLen([]byte{MQTTSubscribe<<4 | 2}, len(body)), body...)
+	return mqtt.AppendSubscribe(nil, id, mqtt.Filter{Topic: filter})
 }
 
 // AppendMQTTPublish appends a QoS 0 PUBLISH of payload to topic.
 func AppendMQTTPublish(b []byte, topic string, payload []byte) []byte {
-	b = AppendMQTTLen(append(b, MQTTPublish<<4), 2+len(topic)+len(payload))
-	return append(appendMQTTString(b, topic), payload...)
+	return mqtt.AppendPublish(b, mqtt.Message{Topic: topic, Payload: payload}, false, 0)
 }
 
 // ErrMQTTShort means a buffer holds only part of a packet.
