@@ -21,7 +21,6 @@ import (
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/config"
-	"github.com/stadion-dev/stadion/internal/delivery"
 	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
@@ -68,10 +67,7 @@ type service interface {
 	Stop(ctx context.Context) error
 }
 
-var (
-	_ service = (*exchange.Exchange)(nil)
-	_ service = (*delivery.Service)(nil)
-)
+var _ service = (*exchange.Exchange)(nil)
 
 // capability is a service with HTTP routes of its own, built only when the
 // configuration asks for it.
@@ -91,11 +87,11 @@ type serverEnv struct {
 	log  *slog.Logger
 }
 
-// capabilities build the optional services, in start order. Each lives in
-// its own file (up_live.go, up_gate.go, up_capture.go) and returns nil when
-// the configuration does not use it.
+// capabilities build the services above the exchange, in start order. Each
+// lives in its own file (delivery.go, live.go, gate.go, capture.go) and
+// returns nil when the configuration does not use it.
 var capabilities = []func(ctx context.Context, env serverEnv) (capability, error){
-	newLive, newGate, newCapture,
+	newDelivery, newLive, newGate, newCapture,
 }
 
 // bodyDeadline is how long a client may take to send a request body. The
@@ -143,7 +139,37 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	return s, nil
 }
 
+// start brings the server up in five steps: the engine, the API keys, the
+// core service (the exchange), the capabilities (delivery and the optional
+// ones), and the HTTP routes.
 func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config, ln net.Listener) error {
+	if err := s.startEngine(ctx, o, cfg); err != nil {
+		return err
+	}
+	keys, err := s.openKeys(ctx, o)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	x, err := s.startExchange(ctx, o, cfg, keys, reg)
+	if err != nil {
+		return err
+	}
+	caps, err := s.startCapabilities(ctx, serverEnv{opts: o, cfg: cfg, eng: s.eng, x: x, keys: keys, reg: reg, log: o.Logger})
+	if err != nil {
+		return err
+	}
+	s.serve(ln, s.routes(cfg, keys, reg, x, caps))
+	s.http.RegisterOnShutdown(x.Drain)
+	s.HTTPURL = localURL(ln.Addr())
+	s.Listeners = s.bound(ln, caps)
+	s.ready.Store(true)
+	return writeEndpoints(o.DataDir, client.Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
+}
+
+// startEngine starts the embedded engine (or connects to an external one).
+func (s *Server) startEngine(ctx context.Context, o ServerOptions, cfg *config.Config) error {
 	leafTLS, err := leafTLSConfig(o.LeafCert, o.LeafKey)
 	if err != nil {
 		return err
@@ -160,42 +186,49 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 		return err
 	}
 	s.eng, s.NATSURL, s.LeafURL = eng, eng.ClientURL(), eng.LeafURL()
-	keys, err := api.OpenKeys(ctx, eng.JS, o.Logger)
+	return nil
+}
+
+// openKeys opens the API keys and makes the admin key on first start.
+func (s *Server) openKeys(ctx context.Context, o ServerOptions) (*api.Keys, error) {
+	keys, err := api.OpenKeys(ctx, s.eng.JS, o.Logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if s.AdminKeyPath, err = api.EnsureAdminKey(ctx, keys, o.DataDir, o.Logger); err != nil {
-		return err
+		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	x, err := exchange.New(cfg, eng.Conn, eng.JS, keys, reg, o.Logger)
+	return keys, nil
+}
+
+// startExchange starts the core service every capability builds on.
+func (s *Server) startExchange(ctx context.Context, o ServerOptions, cfg *config.Config, keys *api.Keys, reg prometheus.Registerer) (*exchange.Exchange, error) {
+	x, err := exchange.New(cfg, s.eng.Conn, s.eng.JS, keys, reg, o.Logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	x.ServeNATS(eng)
-	d, err := delivery.New(cfg, eng.JS, reg, o.Logger, delivery.Options{DataDir: o.DataDir})
-	if err != nil {
-		return err
+	x.ServeNATS(s.eng)
+	if err := x.Start(ctx); err != nil {
+		return nil, err
 	}
-	for _, svc := range []service{x, d} {
-		if err := svc.Start(ctx); err != nil {
-			return err
-		}
-		s.svcs = append(s.svcs, svc)
-	}
-	env := serverEnv{opts: o, cfg: cfg, eng: eng, x: x, keys: keys, reg: reg, log: o.Logger}
+	s.svcs = append(s.svcs, x)
+	return x, nil
+}
+
+// startCapabilities builds and starts each capability the configuration
+// uses, in the order of the capabilities list.
+func (s *Server) startCapabilities(ctx context.Context, env serverEnv) ([]capability, error) {
 	var caps []capability
 	for _, build := range capabilities {
 		c, err := build(ctx, env)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if c == nil {
 			continue
 		}
 		if err := c.Start(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		s.svcs = append(s.svcs, c)
 		caps = append(caps, c)
@@ -203,21 +236,21 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 			s.MQTTAddr = localHostPort(m.MQTTAddr())
 		}
 	}
+	return caps, nil
+}
+
+// routes is the HTTP API: system routes, keys, the exchange's and every
+// capability's, behind metrics, the body deadline and panic recovery.
+func (s *Server) routes(cfg *config.Config, keys *api.Keys, reg *prometheus.Registry, x *exchange.Exchange, caps []capability) http.Handler {
 	mux := http.NewServeMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
 	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
 	api.KeyRoutes(mux, keys, cfg, auth)
 	x.Routes(mux, auth)
-	d.Routes(mux, auth)
 	for _, c := range caps {
 		c.Routes(mux, auth)
 	}
-	s.serve(ln, api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(o.Logger, mux))))
-	s.http.RegisterOnShutdown(x.Drain)
-	s.HTTPURL = localURL(ln.Addr())
-	s.Listeners = s.bound(ln, caps)
-	s.ready.Store(true)
-	return writeEndpoints(o.DataDir, client.Endpoints{HTTP: s.HTTPURL, NATS: s.NATSURL, Leaf: s.LeafURL, MQTT: s.MQTTAddr, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
+	return api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(s.log, mux)))
 }
 
 // bound lists the server's listeners with the addresses they bound.
