@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stadion-dev/stadion/internal/api"
@@ -67,17 +66,9 @@ func StartEdge(ctx context.Context, o EdgeOptions) (*EdgeServer, error) {
 	if cloud == "" {
 		return nil, errors.New("no cloud URL: pass --cloud nats://HOST:PORT (the cloud's --leaf port)")
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	lock, err := lockDataDir(o.DataDir)
+	lock, ln, err := claim(o.DataDir, o.HTTPAddr)
 	if err != nil {
 		return nil, err
-	}
-	ln, err := net.Listen("tcp", o.HTTPAddr)
-	if err != nil {
-		lock.release()
-		return nil, fmt.Errorf("--http %s: %w", o.HTTPAddr, err)
 	}
 	s := &EdgeServer{Cloud: cloud, done: make(chan error, 1), lock: lock}
 	if err := s.start(ctx, o, creds, ln); err != nil {
@@ -119,15 +110,12 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 		return err
 	}
 	s.eng = eng
-	keys, err := api.OpenKeys(ctx, eng.JS, o.Logger)
+	keys, adminKey, err := openKeys(ctx, eng, o.DataDir, o.Logger)
 	if err != nil {
 		return err
 	}
-	if s.AdminKeyPath, err = api.EnsureAdminKey(ctx, keys, o.DataDir, o.Logger); err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.AdminKeyPath = adminKey
+	reg := newRegistry()
 	s.edge = gate.NewEdge(gate.EdgeOptions{Venue: o.Venue, Engine: eng, Keys: keys, Logs: o.Logs, Reg: reg, Log: o.Logger})
 	if err := s.edge.Start(ctx); err != nil {
 		return err

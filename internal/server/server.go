@@ -118,17 +118,9 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	lock, err := lockDataDir(o.DataDir)
+	lock, ln, err := claim(o.DataDir, o.HTTPAddr)
 	if err != nil {
 		return nil, err
-	}
-	ln, err := net.Listen("tcp", o.HTTPAddr)
-	if err != nil {
-		lock.release()
-		return nil, fmt.Errorf("--http %s: %w", o.HTTPAddr, err)
 	}
 	s := &Server{Config: cfg, log: o.Logger, done: make(chan error, 1), lock: lock}
 	if err := s.start(ctx, o, cfg, ln); err != nil {
@@ -139,6 +131,45 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	return s, nil
 }
 
+// claim creates and locks the data directory and binds the HTTP listener:
+// the first step of `up` and of `edge`, before anything is started.
+func claim(dataDir, httpAddr string) (*dataLock, net.Listener, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("data directory: %w", err)
+	}
+	lock, err := lockDataDir(dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		lock.release()
+		return nil, nil, fmt.Errorf("--http %s: %w", httpAddr, err)
+	}
+	return lock, ln, nil
+}
+
+// openKeys opens the API keys in eng and makes the admin key on first
+// start; it returns the admin key's path.
+func openKeys(ctx context.Context, eng *engine.Engine, dataDir string, log *slog.Logger) (*api.Keys, string, error) {
+	keys, err := api.OpenKeys(ctx, eng.JS, log)
+	if err != nil {
+		return nil, "", err
+	}
+	path, err := api.EnsureAdminKey(ctx, keys, dataDir, log)
+	if err != nil {
+		return nil, "", err
+	}
+	return keys, path, nil
+}
+
+// newRegistry is a metrics registry with the Go and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
 // start brings the server up in five steps: the engine, the API keys, the
 // core service (the exchange), the capabilities (delivery and the optional
 // ones), and the HTTP routes.
@@ -146,12 +177,12 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	if err := s.startEngine(ctx, o, cfg); err != nil {
 		return err
 	}
-	keys, err := s.openKeys(ctx, o)
+	keys, adminKey, err := openKeys(ctx, s.eng, o.DataDir, o.Logger)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.AdminKeyPath = adminKey
+	reg := newRegistry()
 	x, err := s.startExchange(ctx, o, cfg, keys, reg)
 	if err != nil {
 		return err
@@ -187,18 +218,6 @@ func (s *Server) startEngine(ctx context.Context, o ServerOptions, cfg *config.C
 	}
 	s.eng, s.NATSURL, s.LeafURL = eng, eng.ClientURL(), eng.LeafURL()
 	return nil
-}
-
-// openKeys opens the API keys and makes the admin key on first start.
-func (s *Server) openKeys(ctx context.Context, o ServerOptions) (*api.Keys, error) {
-	keys, err := api.OpenKeys(ctx, s.eng.JS, o.Logger)
-	if err != nil {
-		return nil, err
-	}
-	if s.AdminKeyPath, err = api.EnsureAdminKey(ctx, keys, o.DataDir, o.Logger); err != nil {
-		return nil, err
-	}
-	return keys, nil
 }
 
 // startExchange starts the core service every capability builds on.
