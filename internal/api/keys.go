@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // KeysBucket is the JetStream key-value bucket holding API keys (hashed).
@@ -48,7 +50,6 @@ type Keys struct {
 	byID     map[string]KeyRecord
 	live     map[string]keyLife // per key id: cancelled when the key goes
 	onRevoke []func(KeyRecord)
-	ready    chan struct{}
 }
 
 // keyLife is a context that ends when its key is revoked.
@@ -66,32 +67,15 @@ func OpenKeys(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*K
 	if err != nil {
 		return nil, fmt.Errorf("keys: open bucket: %w", err)
 	}
-	k := &Keys{kv: kv, log: log, byID: map[string]KeyRecord{}, live: map[string]keyLife{}, ready: make(chan struct{})}
+	k := &Keys{kv: kv, log: log, byID: map[string]KeyRecord{}, live: map[string]keyLife{}}
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: watch: %w", err)
 	}
-	go k.follow(w)
-	select {
-	case <-k.ready:
-		return k, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if _, err := loop.Follow(ctx, w, func(e jetstream.KeyValueEntry, _ bool) { k.apply(e) }); err != nil {
+		return nil, err
 	}
-}
-
-func (k *Keys) follow(w jetstream.KeyWatcher) {
-	loaded := false
-	for e := range w.Updates() {
-		if e == nil {
-			if !loaded {
-				loaded = true
-				close(k.ready)
-			}
-			continue
-		}
-		k.apply(e)
-	}
+	return k, nil
 }
 
 func (k *Keys) apply(e jetstream.KeyValueEntry) {

@@ -3,8 +3,8 @@
 // publishes and the engine deduplicates, workers that run ffmpeg on them
 // with a timeout, bounded concurrency and retries, a frame store in the
 // engine's object store, event triggers from exchange topics, and per-job
-// status. It may import engine-level packages (exchange, api, config); only
-// the CLI imports it.
+// status. It imports exchange, api and config; internal/server wires it
+// and the capture benchmark (internal/bench/capture) reads its types.
 //
 // Exactly-once ticks: every process's scheduler publishes each tick to the
 // CAPTURE_TICKS work-queue stream with a Nats-Msg-Id made of the job and the
@@ -28,14 +28,9 @@ import (
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
 
-// Announcer publishes thumbnail events into the exchange (exchange.Exchange
-// implements it). It must be safe for concurrent use.
-type Announcer interface {
-	Publish(ctx context.Context, topic, client string, data []byte, dedupeID string) (exchange.Receipt, error)
-	HasTopic(name string) bool
-}
-
-var _ Announcer = (*exchange.Exchange)(nil)
+// Announcer publishes thumbnail events into the exchange: the exchange's
+// two-method Publisher, which gate's admissions use too.
+type Announcer = exchange.Publisher
 
 // Options build a Service.
 type Options struct {

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/server"
 )
 
 // The attacks of this file are made on a laptop running stadion with its
@@ -31,7 +34,7 @@ import (
 func TestAttackReachesLaptopFromNetwork(t *testing.T) {
 	defaults := defaultsDefaultListenFlags(t)
 	for name, addr := range defaults {
-		if addr != "" && listenScope(addr) != "loopback" {
+		if addr != "" && server.ListenScope(addr) != "loopback" {
 			t.Errorf("default --%s is %q: not loopback", name, addr)
 		}
 	}
@@ -73,7 +76,7 @@ func TestAttackReachesLaptopFromNetwork(t *testing.T) {
 			t.Errorf("edge listens on %v (endpoints.json: %v); want its API alone", kernel, ep.Bound)
 		}
 		for _, addr := range kernel {
-			if listenScope(addr) != "loopback" {
+			if server.ListenScope(addr) != "loopback" {
 				t.Errorf("edge listens on %s: open to the network", addr)
 			}
 			_, port, _ := net.SplitHostPort(addr)
@@ -104,7 +107,7 @@ func TestAttackReachesLaptopFromNetwork(t *testing.T) {
 			t.Fatalf("--http :0 is not reachable from %s: %v", outside, err)
 		}
 		conn.Close()
-		if scope := listenScope(ep.Bound["API"]); scope != "every interface" {
+		if scope := server.ListenScope(ep.Bound["API"]); scope != "every interface" {
 			t.Errorf("--http :0 bound %s, scope %q", ep.Bound["API"], scope)
 		}
 	})
@@ -164,7 +167,7 @@ func defaultsStartBare(t *testing.T, data string) *proc {
 	// this machine's business, not a finding.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if raw, err := os.ReadFile(filepath.Join(data, EndpointsFile)); err == nil && strings.Contains(string(raw), strconv.Itoa(cmd.Process.Pid)) {
+		if raw, err := os.ReadFile(filepath.Join(data, client.EndpointsFile)); err == nil && strings.Contains(string(raw), strconv.Itoa(cmd.Process.Pid)) {
 			break
 		}
 		select {
@@ -179,13 +182,13 @@ func defaultsStartBare(t *testing.T, data string) *proc {
 	return p
 }
 
-func defaultsEndpoints(t *testing.T, p *proc) Endpoints {
+func defaultsEndpoints(t *testing.T, p *proc) client.Endpoints {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(p.data, EndpointsFile))
+	raw, err := os.ReadFile(filepath.Join(p.data, client.EndpointsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ep Endpoints
+	var ep client.Endpoints
 	if err := json.Unmarshal(raw, &ep); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +207,7 @@ func defaultsAttackListeners(t *testing.T, p *proc, outside string) {
 		}
 	}
 	for name, addr := range ep.Bound {
-		if listenScope(addr) != "loopback" {
+		if server.ListenScope(addr) != "loopback" {
 			t.Errorf("%s bound %s: open to the network", name, addr)
 		}
 	}
@@ -213,7 +216,7 @@ func defaultsAttackListeners(t *testing.T, p *proc, outside string) {
 		t.Errorf("the kernel shows %d listening sockets of pid %d, endpoints.json %d", len(kernel), p.cmd.Process.Pid, len(ep.Bound))
 	}
 	for _, addr := range kernel {
-		if listenScope(addr) != "loopback" {
+		if server.ListenScope(addr) != "loopback" {
 			t.Errorf("pid %d listens on %s: open to the network", p.cmd.Process.Pid, addr)
 		}
 		if outside == "" {

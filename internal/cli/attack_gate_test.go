@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
@@ -51,11 +52,11 @@ func startGateAttackRig(t *testing.T) *gateAttackRig {
 // gateAdminNATS connects to the cloud's engine with the admin key.
 func gateAdminNATS(t *testing.T, c *gateCloud) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(c.data, EndpointsFile))
+	raw, err := os.ReadFile(filepath.Join(c.data, client.EndpointsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ep Endpoints
+	var ep client.Endpoints
 	if err := json.Unmarshal(raw, &ep); err != nil || ep.NATS == "" {
 		t.Fatalf("endpoints %s: %v", raw, err)
 	}

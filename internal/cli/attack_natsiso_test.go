@@ -18,6 +18,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 // The attacks of issue 10 rows 2-5 and the NATS part of row 10, run
@@ -34,11 +36,11 @@ func natsisoUp(t *testing.T) *proc {
 // natsisoURL is the engine's client URL of p.
 func natsisoURL(t *testing.T, p *proc) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(p.data, EndpointsFile))
+	raw, err := os.ReadFile(filepath.Join(p.data, client.EndpointsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ep Endpoints
+	var ep client.Endpoints
 	if err := json.Unmarshal(raw, &ep); err != nil || ep.NATS == "" {
 		t.Fatalf("endpoints %s: %v", raw, err)
 	}

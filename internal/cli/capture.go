@@ -11,6 +11,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var captureCmd = &command{
@@ -28,12 +31,8 @@ stadion capture latest curling-sheet-a -o latest.jpg`,
 	sub: []*command{captureStatusCmd, captureTriggerCmd, capturePutCmd, captureDeleteCmd, captureFramesCmd, captureLatestCmd},
 }
 
-func capturePath(job, suffix string) string {
-	return "/v1/capture/jobs/" + url.PathEscape(job) + suffix
-}
-
 // remoteCmd is a capture subcommand that only talks to the server.
-func remoteCmd(name, short, usage, example string, nargs int, run func(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error) *command {
+func remoteCmd(name, short, usage, example string, nargs int, run func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error) *command {
 	return &command{
 		name: name, short: short, usage: usage, example: example,
 		flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
@@ -56,41 +55,23 @@ func remoteCmd(name, short, usage, example string, nargs int, run func(ctx conte
 var captureStatusCmd = remoteCmd("status", "show every job: last success, last error, captures/min, tick-to-frame latency", "[JOB]",
 	"stadion capture status\nstadion capture status curling-sheet-a --json", -1, captureStatus)
 
-type captureJobRow struct {
-	Name   string `json:"name"`
-	Origin string `json:"origin"`
-	Spec   struct {
-		Source string `json:"source"`
-		Every  string `json:"every"`
-		Cron   string `json:"cron"`
-	} `json:"spec"`
-	Captures       uint64     `json:"captures"`
-	Failures       uint64     `json:"failures"`
-	LastSuccess    *time.Time `json:"last_success"`
-	LastError      string     `json:"last_error"`
-	LastErrorAt    *time.Time `json:"last_error_at"`
-	CapturesPerMin float64    `json:"captures_per_min"`
-	LatencyP50MS   float64    `json:"latency_p50_ms"`
-	LatencyP99MS   float64    `json:"latency_p99_ms"`
-}
-
-func captureStatus(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error {
+func captureStatus(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 	if len(args) > 1 {
 		return usageErr("capture status takes at most one JOB")
 	}
 	if len(args) == 1 {
 		var one json.RawMessage
-		return errOr(r.do(ctx, "GET", capturePath(args[0], ""), "", nil, nil, &one), printJSON(env.Stdout, one))
+		return errOr(r.Do(ctx, "GET", client.CapturePath(args[0], ""), "", nil, nil, &one), cmdio.PrintJSON(env.Stdout, one))
 	}
 	var raw json.RawMessage
-	if err := r.do(ctx, "GET", "/v1/capture/jobs", "", nil, nil, &raw); err != nil {
+	if err := r.Do(ctx, "GET", "/v1/capture/jobs", "", nil, nil, &raw); err != nil {
 		return err
 	}
 	if asJSON {
-		return printJSON(env.Stdout, raw)
+		return cmdio.PrintJSON(env.Stdout, raw)
 	}
 	var list struct {
-		Jobs []captureJobRow `json:"jobs"`
+		Jobs []client.CaptureJobRow `json:"jobs"`
 	}
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return err
@@ -98,7 +79,7 @@ func captureStatus(ctx context.Context, env Env, r *remote, asJSON bool, args []
 	return printCaptureJobs(env.Stdout, list.Jobs)
 }
 
-func printCaptureJobs(w io.Writer, jobs []captureJobRow) error {
+func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 	if len(jobs) == 0 {
 		fmt.Fprintln(w, "no capture jobs (add one under capture.jobs in stadion.yaml, or with 'stadion capture put')")
 		return nil
@@ -116,30 +97,30 @@ func printCaptureJobs(w io.Writer, jobs []captureJobRow) error {
 			lastErr = shortTime(*j.LastErrorAt) + " " + sinkTruncate(j.LastError, 70)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, sched, j.Captures, j.Failures,
-			j.CapturesPerMin, fmtMS(j.LatencyP50MS), fmtMS(j.LatencyP99MS), lastOK, lastErr)
+			j.CapturesPerMin, cmdio.FmtMS(j.LatencyP50MS), cmdio.FmtMS(j.LatencyP99MS), lastOK, lastErr)
 	}
 	return tw.Flush()
 }
 
 var captureTriggerCmd = remoteCmd("trigger", "capture a frame of JOB now", "JOB", "stadion capture trigger curling-sheet-a", 1,
-	func(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error {
+	func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 		var out struct {
 			Job  string `json:"job"`
 			Tick string `json:"tick"`
 		}
-		if err := r.do(ctx, "POST", capturePath(args[0], "/trigger"), "", nil, nil, &out); err != nil {
+		if err := r.Do(ctx, "POST", client.CapturePath(args[0], "/trigger"), "", nil, nil, &out); err != nil {
 			return err
 		}
 		if asJSON {
-			return printJSON(env.Stdout, out)
+			return cmdio.PrintJSON(env.Stdout, out)
 		}
 		fmt.Fprintf(env.Stdout, "%s: capture %s queued; see 'stadion capture frames %s'\n", out.Job, out.Tick, out.Job)
 		return nil
 	})
 
 var captureDeleteCmd = remoteCmd("delete", "delete a job added at run time, with its frames", "JOB", "stadion capture delete sheet-b", 1,
-	func(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error {
-		if err := r.do(ctx, "DELETE", capturePath(args[0], ""), "", nil, nil, nil); err != nil {
+	func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		if err := r.Do(ctx, "DELETE", client.CapturePath(args[0], ""), "", nil, nil, nil); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "%s: deleted\n", args[0])
@@ -163,7 +144,7 @@ var captureFramesCmd = &command{
 			}
 			q := "?limit=1000&since=" + url.QueryEscape(time.Now().Add(-*since).UTC().Format(time.RFC3339Nano))
 			var out json.RawMessage
-			return errOr(r.do(ctx, "GET", capturePath(args[0], "/frames"+q), "", nil, nil, &out), printJSON(env.Stdout, out))
+			return errOr(r.Do(ctx, "GET", client.CapturePath(args[0], "/frames"+q), "", nil, nil, &out), cmdio.PrintJSON(env.Stdout, out))
 		}
 	},
 }
@@ -189,12 +170,12 @@ var captureLatestCmd = &command{
 	},
 }
 
-func saveLatest(ctx context.Context, env Env, r *remote, job, size, out string) error {
-	path := capturePath(job, "/latest")
+func saveLatest(ctx context.Context, env Env, r *client.Client, job, size, out string) error {
+	path := client.CapturePath(job, "/latest")
 	if size != "" {
 		path += "?size=" + url.QueryEscape(size)
 	}
-	resp, err := r.send(ctx, "GET", path, "", nil, nil)
+	resp, err := r.Send(ctx, "GET", path, "", nil, nil)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 // The bundled example runs capture: a job added with `stadion capture put`
@@ -158,11 +160,11 @@ func TestCaptureWorkerKill9(t *testing.T) {
 // admin key.
 func engineNATS(t *testing.T, p *proc) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(p.data, EndpointsFile))
+	raw, err := os.ReadFile(filepath.Join(p.data, client.EndpointsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ep Endpoints
+	var ep client.Endpoints
 	if err := json.Unmarshal(raw, &ep); err != nil || ep.NATS == "" {
 		t.Fatalf("endpoints %s: %v", raw, err)
 	}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var capturePutCmd = &command{
@@ -69,11 +72,11 @@ stadion capture put medal-moment --file medal-moment.json`,
 				return err
 			}
 			var out json.RawMessage
-			if err := r.do(ctx, "PUT", capturePath(args[0], ""), "application/json", body, nil, &out); err != nil {
+			if err := r.Do(ctx, "PUT", client.CapturePath(args[0], ""), "application/json", body, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			fmt.Fprintf(env.Stdout, "%s: stored; see 'stadion capture status'\n", args[0])
 			return nil

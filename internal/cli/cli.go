@@ -1,6 +1,8 @@
 // Package cli is stadion's command line: one file per subcommand, each a
 // small command value with its name, help, example and run function. It
-// builds and runs services; it is imported only by cmd/stadion.
+// parses flags, calls the server (internal/server), the API client
+// (internal/client) or a benchmark (internal/bench/...) and prints; it is
+// imported by cmd/stadion (and by the benchmarks' tests, which run it).
 package cli
 
 import (
@@ -12,14 +14,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // Env is what a command sees of the outside world.
-type Env struct {
-	Stdout, Stderr io.Writer
-	Stdin          io.Reader
-	Getenv         func(string) string
-}
+type Env = cmdio.Env
 
 // command is one subcommand.
 type command struct {
@@ -42,7 +42,7 @@ func commands() []*command {
 }
 
 // errUsage marks an error whose message should be followed by the usage.
-var errUsage = errors.New("usage")
+var errUsage = cmdio.ErrUsage
 
 // exitError carries a specific exit code.
 type exitError struct{ code int }
@@ -152,5 +152,5 @@ func isBool(f *flag.Flag) bool {
 
 // usageErr returns an error that prints the usage hint.
 func usageErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+	return cmdio.UsageErr(format, args...)
 }

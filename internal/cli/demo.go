@@ -10,7 +10,10 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/demo"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 var demoCmd = &command{
@@ -64,7 +67,7 @@ var demoPublisher = map[string]string{
 }
 
 type feeder struct {
-	r    *remote
+	r    *client.Client
 	seed int64
 	out  io.Writer
 	keys map[string]keyRef // client -> temporary key
@@ -82,27 +85,27 @@ func (f *feeder) run(ctx context.Context, events []demo.Event, spread time.Durat
 		span = events[n-1].At
 	}
 	start := time.Now()
-	bar := newProgress(f.out, "demo feed", len(events))
+	bar := cmdio.NewProgress(f.out, "demo feed", len(events))
 	for i, ev := range events {
 		if spread > 0 && span > 0 {
 			due := start.Add(time.Duration(float64(ev.At) / float64(span) * float64(spread)))
-			if !sleepUntil(ctx, due) {
+			if !loop.SleepUntil(ctx, due) {
 				return ctx.Err()
 			}
 		}
 		if err := f.publish(ctx, i, ev); err != nil {
 			return fmt.Errorf("event %d (%s): %w", i, ev.Topic, err)
 		}
-		bar.set(i + 1)
+		bar.Set(i + 1)
 	}
-	bar.done()
+	bar.Done()
 	fmt.Fprintf(f.out, "published %d events in %s; try: stadion topics, stadion tail results --since 1h\n",
 		len(events), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 func (f *feeder) publish(ctx context.Context, i int, ev demo.Event) error {
-	client, ok := demoPublisher[ev.Topic]
+	publisher, ok := demoPublisher[ev.Topic]
 	if !ok {
 		return fmt.Errorf("no publisher for topic %q", ev.Topic)
 	}
@@ -110,9 +113,9 @@ func (f *feeder) publish(ctx context.Context, i int, ev demo.Event) error {
 	if err != nil {
 		return err
 	}
-	as := &remote{base: f.r.base, token: f.keys[client].key, hc: f.r.hc}
+	as := &client.Client{Base: f.r.Base, Token: f.keys[publisher].key, HTTP: f.r.HTTP}
 	hdr := http.Header{"Idempotency-Key": {fmt.Sprintf("demo-%d-%d", f.seed, i)}}
-	return as.do(ctx, "POST", "/v1/topics/"+url.PathEscape(ev.Topic)+"/events", "application/json", body, hdr, nil)
+	return as.Do(ctx, "POST", "/v1/topics/"+url.PathEscape(ev.Topic)+"/events", "application/json", body, hdr, nil)
 }
 
 // createKeys makes a temporary key for each client with the admin key;
@@ -121,7 +124,7 @@ func (f *feeder) createKeys(ctx context.Context, cmd string, clients ...string) 
 	f.keys = map[string]keyRef{}
 	for _, client := range clients {
 		var out struct{ Key, ID string }
-		if err := f.r.do(ctx, "POST", "/v1/clients/"+client+"/keys", "", nil, nil, &out); err != nil {
+		if err := f.r.Do(ctx, "POST", "/v1/clients/"+client+"/keys", "", nil, nil, &out); err != nil {
 			return fmt.Errorf("creating a key for %s (%s needs the admin key and the Games example's clients): %w", client, cmd, err)
 		}
 		f.keys[client] = keyRef{key: out.Key, id: out.ID}
@@ -133,6 +136,6 @@ func (f *feeder) revokeKeys() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for client, k := range f.keys {
-		_ = f.r.do(ctx, "DELETE", "/v1/clients/"+client+"/keys/"+k.id, "", nil, nil, nil)
+		_ = f.r.Do(ctx, "DELETE", "/v1/clients/"+client+"/keys/"+k.id, "", nil, nil, nil)
 	}
 }

@@ -15,7 +15,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/demo"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 var demoBurstCmd = &command{
@@ -68,7 +71,7 @@ stadion demo burst --no-wait --seed 7`,
 			if err != nil {
 				return err
 			}
-			r.hc = &http.Client{Transport: &http.Transport{
+			r.HTTP = &http.Client{Transport: &http.Transport{
 				Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: o.workers, IdleConnTimeout: 30 * time.Second,
 			}}
 			o.json = rf.json
@@ -88,12 +91,12 @@ type burstOptions struct {
 
 // burstReport is what --json prints.
 type burstReport struct {
-	Events       int       `json:"events"`
-	Accepted     int64     `json:"accepted"`
-	Seconds      float64   `json:"seconds"`
-	EventsPerSec float64   `json:"events_per_sec"`
-	DrainSeconds *float64  `json:"drain_seconds,omitempty"`
-	Sinks        []sinkRow `json:"sinks,omitempty"`
+	Events       int              `json:"events"`
+	Accepted     int64            `json:"accepted"`
+	Seconds      float64          `json:"seconds"`
+	EventsPerSec float64          `json:"events_per_sec"`
+	DrainSeconds *float64         `json:"drain_seconds,omitempty"`
+	Sinks        []client.SinkRow `json:"sinks,omitempty"`
 }
 
 // burstPublisher says which client publishes each burst topic, and
@@ -151,7 +154,7 @@ func (b *burster) run(ctx context.Context) error {
 		}
 	}
 	if b.o.json {
-		return printJSON(b.stdout, rep)
+		return cmdio.PrintJSON(b.stdout, rep)
 	}
 	return nil
 }
@@ -236,7 +239,7 @@ feed:
 
 // showProgress redraws the progress bar until the returned stop is called.
 func (b *burster) showProgress(total int) (stop func()) {
-	bar := newProgress(b.out, "demo burst", total)
+	bar := cmdio.NewProgress(b.out, "demo burst", total)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -245,10 +248,10 @@ func (b *burster) showProgress(total int) (stop func()) {
 		for {
 			select {
 			case <-tick.C:
-				bar.set(int(b.accepted.Load()))
+				bar.Set(int(b.accepted.Load()))
 			case <-done:
-				bar.set(int(b.accepted.Load()))
-				bar.done()
+				bar.Set(int(b.accepted.Load()))
+				bar.Done()
 				return
 			}
 		}
@@ -258,16 +261,16 @@ func (b *burster) showProgress(total int) (stop func()) {
 
 // send posts one batch, retrying what a busy server or network refuses.
 func (b *burster) send(ctx context.Context, batch burstBatch) error {
-	as := &remote{base: b.r.base, token: b.keys[burstPublisher[batch.topic]].key, hc: b.r.hc}
+	as := &client.Client{Base: b.r.Base, Token: b.keys[burstPublisher[batch.topic]].key, HTTP: b.r.HTTP}
 	hdr := http.Header{"Idempotency-Key": {batch.idem}}
 	path := "/v1/topics/" + url.PathEscape(batch.topic) + "/events"
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := as.do(ctx, "POST", path, "application/json", batch.body, hdr, nil)
+		err := as.Do(ctx, "POST", path, "application/json", batch.body, hdr, nil)
 		if err == nil || attempt == 10 || !retryable(err) {
 			return err
 		}
-		if !sleepUntil(ctx, time.Now().Add(wait)) {
+		if !loop.SleepUntil(ctx, time.Now().Add(wait)) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, 5*time.Second)
@@ -277,7 +280,7 @@ func (b *burster) send(ctx context.Context, batch burstBatch) error {
 // retryable says whether a publish may be tried again: the batch carries
 // an idempotency key, so a retry never stores it twice.
 func retryable(err error) bool {
-	var ae *apiError
+	var ae *client.APIError
 	if errors.As(err, &ae) {
 		return ae.Status == http.StatusTooManyRequests || ae.Status >= 502 && ae.Status <= 504
 	}

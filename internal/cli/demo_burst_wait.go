@@ -6,7 +6,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/demo"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // waitDrained follows GET /v1/sinks until the sinks of the burst's topics
@@ -38,23 +40,23 @@ func (b *burster) waitDrained(ctx context.Context, events []demo.Event, rep *bur
 		if time.Now().After(deadline) {
 			return fmt.Errorf("sinks still %d events behind after %s (see 'stadion sinks')", lag, b.o.waitFor)
 		}
-		if !sleepUntil(ctx, time.Now().Add(250*time.Millisecond)) {
+		if !loop.SleepUntil(ctx, time.Now().Add(250*time.Millisecond)) {
 			return ctx.Err()
 		}
 	}
 }
 
-func (b *burster) burstSinks(ctx context.Context) ([]sinkRow, error) {
+func (b *burster) burstSinks(ctx context.Context) ([]client.SinkRow, error) {
 	var list struct {
-		Sinks []sinkRow `json:"sinks"`
+		Sinks []client.SinkRow `json:"sinks"`
 	}
-	if err := b.r.do(ctx, "GET", "/v1/sinks", "", nil, nil, &list); err != nil {
+	if err := b.r.Do(ctx, "GET", "/v1/sinks", "", nil, nil, &list); err != nil {
 		return nil, fmt.Errorf("reading the sinks: %w", err)
 	}
-	return slices.DeleteFunc(list.Sinks, func(s sinkRow) bool { _, ok := burstKey[s.Topic]; return !ok }), nil
+	return slices.DeleteFunc(list.Sinks, func(s client.SinkRow) bool { _, ok := burstKey[s.Topic]; return !ok }), nil
 }
 
-func (b *burster) printDrained(sinks []sinkRow, events []demo.Event, took time.Duration) {
+func (b *burster) printDrained(sinks []client.SinkRow, events []demo.Event, took time.Duration) {
 	fmt.Fprintf(b.stdout, "sinks drained %s after the last acceptance\n", took.Round(time.Millisecond))
 	keys := distinctKeys(events)
 	for _, s := range sinks {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/gate"
+	"github.com/stadion-dev/stadion/internal/server"
 )
 
 var edgeCmd = &command{
@@ -40,7 +41,7 @@ stadion edge --venue bird-nest --cloud nats://cloud.example:7422 \
 curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
   -X POST localhost:8090/v1/devices/north-1-a/keys`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var o EdgeOptions
+		var o server.EdgeOptions
 		fs.StringVar(&o.Venue, "venue", "", "the venue this edge serves (as in the cloud's venues:)")
 		fs.StringVar(&o.CloudURL, "cloud", "", "the cloud's leafnode URL, nats://HOST:PORT or tls://HOST:PORT; a clustered cloud's nodes comma-separated, the link fails over between them (default: the one in --creds)")
 		fs.StringVar(&o.CredsPath, "creds", "", "the venue's credentials file")
@@ -58,7 +59,7 @@ curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
 				return usageErr("--venue is required")
 			}
 			if o.DataDir == "" {
-				o.DataDir = edgeDataDefault(o.Venue)
+				o.DataDir = server.EdgeDataDefault(o.Venue)
 			}
 			log, err := newLogger(env.Stderr, *logFormat, *logLevel)
 			if err != nil {
@@ -71,10 +72,10 @@ curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
 	},
 }
 
-func runEdge(ctx context.Context, env Env, o EdgeOptions, drain time.Duration) error {
+func runEdge(ctx context.Context, env Env, o server.EdgeOptions, drain time.Duration) error {
 	ctx, stop := signalContext(ctx, o.Logger)
 	defer stop()
-	s, err := StartEdge(ctx, o)
+	s, err := server.StartEdge(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ func runEdge(ctx context.Context, env Env, o EdgeOptions, drain time.Duration) e
 	fmt.Fprintf(env.Stdout, "  API        %s   (POST /v1/scan, POST /v1/devices/{device}/keys)\n", s.HTTPURL)
 	fmt.Fprintf(env.Stdout, "  cloud      %s   (outbound leafnode; decisions never wait for it)\n", s.Cloud)
 	fmt.Fprintf(env.Stdout, "  domain     %s\n", gate.EdgeDomain(o.Venue))
-	fmt.Fprintf(env.Stdout, "  listening  %s\n", describeListeners(s.Listeners, "--http :8090 opens every interface"))
+	fmt.Fprintf(env.Stdout, "  listening  %s\n", server.DescribeListeners(s.Listeners, "--http :8090 opens every interface"))
 	fmt.Fprintf(env.Stdout, "  admin key  %s\n", s.AdminKeyPath)
 	return serveUntilSignal(ctx, o.Logger, s.Done(), s.Stop, drain)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -26,7 +27,7 @@ func TestGatePartition(t *testing.T) {
 	phase := func(name string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), name) }
 	dir := t.TempDir()
 	cloud := startGateCloud(t, dir+"/cloud")
-	proxy, err := newLinkProxy(cloud.leaf)
+	proxy, err := rig.NewLinkProxy(cloud.leaf)
 	if err != nil {
 		t.Fatal(err)
 	}

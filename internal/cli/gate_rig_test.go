@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -32,11 +33,11 @@ func startGateCloud(t *testing.T, data string) *gateCloud {
 func startGateCloudConfig(t *testing.T, data, config string) *gateCloud {
 	t.Helper()
 	p := startProc(t, data, "--config", config, "--leaf", "127.0.0.1:0")
-	raw, err := os.ReadFile(filepath.Join(data, EndpointsFile))
+	raw, err := os.ReadFile(filepath.Join(data, client.EndpointsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ep Endpoints
+	var ep client.Endpoints
 	if err := json.Unmarshal(raw, &ep); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func startEdgeProc(t *testing.T, data, venue, cloud, creds string) *proc {
 // startEdgeProcArgs is startEdgeProc with more flags.
 func startEdgeProcArgs(t *testing.T, data, venue, cloud, creds string, extra ...string) *proc {
 	t.Helper()
-	_ = os.Remove(filepath.Join(data, EndpointsFile))
+	_ = os.Remove(filepath.Join(data, client.EndpointsFile))
 	args := append([]string{"edge", "--venue", venue, "--cloud", cloud, "--creds", creds,
 		"--data", data, "--http", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(stadionBinary(t), args...)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key as
@@ -54,8 +56,8 @@ func TestEdgeLinksOverTLS(t *testing.T) {
 	cert, key := writeCert(t, dir)
 	p := startProc(t, dir+"/cloud", "--config", "testdata/gate/stadion.yaml", "--leaf", "127.0.0.1:0",
 		"--leaf-cert", cert, "--leaf-key", key)
-	raw, _ := os.ReadFile(filepath.Join(dir, "cloud", EndpointsFile))
-	var ep Endpoints
+	raw, _ := os.ReadFile(filepath.Join(dir, "cloud", client.EndpointsFile))
+	var ep client.Endpoints
 	_ = json.Unmarshal(raw, &ep)
 	u, err := url.Parse(ep.Leaf)
 	if err != nil || u.Scheme != "tls" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"io"
 	"text/tabwriter"
 
@@ -47,11 +48,11 @@ stadion health --min-grade B   # exit 1 when worse than B`,
 				path += "?fresh=1"
 			}
 			var rep ops.Report
-			if err := r.do(ctx, "GET", path, "", nil, nil, &rep); err != nil {
+			if err := r.Do(ctx, "GET", path, "", nil, nil, &rep); err != nil {
 				return err
 			}
 			if rf.json {
-				err = printJSON(env.Stdout, rep)
+				err = cmdio.PrintJSON(env.Stdout, rep)
 			} else {
 				printHealth(env.Stdout, rep)
 			}

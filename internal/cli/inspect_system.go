@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"io"
 	"os"
 	"text/tabwriter"
@@ -60,11 +61,11 @@ stadion inspect system --list`,
 				var out struct {
 					Inspections []string `json:"inspections"`
 				}
-				if err := r.do(ctx, "GET", "/v1/inspections", "", nil, nil, &out); err != nil {
+				if err := r.Do(ctx, "GET", "/v1/inspections", "", nil, nil, &out); err != nil {
 					return err
 				}
 				if rf.json {
-					return printJSON(env.Stdout, out)
+					return cmdio.PrintJSON(env.Stdout, out)
 				}
 				for _, id := range out.Inspections {
 					fmt.Fprintln(env.Stdout, id)
@@ -73,9 +74,9 @@ stadion inspect system --list`,
 			}
 			var rep ops.Inspection
 			if *show != "" {
-				err = r.do(ctx, "GET", "/v1/inspections/"+*show, "", nil, nil, &rep)
+				err = r.Do(ctx, "GET", "/v1/inspections/"+*show, "", nil, nil, &rep)
 			} else {
-				err = r.do(ctx, "POST", "/v1/inspections", "", nil, nil, &rep)
+				err = r.Do(ctx, "POST", "/v1/inspections", "", nil, nil, &rep)
 			}
 			if err != nil {
 				return err
@@ -90,7 +91,7 @@ stadion inspect system --list`,
 				}
 			}
 			if rf.json {
-				err = printJSON(env.Stdout, rep)
+				err = cmdio.PrintJSON(env.Stdout, rep)
 			} else {
 				printInspection(env.Stdout, rep, *htmlOut)
 			}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var keysCmd = &command{
@@ -39,11 +41,11 @@ var keysCreateCmd = &command{
 				Key string `json:"key"`
 				ID  string `json:"id"`
 			}
-			if err := r.do(ctx, "POST", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "POST", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			fmt.Fprintln(env.Stdout, out.Key)
 			return nil
@@ -74,11 +76,11 @@ var keysListCmd = &command{
 					Created time.Time `json:"created"`
 				} `json:"keys"`
 			}
-			if err := r.do(ctx, "GET", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tCLIENT\tCREATED")
@@ -107,7 +109,7 @@ var keysRevokeCmd = &command{
 				return err
 			}
 			path := "/v1/clients/" + url.PathEscape(args[0]) + "/keys/" + url.PathEscape(args[1])
-			if err := r.do(ctx, "DELETE", path, "", nil, nil, nil); err != nil {
+			if err := r.Do(ctx, "DELETE", path, "", nil, nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stderr, "revoked key %s of %s\n", args[1], args[0])

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var liveCmd = &command{
@@ -48,7 +50,7 @@ mosquitto_pub -p 1883 -t live/curling/post -u u1 -P "$(stadion live token u1 'Li
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			fmt.Fprintln(env.Stdout, out.Token)
 			return nil
@@ -79,7 +81,7 @@ stadion live token u1 "Li Wei"   # a token issued afterwards works again`,
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			fmt.Fprintf(env.Stdout, "revoked viewer %s at %s: tokens issued until then are refused (kept until %s, when they have all expired)\n",
 				out.User, out.RevokedAt, out.Until)
@@ -113,7 +115,7 @@ var liveStatsCmd = &command{
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, st)
+				return cmdio.PrintJSON(env.Stdout, st)
 			}
 			state := st.State.State
 			if st.State.Slow != "" {
@@ -155,7 +157,7 @@ var liveStateCmd = &command{
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			fmt.Fprintf(env.Stdout, "room %s is now %s\n", args[0], strings.Join(args[1:], " "))
 			return nil
@@ -197,7 +199,7 @@ func liveCall(ctx context.Context, env Env, rf remoteFlags, method, path string,
 	if body != nil {
 		ct = "application/json"
 	}
-	return r.do(ctx, method, path, ct, body, nil, out)
+	return r.Do(ctx, method, path, ct, body, nil, out)
 }
 
 func firstOr(args []string, def string) string {

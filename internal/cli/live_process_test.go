@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,22 +14,12 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/stadion-dev/stadion/internal/proctest"
 )
 
-// needTool finds a program the test needs; CI (STADION_CI=1) installs
-// every one, elsewhere the test is skipped with what to install.
-func needTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("STADION_CI") != "" {
-		t.Fatalf("%s is missing: .ci/run installs the Debian package %s", name, pkg)
-	}
-	t.Skipf("%s not installed (apt-get install %s)", name, pkg)
-	return ""
-}
+// needTool finds a program the test needs (see proctest.NeedTool).
+func needTool(t *testing.T, name, pkg string) string { return proctest.NeedTool(t, name, pkg) }
 
 // viewerToken mints a token through a running stadion.
 func (p *proc) viewerToken(user string) string {

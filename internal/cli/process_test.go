@@ -15,36 +15,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/proctest"
 )
 
 // The tests in this file run the real stadion binary as a child process.
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
 // stadionBinary builds cmd/stadion once per test run.
-func stadionBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "stadion-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "stadion")
-		out, err := exec.Command("go", "build", "-o", buildPath, "../../cmd/stadion").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
+func stadionBinary(t *testing.T) string { return proctest.Binary(t) }
 
 // proc is a running `stadion up`.
 type proc struct {
@@ -81,7 +60,7 @@ func startProc(t *testing.T, data string, flags ...string) *proc {
 // ready (cluster nodes wait for each other).
 func launchProc(t *testing.T, data string, flags ...string) *proc {
 	t.Helper()
-	_ = os.Remove(filepath.Join(data, EndpointsFile))
+	_ = os.Remove(filepath.Join(data, client.EndpointsFile))
 	args := append([]string{"up", "--data", data, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, flags...)
 	cmd := exec.Command(stadionBinary(t), args...)
 	p := &proc{t: t, cmd: cmd, data: data, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
@@ -112,8 +91,8 @@ func (p *proc) waitReady() {
 	}
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
-		if raw, err := os.ReadFile(filepath.Join(p.data, EndpointsFile)); err == nil {
-			var ep Endpoints
+		if raw, err := os.ReadFile(filepath.Join(p.data, client.EndpointsFile)); err == nil {
+			var ep client.Endpoints
 			if json.Unmarshal(raw, &ep) == nil && ep.PID == p.cmd.Process.Pid {
 				p.http, p.mqtt = ep.HTTP, ep.MQTT
 				if resp, err := http.Get(p.http + "/readyz"); err == nil {

@@ -48,7 +48,7 @@ stadion publish personnel -f registrations.json --token $OMS_KEY`,
 				hdr.Set("Idempotency-Key", *idem)
 			}
 			var out json.RawMessage
-			if err := r.do(ctx, "POST", "/v1/topics/"+args[0]+"/events", ct, body, hdr, &out); err != nil {
+			if err := r.Do(ctx, "POST", "/v1/topics/"+args[0]+"/events", ct, body, hdr, &out); err != nil {
 				return err
 			}
 			return printReceipts(env.Stdout, out, rf.json)

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/url"
 	"strconv"
 	"text/tabwriter"
-	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var sinksCmd = &command{
@@ -39,16 +40,16 @@ stadion sinks redrive arrivals-db 12 13`,
 	},
 }
 
-func sinksRun(ctx context.Context, env Env, r *remote, asJSON bool, args []string) error {
+func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 	if len(args) == 0 {
 		return sinksList(ctx, env, r, asJSON)
 	}
 	if len(args) == 1 {
 		var st json.RawMessage
-		if err := r.do(ctx, "GET", sinkPath(args[0], ""), "", nil, nil, &st); err != nil {
+		if err := r.Do(ctx, "GET", client.SinkPath(args[0], ""), "", nil, nil, &st); err != nil {
 			return err
 		}
-		return printJSON(env.Stdout, st)
+		return cmdio.PrintJSON(env.Stdout, st)
 	}
 	action, name, rest := args[0], args[1], args[2:]
 	var out json.RawMessage
@@ -57,15 +58,15 @@ func sinksRun(ctx context.Context, env Env, r *remote, asJSON bool, args []strin
 		if len(rest) > 0 {
 			return usageErr("%s takes one NAME", action)
 		}
-		err := r.do(ctx, "POST", sinkPath(name, "/"+action), "", nil, nil, &out)
+		err := r.Do(ctx, "POST", client.SinkPath(name, "/"+action), "", nil, nil, &out)
 		if err != nil || asJSON {
-			return errOr(err, printJSON(env.Stdout, out))
+			return errOr(err, cmdio.PrintJSON(env.Stdout, out))
 		}
 		fmt.Fprintf(env.Stdout, "%s: %sd\n", name, action)
 		return nil
 	case "dead-letters":
-		err := r.do(ctx, "GET", sinkPath(name, "/dead-letters?limit=1000"), "", nil, nil, &out)
-		return errOr(err, printJSON(env.Stdout, out))
+		err := r.Do(ctx, "GET", client.SinkPath(name, "/dead-letters?limit=1000"), "", nil, nil, &out)
+		return errOr(err, cmdio.PrintJSON(env.Stdout, out))
 	case "redrive", "drop":
 		body, err := sinkIDsBody(rest)
 		if err != nil {
@@ -75,13 +76,11 @@ func sinksRun(ctx context.Context, env Env, r *remote, asJSON bool, args []strin
 		if action == "drop" {
 			method, path = "DELETE", "/dead-letters"
 		}
-		err = r.do(ctx, method, sinkPath(name, path), "application/json", body, nil, &out)
-		return errOr(err, printJSON(env.Stdout, out))
+		err = r.Do(ctx, method, client.SinkPath(name, path), "application/json", body, nil, &out)
+		return errOr(err, cmdio.PrintJSON(env.Stdout, out))
 	}
 	return usageErr("unknown sinks action %q (want pause, resume, dead-letters, redrive or drop)", action)
 }
-
-func sinkPath(name, suffix string) string { return "/v1/sinks/" + url.PathEscape(name) + suffix }
 
 func errOr(err, next error) error {
 	if err != nil {
@@ -102,29 +101,15 @@ func sinkIDsBody(args []string) ([]byte, error) {
 	return json.Marshal(map[string][]uint64{"ids": ids})
 }
 
-type sinkRow struct {
-	Name        string     `json:"name"`
-	Topic       string     `json:"topic"`
-	Database    string     `json:"database"`
-	Table       string     `json:"table"`
-	State       string     `json:"state"`
-	RowsPerSec  float64    `json:"rows_per_sec"`
-	Lag         uint64     `json:"lag"`
-	RowsWritten uint64     `json:"rows_written"`
-	LastError   string     `json:"last_error"`
-	LastErrorAt *time.Time `json:"last_error_at"`
-	DeadLetters uint64     `json:"dead_letters"`
-}
-
-func sinksList(ctx context.Context, env Env, r *remote, asJSON bool) error {
+func sinksList(ctx context.Context, env Env, r *client.Client, asJSON bool) error {
 	var list struct {
-		Sinks []sinkRow `json:"sinks"`
+		Sinks []client.SinkRow `json:"sinks"`
 	}
-	if err := r.do(ctx, "GET", "/v1/sinks", "", nil, nil, &list); err != nil {
+	if err := r.Do(ctx, "GET", "/v1/sinks", "", nil, nil, &list); err != nil {
 		return err
 	}
 	if asJSON {
-		return printJSON(env.Stdout, list)
+		return cmdio.PrintJSON(env.Stdout, list)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SINK\tTOPIC\tTABLE\tSTATE\tROWS/S\tLAG\tROWS\tDEAD\tLAST ERROR")

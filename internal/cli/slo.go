@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"strings"
 	"text/tabwriter"
 
@@ -36,11 +37,11 @@ stadion slo --json`,
 			var out struct {
 				SLOs []ops.SLOStatus `json:"slos"`
 			}
-			if err := r.do(ctx, "GET", "/v1/slos", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/slos", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			return printSLOs(env, out.SLOs)
 		}
@@ -97,11 +98,11 @@ stadion alerts --json`,
 			var out struct {
 				Alerts []ops.AlertState `json:"alerts"`
 			}
-			if err := r.do(ctx, "GET", "/v1/alerts", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/alerts", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			if len(out.Alerts) == 0 {
 				fmt.Fprintln(env.Stdout, "no alerts firing or resolved in the last day")
@@ -146,11 +147,11 @@ stadion anomalies --json`,
 				Site    string             `json:"site"`
 				Classes []ops.AnomalyClass `json:"classes"`
 			}
-			if err := r.do(ctx, "GET", "/v1/anomalies", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/anomalies", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "\tCOMPONENT\tLEVEL\tCOUNT\tLAST MIN\tFIRST SEEN\tLAST SEEN\tTEMPLATE")

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 var tailCmd = &command{
@@ -54,7 +56,7 @@ stadion tail personnel --after-seq 0 --json | jq .data.accreditationId`,
 }
 
 type tailer struct {
-	r     *remote
+	r     *client.Client
 	topic string
 	out   io.Writer
 	json  bool
@@ -73,7 +75,7 @@ func (t *tailer) start(ctx context.Context, since string, after int64, last int)
 	var info struct {
 		LastSeq uint64 `json:"last_seq"`
 	}
-	if err := t.r.do(ctx, "GET", "/v1/topics/"+url.PathEscape(t.topic), "", nil, nil, &info); err != nil {
+	if err := t.r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(t.topic), "", nil, nil, &info); err != nil {
 		return 0, err
 	}
 	return info.LastSeq - min(info.LastSeq, uint64(last)), nil
@@ -89,7 +91,7 @@ func (t *tailer) replay(ctx context.Context, after uint64, since string) (uint64
 			q.Set("after_seq", strconv.FormatUint(after, 10))
 		}
 		var page eventsPage
-		if err := t.r.do(ctx, "GET", "/v1/topics/"+url.PathEscape(t.topic)+"/events?"+q.Encode(), "", nil, nil, &page); err != nil {
+		if err := t.r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(t.topic)+"/events?"+q.Encode(), "", nil, nil, &page); err != nil {
 			return after, err
 		}
 		for _, ev := range page.Events {
@@ -111,7 +113,7 @@ func (t *tailer) follow(ctx context.Context, after uint64) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if _, ok := err.(*apiError); ok {
+		if _, ok := err.(*client.APIError); ok {
 			return err
 		}
 		select {
@@ -124,7 +126,7 @@ func (t *tailer) follow(ctx context.Context, after uint64) error {
 
 func (t *tailer) stream(ctx context.Context, after uint64) (uint64, error) {
 	hdr := http.Header{"Accept": {"text/event-stream"}, "Last-Event-ID": {strconv.FormatUint(after, 10)}}
-	resp, err := t.r.send(ctx, "GET", "/v1/topics/"+url.PathEscape(t.topic)+"/stream", "", nil, hdr)
+	resp, err := t.r.Send(ctx, "GET", "/v1/topics/"+url.PathEscape(t.topic)+"/stream", "", nil, hdr)
 	if err != nil {
 		return after, err
 	}

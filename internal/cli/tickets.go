@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -24,9 +25,6 @@ stadion tickets revoke 6f1c0b6e2d8a4f5e9a7b3c21
 stadion tickets show 6f1c0b6e2d8a4f5e9a7b3c21`,
 	sub: []*command{ticketsIssueCmd, ticketsRevokeCmd, ticketsShowCmd},
 }
-
-// issueChunk is how many tickets one request issues.
-const issueChunk = 500
 
 var ticketsIssueCmd = &command{
 	name:  "issue",
@@ -63,7 +61,7 @@ bar on stderr.`,
 			if err != nil {
 				return err
 			}
-			return issueAll(ctx, env, r, reqs)
+			return r.IssueTickets(ctx, env.Stdout, env.Stderr, reqs)
 		}
 	},
 }
@@ -117,34 +115,6 @@ func readTicketFile(env Env, file string) ([]gate.TicketRequest, error) {
 	return reqs, sc.Err()
 }
 
-func issueAll(ctx context.Context, env Env, r *remote, reqs []gate.TicketRequest) error {
-	var bar *progress
-	if len(reqs) > issueChunk {
-		bar = newProgress(env.Stderr, "issuing", len(reqs))
-		defer bar.done()
-	}
-	enc := json.NewEncoder(env.Stdout)
-	for i := 0; i < len(reqs); i += issueChunk {
-		chunk := reqs[i:min(i+issueChunk, len(reqs))]
-		body, _ := json.Marshal(map[string]any{"tickets": chunk})
-		var out struct {
-			Tickets []gate.Issued `json:"tickets"`
-		}
-		if err := r.do(ctx, "POST", "/v1/tickets", "application/json", body, nil, &out); err != nil {
-			return fmt.Errorf("after %d of %d tickets: %w", i, len(reqs), err)
-		}
-		for _, t := range out.Tickets {
-			if err := enc.Encode(t); err != nil {
-				return err
-			}
-		}
-		if bar != nil {
-			bar.set(i + len(chunk))
-		}
-	}
-	return nil
-}
-
 var ticketsRevokeCmd = &command{
 	name:    "revoke",
 	short:   "revoke a ticket; every edge of its venue rejects it once the revocation arrives",
@@ -182,11 +152,11 @@ func ticketCall(ctx context.Context, env Env, rf remoteFlags, args []string, met
 		return err
 	}
 	var rec gate.TicketRecord
-	if err := r.do(ctx, method, "/v1/tickets/"+url.PathEscape(args[0])+suffix, "", nil, nil, &rec); err != nil {
+	if err := r.Do(ctx, method, "/v1/tickets/"+url.PathEscape(args[0])+suffix, "", nil, nil, &rec); err != nil {
 		return err
 	}
 	if rf.json {
-		return printJSON(env.Stdout, rec)
+		return cmdio.PrintJSON(env.Stdout, rec)
 	}
 	fmt.Fprintf(env.Stdout, "ticket   %s\nvenue    %s\nsession  %s\nvalid    %s .. %s\nzone     %s\nseat     %s\nholder   %s\nkey      %d\nissued   %s\n",
 		rec.ID, rec.Venue, rec.Session, shortTime(rec.ValidFrom), shortTime(rec.ValidUntil), rec.Zone, rec.Seat, rec.Holder, rec.KeyID, shortTime(rec.Issued))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 var topicsCmd = &command{
@@ -30,19 +32,19 @@ stadion topics personnel --json`,
 			}
 			if len(args) == 1 {
 				var info json.RawMessage
-				if err := r.do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil {
+				if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil {
 					return err
 				}
-				return printJSON(env.Stdout, info)
+				return cmdio.PrintJSON(env.Stdout, info)
 			}
 			var list struct {
 				Topics []topicRow `json:"topics"`
 			}
-			if err := r.do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, list)
+				return cmdio.PrintJSON(env.Stdout, list)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TOPIC\tKIND\tKEY\tEVENTS\tBYTES\tLAST SEQ\tLAST EVENT\tPUBLISHERS\tSUBSCRIBERS")

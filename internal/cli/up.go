@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/ops"
+	"github.com/stadion-dev/stadion/internal/server"
 )
 
 // defaultDataDir is where a server keeps its state and CLI commands look
@@ -73,7 +74,7 @@ stadion up --data ./n1 --node n1 --replicas 3 --cluster 127.0.0.1:6222 --routes 
 stadion up --data ./n2 --node n2 --replicas 3 --cluster 127.0.0.1:6223 --routes $R --http :8082 --nats :4222 --mqtt :1882
 stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes $R --http :8083 --nats :4223 --mqtt :1883`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		o := ServerOptions{}
+		o := server.ServerOptions{}
 		fs.StringVar(&o.DataDir, "data", defaultDataDir, "state directory (engine store, admin key)")
 		fs.StringVar(&o.ConfigPath, "config", "", "configuration file (default: the bundled Games example)")
 		fs.StringVar(&o.HTTPAddr, "http", defaultHTTPAddr, "HTTP API listen address (:8080 for every interface)")
@@ -84,7 +85,7 @@ stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes 
 		fs.StringVar(&o.MQTTAddr, "mqtt", defaultMQTTAddr, "MQTT 3.1.1 listen address for live comments (:1883 for every interface; empty: MQTT over WebSocket at /mqtt only)")
 		fs.StringVar(&o.NATSURL, "nats-url", "", "use this external NATS cluster instead of the embedded engine")
 		fs.StringVar(&o.NATSCreds, "nats-creds", "", "credentials file for --nats-url")
-		o.Cluster.register(fs)
+		o.Cluster.Register(fs)
 		logFormat := fs.String("log-format", "text", "log format: text or json")
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 		drain := fs.Duration("drain", 15*time.Second, "how long the first signal waits for in-flight requests")
@@ -100,7 +101,7 @@ stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes 
 			}
 			o.Logger = log
 			if *pprofAddr != "" {
-				stop, err := servePprof(*pprofAddr, log)
+				stop, err := server.ServePprof(*pprofAddr, log)
 				if err != nil {
 					return usageErr("%v", err)
 				}
@@ -128,14 +129,14 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
-func runUp(ctx context.Context, env Env, o ServerOptions, drain time.Duration, signals bool) error {
+func runUp(ctx context.Context, env Env, o server.ServerOptions, drain time.Duration, signals bool) error {
 	start := time.Now()
 	if signals {
 		var stop context.CancelFunc
 		ctx, stop = signalContext(ctx, o.Logger)
 		defer stop()
 	}
-	srv, err := StartServer(ctx, o)
+	srv, err := server.StartServer(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -182,7 +183,7 @@ func signalContext(parent context.Context, log *slog.Logger) (context.Context, c
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
-func printBanner(w io.Writer, o ServerOptions, s *Server, took time.Duration) {
+func printBanner(w io.Writer, o server.ServerOptions, s *server.Server, took time.Duration) {
 	cfgName := "bundled Games example (examples/games/stadion.yaml)"
 	if o.ConfigPath != "" {
 		cfgName = o.ConfigPath
@@ -201,7 +202,7 @@ func printBanner(w io.Writer, o ServerOptions, s *Server, took time.Duration) {
 	if s.Config.Live.Enabled() {
 		fmt.Fprintf(w, "  live       mqtt://%s   and   %s/mqtt (MQTT over WebSocket)\n", orNone(s.MQTTAddr), strings.Replace(s.HTTPURL, "http", "ws", 1))
 	}
-	fmt.Fprintf(w, "  listening  %s\n", describeListeners(s.Listeners, "--http :8080 and the like open every interface"))
+	fmt.Fprintf(w, "  listening  %s\n", server.DescribeListeners(s.Listeners, "--http :8080 and the like open every interface"))
 	fmt.Fprintf(w, "  admin key  %s\n", s.AdminKeyPath)
 	fmt.Fprintf(w, "  config     %s (%d topics, %d clients)\n", cfgName, len(s.Config.Topics), len(s.Config.Clients))
 	data := ""

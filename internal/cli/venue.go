@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -38,11 +40,11 @@ var venueListCmd = &command{
 			var out struct {
 				Venues []gate.VenueStatus `json:"venues"`
 			}
-			if err := r.do(ctx, "GET", "/v1/venues", "", nil, nil, &out); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/venues", "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
-				return printJSON(env.Stdout, out)
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VENUE\tLINK\tLAST CONTACT\tCONFIG (APPLIED)\tADMITTED\tREJECTED\tBACKLOG")
@@ -76,11 +78,11 @@ var venueCredsCmd = &command{
 				return err
 			}
 			var cr gate.Credentials
-			if err := r.do(ctx, "POST", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, &cr); err != nil {
+			if err := r.Do(ctx, "POST", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, &cr); err != nil {
 				return err
 			}
 			fmt.Fprintln(env.Stderr, "store this file with mode 0600; it is shown once and replaces the venue's previous credentials")
-			return printJSON(env.Stdout, cr)
+			return cmdio.PrintJSON(env.Stdout, cr)
 		}
 	},
 }
@@ -101,7 +103,7 @@ var venueRevokeCmd = &command{
 			if err != nil {
 				return err
 			}
-			if err := r.do(ctx, "DELETE", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, nil); err != nil {
+			if err := r.Do(ctx, "DELETE", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stderr, "credentials of %s revoked; issue new ones with: stadion venue credentials %s\n", args[0], args[0])
@@ -127,19 +129,19 @@ var venueStatusCmd = &command{
 				return err
 			}
 			var view gate.VenueStatus
-			if err := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0]), "", nil, nil, &view); err != nil {
+			if err := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0]), "", nil, nil, &view); err != nil {
 				return err
 			}
 			var edge json.RawMessage
-			edgeErr := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
+			edgeErr := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
 			if rf.json {
-				return printJSON(env.Stdout, map[string]any{"cloud": view, "edge": edge})
+				return cmdio.PrintJSON(env.Stdout, map[string]any{"cloud": view, "edge": edge})
 			}
-			printJSON(env.Stdout, map[string]any{"cloud": view})
+			cmdio.PrintJSON(env.Stdout, map[string]any{"cloud": view})
 			if edgeErr != nil {
 				return fmt.Errorf("edge: %w", edgeErr)
 			}
-			return printJSON(env.Stdout, map[string]any{"edge": edge})
+			return cmdio.PrintJSON(env.Stdout, map[string]any{"edge": edge})
 		}
 	},
 }
@@ -168,12 +170,12 @@ stadion venue logs bird-nest --follow`,
 	},
 }
 
-func followLogs(ctx context.Context, env Env, r *remote, venue string, since time.Duration, follow, asJSON bool) error {
+func followLogs(ctx context.Context, env Env, r *client.Client, venue string, since time.Duration, follow, asJSON bool) error {
 	var after uint64
 	for {
 		q := url.Values{"since": {since.String()}, "after": {fmt.Sprint(after)}}
 		var ans gate.LogsAnswer
-		if err := r.do(ctx, "GET", "/v1/venues/"+url.PathEscape(venue)+"/logs?"+q.Encode(), "", nil, nil, &ans); err != nil {
+		if err := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(venue)+"/logs?"+q.Encode(), "", nil, nil, &ans); err != nil {
 			if !follow {
 				return err
 			}

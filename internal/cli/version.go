@@ -5,10 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"runtime/debug"
-)
 
-// Version is set at build time (-ldflags "-X .../cli.Version=v0.1.0").
-var Version = "dev"
+	"github.com/stadion-dev/stadion/internal/cmdio"
+)
 
 var versionCmd = &command{
 	name:    "version",
@@ -16,7 +15,7 @@ var versionCmd = &command{
 	example: `stadion version`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		return func(ctx context.Context, env Env, args []string) error {
-			v := Version
+			v := cmdio.Version
 			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 				v = bi.Main.Version
 			}

@@ -31,8 +31,9 @@
 // SQLite goes through modernc.org/sqlite (pure Go: one static binary, no
 // cgo) and PostgreSQL through pgx's pool; see SQLite and Postgres.
 //
-// delivery is a capability: internal/cli wires it; it imports exchange
-// (stream names), api and config.
+// delivery is a capability: internal/server wires it and the sink
+// benchmark reads its types; it imports exchange (stream names), api and
+// config.
 package delivery
 
 import (

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // StateBucket is the KV bucket holding each sink's shared state.
@@ -41,19 +43,13 @@ func (s *Service) followState(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("delivery: watching %s: %w", StateBucket, err)
 	}
-	for e := range w.Updates() { // the current values, then nil
-		if e == nil {
-			break
-		}
-		s.applyState(e)
+	done, err := loop.Follow(ctx, w, func(e jetstream.KeyValueEntry, _ bool) { s.applyState(e) })
+	if err != nil {
+		return fmt.Errorf("delivery: watching %s: %w", StateBucket, err)
 	}
 	s.wg.Go(func() {
-		defer w.Stop()
-		for e := range w.Updates() {
-			if e != nil {
-				s.applyState(e)
-			}
-		}
+		<-done
+		_ = w.Stop()
 	})
 	return nil
 }

@@ -4,8 +4,8 @@
 // connection and one JetStream context, and keeps the embedded server's
 // client port closed to anyone without a stadion key.
 //
-// Capabilities and the exchange import engine; engine imports only config
-// and api-level packages below it.
+// Capabilities and the exchange import engine; engine imports nothing of
+// stadion.
 package engine
 
 import (

@@ -25,7 +25,7 @@ import (
 )
 
 // The harness runs the exchange the way `stadion up` does (see
-// internal/cli/server.go): a real embedded engine on a free port, keys, the
+// internal/server/server.go): a real embedded engine on a free port, keys, the
 // admin key, the exchange and the same HTTP mux, served by httptest.
 
 // testConfig has a realtime topic with a schema and a key (laps), a sync
@@ -221,7 +221,7 @@ func newHarnessWith(t *testing.T, yamlText string) *harness {
 	return h
 }
 
-// serverHandler builds the handler the way internal/cli/server.go does.
+// serverHandler builds the handler the way internal/server/server.go does.
 func serverHandler(eng *engine.Engine, keys *api.Keys, cfg *config.Config, x *Exchange, reg *prometheus.Registry, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // pushGroup is the priority group of ordered push subscriptions' consumers:
@@ -77,7 +79,7 @@ func (p *pusher) run(ctx context.Context) {
 		}
 		if err := p.fetch(ctx, cons, free, opts); err != nil && ctx.Err() == nil {
 			p.x.log.Debug("push fetch", "subscription", p.s.Name, "error", err)
-			sleep(ctx, time.Second)
+			loop.Sleep(ctx, time.Second)
 		}
 	}
 }
@@ -222,7 +224,7 @@ func (p *pusher) deliverOrdered(ctx context.Context, f fetched) {
 		}
 		if attempt < uint64(p.s.Retry.MaxAttempts) {
 			p.x.sm.retries.WithLabelValues(p.s.Name).Inc()
-			sleep(ctx, p.s.Retry.delay(attempt))
+			loop.Sleep(ctx, p.s.Retry.delay(attempt))
 		}
 	}
 }
@@ -270,15 +272,6 @@ func (p *pusher) post(ctx context.Context, f fetched) error {
 		return fmt.Errorf("webhook answered %d", resp.StatusCode)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // quietCallErr says in stadion's words how a webhook call failed before an

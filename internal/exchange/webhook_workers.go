@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // pushers runs a pusher for every push subscription in this process,
@@ -33,7 +34,7 @@ func (ps *pushers) follow(ctx context.Context) {
 	for ctx.Err() == nil {
 		w, err := ps.x.subs.WatchAll(ctx)
 		if err != nil {
-			sleep(ctx, 5*time.Second)
+			loop.Sleep(ctx, 5*time.Second)
 			continue
 		}
 		for e := range w.Updates() {

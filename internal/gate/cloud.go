@@ -33,7 +33,7 @@ type Cloud struct {
 	eng *engine.Engine
 	js  jetstream.JetStream
 	nc  *nats.Conn
-	x   *exchange.Exchange
+	x   exchange.Publisher
 	log *slog.Logger
 	m   *cloudMetrics
 
@@ -48,7 +48,7 @@ type Cloud struct {
 }
 
 // NewCloud builds the cloud side for the configured venues.
-func NewCloud(cfg *config.Config, eng *engine.Engine, x *exchange.Exchange, reg prometheus.Registerer, log *slog.Logger) (*Cloud, error) {
+func NewCloud(cfg *config.Config, eng *engine.Engine, x exchange.Publisher, reg prometheus.Registerer, log *slog.Logger) (*Cloud, error) {
 	if eng.Domain() != CloudDomain {
 		return nil, fmt.Errorf("gate: the cloud engine must run in JetStream domain %q (got %q)", CloudDomain, eng.Domain())
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // Credentials is the file `POST /v1/venues/{venue}/credentials` returns
@@ -57,22 +58,14 @@ func openCredStore(ctx context.Context, js jetstream.JetStream, cfg *config.Conf
 	if err != nil {
 		return nil, err
 	}
-	for e := range w.Updates() {
-		if e == nil {
-			break
-		}
+	if _, err := loop.Follow(ctx, w, func(e jetstream.KeyValueEntry, initial bool) {
 		s.apply(e)
-	}
-	go func() {
-		for e := range w.Updates() {
-			if e != nil {
-				s.apply(e)
-				if f := s.changed.Load(); f != nil {
-					(*f)(e.Key())
-				}
-			}
+		if f := s.changed.Load(); f != nil && !initial {
+			(*f)(e.Key())
 		}
-	}()
+	}); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

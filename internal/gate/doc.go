@@ -13,6 +13,7 @@
 // per venue through compare-and-set appends to its own scan log, and
 // answers diagnostics over its outbound link.
 //
-// gate is imported by internal/cli only; it imports engine, exchange, api
-// and config.
+// gate is wired by internal/server, and its ticket types are read by the
+// API client, the command line and the gate benchmark; it imports engine,
+// exchange, api and config.
 package gate

@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // Store-and-forward of scans. The edge appends every decided group of
@@ -137,7 +139,7 @@ func (e *Edge) forward(ctx context.Context) {
 		}
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("forwarding to the cloud interrupted; retrying", "err", err)
-			sleepCtx(ctx, time.Second)
+			loop.Sleep(ctx, time.Second)
 		}
 	}
 }
@@ -148,7 +150,7 @@ const fwdWindow = 16
 func (e *Edge) forwardFrom(ctx context.Context, cons jetstream.Consumer) error {
 	for ctx.Err() == nil {
 		if !e.eng.LeafConnected() {
-			sleepCtx(ctx, 250*time.Millisecond)
+			loop.Sleep(ctx, 250*time.Millisecond)
 			continue
 		}
 		b, err := cons.Fetch(fwdWindow, jetstream.FetchMaxWait(time.Second))
@@ -160,7 +162,7 @@ func (e *Edge) forwardFrom(ctx context.Context, cons jetstream.Consumer) error {
 			msgs = append(msgs, msg)
 		}
 		if !e.sendAll(ctx, msgs) {
-			sleepCtx(ctx, 500*time.Millisecond)
+			loop.Sleep(ctx, 500*time.Millisecond)
 		}
 	}
 	return nil
@@ -280,11 +282,4 @@ func (a *answerMux) forget(token string) {
 	a.mu.Lock()
 	delete(a.waiting, token)
 	a.mu.Unlock()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }

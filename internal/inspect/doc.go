@@ -7,5 +7,6 @@
 // container security) and reports findings with a score and a grade.
 //
 // It is a capability package: it imports no other stadion package, and the
-// command line (internal/cli) imports it.
+// command line (internal/cli) and its benchmark (internal/bench/inspect)
+// import it.
 package inspect

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // The board: every process announces its rooms' counters each second on
@@ -124,7 +126,7 @@ func (rc *roomCounts) roll(now int64) {
 }
 
 // run announces this process's counters every second.
-func (b *board) run(ctx context.Context) { every(ctx, boardEvery, b.announce) }
+func (b *board) run(ctx context.Context) { loop.Every(ctx, boardEvery, b.announce) }
 
 func (b *board) announce() {
 	raw, _ := json.Marshal(b.snapshot())

@@ -13,8 +13,8 @@
 // or doubles nothing); every process with viewers of a room follows that
 // room's subject and fans the comments out to its connections.
 //
-// live imports mqtt, exchange's neighbours api and config, and the engine
-// client; nothing imports live but the CLI.
+// live imports mqtt, live/wordfilter, api, config and the engine; only
+// internal/server imports live.
 package live
 
 import (
@@ -33,6 +33,7 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/loop"
 	"github.com/stadion-dev/stadion/internal/mqtt"
 )
 
@@ -149,7 +150,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.fan.run(bg, s.run, s.deliver)
 	s.keys.OnRevoke(func(rec api.KeyRecord) { s.mqtt.Revoke(keyOwner(rec.ID)) })
-	s.run(func() { every(bg, time.Minute, s.revoked.prune) })
+	s.run(func() { loop.Every(bg, time.Minute, s.revoked.prune) })
 	s.run(func() { s.ingress.run(bg) })
 	s.run(func() { s.board.run(bg) })
 	s.run(func() { s.watchReload(bg) })

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 const moderatorsConsumer = "moderators"
@@ -58,7 +60,7 @@ func (s *Service) work(ctx context.Context, cons jetstream.Consumer) {
 		it, err := cons.Messages(jetstream.PullMaxMessages(workerPipeline))
 		if err != nil {
 			s.log.Warn("moderation worker cannot pull; retrying", "err", err)
-			sleep(ctx, time.Second)
+			loop.Sleep(ctx, time.Second)
 			continue
 		}
 		stop := context.AfterFunc(ctx, it.Stop)
@@ -71,15 +73,6 @@ func (s *Service) work(ctx context.Context, cons jetstream.Consumer) {
 		}
 		stop()
 		it.Stop()
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 

@@ -3,6 +3,8 @@ package live
 import (
 	"context"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // reloadEvery is how often the configuration is re-read for moderation
@@ -16,7 +18,7 @@ func (s *Service) watchReload(ctx context.Context) {
 	if s.opts.ReloadConfig == nil {
 		return
 	}
-	every(ctx, reloadEvery, s.reload)
+	loop.Every(ctx, reloadEvery, s.reload)
 }
 
 func (s *Service) reload() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stadion-dev/stadion/internal/loop"
 	"github.com/stadion-dev/stadion/internal/mqtt"
 )
 
@@ -38,7 +39,7 @@ func openRetained(kv jetstream.KeyValue, log *slog.Logger) (*retained, error) {
 		return nil, err
 	}
 	r.w = w
-	follow(w, r.apply)
+	_, _ = loop.Follow(context.Background(), w, func(e jetstream.KeyValueEntry, _ bool) { r.apply(e) })
 	return r, nil
 }
 

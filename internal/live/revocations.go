@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // revocationsBucket holds, per viewer-token user, the time of the user's
@@ -54,7 +56,7 @@ func (s *Service) openRevocations(ctx context.Context) error {
 		return fmt.Errorf("live: watch %s: %w", revocationsBucket, err)
 	}
 	r.w = w
-	follow(w, r.apply)
+	_, _ = loop.Follow(context.Background(), w, func(e jetstream.KeyValueEntry, _ bool) { r.apply(e) })
 	s.revoked = r
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // Room states.
@@ -65,7 +67,7 @@ func openRooms(kv jetstream.KeyValue, log *slog.Logger) (*roomStates, error) {
 		return nil, err
 	}
 	r.w = w
-	follow(w, func(e jetstream.KeyValueEntry) { r.apply(e, log) })
+	_, _ = loop.Follow(context.Background(), w, func(e jetstream.KeyValueEntry, _ bool) { r.apply(e, log) })
 	return r, nil
 }
 

@@ -1,0 +1,51 @@
+package exchange
+
+import (
+	"fmt"
+
+	"github.com/stadion-dev/stadion/internal/bench/rig"
+	"github.com/stadion-dev/stadion/internal/cmdio"
+)
+
+// exchangeChecks are the targets for one durability.
+func exchangeChecks(o exchangeOptions, m *exchangeMode) []rig.Check {
+	a, b, c, d, e, f := m.phase("a"), m.phase("b"), m.phase("c"), m.phase("d"), m.phase("e"), m.phase("f")
+	var ratioNote, rateNote string
+	if o.publishers != 64 {
+		ratioNote = "target set for 64 publishers"
+	}
+	if o.rate != 2000 {
+		rateNote = "target set for 2000/s"
+	}
+	if e.EventsPerSec < 0.95*o.rate {
+		rateNote = rig.Join(rateNote, fmt.Sprintf("only %s/s achieved", cmdio.Thousands(e.EventsPerSec)))
+	}
+	rateNote = rig.Join(rateNote, "raw JetStream (f): "+f.lat(f.Latency.P99))
+	return []rig.Check{
+		rig.NewCheck("b/a  HTTP single / raw publish", ratio(b, a), "", 0.5, false, rig.Join(ratioNote, errNote(a, b))),
+		rig.NewCheck("c/d  HTTP batch / raw async", ratio(c, d), "", 0.6, false, errNote(c, d)),
+		rig.NewCheck(fmt.Sprintf("p99 of (e) at %g/s offered", o.rate), e.Latency.P99, "ms", 10, true, rig.Join(rateNote, errNote(e))),
+		rig.NewCheck("idle RSS of stadion up", cmdio.MiB(m.IdleRSS), "MiB", 120, true, ""),
+		rig.NewCheck("cold start to /readyz 200", m.ColdStartMS/1000, "s", 2, true, ""),
+	}
+}
+
+func ratio(num, den phaseResult) float64 {
+	if den.EventsPerSec == 0 {
+		return 0
+	}
+	return num.EventsPerSec / den.EventsPerSec
+}
+
+// errNote mentions errors in the phases a check compares: their figures
+// count only the requests that succeeded.
+func errNote(ps ...phaseResult) string {
+	var n int64
+	for _, p := range ps {
+		n += p.Errors
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d failed requests", n)
+}

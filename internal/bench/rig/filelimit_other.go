@@ -1,0 +1,6 @@
+//go:build !linux
+
+package rig
+
+// RaiseFileLimit is Linux only.
+func RaiseFileLimit() {}

@@ -1,0 +1,30 @@
+package client
+
+import (
+	"net/url"
+	"time"
+)
+
+// CapturePath is the path of a capture job's resource, suffix appended.
+func CapturePath(job, suffix string) string {
+	return "/v1/capture/jobs/" + url.PathEscape(job) + suffix
+}
+
+// CaptureJobRow is one capture job as GET /v1/capture/jobs lists it.
+type CaptureJobRow struct {
+	Name   string `json:"name"`
+	Origin string `json:"origin"`
+	Spec   struct {
+		Source string `json:"source"`
+		Every  string `json:"every"`
+		Cron   string `json:"cron"`
+	} `json:"spec"`
+	Captures       uint64     `json:"captures"`
+	Failures       uint64     `json:"failures"`
+	LastSuccess    *time.Time `json:"last_success"`
+	LastError      string     `json:"last_error"`
+	LastErrorAt    *time.Time `json:"last_error_at"`
+	CapturesPerMin float64    `json:"captures_per_min"`
+	LatencyP50MS   float64    `json:"latency_p50_ms"`
+	LatencyP99MS   float64    `json:"latency_p99_ms"`
+}
