@@ -16,6 +16,7 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/mqtt"
 )
 
 // storeBatch publishes a batch of comments the way a moderation worker
@@ -190,7 +191,44 @@ func TestCommentsStreamUpgradedInPlace(t *testing.T) {
 		json.Unmarshal(raw, &hc)
 		ids = append(ids, hc.ID)
 	}
-	if want := append([]string{old.ID}, posted...); !slices.Equal(ids, want) {
+	want := append([]string{old.ID}, posted...)
+	if !slices.Equal(ids, want) {
 		t.Fatalf("history after the upgrade: %v, want %v", ids, want)
+	}
+
+	// A persistent session's journal reads the comments of both
+	// subjects, in stream order, on the room's topic; and Fetch (a
+	// redelivery) reads them back.
+	for _, filter := range []string{"live/curling/comments", "live/+/comments"} {
+		feed, err := hooks{h.s}.Follow([]mqtt.Filter{{Topic: filter, QoS: 1}}, mqtt.Position{})
+		if err != nil {
+			t.Fatalf("follow %s: %v", filter, err)
+		}
+		var journaled []string
+		for len(journaled) < len(want) {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			m, err := feed.Next(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("follow %s: %v after %v", filter, err, journaled)
+			}
+			if m.CaughtUp {
+				continue
+			}
+			if m.Topic != "live/curling/comments" {
+				t.Fatalf("journaled topic %q", m.Topic)
+			}
+			var jc Comment
+			json.Unmarshal(m.Payload, &jc)
+			journaled = append(journaled, jc.ID)
+			fm, ok, err := hooks{h.s}.Fetch(m.Pos)
+			if err != nil || !ok || fm.Topic != m.Topic || string(fm.Payload) != string(m.Payload) {
+				t.Fatalf("fetch %+v: %+v %v %v", m.Pos, fm, ok, err)
+			}
+		}
+		feed.Stop()
+		if !slices.Equal(journaled, want) {
+			t.Fatalf("journal %s after the upgrade: %v, want %v", filter, journaled, want)
+		}
 	}
 }
