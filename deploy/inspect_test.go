@@ -9,7 +9,7 @@ import (
 // The manifests we ship pass our own pre-event review: no memory finding
 // (the Go heap limit against the container's limit) and nothing critical.
 func TestOwnManifestsPassInspect(t *testing.T) {
-	inv, err := inspect.ReadPaths([]string{"."}, nil)
+	inv, err := inspect.ReadPaths([]string{"cloud", "edge"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,5 +6,5 @@ var benchCmd = &command{
 	long:  `Each benchmark measures stadion and a reference (the raw engine, a peer broker) in the same run on this machine and prints both figures and their ratio.`,
 	example: `stadion bench exchange
 stadion bench exchange --publishers 64 --duration 10s --json`,
-	sub: []*command{benchExchangeCmd, benchSinkCmd, benchLiveCmd, benchLiveClientCmd, benchLiveNATSCmd, benchGateCmd, benchCaptureCmd, benchAbuseCmd, benchInspectCmd},
+	sub: []*command{benchExchangeCmd, benchClusterCmd, benchSinkCmd, benchLiveCmd, benchLiveClientCmd, benchLiveNATSCmd, benchGateCmd, benchCaptureCmd, benchAbuseCmd, benchInspectCmd},
 }

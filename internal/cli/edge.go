@@ -42,7 +42,7 @@ curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		var o EdgeOptions
 		fs.StringVar(&o.Venue, "venue", "", "the venue this edge serves (as in the cloud's venues:)")
-		fs.StringVar(&o.CloudURL, "cloud", "", "the cloud's leafnode URL, nats://HOST:PORT or tls://HOST:PORT (default: the one in --creds)")
+		fs.StringVar(&o.CloudURL, "cloud", "", "the cloud's leafnode URL, nats://HOST:PORT or tls://HOST:PORT; a clustered cloud's nodes comma-separated, the link fails over between them (default: the one in --creds)")
 		fs.StringVar(&o.CredsPath, "creds", "", "the venue's credentials file")
 		fs.StringVar(&o.CloudCA, "cloud-ca", "", "CA certificate (PEM) to trust for a tls:// --cloud (default: the system roots)")
 		fs.StringVar(&o.DataDir, "data", "", "state directory (default ./stadion-edge-VENUE)")

@@ -55,8 +55,10 @@ type proc struct {
 	mqtt   string // the MQTT listener, when live comments are on
 	admin  string
 	stderr *bytes.Buffer
-	exited chan struct{} // closed when the process has exited
-	err    error         // its exit status, once exited is closed
+	// readyWait bounds waitReady (default 30s).
+	readyWait time.Duration
+	exited    chan struct{} // closed when the process has exited
+	err       error         // its exit status, once exited is closed
 }
 
 // startUp runs `stadion up` with the process tests' configuration; extra
@@ -70,6 +72,15 @@ func startUp(t *testing.T, data string, extra ...string) *proc {
 // until it is ready; the test's cleanup kills it.
 func startProc(t *testing.T, data string, flags ...string) *proc {
 	t.Helper()
+	p := launchProc(t, data, flags...)
+	p.waitReady()
+	return p
+}
+
+// launchProc runs `stadion up` like startProc without waiting for it to be
+// ready (cluster nodes wait for each other).
+func launchProc(t *testing.T, data string, flags ...string) *proc {
+	t.Helper()
 	_ = os.Remove(filepath.Join(data, EndpointsFile))
 	args := append([]string{"up", "--data", data, "--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, flags...)
 	cmd := exec.Command(stadionBinary(t), args...)
@@ -80,7 +91,6 @@ func startProc(t *testing.T, data string, flags ...string) *proc {
 	}
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.exited })
-	p.waitReady()
 	return p
 }
 
@@ -96,7 +106,11 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 }
 
 func (p *proc) waitReady() {
-	deadline := time.Now().Add(30 * time.Second)
+	wait := p.readyWait
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
+	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		if raw, err := os.ReadFile(filepath.Join(p.data, EndpointsFile)); err == nil {
 			var ep Endpoints
@@ -118,7 +132,7 @@ func (p *proc) waitReady() {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	p.t.Fatalf("stadion not ready in 30s\n%s", p.stderr)
+	p.t.Fatalf("stadion not ready in %s\n%s", wait, p.stderr)
 }
 
 func (p *proc) request(method, path, key, body string, out any) int {

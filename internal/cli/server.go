@@ -37,6 +37,7 @@ type ServerOptions struct {
 	MQTTAddr   string
 	NATSURL    string
 	NATSCreds  string
+	Cluster    ClusterFlags // up_cluster.go
 	Logger     *slog.Logger
 }
 
@@ -137,6 +138,9 @@ func StartServer(ctx context.Context, o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := o.Cluster.apply(cfg); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -163,15 +167,25 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	if err != nil {
 		return err
 	}
+	cluster, err := engineCluster(cfg)
+	if err != nil {
+		return err
+	}
 	eng, err := engine.Start(ctx, engine.Options{
 		LeafTLS: leafTLS,
 		URL:     o.NATSURL, Creds: o.NATSCreds, DataDir: o.DataDir,
 		ClientAddr: o.NATSAddr, LeafAddr: o.LeafAddr,
 		MaxMemory: int64(cfg.Engine.MaxMemory), MaxDisk: int64(cfg.Engine.MaxDisk),
 		SyncAlways: cfg.Durability == config.DurabilityAlways, Logger: o.Logger,
-		Domain: engineDomain(len(cfg.Venues)),
+		Domain:  engineDomain(len(cfg.Venues)),
+		Cluster: cluster, Name: engineNodeName(cfg),
+		Replication: engine.Replication{Replicas: cfg.Engine.Replicas, PlacementTags: cfg.Engine.PlacementTags},
 	})
 	if err != nil {
+		return err
+	}
+	s.eng = eng
+	if err := waitForPeers(ctx, eng, cfg, o.Cluster.PeerWait); err != nil {
 		return err
 	}
 	s.eng, s.NATSURL, s.LeafURL = eng, eng.ClientURL(), eng.LeafURL()
@@ -184,16 +198,19 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerClusterMetrics(reg, eng)
 	x, err := exchange.New(cfg, eng.Conn, eng.JS, keys, reg, o.Logger)
 	if err != nil {
 		return err
 	}
 	x.ServeNATS(eng)
-	d, err := delivery.New(cfg, eng.JS, reg, o.Logger, delivery.Options{DataDir: o.DataDir})
+	peers := &presence{js: eng.JS, log: o.Logger}
+	x.CountProcesses(peers)
+	d, err := delivery.New(cfg, eng.JS, reg, o.Logger, delivery.Options{DataDir: o.DataDir, Peers: peers})
 	if err != nil {
 		return err
 	}
-	for _, svc := range []service{x, d} {
+	for _, svc := range []service{peers, x, d} {
 		if err := svc.Start(ctx); err != nil {
 			return err
 		}
@@ -228,6 +245,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	o2.routes(mux, auth, env)
 	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
 	api.KeyRoutes(mux, keys, cfg, auth)
+	clusterRoutes(mux, eng, cfg, auth)
 	x.Routes(mux, auth)
 	d.Routes(mux, auth)
 	for _, c := range caps {

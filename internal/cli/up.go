@@ -49,12 +49,29 @@ interface). The banner shows the addresses actually bound. One process
 serves a data directory: a second one on the same --data refuses to start
 and names the first.
 
+A cluster is several stadion up processes, each with its own --data and
+ports: --cluster ADDR opens this node's route listener, --routes lists every
+node's (nats-route://host:port, this node's own may be listed), --node names
+the node (unique, stable across restarts) and --replicas 3 (engine.replicas;
+1, 3 or 5: 2 and 4 survive no more node losses than 1 and 3) copies every
+stream, KV bucket and object store to that many nodes, scaling existing ones
+up. Start-up waits up to --peer-wait for enough nodes and refuses, naming the
+nodes it sees, when there are fewer than engine.replicas. Every flag is also
+in the file: engine.cluster.{listen,routes,name,secret_file}, engine.node,
+engine.replicas, engine.placement_tags, engine.server_tags. Routes beyond
+loopback need --cluster-secret-file (the same file on every node).
+
 The first SIGINT/SIGTERM drains in-flight requests (up to --drain); a second
 one exits at once.`,
 	example: `stadion up
 stadion up --config ./stadion.yaml --data /var/lib/stadion --http :8080 --mqtt :1883   # open to the network
 stadion up --http 127.0.0.1:0 --nats 127.0.0.1:0 --mqtt 127.0.0.1:0   # any free ports
-stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion.creds`,
+stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion.creds
+# a three-node cluster on one machine (run each in its own terminal)
+R=nats-route://127.0.0.1:6222,nats-route://127.0.0.1:6223,nats-route://127.0.0.1:6224
+stadion up --data ./n1 --node n1 --replicas 3 --cluster 127.0.0.1:6222 --routes $R --http :8081 --nats :4221 --mqtt :1881
+stadion up --data ./n2 --node n2 --replicas 3 --cluster 127.0.0.1:6223 --routes $R --http :8082 --nats :4222 --mqtt :1882
+stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes $R --http :8083 --nats :4223 --mqtt :1883`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		o := ServerOptions{}
 		fs.StringVar(&o.DataDir, "data", defaultDataDir, "state directory (engine store, admin key)")
@@ -67,6 +84,7 @@ stadion up --nats-url nats://nats-1:4222,nats://nats-2:4222 --nats-creds stadion
 		fs.StringVar(&o.MQTTAddr, "mqtt", defaultMQTTAddr, "MQTT 3.1.1 listen address for live comments (:1883 for every interface; empty: MQTT over WebSocket at /mqtt only)")
 		fs.StringVar(&o.NATSURL, "nats-url", "", "use this external NATS cluster instead of the embedded engine")
 		fs.StringVar(&o.NATSCreds, "nats-creds", "", "credentials file for --nats-url")
+		o.Cluster.register(fs)
 		logFormat := fs.String("log-format", "text", "log format: text or json")
 		logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 		drain := fs.Duration("drain", 15*time.Second, "how long the first signal waits for in-flight requests")

@@ -59,10 +59,22 @@ type Config struct {
 	FS fs.FS `yaml:"-"`
 }
 
-// Engine sizes the embedded engine's JetStream storage.
+// Engine sizes the embedded engine's JetStream storage and says how it is
+// replicated and clustered (engine_cluster.go).
 type Engine struct {
 	MaxMemory Size `yaml:"max_memory"`
 	MaxDisk   Size `yaml:"max_disk"`
+	// Replicas is how many copies of every stream, KV bucket and object
+	// store stadion creates: 1, 3 or 5.
+	Replicas int `yaml:"replicas"`
+	// PlacementTags pin every stream, bucket and object store to engine
+	// nodes carrying all these tags (e.g. az:eu-west-1a).
+	PlacementTags []string `yaml:"placement_tags"`
+	// ServerTags are this node's own tags, matched by placement tags.
+	ServerTags []string `yaml:"server_tags"`
+	// Node names this engine node in the cluster (default: the hostname).
+	Node    string        `yaml:"node"`
+	Cluster EngineCluster `yaml:"cluster"`
 }
 
 // Exchange holds limits of the data exchange's HTTP API.
@@ -169,6 +181,7 @@ func (c *Config) setDefaults() {
 	if c.Engine.MaxDisk == 0 {
 		c.Engine.MaxDisk = 10 * GiB
 	}
+	c.setEngineDefaults()
 	if c.Exchange.MaxBody == 0 {
 		c.Exchange.MaxBody = 1 * MiB
 	}

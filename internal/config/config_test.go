@@ -255,3 +255,34 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+func TestEngineClusterSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"replicas 2", "engine: {replicas: 2}\n", "engine.replicas: must be 1, 3 or 5, not 2"},
+		{"replicas 4", "engine: {replicas: 4}\n", "engine.replicas: must be 1, 3 or 5, not 4"},
+		{"route scheme", "engine: {cluster: {listen: \"127.0.0.1:6222\", routes: [\"nats://a:6222\"]}}\n", "engine.cluster.routes[0]: \"nats://a:6222\": want nats-route://host:port"},
+		{"routes without listen", "engine: {cluster: {routes: [\"nats-route://a:6222\"]}}\n", "engine.cluster.routes: needs engine.cluster.listen"},
+		{"listen", "engine: {cluster: {listen: \"6222\"}}\n", "engine.cluster.listen: \"6222\": want host:port"},
+		{"node", "engine: {node: \"a.b\"}\n", "engine.node: must not contain"},
+		{"tag", "engine: {placement_tags: [\"\"]}\n", "engine.placement_tags[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), nil, ".")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	c, err := Parse([]byte("engine: {replicas: 3, placement_tags: [az:a], cluster: {listen: \"127.0.0.1:6222\", routes: [\"nats-route://127.0.0.1:6222\"]}}\n"), nil, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Engine.Replicas != 3 || c.Engine.Cluster.Name != DefaultClusterName || c.Engine.Node == "" || !c.Engine.Clustered() {
+		t.Fatalf("engine = %+v", c.Engine)
+	}
+	if c, _ := Parse(nil, nil, "."); c.Engine.Replicas != 1 || c.Engine.Clustered() {
+		t.Fatalf("defaults: %+v", c.Engine)
+	}
+}

@@ -17,6 +17,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fieldErr("durability", "must be %q or %q, not %q", DurabilityAlways, DurabilityFast, c.Durability))
 	}
+	errs = append(errs, c.validateEngine()...)
 	if c.Exchange.MaxBody < 1024 {
 		errs = append(errs, fieldErr("exchange.max_body", "must be at least 1KiB"))
 	}

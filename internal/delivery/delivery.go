@@ -21,8 +21,12 @@
 //     events in progress. A batch the database rejects for its content is
 //     split in halves until the rejected events stand alone; each is tried
 //     max_attempts times and then dead-lettered, and the rest flow on.
-//   - max_rate is a token bucket per sink and per process: with N replicas
-//     the database sees up to N times max_rate.
+//   - max_rate is for the whole deployment: each process's token bucket
+//     allows max_rate divided by the live stadion processes (Options.Peers,
+//     the engine's presence count), so N replicas draining a backlog
+//     together write about max_rate, never more once the count is current
+//     (a process that died is counted for up to 15 s, during which the
+//     others write less).
 //
 // SQLite goes through modernc.org/sqlite (pure Go: one static binary, no
 // cgo) and PostgreSQL through pgx's pool; see SQLite and Postgres.
@@ -56,6 +60,17 @@ type Options struct {
 	// before it redelivers (default 1m; sinks signal progress while they
 	// retry).
 	AckWait time.Duration
+	// Peers counts the stadion processes sharing the sinks (the engine's
+	// Presence); each takes 1/Count of a sink's max_rate. nil: this
+	// process alone.
+	Peers Peers
+}
+
+// Peers counts the processes that drain the same sinks. Count is at least
+// 1; OnChange's f runs on the counter's goroutine and must not block.
+type Peers interface {
+	Count() int
+	OnChange(f func(n int))
 }
 
 // Service runs every configured sink.
@@ -104,6 +119,21 @@ func newLimiter(sc *config.Sink) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(sc.MaxRate), max(sc.Batch.Size, int(math.Ceil(float64(sc.MaxRate)))))
 }
 
+// share gives each sink with a max_rate its part for n processes. The
+// burst never falls under a batch, which WaitN must be able to take.
+func (s *Service) share(n int) {
+	n = max(n, 1)
+	for _, sk := range s.sinks {
+		if sk.cfg.MaxRate <= 0 {
+			continue
+		}
+		part := float64(sk.cfg.MaxRate) / float64(n)
+		sk.limiter.SetLimit(rate.Limit(part))
+		sk.limiter.SetBurst(max(sk.cfg.Batch.Size, int(math.Ceil(part))))
+		sk.m.rateShare.Set(part)
+	}
+}
+
 // Start opens the databases, the dead-letter streams, the durable
 // consumers and the shared pause state, and starts draining.
 func (s *Service) Start(ctx context.Context) error {
@@ -119,6 +149,11 @@ func (s *Service) Start(ctx context.Context) error {
 		if err := s.connect(ctx, name, s.sinks[name]); err != nil {
 			return err
 		}
+	}
+	s.share(1)
+	if s.opts.Peers != nil {
+		s.share(s.opts.Peers.Count())
+		s.opts.Peers.OnChange(s.share)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel

@@ -6,7 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	rows, batches, retries, deadLetters *prometheus.CounterVec
 	duration                            *prometheus.HistogramVec
-	lag                                 *prometheus.GaugeVec
+	lag, rateShare                      *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,8 +26,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "stadion", Subsystem: "sink", Name: "lag",
 			Help: "Events of the topic not yet delivered to the sink, as of its last batch.",
 		}, []string{"sink"}),
+		rateShare: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "stadion", Subsystem: "sink", Name: "max_rate_share",
+			Help: "Rows per second this process may write to the sink: max_rate divided by the live stadion processes (absent without max_rate).",
+		}, []string{"sink"}),
 	}
-	reg.MustRegister(m.rows, m.batches, m.retries, m.deadLetters, m.duration, m.lag)
+	reg.MustRegister(m.rows, m.batches, m.retries, m.deadLetters, m.duration, m.lag, m.rateShare)
 	return m
 }
 
@@ -35,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 type sinkMetrics struct {
 	rows, batches, retries, deadLetters prometheus.Counter
 	duration                            prometheus.Observer
-	lag                                 prometheus.Gauge
+	lag, rateShare                      prometheus.Gauge
 }
 
 func (m *metrics) forSink(name string) sinkMetrics {
@@ -43,5 +47,6 @@ func (m *metrics) forSink(name string) sinkMetrics {
 		rows: m.rows.WithLabelValues(name), batches: m.batches.WithLabelValues(name),
 		retries: m.retries.WithLabelValues(name), deadLetters: m.deadLetters.WithLabelValues(name),
 		duration: m.duration.WithLabelValues(name), lag: m.lag.WithLabelValues(name),
+		rateShare: m.rateShare.WithLabelValues(name),
 	}
 }

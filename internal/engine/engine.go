@@ -58,6 +58,12 @@ type Options struct {
 	// Leaf, when set, makes the embedded engine dial out to a hub's
 	// leafnode port: the only connection a venue edge makes.
 	Leaf *LeafRemote
+	// Cluster, when set, makes the embedded engine a node of a JetStream
+	// cluster (cluster.go).
+	Cluster *ClusterOptions
+	// Replication applies to every stream, KV bucket and object store
+	// created through the engine's JetStream context (replicas.go).
+	Replication Replication
 }
 
 // LeafRemote is an outbound leafnode connection to a hub.
@@ -81,6 +87,7 @@ type Engine struct {
 	load clientLoad
 
 	domain string
+	repl   Replication
 }
 
 // ErrUnavailable means the engine cannot take requests right now.
@@ -91,7 +98,7 @@ func Start(ctx context.Context, o Options) (*Engine, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	e := &Engine{log: o.Logger.With("service", "engine")}
+	e := &Engine{log: o.Logger.With("service", "engine"), repl: o.Replication}
 	if o.URL != "" {
 		return e, e.connectExternal(o)
 	}
@@ -201,6 +208,9 @@ func serverOptions(o Options) (*server.Options, error) {
 	if err := addLeafRemote(sopts, o.Leaf); err != nil {
 		return nil, err
 	}
+	if err := addCluster(sopts, o.Cluster); err != nil {
+		return nil, err
+	}
 	// Scope the replies of cross-domain JetStream requests to the stream
 	// they concern, so leafnode permissions can be per venue.
 	sopts.FeatureFlags = map[string]bool{server.FeatureFlagJsAPIReplyFormatV2: true}
@@ -249,7 +259,7 @@ func (e *Engine) attach(nc *nats.Conn) error {
 		nc.Close()
 		return fmt.Errorf("engine: jetstream: %w", err)
 	}
-	e.Conn, e.JS = nc, js
+	e.Conn, e.JS = nc, &replicated{JetStream: js, r: e.repl, why: e.QuorumReason}
 	return nil
 }
 

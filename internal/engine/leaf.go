@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,23 +21,14 @@ func addLeafRemote(sopts *server.Options, r *LeafRemote) error {
 	if r == nil {
 		return nil
 	}
-	u, err := url.Parse(r.URL)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("--cloud %q: want nats://host:port (the cloud's --leaf port)", r.URL)
+	urls, secure, err := leafURLs(r)
+	if err != nil {
+		return err
 	}
-	secure := false
-	switch u.Scheme {
-	case "nats", "nats-leaf":
-		u.Scheme = "nats"
-	case "tls":
-		secure = true
-	default:
-		return fmt.Errorf("--cloud %q: scheme must be nats:// or tls:// (the cloud's --leaf port)", r.URL)
-	}
-	if r.User != "" {
-		u.User = url.UserPassword(r.User, r.Password)
-	}
-	remote := &server.RemoteLeafOpts{URLs: []*url.URL{u}, DialTimeout: 5 * time.Second}
+	// Several URLs are the nodes of a clustered cloud: the engine dials
+	// one and, when it is lost, the next, so the link (and the scans'
+	// store-and-forward) fails over between nodes.
+	remote := &server.RemoteLeafOpts{URLs: urls, DialTimeout: 5 * time.Second}
 	if secure {
 		remote.TLS, remote.TLSTimeout = true, 5
 		remote.TLSConfig = r.TLS
@@ -47,6 +39,39 @@ func addLeafRemote(sopts *server.Options, r *LeafRemote) error {
 	sopts.LeafNode.Remotes = append(sopts.LeafNode.Remotes, remote)
 	sopts.LeafNode.ReconnectInterval = leafReconnect
 	return nil
+}
+
+// leafURLs parses r.URL: one URL or several, comma-separated, all nats://
+// or all tls://.
+func leafURLs(r *LeafRemote) ([]*url.URL, bool, error) {
+	var urls []*url.URL
+	secure := false
+	for i, raw := range strings.Split(r.URL, ",") {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return nil, false, fmt.Errorf("--cloud %q: want nats://host:port (the cloud's --leaf port), several comma-separated for a cluster", raw)
+		}
+		tlsURL := false
+		switch u.Scheme {
+		case "nats", "nats-leaf":
+			u.Scheme = "nats"
+		case "tls":
+			tlsURL = true
+		default:
+			return nil, false, fmt.Errorf("--cloud %q: scheme must be nats:// or tls:// (the cloud's --leaf port)", raw)
+		}
+		if i == 0 {
+			secure = tlsURL
+		} else if tlsURL != secure {
+			return nil, false, fmt.Errorf("--cloud %q: mixes nats:// and tls:// URLs; every cloud node must be reached the same way", r.URL)
+		}
+		if r.User != "" {
+			u.User = url.UserPassword(r.User, r.Password)
+		}
+		urls = append(urls, u)
+	}
+	return urls, secure, nil
 }
 
 // LeafAuthorizer admits leafnode connections (venue edges) by the user and

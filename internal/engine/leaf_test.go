@@ -164,3 +164,58 @@ func TestCloseLeafsClosesOneUsersLinks(t *testing.T) {
 		t.Errorf("closed %d links of an unknown user", n)
 	}
 }
+
+// TestLeafRemoteFailsOverBetweenCloudURLs: an edge given several cloud
+// URLs links through whichever answers, and relinks to another when the
+// node it used stops.
+func TestLeafRemoteFailsOverBetweenCloudURLs(t *testing.T) {
+	var hubs []*Engine
+	for _, name := range []string{"hub-a", "hub-b"} {
+		h, _ := startEngine(t, Options{Name: name, LeafAddr: "127.0.0.1:0", Domain: "hub"})
+		h.SetAuthorizer(&fakeAuth{})
+		h.SetLeafAuthorizer(leafAuth{"a": "pw"})
+		hubs = append(hubs, h)
+	}
+	// A dead address first: the edge must move on to a live one.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "nats://" + ln.Addr().String()
+	ln.Close()
+	urls := dead + "," + hubs[0].LeafURL() + "," + hubs[1].LeafURL()
+	edge, _ := startEngine(t, Options{Name: "edge", Domain: "edge", Leaf: &LeafRemote{URL: urls, User: "a", Password: "pw"}})
+	if !linked(edge, 30*time.Second) {
+		t.Fatal("no link through the live cloud URLs")
+	}
+	var used, other *Engine
+	deadline := time.Now().Add(30 * time.Second)
+	for used == nil && time.Now().Before(deadline) {
+		for i, h := range hubs {
+			if h.srv.NumLeafNodes() > 0 {
+				used, other = h, hubs[1-i]
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if used == nil {
+		t.Fatal("no hub counts the edge's link")
+	}
+	used.srv.Shutdown()
+	deadline = time.Now().Add(30 * time.Second)
+	for other.srv.NumLeafNodes() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the edge did not relink to the other cloud node")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestLeafRemoteURLsMustAgreeOnTLS(t *testing.T) {
+	if _, err := serverOptions(Options{Leaf: &LeafRemote{URL: "nats://a:7422,tls://b:7422"}}); err == nil {
+		t.Error("mixed nats:// and tls:// accepted")
+	}
+	if _, err := serverOptions(Options{Leaf: &LeafRemote{URL: "nats://a:7422, nats://b:7422"}}); err != nil {
+		t.Errorf("two cloud URLs refused: %v", err)
+	}
+}

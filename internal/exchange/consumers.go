@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/engine"
 )
 
 // secretKey is the entry of the subscriptions bucket holding the key that
@@ -52,14 +53,5 @@ func loadSecret(ctx context.Context, kv jetstream.KeyValue) ([]byte, error) {
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err
 	}
-	if _, err := kv.Create(ctx, secretKey, fresh); err == nil {
-		return fresh, nil
-	} else if !errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, err
-	}
-	e, err := kv.Get(ctx, secretKey)
-	if err != nil {
-		return nil, err
-	}
-	return e.Value(), nil
+	return engine.SharedValue(ctx, kv, secretKey, fresh)
 }

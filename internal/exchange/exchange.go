@@ -55,6 +55,10 @@ type Exchange struct {
 	// streams caps and accounts for SSE streams, snapshots and long pulls.
 	streams *api.Streams
 
+	// processes counts the stadion processes sharing push subscriptions
+	// (nil: this one alone); see CountProcesses.
+	processes atomic.Pointer[Counter]
+
 	// stopPush ends the push workers; pushDone is closed once they are.
 	stopPush context.CancelFunc
 	pushDone chan struct{}

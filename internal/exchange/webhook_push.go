@@ -21,7 +21,9 @@ import (
 const pushGroup = "push"
 
 // pusher delivers one push subscription's events to its webhook from this
-// process. Up to MaxInFlight calls run at once. Without ordering, a failed
+// process. Up to this process's share of MaxInFlight calls run at once
+// (inFlightShare: all of it when ordered, else MaxInFlight divided by the
+// live processes). Without ordering, a failed
 // event is nacked with the schedule's delay and may come back to any
 // replica; with ordered_by_key it is retried here, kept in progress, and
 // the key's later events wait behind it.
@@ -65,7 +67,7 @@ func (p *pusher) run(ctx context.Context) {
 	}
 	cons := map[string]jetstream.Consumer{}
 	for ctx.Err() == nil {
-		free := p.s.Push.MaxInFlight - p.busy()
+		free := p.x.inFlightShare(p.s.Push) - p.busy()
 		if free <= 0 {
 			select {
 			case <-p.freed:

@@ -19,6 +19,13 @@ import (
 // viewState is the cloud's account of one venue, stored in the gate-view
 // bucket with the last scans-stream sequence it includes, so a restart
 // counts nothing twice.
+//
+// Every cloud replica follows the venue's scans through one durable
+// consumer that hands out one batch at a time (MaxAckPending 1), so batches
+// are applied in stream order whichever replica takes them, and each
+// replica applies a batch to the state stored in the bucket (compare and
+// set on its revision), never to a copy of its own: with N replicas the
+// counts are those of one.
 type viewState struct {
 	Seq      uint64    `json:"seq"`
 	Scans    uint64    `json:"scans"`
@@ -48,17 +55,27 @@ func openView(ctx context.Context, c *Cloud, venue string, version int) (*venueV
 		return nil, fmt.Errorf("gate: view bucket: %w", err)
 	}
 	v := &venueView{c: c, venue: venue, kv: kv, version: version}
-	e, err := kv.Get(ctx, venue)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-	case err != nil:
-		return nil, fmt.Errorf("gate: view of %s: %w", venue, err)
-	default:
-		if err := json.Unmarshal(e.Value(), &v.st); err != nil {
-			return nil, fmt.Errorf("gate: view of %s is corrupt: %w", venue, err)
-		}
+	if v.st, _, err = v.stored(ctx); err != nil {
+		return nil, err
 	}
 	return v, nil
+}
+
+// stored reads the venue's state from the bucket, with the entry's
+// revision (0: no entry yet).
+func (v *venueView) stored(ctx context.Context) (viewState, uint64, error) {
+	var st viewState
+	e, err := v.kv.Get(ctx, v.venue)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return st, 0, nil
+	case err != nil:
+		return st, 0, fmt.Errorf("gate: view of %s: %w", v.venue, err)
+	}
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return st, 0, fmt.Errorf("gate: view of %s is corrupt: %w", v.venue, err)
+	}
+	return st, e.Revision(), nil
 }
 
 // follow consumes the venue's scans stream until ctx ends.
@@ -76,7 +93,7 @@ func (v *venueView) follow(ctx context.Context) {
 
 func (v *venueView) consume(ctx context.Context) error {
 	cons, err := v.c.js.CreateOrUpdateConsumer(ctx, cloudScansStream(v.venue), jetstream.ConsumerConfig{
-		Durable: "view", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 64,
+		Durable: "view", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1, // in order, on any replica
 		AckWait: time.Minute,
 	})
 	if err != nil {
@@ -106,8 +123,13 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	if meta.Sequence.Stream <= v.st.Seq {
-		return msg.Ack() // already counted before a restart
+	st, rev, err := v.stored(ctx)
+	if err != nil {
+		return err
+	}
+	if meta.Sequence.Stream <= st.Seq {
+		v.remember(st)
+		return msg.Ack() // already counted (before a restart, or by another replica)
 	}
 	// A venue edge is an outside identity: its batches must be strict
 	// JSON like every other body that enters.
@@ -122,8 +144,6 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 	if err := v.publishAdmissions(ctx, b.Scans); err != nil {
 		return err
 	}
-	v.mu.Lock()
-	st := v.st
 	st.Seq = meta.Sequence.Stream
 	st.Applied = max(st.Applied, b.ConfigVersion)
 	for _, s := range b.Scans {
@@ -135,16 +155,30 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 		}
 		st.LastScan = s.At
 	}
-	v.mu.Unlock()
 	raw, _ := json.Marshal(st)
-	if _, err := v.kv.Put(ctx, v.venue, raw); err != nil {
+	// Compare and set: a replica that wrote meanwhile (this one's batch
+	// having outlived its ack wait) makes this fail, and the batch comes
+	// back to be applied to what that replica stored.
+	if rev == 0 {
+		_, err = v.kv.Create(ctx, v.venue, raw)
+	} else {
+		_, err = v.kv.Update(ctx, v.venue, raw, rev)
+	}
+	if err != nil {
 		return err
 	}
-	v.mu.Lock()
-	v.st = st
-	v.mu.Unlock()
+	v.remember(st)
 	v.c.m.forwarded.WithLabelValues(v.venue).Add(float64(len(b.Scans)))
 	return msg.DoubleAck(ctx)
+}
+
+// remember keeps st as this replica's latest copy of the stored state.
+func (v *venueView) remember(st viewState) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if st.Seq >= v.st.Seq {
+		v.st = st
+	}
 }
 
 // screen keeps the scans of a batch that are the venue's own and well

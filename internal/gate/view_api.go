@@ -60,6 +60,11 @@ type VenueStatus struct {
 
 func (v *venueView) status(ctx context.Context) VenueStatus {
 	received := v.received(ctx)
+	// Another replica may have applied the latest batches: the bucket
+	// holds the counts of all (this replica's copy if it cannot be read).
+	if st, _, err := v.stored(ctx); err == nil {
+		v.remember(st)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	s := VenueStatus{

@@ -3,12 +3,13 @@ package live
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/engine"
 )
 
 // Engine names owned by live.
@@ -191,16 +192,11 @@ func (s *Service) sessionsKV(ctx context.Context) (jetstream.KeyValue, error) {
 func (s *Service) tokenKey(ctx context.Context) ([]byte, error) {
 	key := make([]byte, 32)
 	rand.Read(key)
-	if _, err := s.bucket.Create(ctx, tokenKeyName, key); err == nil {
-		return key, nil
-	} else if !errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, fmt.Errorf("live: token key: %w", err)
-	}
-	e, err := s.bucket.Get(ctx, tokenKeyName)
+	v, err := engine.SharedValue(ctx, s.bucket, tokenKeyName, key)
 	if err != nil {
 		return nil, fmt.Errorf("live: token key: %w", err)
 	}
-	return e.Value(), nil
+	return v, nil
 }
 
 // hasRoom reports whether the configuration lets viewers into room.
