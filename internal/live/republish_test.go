@@ -232,3 +232,21 @@ func TestCommentsStreamUpgradedInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicatedLiveStreamsAreNotAsync: the engine refuses the async
+// persist mode on a replicated stream, so with engine.replicas 3 the live
+// streams keep the default mode.
+func TestReplicatedLiveStreamsAreNotAsync(t *testing.T) {
+	cfg, err := config.Parse([]byte(testConfig), fstest.MapFS{}, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{cfg: cfg}
+	if got := s.commentPersistMode(); got != jetstream.AsyncPersistMode {
+		t.Errorf("one copy: persist mode %v, want async", got)
+	}
+	cfg.Engine.Replicas = 3
+	if got := s.commentPersistMode(); got != jetstream.DefaultPersistMode {
+		t.Errorf("three copies: persist mode %v, want the default", got)
+	}
+}

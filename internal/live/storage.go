@@ -99,7 +99,7 @@ func (s *Service) openStorage(ctx context.Context) error {
 		// crash may lose the last milliseconds of posts (and of accepted
 		// comments, LIVE_COMMENTS being async too), never store one
 		// twice (dedupe ids).
-		PersistMode: jetstream.AsyncPersistMode,
+		PersistMode: s.commentPersistMode(),
 	}); err != nil {
 		return fmt.Errorf("live: stream %s: %w", postsStream, err)
 	}
@@ -150,7 +150,7 @@ func (s *Service) commentsConfig(ctx context.Context) jetstream.StreamConfig {
 		// comments; the dedupe ids and the republish (after the store,
 		// in stream order) still keep any from going out twice or out
 		// of order.
-		PersistMode: jetstream.AsyncPersistMode,
+		PersistMode: s.commentPersistMode(),
 	}
 	if st, err := s.js.Stream(ctx, commentsStream); err == nil {
 		if mode := st.CachedInfo().Config.PersistMode; mode != cfg.PersistMode {
@@ -159,6 +159,19 @@ func (s *Service) commentsConfig(ctx context.Context) jetstream.StreamConfig {
 		}
 	}
 	return cfg
+}
+
+// commentPersistMode is the persist mode of the live streams (posts and
+// accepted comments): async, not fsynced before the ack, when the engine
+// keeps one copy. The engine refuses the async mode on a replicated
+// stream (engine.replicas 3 or 5), whose copies on other nodes make a
+// write survive a node's crash instead, and which is flushed lazily
+// unless durability says always.
+func (s *Service) commentPersistMode() jetstream.PersistModeType {
+	if s.cfg.Engine.Replicas > 1 {
+		return jetstream.DefaultPersistMode
+	}
+	return jetstream.AsyncPersistMode
 }
 
 func (s *Service) kv(ctx context.Context, bucket, what string) (jetstream.KeyValue, error) {
