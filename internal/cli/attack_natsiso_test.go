@@ -324,6 +324,22 @@ func TestAttackNATSPushConsumerIntoLiveRoom(t *testing.T) {
 			t.Fatalf("answers in the attacker's own account: %v", err)
 		}
 	}
+	// The subject LIVE_COMMENTS stores and republishes to viewers takes
+	// neither a publish nor an answer from a client.
+	const stored = "live.comments.final"
+	ownStored, err := nc.SubscribeSync(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish(stored, []byte(`{"id":"forged","room":"final","user":"x","name":"X","text":"forged"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.PublishRequest("$JS.API.DIRECT.GET.TOPIC_laps", stored, []byte(`{"seq":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ownStored.NextMsg(5 * time.Second); err != nil {
+		t.Fatalf("an answer to %s in the attacker's own account: %v", stored, err)
+	}
 	// ...and nowhere a viewer or stadion could see them.
 	natsisoPublish(t, p, timing, 5, 5)
 	reader.waitCount(t, 10)
@@ -336,6 +352,11 @@ func TestAttackNATSPushConsumerIntoLiveRoom(t *testing.T) {
 	stream, err := admJS.Stream(ctx, "TOPIC_laps")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if comments, err := admJS.Stream(ctx, "LIVE_COMMENTS"); err != nil {
+		t.Fatal(err)
+	} else if n := comments.CachedInfo().State.Msgs; n != 0 {
+		t.Errorf("LIVE_COMMENTS holds %d messages, none posted", n)
 	}
 	infos := stream.ListConsumers(ctx)
 	for info := range infos.Info() {

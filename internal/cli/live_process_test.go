@@ -121,7 +121,26 @@ func TestModerationWorkerKilledMidStream(t *testing.T) {
 	}
 	defer c.Disconnect(50)
 
+	// A live viewer (a clean session, QoS 0) on the surviving process
+	// records what it is fanned out, in order.
 	const n = 3000
+	viewed := make(chan string, 2*n)
+	v := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + a.mqtt).SetClientID("viewer").SetAutoReconnect(false))
+	if tok := v.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("viewer connect: %v", tok.Error())
+	}
+	defer v.Disconnect(50)
+	if tok := v.Subscribe("live/final/comments", 0, func(_ paho.Client, m paho.Message) {
+		var cm struct{ Text string }
+		json.Unmarshal(m.Payload(), &cm)
+		select {
+		case viewed <- cm.Text:
+		default: // more than twice the posts: counted as missing below
+		}
+	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("viewer subscribe: %v", tok.Error())
+	}
+
 	killedAt := -1
 	for i := range n {
 		// Once b has moderated some of the stream, kill it mid-stream.
@@ -156,6 +175,46 @@ func TestModerationWorkerKilledMidStream(t *testing.T) {
 			t.Errorf("comment %d lost", i)
 		}
 	}
+
+	// The viewer got each stored comment once, in the history's order,
+	// though the killed worker's batch was stored again by another.
+	history := readRoomOrder(t, a)
+	var got []string
+	for len(got) < len(history) {
+		select {
+		case text := <-viewed:
+			got = append(got, text)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the viewer got %d of %d stored comments", len(got), len(history))
+		}
+	}
+	// Nothing more may come (a duplicate would be queued by now behind
+	// the last comment, fanned out in stream order).
+	select {
+	case text := <-viewed:
+		t.Errorf("the viewer got %q beyond the %d stored comments", text, len(history))
+	default:
+	}
+	for i := range history {
+		if got[i] != history[i] {
+			t.Fatalf("the viewer's comment %d is %q, the history's %q: fan-out is not the stored order", i, got[i], history[i])
+		}
+	}
+}
+
+// readRoomOrder reads the texts of room final's history, oldest first.
+func readRoomOrder(t *testing.T, p *proc) []string {
+	var page struct {
+		Comments []struct{ Text string } `json:"comments"`
+	}
+	if code := p.request("GET", "/v1/live/final/comments?limit=5000", p.admin, "", &page); code != 200 {
+		t.Fatalf("history: %d", code)
+	}
+	texts := make([]string, len(page.Comments))
+	for i, c := range page.Comments {
+		texts[i] = c.Text
+	}
+	return texts
 }
 
 // readRoom reads the history of room final (up to 5,000 comments) and

@@ -2,6 +2,7 @@ package live
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -24,19 +25,22 @@ type HistoryPage struct {
 // stored message (a batch of comments) at a time, until it has limit
 // comments or reached the comment after.
 func (s *Service) history(ctx context.Context, room, after string, limit int) (HistoryPage, error) {
-	subj := topicSubject(commentsTopic(room))
+	// Comments stored before the republish (an upgrade less than 24 h
+	// ago) are on the legacy subject: the newer of the two is the next.
+	subjects := []string{storedSubject(room), legacyCommentsSubject(room)}
 	var batches [][][]byte // newest first
 	var upTo uint64
 	count, found := 0, false
 	marker := []byte(`{"id":"` + after + `"`)
 	for range s.cfg.Live.History {
-		msgs, err := engine.DirectGet(ctx, s.nc, commentsStream, engine.GetRequest{LastOf: []string{subj}, UpToSeq: upTo, Limit: 1})
+		msgs, err := engine.DirectGet(ctx, s.nc, commentsStream, engine.GetRequest{LastOf: subjects, UpToSeq: upTo, Limit: len(subjects)})
 		if err != nil {
 			return HistoryPage{}, err
 		}
 		if len(msgs) == 0 {
 			break
 		}
+		slices.SortFunc(msgs, func(a, b engine.StoredMsg) int { return cmp.Compare(b.Seq, a.Seq) })
 		lines := bytes.Split(msgs[0].Data, []byte{'\n'})
 		if after != "" {
 			if i := slices.IndexFunc(lines, func(l []byte) bool { return bytes.HasPrefix(l, marker) }); i >= 0 {

@@ -64,12 +64,13 @@ func journalSubjects(filters []mqtt.Filter) []string {
 		}
 		rooms[lv[1]] = true
 	}
+	// Comments stored before the republish are on the legacy subjects.
 	if rooms["+"] {
-		return []string{filterSubject("live/+/comments")}
+		return []string{storedSubject("*"), legacyCommentsSubject("*")}
 	}
 	var subjects []string
 	for r := range rooms {
-		subjects = append(subjects, topicSubject(commentsTopic(r)))
+		subjects = append(subjects, storedSubject(r), legacyCommentsSubject(r))
 	}
 	return subjects
 }
@@ -130,7 +131,7 @@ func (f *journalFeed) Next(ctx context.Context) (mqtt.JournalMessage, error) {
 		if err != nil {
 			return mqtt.JournalMessage{}, err
 		}
-		topic := subjectTopic(msg.Subject())
+		topic := storedTopic(msg.Subject())
 		for i, line := range splitComments(msg.Data()) {
 			if md.Sequence.Stream == f.firstSeq && uint32(i) < f.skip {
 				continue
@@ -192,7 +193,7 @@ func (h hooks) Fetch(pos mqtt.Position) (mqtt.Message, bool, error) {
 		return mqtt.Message{}, false, nil
 	}
 	subj := msgs[0].Header.Get("Nats-Subject")
-	return mqtt.Message{Topic: subjectTopic(subj), Payload: lines[pos.Index], QoS: 2}, true, nil
+	return mqtt.Message{Topic: storedTopic(subj), Payload: lines[pos.Index], QoS: 2}, true, nil
 }
 
 // LoadState reads a session's state. A viewer's session created before

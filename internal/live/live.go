@@ -10,8 +10,10 @@
 // engine write per batch); moderation workers take batches, check each
 // post and write the accepted comments of each room as one message to
 // LIVE_COMMENTS (deduplicated by batch, so a worker dying mid-batch loses
-// or doubles nothing); every process with viewers of a room follows that
-// room's subject and fans the comments out to its connections.
+// or doubles nothing); the stream republishes each message it stored to
+// the room's topic subject, and every process with viewers of a room
+// follows that subject and fans the comments out to its connections (so
+// viewers get only what was stored, once, in stream order).
 //
 // live imports mqtt, live/wordfilter, api, config and the engine; only
 // internal/server imports live.

@@ -174,7 +174,8 @@ func (s *Service) decide(posts []post) []decided {
 }
 
 // store starts writing each room's accepted comments as one engine
-// message.
+// message, on the room's stored subject: viewers get it from the
+// stream's republish once it is stored, never from this publish.
 func (s *Service) store(batchID string, out []decided) ([]jetstream.PubAckFuture, error) {
 	lines := map[string][]byte{}
 	var rooms []string
@@ -194,7 +195,7 @@ func (s *Service) store(batchID string, out []decided) ([]jetstream.PubAckFuture
 	}
 	futures := make([]jetstream.PubAckFuture, 0, len(rooms))
 	for _, room := range rooms {
-		m := nats.NewMsg(topicSubject(commentsTopic(room)))
+		m := nats.NewMsg(storedSubject(room))
 		m.Data = lines[room]
 		m.Header.Set(batchHeader, "1")
 		m.Header.Set(jetstream.MsgIDHeader, batchID+"."+room)

@@ -19,6 +19,7 @@ func TestPosterRepliesOnly(t *testing.T) {
 		"_LIVE_REPLY.P1.*":           false,
 		"_LIVE_REPLY.>":              false,
 		"mq.live.final.comments":     false,
+		"live.comments.final":        false,
 		"x._LIVE_REPLY.P1.k":         false,
 	} {
 		if got := isPosterReply(subject); got != want {

@@ -50,7 +50,39 @@ func filterSubject(filter string) string {
 }
 
 func commentsTopic(room string) string { return "live/" + room + "/comments" }
-func pinnedTopic(room string) string   { return "live/" + room + "/pinned" }
+
+// Accepted comments are written to storedSubject(room), which only
+// LIVE_COMMENTS captures and nobody subscribes to; the stream republishes
+// each message it stored, once, in stream order, to the room's topic
+// subject that viewers watch (storedRepublish). A batch published again
+// by a worker that took over a redelivered batch is not stored (same
+// dedupe id), so it is not republished: viewers never get a comment
+// twice, and history holds every comment a viewer got.
+const storedPrefix = "live.comments."
+
+func storedSubject(room string) string { return storedPrefix + room }
+
+// storedTopic is the MQTT topic of a LIVE_COMMENTS message's subject:
+// live.comments.<room>, or mq.live.<room>.comments for comments stored
+// before the republish (kept up to 24 h after an upgrade).
+func storedTopic(subject string) string {
+	if room, ok := strings.CutPrefix(subject, storedPrefix); ok {
+		return commentsTopic(room)
+	}
+	return subjectTopic(subject)
+}
+
+// legacyCommentsSubject is the subject comments were stored on before
+// the republish: still read (history, persistent sessions) until those
+// comments age out.
+func legacyCommentsSubject(room string) string { return topicSubject(commentsTopic(room)) }
+
+var storedRepublish = &jetstream.RePublish{
+	Source:      storedPrefix + "*",
+	Destination: "mq.live.{{wildcard(1)}}.comments",
+}
+
+func pinnedTopic(room string) string { return "live/" + room + "/pinned" }
 func rejectedTopic(room, user string) string {
 	return "live/" + room + "/rejected/" + user
 }
@@ -64,19 +96,14 @@ func (s *Service) openStorage(ctx context.Context) error {
 		// A post is written to the operating system within milliseconds but
 		// not fsynced before its PUBACK: the fsync was most of an idle
 		// pipeline's latency (docs/ARCHITECTURE.md, "Live comments"). A
-		// crash may lose the last milliseconds of posts; accepted comments
-		// (LIVE_COMMENTS, fsynced as the engine is set) are never lost
-		// once stored, nor stored twice (dedupe ids).
-		PersistMode: jetstream.AsyncPersistMode,
+		// crash may lose the last milliseconds of posts (and of accepted
+		// comments, LIVE_COMMENTS being async too), never store one
+		// twice (dedupe ids).
+		PersistMode: s.commentPersistMode(),
 	}); err != nil {
 		return fmt.Errorf("live: stream %s: %w", postsStream, err)
 	}
-	if s.comments, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: commentsStream, Description: "accepted live comments, per room, for history",
-		Subjects: []string{topicSubject("live/*/comments")}, Storage: jetstream.FileStorage,
-		MaxMsgsPerSubject: int64(s.cfg.Live.History), MaxAge: 24 * time.Hour, Duplicates: dedupeWindow,
-		AllowDirect: true, MaxConsumers: commentsMaxConsumers,
-	}); err != nil {
+	if s.comments, err = s.js.CreateOrUpdateStream(ctx, s.commentsConfig(ctx)); err != nil {
 		return fmt.Errorf("live: stream %s: %w", commentsStream, err)
 	}
 	if s.bucket, err = s.kv(ctx, liveBucket, "live comments: token key and room states"); err != nil {
@@ -101,6 +128,50 @@ func (s *Service) openStorage(ctx context.Context) error {
 	}
 	s.tokens = &tokens{key: key, ttl: s.cfg.Live.TokenTTL.D()}
 	return s.openRevocations(ctx)
+}
+
+// commentsConfig is LIVE_COMMENTS' configuration. A stream made by a
+// version before the republish is updated in place: its subjects change
+// (the engine refuses a republish destination among the stream's
+// subjects), the comments it holds keep theirs and are still read. The
+// engine cannot change a stream's persist mode, so such a stream keeps
+// fsyncing every write until it is deleted (docs/ARCHITECTURE.md,
+// "Durability").
+func (s *Service) commentsConfig(ctx context.Context) jetstream.StreamConfig {
+	cfg := jetstream.StreamConfig{
+		Name: commentsStream, Description: "accepted live comments, per room, for history",
+		Subjects: []string{storedPrefix + "*"}, RePublish: storedRepublish, Storage: jetstream.FileStorage,
+		MaxMsgsPerSubject: int64(s.cfg.Live.History), MaxAge: 24 * time.Hour, Duplicates: dedupeWindow,
+		AllowDirect: true, MaxConsumers: commentsMaxConsumers,
+		// Viewers get a comment once it is stored (the republish), so
+		// an fsync here would sit on every comment's way to viewers: it
+		// tripled an idle pipeline's p50 (docs/ARCHITECTURE.md, "Live
+		// comments"). A crash may lose the last milliseconds of
+		// comments; the dedupe ids and the republish (after the store,
+		// in stream order) still keep any from going out twice or out
+		// of order.
+		PersistMode: s.commentPersistMode(),
+	}
+	if st, err := s.js.Stream(ctx, commentsStream); err == nil {
+		if mode := st.CachedInfo().Config.PersistMode; mode != cfg.PersistMode {
+			s.log.Info("live: LIVE_COMMENTS, made by an older version, keeps its persist mode (the engine cannot change it): comments are stored as durability says before viewers get them", "mode", mode)
+			cfg.PersistMode = mode
+		}
+	}
+	return cfg
+}
+
+// commentPersistMode is the persist mode of the live streams (posts and
+// accepted comments): async, not fsynced before the ack, when the engine
+// keeps one copy. The engine refuses the async mode on a replicated
+// stream (engine.replicas 3 or 5), whose copies on other nodes make a
+// write survive a node's crash instead, and which is flushed lazily
+// unless durability says always.
+func (s *Service) commentPersistMode() jetstream.PersistModeType {
+	if s.cfg.Engine.Replicas > 1 {
+		return jetstream.DefaultPersistMode
+	}
+	return jetstream.AsyncPersistMode
 }
 
 func (s *Service) kv(ctx context.Context, bucket, what string) (jetstream.KeyValue, error) {
