@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/ops"
 )
 
@@ -99,13 +101,20 @@ func graded(rep ops.Report, site, comp, check string, worse bool) bool {
 // sink's database refuses writes, a webhook receiver fails, a venue edge
 // is cut off, a stream is pushed to its byte limit) and checks that each
 // lowers the right component's grade and raises a located health alert,
-// and that the alert resolves when the thing is fixed.
+// that the alert reaches the configured receiver (signed, firing, kind
+// health, naming the component and its check), and that it resolves, in
+// the report and at the receiver, when the thing is fixed (the full
+// stream by purging it).
 func TestHealthScoresLocateFailures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cloud and a venue edge; the full suite runs it")
 	}
+	key, _ := config.WebhookKey(opsTestSecret)
+	am := &amSink{t: t, key: key}
+	amSrv := httptest.NewServer(am)
+	defer amSrv.Close()
 	data := t.TempDir()
-	c := startGateCloudConfig(t, data, "testdata/health/stadion.yaml")
+	c := startGateCloudConfig(t, data, healthConfig(t, amSrv.URL))
 	timing, screens := c.createKey("timing"), c.createKey("screens")
 	creds := c.credsFile(t, "bird-nest", t.TempDir())
 	edge := startEdgeProc(t, t.TempDir(), "bird-nest", "nats://"+c.leaf, creds)
@@ -150,6 +159,7 @@ func TestHealthScoresLocateFailures(t *testing.T) {
 		waitHealth(t, c.proc, "sink/laps-db to recover and its alert to resolve", func(r ops.Report) bool {
 			return graded(r, ops.SiteCloud, "sink/laps-db", "", false)
 		})
+		am.waitHealthAlert(t, ops.SiteCloud, "sink/laps-db", "db_errors")
 	})
 
 	t.Run("webhook receiver fails", func(t *testing.T) {
@@ -176,6 +186,7 @@ func TestHealthScoresLocateFailures(t *testing.T) {
 		waitHealth(t, c.proc, "subscription/screens-hook to recover", func(r ops.Report) bool {
 			return graded(r, ops.SiteCloud, "subscription/screens-hook", "", false)
 		})
+		am.waitHealthAlert(t, ops.SiteCloud, "subscription/screens-hook", "webhook_failing")
 	})
 
 	t.Run("venue edge cut off", func(t *testing.T) {
@@ -187,6 +198,7 @@ func TestHealthScoresLocateFailures(t *testing.T) {
 		waitHealth(t, c.proc, "gate/bird-nest to recover when the edge is back", func(r ops.Report) bool {
 			return linkUp(r, "bird-nest") && graded(r, "bird-nest", "gate/bird-nest", "", false)
 		})
+		am.waitHealthAlert(t, "bird-nest", "gate/bird-nest", "link_down")
 	})
 
 	t.Run("stream near its byte limit", func(t *testing.T) {
@@ -200,7 +212,73 @@ func TestHealthScoresLocateFailures(t *testing.T) {
 			t.Errorf("risks not sorted by impact: %+v", rep.Risks)
 		}
 		checkHealthDoors(t, c.proc)
+
+		// Fixed: the operator empties the stream; the alert resolves.
+		_, js := gateAdminNATS(t, c)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, "TOPIC_tiny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Purge(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitHealth(t, c.proc, "stream/TOPIC_tiny to recover once purged", func(r ops.Report) bool {
+			return graded(r, ops.SiteCloud, "stream/TOPIC_tiny", "", false)
+		})
+		am.waitHealthAlert(t, ops.SiteCloud, "stream/TOPIC_tiny", "bytes_used")
 	})
+}
+
+// healthConfig copies testdata/health into a temporary directory and
+// adds an alert receiver at url (signed with opsTestSecret), so that
+// health alerts go where an operator's would.
+func healthConfig(t *testing.T, url string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("testdata/health")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stadion.yaml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = fmt.Appendf(raw, "alerts:\n  receivers:\n    oncall:\n      url: %s\n      secret: %s\n      timeout: 5s\n      retry_for: 2m\n", url, opsTestSecret)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// waitHealthAlert waits until the receiver has had the health alert of a
+// component both firing and resolved, located at the component (and,
+// when it fired, the check that explains it).
+func (s *amSink) waitHealthAlert(t *testing.T, site, comp, check string) {
+	t.Helper()
+	id := "health/" + site + "/" + comp
+	deadline := time.Now().Add(90 * time.Second)
+	for s.find(id, "firing") == nil || s.find(id, "resolved") == nil {
+		if time.Now().After(deadline) {
+			s.mu.Lock()
+			n := len(s.got)
+			s.mu.Unlock()
+			t.Fatalf("the receiver has not had %s firing and resolved (%d notifications)", id, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, status := range []string{"firing", "resolved"} {
+		n := s.find(id, status)
+		if len(n.Alerts) != 1 {
+			t.Fatalf("%s %s: %d alerts in one notification", id, status, len(n.Alerts))
+		}
+		a := n.Alerts[0]
+		if a.Status != status || a.Labels["kind"] != "health" || a.Labels["site"] != site || a.Labels["component"] != comp ||
+			status == "firing" && a.Labels["check"] != check || !strings.Contains(a.Annotations["summary"], comp) {
+			t.Errorf("%s %s not located at %s/%s %s: %+v", id, status, site, comp, check, a)
+		}
+	}
 }
 
 // checkHealthDoors checks who may read health and inspections, the
