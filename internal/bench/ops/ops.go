@@ -36,6 +36,15 @@ difference in CPU time is the cost of ops, printed as a share of one core
 SLO counts stay in memory here (no engine): on a server each SLO adds two
 engine writes per interval.
 
+It then runs the health service on an embedded engine with
+--health-checks checks and --health-history minutes of their history
+already in the engine, and measures the CPU of the first evaluation of a
+minute (which computes each check's day-high and records the minute) and
+of the ones after it; a minute holds one of the first and
+60s/--health-interval − 1 of the others. That share of one core, and the
+heap the service holds (the history), are added to the cost of ops.
+With history it waits for the next minute boundary (up to a minute).
+
 Then it mines a generated corpus with the template miner and splits the
 same lines with a plain regex-free tokenizer loop (strings.Fields), and
 prints both lines/s and their ratio. With --loghub DIR (a local copy of
@@ -52,6 +61,9 @@ stadion bench ops --rate 10000 --slos 100 --duration 20s --loghub ~/loghub --jso
 		fs.DurationVar(&o.Interval, "interval", time.Second, "SLO evaluation interval (the default policy is 30s: 1s is 30 times the work)")
 		fs.IntVar(&o.MineLines, "mine-lines", 200000, "lines of the throughput comparison")
 		fs.StringVar(&o.Loghub, "loghub", "", "directory of Loghub *_2k.log_structured.csv files (optional)")
+		fs.IntVar(&o.HealthChecks, "health-checks", 1000, "health checks scored (the server keeps history for at most 1,000)")
+		fs.DurationVar(&o.HealthInterval, "health-interval", 15*time.Second, "health evaluation interval (health.interval's default)")
+		fs.IntVar(&o.HealthHistory, "health-history", 1440, "minutes of check history in the engine before measuring (a day; 0: none, no wait for a minute boundary)")
 		asJSON := fs.Bool("json", false, "machine-readable JSON output")
 		return func(ctx context.Context, env cmdio.Env, args []string) error {
 			if len(args) > 0 {
@@ -59,6 +71,9 @@ stadion bench ops --rate 10000 --slos 100 --duration 20s --loghub ~/loghub --jso
 			}
 			if o.Rate < 1 || o.SLOs < 0 || o.Duration < time.Second || o.Interval < 100*time.Millisecond || o.MineLines < 1000 {
 				return cmdio.UsageErr("--rate ≥ 1, --slos ≥ 0, --duration ≥ 1s, --interval ≥ 100ms, --mine-lines ≥ 1000")
+			}
+			if o.HealthChecks < 1 || o.HealthChecks > 5000 || o.HealthInterval < time.Second || o.HealthHistory < 0 || o.HealthHistory > 1440 {
+				return cmdio.UsageErr("--health-checks 1-5000, --health-interval ≥ 1s, --health-history 0-1440")
 			}
 			res, err := runBenchOps(ctx, env, o)
 			if err != nil {
@@ -74,9 +89,11 @@ stadion bench ops --rate 10000 --slos 100 --duration 20s --loghub ~/loghub --jso
 }
 
 type opsBenchOptions struct {
-	Rate, SLOs, MineLines int
-	Duration, Interval    time.Duration
-	Loghub                string
+	Rate, SLOs, MineLines       int
+	Duration, Interval          time.Duration
+	Loghub                      string
+	HealthChecks, HealthHistory int
+	HealthInterval              time.Duration
 }
 
 type opsBenchResult struct {
@@ -86,6 +103,9 @@ type opsBenchResult struct {
 	OpsCPU          float64            `json:"ops_cpu_share"`
 	CostCPU         float64            `json:"ops_cost_cpu_share"`
 	OpsHeapMiB      float64            `json:"ops_heap_mib"`
+	LogCPU          float64            `json:"log_slo_cost_cpu_share"` // tee, miner and SLOs
+	LogHeapMiB      float64            `json:"log_slo_heap_mib"`
+	Health          *healthCostResult  `json:"health"`
 	Templates       int                `json:"classes"`
 	MinerLinesPS    float64            `json:"miner_lines_per_sec"`
 	TokenizeLinesPS float64            `json:"tokenizer_lines_per_sec"`
@@ -131,9 +151,16 @@ func runBenchOps(ctx context.Context, env cmdio.Env, o opsBenchOptions) (*opsBen
 		<-done
 	})
 	res.OpsCPU = withOps.Seconds() / o.Duration.Seconds()
-	res.CostCPU = max(res.OpsCPU-res.PlainCPU, 0)
-	res.OpsHeapMiB = float64(heap) / (1 << 20)
+	res.LogCPU = max(res.OpsCPU-res.PlainCPU, 0)
+	res.LogHeapMiB = float64(heap) / (1 << 20)
 	res.Templates = len(an.Classes())
+
+	fmt.Fprintf(env.Stderr, "health: %d checks every %s with %d minutes of history in an embedded engine...\n", o.HealthChecks, o.HealthInterval, o.HealthHistory)
+	if res.Health, err = healthCost(ctx, o.HealthChecks, o.HealthHistory, o.HealthInterval); err != nil {
+		return nil, err
+	}
+	res.CostCPU = res.LogCPU + res.Health.CPUShare
+	res.OpsHeapMiB = res.LogHeapMiB + res.Health.HeapMiB
 
 	lines := benchLogLines(o.MineLines)
 	fmt.Fprintf(env.Stderr, "miner against a plain tokenizer on %d lines...\n", len(lines))
@@ -302,6 +329,11 @@ func (r *opsBenchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "ops at %d log lines/s and %d SLOs (in-process; shared 2-core machines are noisy)\n", r.Rate, r.SLOs)
 	fmt.Fprintf(w, "  CPU, plain log path (reference)   %6.2f%% of one core\n", 100*r.PlainCPU)
 	fmt.Fprintf(w, "  CPU, with tee + miner + SLOs      %6.2f%% of one core\n", 100*r.OpsCPU)
+	fmt.Fprintf(w, "  cost of tee + miner + SLOs        %6.2f%% of one core   heap %6.1f MiB\n", 100*r.LogCPU, r.LogHeapMiB)
+	h := r.Health
+	fmt.Fprintf(w, "  health: %d checks every %s, %d min of history (scored %d, grade %s)\n", h.Checks, h.Interval, h.History, h.ChecksScored, h.ReportGrade)
+	fmt.Fprintf(w, "    evaluation: first of a minute %.1f ms CPU, then %.1f ms\n", h.FirstMS, h.NextMS)
+	fmt.Fprintf(w, "  cost of health                    %6.2f%% of one core   heap %6.1f MiB\n", 100*h.CPUShare, h.HeapMiB)
 	fmt.Fprintf(w, "  cost of ops                       %6.2f%% of one core   (target < 5%%)\n", 100*r.CostCPU)
 	fmt.Fprintf(w, "  heap held by ops                  %6.1f MiB            (target < 64 MiB)\n", r.OpsHeapMiB)
 	fmt.Fprintf(w, "  log classes                       %6d\n", r.Templates)

@@ -23,8 +23,8 @@ func TestBenchOpsRuns(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "Sample_2k.log_structured.csv"), sample, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := benchtest.Run(t, []string{"bench", "ops", "--duration", "1s", "--slos", "5", "--rate", "500", "--mine-lines", "2000", "--loghub", dir})
-	for _, want := range []string{"cost of ops", "heap held by ops", "ratio", "Sample", "mean"} {
+	out := benchtest.Run(t, []string{"bench", "ops", "--duration", "1s", "--slos", "5", "--rate", "500", "--mine-lines", "2000", "--health-checks", "50", "--health-history", "0", "--loghub", dir})
+	for _, want := range []string{"cost of ops", "heap held by ops", "cost of health", "health: 50 checks every 15s", "scored 50", "ratio", "Sample", "mean"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
