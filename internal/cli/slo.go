@@ -129,7 +129,9 @@ var anomaliesCmd = &command{
 engine's advisories: component, level, template, count (and in the last
 minute), first and last seen, and an example with ids, numbers, addresses
 and keys masked. Anomalous classes (new at WARN or above, or a rate jump)
-come first. The classes are those of the process asked.`,
+come first. The classes are those of every replica sharing the engine,
+merged by class (counts added; another replica's as of at most 15 s ago);
+PROCS is how many processes reported the class.`,
 	example: `stadion anomalies
 stadion anomalies --json`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
@@ -154,13 +156,13 @@ stadion anomalies --json`,
 				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "\tCOMPONENT\tLEVEL\tCOUNT\tLAST MIN\tFIRST SEEN\tLAST SEEN\tTEMPLATE")
+			fmt.Fprintln(tw, "\tCOMPONENT\tLEVEL\tCOUNT\tLAST MIN\tPROCS\tFIRST SEEN\tLAST SEEN\tTEMPLATE")
 			for _, c := range out.Classes {
 				mark := ""
 				if c.Anomalous {
 					mark = "!"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", mark, c.Component, c.Level, c.Count, c.LastMinute,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", mark, c.Component, c.Level, c.Count, c.LastMinute, max(c.Processes, 1),
 					shortTime(c.FirstSeen), shortTime(c.LastSeen), sinkTruncate(c.Template, 120))
 			}
 			return tw.Flush()

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +21,8 @@ import (
 // at WARN or above, and a class whose count in the last minute jumps to
 // rate_factor times its mean over the hour before (and at least 20).
 // Lines past anomalies.lines_per_minute are counted, not mined. The
-// classes are this process's (each replica and edge mines its own logs).
+// classes are this process's (each replica and edge mines its own logs);
+// the SLO service shares them with the other replicas (anomaly_share.go).
 type Anomalies struct {
 	cfg     config.Anomalies
 	alerter Alerter
@@ -77,6 +77,9 @@ type AnomalyClass struct {
 	LastSeen   time.Time `json:"last_seen"`
 	Example    string    `json:"example"` // masked: ids, numbers, addresses and keys replaced
 	Anomalous  bool      `json:"anomalous"`
+	// Processes is how many processes reported the class (GET
+	// /v1/anomalies merges every replica's summaries).
+	Processes int `json:"processes,omitempty"`
 }
 
 // NewAnomalies builds the miner; site is "cloud" or the edge's venue.
@@ -241,15 +244,7 @@ func (a *Anomalies) Classes() []AnomalyClass {
 			Example: c.example, Anomalous: len(c.alerts) > 0,
 		})
 	}
-	slices.SortFunc(out, func(x, y AnomalyClass) int {
-		if x.Anomalous != y.Anomalous {
-			if x.Anomalous {
-				return -1
-			}
-			return 1
-		}
-		return y.LastSeen.Compare(x.LastSeen)
-	})
+	sortClasses(out)
 	return out
 }
 

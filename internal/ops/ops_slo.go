@@ -47,6 +47,7 @@ type SLOService struct {
 	receivers []*receiver
 	slos      *SLOs
 	anomalies *Anomalies
+	share     *anomalyShare // nil: the bucket could not be opened; this process's classes only
 	m         *alertMetrics
 
 	cancel context.CancelFunc
@@ -112,6 +113,10 @@ func (s *SLOService) Start(ctx context.Context) error {
 	if s.o.Feed != nil {
 		s.goRun(func() { s.anomalies.Run(run, s.o.Feed) })
 	}
+	if s.share, err = openAnomalyShare(ctx, s.o.JS, s.o.Registry, s.o.Logger); err != nil {
+		return fmt.Errorf("anomalies bucket: %w", err)
+	}
+	s.goRun(func() { s.share.run(run, s.anomalies.Classes) })
 	if s.o.Conn != nil {
 		if err := s.watchAdvisories(); err != nil {
 			return fmt.Errorf("engine advisories: %w", err)
@@ -221,9 +226,20 @@ func (s *SLOService) Routes(mux *http.ServeMux, auth func(http.Handler) http.Han
 		if err := api.RequireAdmin(r); err != nil {
 			return err
 		}
-		api.WriteJSON(w, http.StatusOK, map[string]any{"site": s.o.Site, "classes": s.anomalies.Classes()})
+		api.WriteJSON(w, http.StatusOK, map[string]any{"site": s.o.Site, "classes": s.Anomalies()})
 		return nil
 	})))
+}
+
+// Anomalies are the log classes of every process sharing this engine
+// (this one's as of now, the others' as of their last summary, at most
+// 15 s old), merged by class.
+func (s *SLOService) Anomalies() []AnomalyClass {
+	own := s.anomalies.Classes()
+	if s.share == nil {
+		return own
+	}
+	return s.share.merge(own)
 }
 
 func (s *SLOService) mayRead(r *http.Request) error {
