@@ -59,6 +59,11 @@ type AlertStore struct {
 
 	mu    sync.Mutex
 	state map[string]AlertState // mirror of the bucket, by alert ID
+	// pending counts the operations queued per alert ID: while one is,
+	// the mirror may not show the state the caller last asked for, so a
+	// Fire or Resolve that looks redundant is queued anyway (the worker
+	// reads the entry itself).
+	pending map[string]int
 }
 
 type alertOp struct {
@@ -80,7 +85,7 @@ func OpenAlertStore(ctx context.Context, js jetstream.JetStream, replicas int, m
 	}
 	return &AlertStore{
 		kv: kv, log: log, m: m, now: time.Now, notify: func(AlertState) {},
-		ops: make(chan alertOp, alertQueueCap), state: map[string]AlertState{},
+		ops: make(chan alertOp, alertQueueCap), state: map[string]AlertState{}, pending: map[string]int{},
 	}, nil
 }
 
@@ -92,8 +97,9 @@ func (s *AlertStore) Fire(a Alert) {
 	}
 	s.mu.Lock()
 	cur, ok := s.state[a.ID]
+	queued := s.pending[a.ID] > 0
 	s.mu.Unlock()
-	if ok && cur.Status == StatusFiring {
+	if ok && cur.Status == StatusFiring && !queued {
 		return
 	}
 	s.enqueue(alertOp{fire: &a})
@@ -103,18 +109,38 @@ func (s *AlertStore) Fire(a Alert) {
 func (s *AlertStore) Resolve(id string) {
 	s.mu.Lock()
 	cur, ok := s.state[id]
+	queued := s.pending[id] > 0
 	s.mu.Unlock()
-	if !ok || cur.Status != StatusFiring {
+	if (!ok || cur.Status != StatusFiring) && !queued {
 		return
 	}
 	s.enqueue(alertOp{resolve: id})
 }
 
 func (s *AlertStore) enqueue(op alertOp) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	select {
 	case s.ops <- op:
+		s.pending[op.id()]++
 	default:
 		s.m.opsDropped.Inc()
+	}
+}
+
+func (op alertOp) id() string {
+	if op.fire != nil {
+		return op.fire.ID
+	}
+	return op.resolve
+}
+
+// done marks one queued operation of id as applied.
+func (s *AlertStore) done(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[id]--; s.pending[id] <= 0 {
+		delete(s.pending, id)
 	}
 }
 
@@ -179,6 +205,7 @@ func (s *AlertStore) run(ctx context.Context, ready chan<- struct{}) {
 				s.resolve(octx, op.resolve)
 			}
 			cancel()
+			s.done(op.id())
 		}
 	}
 }

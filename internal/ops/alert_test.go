@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,61 @@ import (
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 )
+
+// TestAlertStoreKeepsTheLastAskedState: a Resolve that comes while the
+// Fire before it still waits in the queue is not lost (the alert would
+// stay firing forever), nor is a Fire that comes while a Resolve waits.
+func TestAlertStoreKeepsTheLastAskedState(t *testing.T) {
+	eng := sloTestEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := OpenAlertStore(ctx, eng.JS, 1, newAlertMetrics(nil), sloQuietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []string
+	s.notify = func(st AlertState) { mu.Lock(); got = append(got, st.Status); mu.Unlock() }
+	notified := func(n int) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= n }
+	}
+	a := Alert{ID: "health/cloud/sink/db", Kind: "health", Severity: "page", Site: "cloud", Component: "sink/db", Check: "db_errors", Summary: "x"}
+
+	// The worker is not running yet: both wait in the queue.
+	s.Fire(a)
+	s.Resolve(a.ID)
+	run1, stop1 := context.WithCancel(ctx)
+	ready := make(chan struct{})
+	done1 := make(chan struct{})
+	go func() { s.run(run1, ready); close(done1) }()
+	<-ready
+	sloWaitFor(t, "firing then resolved", notified(2))
+	sloWaitFor(t, "the mirror to show it resolved", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.state[a.ID].Status == StatusResolved
+	})
+
+	// Firing again, then the worker stops; a Resolve and a Fire queue
+	// while the mirror still says firing: the Fire must not be dropped.
+	s.Fire(a)
+	sloWaitFor(t, "firing again", func() bool { return s.Firing(a.ID) })
+	stop1()
+	<-done1
+	s.Resolve(a.ID)
+	s.Fire(a)
+	ready = make(chan struct{})
+	go s.run(ctx, ready)
+	<-ready
+	sloWaitFor(t, "resolved and fired again", notified(5))
+	sloWaitFor(t, "the mirror to show it firing", func() bool { return s.Firing(a.ID) })
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{StatusFiring, StatusResolved, StatusFiring, StatusResolved, StatusFiring}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("notifications %v, want %v", got, want)
+	}
+}
 
 // TestAlertStoreDedupesAcrossReplicas: two replicas fire and resolve the
 // same alert many times; each transition is notified exactly once.
