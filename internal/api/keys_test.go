@@ -21,6 +21,7 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
 type logBuffer struct {
@@ -56,16 +57,10 @@ func startNode(t *testing.T, dir string) *node {
 	n.log = slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	var err error
-	n.eng, err = engine.Start(ctx, engine.Options{
-		DataDir: dir, ClientAddr: "127.0.0.1:0", SyncAlways: true,
-		MaxMemory: 32 << 20, MaxDisk: 256 << 20, Logger: n.log,
-	})
-	if err != nil {
-		cancel()
-		t.Fatalf("engine: %v", err)
-	}
+	n.eng = enginetest.Start(t, enginetest.Dir(dir), enginetest.Logger(n.log),
+		enginetest.With(func(o *engine.Options) { o.MaxMemory, o.MaxDisk = 32<<20, 256<<20 }))
 	t.Cleanup(n.stop)
+	var err error
 	if n.keys, err = OpenKeys(ctx, n.eng.JS, n.log); err != nil {
 		t.Fatalf("keys: %v", err)
 	}

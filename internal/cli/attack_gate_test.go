@@ -14,6 +14,7 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
 
@@ -87,19 +88,11 @@ func gateWait(t *testing.T, what string, cond func() bool) {
 // gateRogue links an engine of the attacker's to the cloud with creds.
 func gateRogue(t *testing.T, c *gateCloud, creds gate.Credentials) *engine.Engine {
 	t.Helper()
-	eng, err := engine.Start(context.Background(), engine.Options{
-		DataDir: t.TempDir(), Domain: gate.EdgeDomain(creds.Venue), Name: "rogue-" + creds.Venue,
-		MaxMemory: 32 << 20, MaxDisk: 256 << 20,
-		Leaf: &engine.LeafRemote{URL: "nats://" + c.leaf, User: creds.Venue, Password: creds.Password},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = eng.Stop(ctx)
-	})
+	eng := enginetest.Start(t, enginetest.Sync(false), enginetest.With(func(o *engine.Options) {
+		o.ClientAddr, o.Domain, o.Name = "", gate.EdgeDomain(creds.Venue), "rogue-"+creds.Venue
+		o.MaxMemory, o.MaxDisk = 32<<20, 256<<20
+		o.Leaf = &engine.LeafRemote{URL: "nats://" + c.leaf, User: creds.Venue, Password: creds.Password}
+	}))
 	gateWait(t, "the rogue link", eng.LeafConnected)
 	return eng
 }

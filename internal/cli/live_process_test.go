@@ -13,8 +13,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 	"github.com/stadion-dev/stadion/internal/proctest"
 )
 
@@ -100,15 +100,7 @@ func TestModerationWorkerKilledMidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the moderation ack wait; the full suite (CI's first pass) runs it")
 	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), SyncAlways: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	defer ns.Shutdown()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("engine not ready")
-	}
+	ns := enginetest.Server(t)
 	ext := []string{"--config", "testdata/live/stadion.yaml", "--nats-url", ns.ClientURL(), "--nats", ""}
 	a := startProc(t, t.TempDir(), ext...)
 	b := startProc(t, t.TempDir(), ext...)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
 
@@ -33,18 +34,7 @@ func newRig(t testing.TB) *rig { return newRigSync(t, true) }
 // their input faster without it).
 func newRigSync(t testing.TB, syncAlways bool) *rig {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), SyncAlways: syncAlways, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(srv.Shutdown)
-	r := &rig{srv: srv}
+	r := &rig{srv: enginetest.Server(t, enginetest.Sync(syncAlways))}
 	_, r.js = r.connect(t)
 	return r
 }
@@ -52,16 +42,7 @@ func newRigSync(t testing.TB, syncAlways bool) *rig {
 // connect opens a new connection, as another process would.
 func (r *rig) connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(r.srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
+	return enginetest.Connect(t, r.srv.ClientURL())
 }
 
 // topic creates a topic's stream as the exchange does.

@@ -22,6 +22,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
 // The harness runs the exchange the way `stadion up` does (see
@@ -161,14 +162,7 @@ func newHarnessWith(t *testing.T, yamlText string) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	startCtx, startCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer startCancel()
-	h.eng, err = engine.Start(startCtx, engine.Options{
-		DataDir: h.dir, ClientAddr: "127.0.0.1:0", SyncAlways: true,
-		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: log,
-	})
-	if err != nil {
-		cancel()
-		t.Fatalf("engine: %v", err)
-	}
+	h.eng = enginetest.Start(t, enginetest.Dir(h.dir), enginetest.Logger(log))
 	t.Cleanup(func() {
 		if h.srv != nil {
 			h.x.Drain() // as the server's shutdown does: open streams end

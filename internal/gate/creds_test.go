@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,22 +8,18 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
 // linkRaw starts a bare engine in venue's edge domain, linked to the cloud
 // with creds: what anyone holding a venue's credentials file can run.
 func linkRaw(t *testing.T, c *cloudRig, venue string, creds Credentials) *engine.Engine {
 	t.Helper()
-	eng, err := engine.Start(context.Background(), engine.Options{
-		DataDir: t.TempDir(), Domain: EdgeDomain(venue), Name: "raw-" + venue, SyncAlways: true,
-		MaxMemory: 32 << 20, MaxDisk: 256 << 20, Logger: testLogger(t),
-		Leaf: &engine.LeafRemote{URL: c.eng.LeafURL(), User: creds.Venue, Password: creds.Password},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopOnCleanup(t, "raw edge", eng.Stop)
-	return eng
+	return enginetest.Start(t, enginetest.Logger(testLogger(t)), enginetest.With(func(o *engine.Options) {
+		o.ClientAddr, o.Domain, o.Name = "", EdgeDomain(venue), "raw-"+venue
+		o.MaxMemory, o.MaxDisk = 32<<20, 256<<20
+		o.Leaf = &engine.LeafRemote{URL: c.eng.LeafURL(), User: creds.Venue, Password: creds.Password}
+	}))
 }
 
 // TestVenueCredentialsAreConfined: bird-nest's credentials carry its own

@@ -19,6 +19,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
 
@@ -59,14 +60,9 @@ func startCloud(t testing.TB) *cloudRig {
 		t.Fatal(err)
 	}
 	log := testLogger(t)
-	eng, err := engine.Start(ctx, engine.Options{
-		DataDir: t.TempDir(), LeafAddr: "127.0.0.1:0", SyncAlways: true, Domain: CloudDomain,
-		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopOnCleanup(t, "cloud engine", eng.Stop)
+	eng := enginetest.Start(t, enginetest.Logger(log), enginetest.With(func(o *engine.Options) {
+		o.ClientAddr, o.LeafAddr, o.Domain = "", "127.0.0.1:0", CloudDomain
+	}))
 	keys, err := api.OpenKeys(ctx, eng.JS, log)
 	if err != nil {
 		t.Fatal(err)
@@ -115,14 +111,10 @@ func startEdge(t testing.TB, venue, dir, leafURL string, creds Credentials) *edg
 	log := testLogger(t)
 	ring := NewLogRing(1000)
 	log = slog.New(ring.Handler(log.Handler()))
-	eng, err := engine.Start(ctx, engine.Options{
-		DataDir: dir, SyncAlways: true, Domain: EdgeDomain(venue), Name: "edge-" + venue,
-		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: log,
-		Leaf: &engine.LeafRemote{URL: leafURL, User: creds.Venue, Password: creds.Password},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := enginetest.Start(t, enginetest.Dir(dir), enginetest.Logger(log), enginetest.With(func(o *engine.Options) {
+		o.ClientAddr, o.Domain, o.Name = "", EdgeDomain(venue), "edge-"+venue
+		o.Leaf = &engine.LeafRemote{URL: leafURL, User: creds.Venue, Password: creds.Password}
+	}))
 	keys, err := api.OpenKeys(ctx, eng.JS, log)
 	if err != nil {
 		t.Fatal(err)

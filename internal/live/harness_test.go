@@ -18,6 +18,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
 // The harness runs live the way `stadion up` does: a real embedded engine
@@ -80,16 +81,7 @@ func startHarnessOpts(t testing.TB, cfg *config.Config, eng *engine.Engine, relo
 	h := &harness{t: t, eng: eng}
 	var err error
 	if eng == nil {
-		h.eng, err = engine.Start(ctx, engine.Options{DataDir: t.TempDir(), ClientAddr: "127.0.0.1:0", SyncAlways: true,
-			MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: log})
-		if err != nil {
-			t.Fatalf("engine: %v", err)
-		}
-		t.Cleanup(func() {
-			stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			h.eng.Stop(stop)
-		})
+		h.eng = enginetest.Start(t, enginetest.Logger(log))
 	}
 	keysCtx, stopKeys := context.WithCancel(context.Background())
 	t.Cleanup(stopKeys)

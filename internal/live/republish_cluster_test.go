@@ -3,8 +3,6 @@ package live
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"slices"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
 // TestReplicatedCommentsFannedOutOnce: on a three-node engine cluster with
@@ -43,6 +42,16 @@ func TestReplicatedCommentsFannedOutOnce(t *testing.T) {
 	}
 	engines := make([]*engine.Engine, n)
 	errs := make([]error, n)
+	// The nodes start together (each waits for its peers), so the options
+	// come from the harness and the starts run here.
+	opts := make([]engine.Options, n)
+	for i := range n {
+		opts[i] = enginetest.Options(t, enginetest.With(func(o *engine.Options) {
+			o.MaxMemory, o.MaxDisk, o.Name = 32<<20, 256<<20, fmt.Sprintf("n%d", i+1)
+			o.Cluster = &engine.ClusterOptions{Name: "live", Listen: addrs[i], Routes: routes}
+			o.Replication = engine.Replication{Replicas: n}
+		}))
+	}
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -50,12 +59,7 @@ func TestReplicatedCommentsFannedOutOnce(t *testing.T) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			e, err := engine.Start(ctx, engine.Options{
-				DataDir: t.TempDir(), SyncAlways: true, MaxMemory: 32 << 20, MaxDisk: 256 << 20, ClientAddr: "127.0.0.1:0",
-				Name: fmt.Sprintf("n%d", i+1), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Cluster:     &engine.ClusterOptions{Name: "live", Listen: addrs[i], Routes: routes},
-				Replication: engine.Replication{Replicas: n},
-			})
+			e, err := engine.Start(ctx, opts[i])
 			if err == nil {
 				err = e.WaitPeers(ctx, 30*time.Second)
 			}

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/config"
-	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 	"github.com/stadion-dev/stadion/internal/mqtt"
 )
 
@@ -127,16 +127,7 @@ func TestCommentsStreamUpgradedInPlace(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	eng, err := engine.Start(ctx, engine.Options{DataDir: t.TempDir(), ClientAddr: "127.0.0.1:0", SyncAlways: true,
-		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: log})
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
-	t.Cleanup(func() {
-		stop, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(stop)
-	})
+	eng := enginetest.Start(t, enginetest.Logger(log))
 	// The stream as the previous version made it.
 	if _, err := eng.JS.CreateStream(ctx, jetstream.StreamConfig{
 		Name: commentsStream, Description: "accepted live comments, per room, for history",

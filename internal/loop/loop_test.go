@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
 func TestSleep(t *testing.T) {
@@ -43,24 +43,7 @@ func TestEvery(t *testing.T) {
 
 func kv(t *testing.T) jetstream.KeyValue {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(s.Shutdown)
-	if !s.ReadyForConnections(30 * time.Second) {
-		t.Fatal("engine not ready")
-	}
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := enginetest.Connect(t, enginetest.Server(t, enginetest.Sync(false)).ClientURL())
 	b, err := js.CreateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "follow"})
 	if err != nil {
 		t.Fatal(err)

@@ -10,24 +10,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
 // startEngine runs an embedded engine for one test.
 func startEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	eng, err := engine.Start(context.Background(), engine.Options{
-		DataDir: t.TempDir(), ClientAddr: "127.0.0.1:0", SyncAlways: true,
-		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: quiet(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = eng.Stop(ctx)
-	})
-	return eng
+	return enginetest.Start(t, enginetest.Logger(quiet()))
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -2,7 +2,6 @@ package ops
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"sync"
@@ -10,27 +9,14 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
 // sloTestEngine runs a real embedded engine on a free port with its store
 // in a temporary directory.
 func sloTestEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	eng, err := engine.Start(ctx, engine.Options{
-		DataDir: t.TempDir(), ClientAddr: "127.0.0.1:0", SyncAlways: false,
-		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: sloQuietLog(),
-	})
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-	})
-	return eng
+	return enginetest.Start(t, enginetest.Sync(false), enginetest.Logger(sloQuietLog()))
 }
 
 func sloQuietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
