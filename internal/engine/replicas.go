@@ -162,6 +162,15 @@ const (
 	assetAttempts = 6
 )
 
+// Retry calls call as asset calls are retried: each attempt bounded, a
+// transient failure (no answer, no leader yet while a cluster forms)
+// tried again with a growing pause, a real error returned at once. Reads a
+// service makes at start-up use it, since a replicated stream created a
+// moment ago may not have elected its leader yet.
+func Retry[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	return retry(ctx, call)
+}
+
 func retry[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
 	var v T
 	var err error

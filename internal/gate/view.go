@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stadion-dev/stadion/internal/engine"
 	"net/http"
 	"strings"
 	"sync"
@@ -55,7 +56,11 @@ func openView(ctx context.Context, c *Cloud, venue string, version int) (*venueV
 		return nil, fmt.Errorf("gate: view bucket: %w", err)
 	}
 	v := &venueView{c: c, venue: venue, kv: kv, version: version}
-	if v.st, _, err = v.stored(ctx); err != nil {
+	// At start-up on a cluster the bucket's leader may not be elected yet.
+	if v.st, err = engine.Retry(ctx, func(ctx context.Context) (viewState, error) {
+		st, _, err := v.stored(ctx)
+		return st, err
+	}); err != nil {
 		return nil, err
 	}
 	return v, nil
