@@ -454,6 +454,14 @@ func TestClusterRefusesWritesWithoutQuorum(t *testing.T) {
 	if json.Unmarshal([]byte(body), &prob) != nil || prob["status"] != 503.0 {
 		t.Fatalf("not problem+json: %s", body)
 	}
+	// A batch waits on its acks itself; its 503 names the reason too.
+	code, body, err := post(p.http, timing, "late-batch", `[{"athlete":"NOR-1","n":997,"ms":1},{"athlete":"NOR-2","n":998,"ms":1}]`)
+	if err != nil {
+		t.Fatalf("a batch without quorum hung past the client's deadline: %v", err)
+	}
+	if code != 503 || !strings.Contains(body, "no quorum: 1 of 3 nodes reachable") {
+		t.Fatalf("batch without quorum: HTTP %d %s", code, body)
+	}
 	if m := scrape(t, p); !strings.Contains(m, "stadion_engine_quorum 0") || !strings.Contains(m, "stadion_engine_nodes_reachable 1") {
 		t.Errorf("metrics without quorum lack stadion_engine_quorum 0 / nodes_reachable 1")
 	}
