@@ -29,6 +29,7 @@ type clusterRig struct {
 	data   []string // each node's --data
 	listen []string // each node's route listener
 	routes string
+	extra  []string // more flags for every node
 
 	mu    sync.Mutex
 	nodes []*proc // nil while a node is down
@@ -61,18 +62,28 @@ sinks:
 func startClusterProcs(t *testing.T, n int) *clusterRig {
 	t.Helper()
 	dir := t.TempDir()
-	c := &clusterRig{t: t, db: filepath.Join(dir, "laps.db"), config: filepath.Join(dir, "stadion.yaml")}
+	return startClusterRig(t, n, dir, fmt.Sprintf(clusterConfig, filepath.Join(dir, "laps.db")),
+		[]string{"testdata/durable/schemas/lap.json"})
+}
+
+// startClusterRig starts n nodes in dir with config (stadion.yaml) and the
+// given schema files copied to dir/schemas; extra flags go to every node.
+func startClusterRig(t *testing.T, n int, dir, config string, schemas []string, extra ...string) *clusterRig {
+	t.Helper()
+	c := &clusterRig{t: t, db: filepath.Join(dir, "laps.db"), config: filepath.Join(dir, "stadion.yaml"), extra: extra}
 	if err := os.MkdirAll(filepath.Join(dir, "schemas"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	schema, err := os.ReadFile("testdata/durable/schemas/lap.json")
-	if err != nil {
-		t.Fatal(err)
+	for _, s := range schemas {
+		schema, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "schemas", filepath.Base(s)), schema, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "schemas", "lap.json"), schema, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(c.config, []byte(fmt.Sprintf(clusterConfig, c.db)), 0o644); err != nil {
+	if err := os.WriteFile(c.config, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var routes []string
@@ -103,8 +114,8 @@ func (c *clusterRig) start(idx ...int) {
 	c.t.Helper()
 	ps := make([]*proc, len(idx))
 	for k, i := range idx {
-		ps[k] = launchProc(c.t, c.data[i], "--config", c.config, "--node", fmt.Sprintf("n%d", i+1),
-			"--cluster", c.listen[i], "--routes", c.routes, "--peer-wait", "90s")
+		ps[k] = launchProc(c.t, c.data[i], append([]string{"--config", c.config, "--node", fmt.Sprintf("n%d", i+1),
+			"--cluster", c.listen[i], "--routes", c.routes, "--peer-wait", "90s"}, c.extra...)...)
 		ps[k].readyWait = 120 * time.Second
 	}
 	for k, i := range idx {
@@ -442,6 +453,14 @@ func TestClusterRefusesWritesWithoutQuorum(t *testing.T) {
 	var prob map[string]any
 	if json.Unmarshal([]byte(body), &prob) != nil || prob["status"] != 503.0 {
 		t.Fatalf("not problem+json: %s", body)
+	}
+	// A batch waits on its acks itself; its 503 names the reason too.
+	code, body, err := post(p.http, timing, "late-batch", `[{"athlete":"NOR-1","n":997,"ms":1},{"athlete":"NOR-2","n":998,"ms":1}]`)
+	if err != nil {
+		t.Fatalf("a batch without quorum hung past the client's deadline: %v", err)
+	}
+	if code != 503 || !strings.Contains(body, "no quorum: 1 of 3 nodes reachable") {
+		t.Fatalf("batch without quorum: HTTP %d %s", code, body)
 	}
 	if m := scrape(t, p); !strings.Contains(m, "stadion_engine_quorum 0") || !strings.Contains(m, "stadion_engine_nodes_reachable 1") {
 		t.Errorf("metrics without quorum lack stadion_engine_quorum 0 / nodes_reachable 1")

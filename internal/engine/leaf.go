@@ -100,6 +100,23 @@ func (e *Engine) LeafConnected() bool {
 	return e.srv != nil && e.srv.NumLeafNodes() > 0
 }
 
+// LeafPeers lists the remote addresses (host:port) of this engine's live
+// leafnode connections: for an edge, the cloud node its link is on.
+func (e *Engine) LeafPeers() []string {
+	if e.srv == nil {
+		return nil
+	}
+	lz, err := e.srv.Leafz(nil)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(lz.Leafs))
+	for _, l := range lz.Leafs {
+		out = append(out, net.JoinHostPort(l.IP, strconv.Itoa(l.Port)))
+	}
+	return out
+}
+
 // CloseLeafs closes every leafnode connection of this engine that was
 // admitted as user (the name LeafAuthorize returned) and reports how many
 // it closed. A venue whose credentials are revoked is cut off with it: the

@@ -59,6 +59,26 @@ func (j *replicated) Publish(ctx context.Context, subj string, data []byte, opts
 	return ack, j.explain(err)
 }
 
+// Explainer is implemented by the JetStream context the engine hands out:
+// Explain names the lost quorum in a failed write's error ("no quorum: 1
+// of 3 nodes reachable ...") when that is why it failed. Writes that wait
+// on their own (async publishes, KV puts) pass their error through it so
+// their 503 says the same as a single publish's.
+type Explainer interface {
+	Explain(err error) error
+}
+
+// Explain is explain, for capabilities that await acks themselves.
+func (j *replicated) Explain(err error) error { return j.explain(err) }
+
+// Explain passes err through js's Explainer, if it has one.
+func Explain(js jetstream.JetStream, err error) error {
+	if x, ok := js.(Explainer); ok {
+		return x.Explain(err)
+	}
+	return err
+}
+
 func (j *replicated) explain(err error) error {
 	if err == nil || j.why == nil || errors.Is(err, context.Canceled) {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/engine"
 )
 
 // Receipt is the answer to a stored (or deduplicated) event.
@@ -181,7 +182,7 @@ func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Recei
 	for i, o := range out {
 		f, err := x.js.PublishMsgAsync(t.message(o), jetstream.WithStallWait(10*time.Second))
 		if err != nil {
-			return nil, engineErr(err)
+			return nil, engineErr(engine.Explain(x.js, err))
 		}
 		futures[i] = f
 	}
@@ -189,7 +190,9 @@ func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Recei
 	for i, f := range futures {
 		ack, err := awaitAck(ctx, f)
 		if err != nil {
-			return nil, engineErr(err)
+			// Like a single publish, a batch that times out because the
+			// cluster lost its quorum says so.
+			return nil, engineErr(engine.Explain(x.js, err))
 		}
 		if receipts[i], err = x.receipt(ctx, t, out[i], ack); err != nil {
 			return nil, err

@@ -10,9 +10,13 @@ import (
 
 // EdgeStatus is the edge's own account (`stadion venue status`).
 type EdgeStatus struct {
-	Venue    string     `json:"venue"`
-	Domain   string     `json:"domain"`
-	Link     string     `json:"link"`
+	Venue  string `json:"venue"`
+	Domain string `json:"domain"`
+	Link   string `json:"link"`
+	// LinkedTo is the cloud node (host:port of its leafnode listener) the
+	// link is on while it is up; with a clustered cloud it changes when
+	// the link fails over.
+	LinkedTo string     `json:"linked_to,omitempty"`
 	Started  time.Time  `json:"started"`
 	Control  ctlSummary `json:"control"`
 	Scans    uint64     `json:"scans"`
@@ -33,6 +37,9 @@ func (e *Edge) Status(ctx context.Context) EdgeStatus {
 	}
 	if e.eng.LeafConnected() {
 		s.Link = "up"
+		if peers := e.eng.LeafPeers(); len(peers) > 0 {
+			s.LinkedTo = peers[0]
+		}
 	}
 	if stream, err := e.js.Stream(ctx, edgeScansStream); err == nil {
 		for info := range stream.ListConsumers(ctx).Info() {

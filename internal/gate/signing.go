@@ -35,6 +35,9 @@ type signer struct {
 	kv   jetstream.KeyValue
 	mu   sync.RWMutex
 	keys map[uint32]signingKey
+	// names are the bucket keys the signing keys are stored under (the id,
+	// or firstKeyName for the first one).
+	names map[uint32]string
 }
 
 func openSigner(ctx context.Context, js jetstream.JetStream) (*signer, error) {
@@ -44,16 +47,53 @@ func openSigner(ctx context.Context, js jetstream.JetStream) (*signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gate: signing keys: %w", err)
 	}
-	s := &signer{kv: kv, keys: map[uint32]signingKey{}}
+	s := &signer{kv: kv, keys: map[uint32]signingKey{}, names: map[uint32]string{}}
 	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
 	if _, ok := s.active(); !ok {
-		if _, err := s.rotate(ctx); err != nil {
+		if err := s.bootstrap(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// firstKeyName is the bucket key the first signing key is stored under.
+// Every node that finds no active key tries to create it there; the
+// engine lets only one create succeed, so nodes starting at once agree on
+// one key instead of each making its own.
+const firstKeyName = "first"
+
+// bootstrap makes the first signing key, or takes the one another node
+// made a moment earlier.
+func (s *signer) bootstrap(ctx context.Context) error {
+	k, err := newSigningKey(0)
+	if err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(k)
+	if _, err := s.kv.Create(ctx, firstKeyName, raw); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("gate: store the first signing key: %w", err)
+	}
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	if _, ok := s.active(); !ok {
+		return errors.New("gate: no active signing key after creating the first: rotate one with POST /v1/tickets/keys/rotate")
+	}
+	return nil
+}
+
+// newSigningKey makes a key with an id above floor (random when floor is
+// 0, so ids of unrelated clouds differ).
+func newSigningKey(floor uint32) (signingKey, error) {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return signingKey{}, err
+	}
+	id := max(binary.BigEndian.Uint32(randomBytes(4)), floor)
+	return signingKey{ID: id, Private: priv, Created: time.Now().UTC()}, nil
 }
 
 func (s *signer) load(ctx context.Context) error {
@@ -70,7 +110,9 @@ func (s *signer) load(ctx context.Context) error {
 		if err := json.Unmarshal(e.Value(), &k); err != nil || len(k.Private) != ed25519.PrivateKeySize {
 			return fmt.Errorf("gate: signing key %s is corrupt", name)
 		}
-		s.keys[k.ID] = k
+		s.mu.Lock()
+		s.keys[k.ID], s.names[k.ID] = k, name
+		s.mu.Unlock()
 	}
 	return nil
 }
@@ -91,17 +133,17 @@ func (s *signer) active() (signingKey, bool) {
 
 // rotate makes a new key the active one; older keys keep verifying.
 func (s *signer) rotate(ctx context.Context) (signingKey, error) {
-	_, priv, err := ed25519.GenerateKey(nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var floor uint32
+	for _, k := range s.keys {
+		floor = max(floor, k.ID+1) // ids increase, so the newest is the largest
+	}
+	k, err := newSigningKey(floor)
 	if err != nil {
 		return signingKey{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := binary.BigEndian.Uint32(randomBytes(4))
-	for _, k := range s.keys {
-		id = max(id, k.ID+1) // ids increase, so the newest is the largest
-	}
-	k := signingKey{ID: id, Private: priv, Created: time.Now().UTC()}
+	id := k.ID
 	if err := s.store(ctx, k); err != nil {
 		return signingKey{}, err
 	}
@@ -140,7 +182,11 @@ func (s *signer) retire(ctx context.Context, id uint32) (signingKey, error) {
 
 func (s *signer) store(ctx context.Context, k signingKey) error {
 	raw, _ := json.Marshal(k)
-	if _, err := s.kv.Put(ctx, strconv.FormatUint(uint64(k.ID), 10), raw); err != nil {
+	name := s.names[k.ID]
+	if name == "" {
+		name = strconv.FormatUint(uint64(k.ID), 10)
+	}
+	if _, err := s.kv.Put(ctx, name, raw); err != nil {
 		return fmt.Errorf("gate: store signing key: %w", err)
 	}
 	return nil
