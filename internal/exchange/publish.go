@@ -187,8 +187,14 @@ func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Recei
 		futures[i] = f
 	}
 	receipts := make([]Receipt, len(out))
+	// The batch waits for its acks at most batchAckWait, well inside a
+	// client's usual 30 s: without it a batch the engine cannot store (a
+	// cluster that lost its quorum) would wait out the engine client's 30 s
+	// async timeout and the client would see no answer at all.
+	actx, cancel := context.WithTimeout(ctx, batchAckWait)
+	defer cancel()
 	for i, f := range futures {
-		ack, err := awaitAck(ctx, f)
+		ack, err := awaitAck(actx, f)
 		if err != nil {
 			// Like a single publish, a batch that times out because the
 			// cluster lost its quorum says so.
@@ -200,6 +206,9 @@ func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Recei
 	}
 	return receipts, nil
 }
+
+// batchAckWait bounds how long a batch waits for the engine's acks.
+const batchAckWait = 15 * time.Second
 
 func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
 	select {
