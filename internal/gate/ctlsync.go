@@ -22,8 +22,12 @@ import (
 // control messages after the last one applied; the cloud answers from
 // the venue's control stream, only on the venue's own reply namespace.
 
-// ctlResync is how often a linked edge catches up without a nudge.
-const ctlResync = 30 * time.Second
+// ctlResync is how often a linked edge catches up without a nudge;
+// ctlRecheck is when it looks again after a nudged catch-up.
+const (
+	ctlResync  = 30 * time.Second
+	ctlRecheck = time.Second
+)
 
 func syncSubject(venue string) string     { return "gate." + venue + ".sync" }
 func syncReplyPrefix(venue string) string { return "gate." + venue + ".syncreply." }
@@ -187,6 +191,11 @@ func (e *Edge) nudges() (<-chan struct{}, error) {
 func (e *Edge) syncLoop(ctx context.Context, nudge <-chan struct{}) {
 	up := false
 	var next time.Time // when a catch-up is due while linked
+	// A nudge is the control message itself, which can reach the edge
+	// before the cloud's control stream has stored it: the catch-up it
+	// starts may find nothing new. So a nudge also asks for a second look
+	// a moment later, rather than waiting ctlResync for the safety net.
+	recheck := false
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -195,7 +204,7 @@ func (e *Edge) syncLoop(ctx context.Context, nudge <-chan struct{}) {
 			return
 		case <-t.C:
 		case <-nudge:
-			next = time.Time{}
+			next, recheck = time.Time{}, true
 		}
 		now := e.eng.LeafConnected()
 		if now && (!up || !time.Now().Before(next)) {
@@ -204,11 +213,14 @@ func (e *Edge) syncLoop(ctx context.Context, nudge <-chan struct{}) {
 			case err != nil && ctx.Err() == nil:
 				e.log.Warn("control catch-up failed; retrying", "err", err)
 				next = time.Now().Add(time.Second)
-			case err == nil && !up:
-				e.log.Info("cloud link up; control state caught up", "control_seq", e.ctl.summary().Applied)
-				fallthrough
 			case err == nil:
+				if !up {
+					e.log.Info("cloud link up; control state caught up", "control_seq", e.ctl.summary().Applied)
+				}
 				next = time.Now().Add(ctlResync)
+				if recheck {
+					next, recheck = time.Now().Add(ctlRecheck), false
+				}
 			}
 		}
 		up = now
