@@ -64,11 +64,19 @@ type AlertStore struct {
 	// Fire or Resolve that looks redundant is queued anyway (the worker
 	// reads the entry itself).
 	pending map[string]int
+	// latest is the seq of the last operation queued per alert ID: the
+	// worker applies only that one, the state the caller last asked
+	// for, and skips older Fires and Resolves of the same alert queued
+	// before it (applied late they would undo what another replica did
+	// in between).
+	latest map[string]uint64
+	seq    uint64
 }
 
 type alertOp struct {
 	fire    *Alert
 	resolve string
+	seq     uint64 // the store's count of operations when it was queued
 }
 
 var _ Alerter = (*AlertStore)(nil)
@@ -85,7 +93,7 @@ func OpenAlertStore(ctx context.Context, js jetstream.JetStream, replicas int, m
 	}
 	return &AlertStore{
 		kv: kv, log: log, m: m, now: time.Now, notify: func(AlertState) {},
-		ops: make(chan alertOp, alertQueueCap), state: map[string]AlertState{}, pending: map[string]int{},
+		ops: make(chan alertOp, alertQueueCap), state: map[string]AlertState{}, pending: map[string]int{}, latest: map[string]uint64{},
 	}, nil
 }
 
@@ -120,9 +128,12 @@ func (s *AlertStore) Resolve(id string) {
 func (s *AlertStore) enqueue(op alertOp) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seq++
+	op.seq = s.seq
 	select {
 	case s.ops <- op:
 		s.pending[op.id()]++
+		s.latest[op.id()] = op.seq
 	default:
 		s.m.opsDropped.Inc()
 	}
@@ -135,12 +146,20 @@ func (op alertOp) id() string {
 	return op.resolve
 }
 
-// done marks one queued operation of id as applied.
+// isLatest reports whether op is the last operation queued for its alert.
+func (s *AlertStore) isLatest(op alertOp) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.latest[op.id()] == op.seq
+}
+
+// done marks one queued operation of id as applied (or skipped).
 func (s *AlertStore) done(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pending[id]--; s.pending[id] <= 0 {
 		delete(s.pending, id)
+		delete(s.latest, id)
 	}
 }
 
@@ -198,6 +217,10 @@ func (s *AlertStore) run(ctx context.Context, ready chan<- struct{}) {
 		case <-ctx.Done():
 			return
 		case op := <-s.ops:
+			if !s.isLatest(op) {
+				s.done(op.id())
+				continue
+			}
 			octx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			if op.fire != nil {
 				s.fire(octx, *op.fire)
