@@ -14,7 +14,7 @@ import (
 // POST /v1/clients/{client}/keys (201 {"key", "id", ...}: the key is shown
 // once), GET /v1/clients/{client}/keys (ids and dates, never keys) and
 // DELETE /v1/clients/{client}/keys/{id}.
-func KeyRoutes(mux *http.ServeMux, keys *Keys, cfg *config.Config, auth func(http.Handler) http.Handler) {
+func KeyRoutes(mux *Mux, keys *Keys, cfg *config.Config, auth func(http.Handler) http.Handler) {
 	known := func(r *http.Request) (string, error) {
 		if err := RequireAdmin(r); err != nil {
 			return "", err

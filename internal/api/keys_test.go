@@ -346,7 +346,7 @@ func startAPI(t *testing.T) *apiServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
+	mux := NewMux()
 	auth := func(h http.Handler) http.Handler { return Authenticate(n.keys, h) }
 	KeyRoutes(mux, n.keys, cfg, auth)
 	mux.Handle("GET /whoami", auth(HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {

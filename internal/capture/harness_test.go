@@ -98,7 +98,7 @@ type client struct {
 }
 
 func serveAPI(t *testing.T, svc *Service, as string) *client {
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	auth := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h.ServeHTTP(w, r.WithContext(api.WithPrincipal(r.Context(), api.Principal{Client: as})))

@@ -19,7 +19,7 @@ import (
 const RoleCapture = "capture"
 
 // Routes serves the capture API; auth authenticates every route.
-func (s *Service) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (s *Service) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	read := func(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 		return auth(api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			if err := s.mayRead(r); err != nil {

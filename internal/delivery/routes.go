@@ -12,7 +12,7 @@ import (
 
 // Routes registers the sinks' HTTP API on mux; auth wraps every route with
 // key authentication. Every route needs the admin key.
-func (s *Service) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (s *Service) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		mux.Handle(pattern, auth(api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			if err := api.RequireAdmin(r); err != nil {

@@ -13,7 +13,7 @@ import (
 
 // serveRoutes serves s's routes; the X-Test-Client header names the caller.
 func serveRoutes(t *testing.T, s *Service) *httptest.Server {
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	auth := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := api.Principal{Client: r.Header.Get("X-Test-Client")}

@@ -175,7 +175,7 @@ func (x *Exchange) Stop(ctx context.Context) error {
 
 // Routes registers the exchange's HTTP API on mux; auth wraps every route
 // with key authentication.
-func (x *Exchange) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (x *Exchange) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		mux.Handle(pattern, auth(api.HandlerFunc(h)))
 	}

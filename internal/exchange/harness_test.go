@@ -217,7 +217,7 @@ func newHarnessWith(t *testing.T, yamlText string) *harness {
 
 // serverHandler builds the handler the way internal/server/server.go does.
 func serverHandler(eng *engine.Engine, keys *api.Keys, cfg *config.Config, x *Exchange, reg *prometheus.Registry, log *slog.Logger) http.Handler {
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -148,7 +148,7 @@ func (c *Cloud) Stop(ctx context.Context) error {
 }
 
 // Routes mounts the cloud API.
-func (c *Cloud) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (c *Cloud) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	h := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
 		return auth(api.HandlerFunc(f))
 	}

@@ -14,7 +14,7 @@ const DeviceClientPrefix = "device-"
 
 // Routes mounts the edge's API: scans from any key of this edge, device
 // keys and status for its admin.
-func (e *Edge) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (e *Edge) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	mux.Handle("POST /v1/scan", auth(api.HandlerFunc(e.scan)))
 	mux.Handle("POST /v1/devices/{device}/keys", auth(api.HandlerFunc(e.deviceKey)))
 	mux.Handle("DELETE /v1/devices/{device}/keys/{id}", auth(api.HandlerFunc(e.revokeDeviceKey)))

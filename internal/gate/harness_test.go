@@ -88,7 +88,7 @@ func startCloud(t testing.TB) *cloudRig {
 		t.Fatal(err)
 	}
 	stopOnCleanup(t, "cloud", c.Stop)
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
 	c.Routes(mux, auth)
 	x.Routes(mux, auth)
@@ -127,7 +127,7 @@ func startEdge(t testing.TB, venue, dir, leafURL string, creds Credentials) *edg
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	e.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
 	srv := httptest.NewServer(mux)
 	r := &edgeRig{eng: eng, edge: e, url: srv.URL, admin: admin}

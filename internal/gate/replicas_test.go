@@ -48,7 +48,7 @@ func addReplica(t *testing.T, c *cloudRig) string {
 		t.Fatal(err)
 	}
 	stopOnCleanup(t, "cloud 2", cloud.Stop)
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
 	cloud.Routes(mux, auth)
 	x.Routes(mux, auth)

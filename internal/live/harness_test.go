@@ -96,7 +96,7 @@ func startHarnessOpts(t testing.TB, cfg *config.Config, eng *engine.Engine, relo
 		t.Fatalf("live start: %v", err)
 	}
 	h.mqtt = h.s.MQTTAddr()
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	h.s.Routes(mux, func(next http.Handler) http.Handler { return api.Authenticate(h.keys, next) })
 	h.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {

@@ -19,7 +19,7 @@ const postWait = 10 * time.Second
 // Routes serves the live API and MQTT over WebSocket. Token minting and
 // room administration take API keys (auth); posting takes a viewer token;
 // reading takes either, or nothing when anonymous reading is on.
-func (s *Service) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (s *Service) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	mux.Handle("POST /v1/live/tokens", auth(api.HandlerFunc(s.handleToken)))
 	mux.Handle("POST /v1/live/revocations", auth(api.HandlerFunc(s.handleRevoke)))
 	mux.Handle("POST /v1/live/{room}/comments", api.HandlerFunc(s.handlePost))

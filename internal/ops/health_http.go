@@ -11,7 +11,7 @@ import (
 // Routes serves GET /v1/health to the admin and to clients with the
 // metrics role: the report names sinks, subscriptions and venues, as
 // /metrics does.
-func (h *Health) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler, cfg *config.Config) {
+func (h *Health) Routes(mux *api.Mux, auth func(http.Handler) http.Handler, cfg *config.Config) {
 	mux.Handle("GET /v1/health", auth(api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if err := mayRead(r, cfg); err != nil {
 			return err

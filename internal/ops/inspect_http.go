@@ -15,7 +15,7 @@ var reportID = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z$`)
 
 // Routes serves the inspections: POST runs one (admin); GET lists and
 // reads them (admin or the metrics role).
-func (in *Inspector) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (in *Inspector) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	mux.Handle("POST /v1/inspections", auth(api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if err := api.RequireAdmin(r); err != nil {
 			return err

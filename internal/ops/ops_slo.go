@@ -204,7 +204,7 @@ func advisoryLine(subject string, now time.Time) LogLine {
 // Routes serves GET /v1/slos, /v1/alerts (the admin or a client with the
 // metrics role) and GET /v1/anomalies (the admin only: examples quote
 // logs, masked).
-func (s *SLOService) Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler) {
+func (s *SLOService) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/slos", auth(api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.mayRead(r); err != nil {
 			return err

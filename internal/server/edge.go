@@ -125,7 +125,7 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	if s.ops, err = startEdgeOps(ctx, eng, o, reg); err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
+	mux := api.NewMux()
 	s.edgeSystemRoutes(mux, reg)
 	s.edge.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
 	s.ops.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
@@ -136,7 +136,7 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	return writeEndpoints(o.DataDir, client.Endpoints{HTTP: s.HTTPURL, PID: os.Getpid(), Bound: boundMap(s.Listeners)})
 }
 
-func (s *EdgeServer) edgeSystemRoutes(mux *http.ServeMux, reg *prometheus.Registry) {
+func (s *EdgeServer) edgeSystemRoutes(mux *api.Mux, reg *prometheus.Registry) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -59,7 +59,11 @@ type Server struct {
 	ready atomic.Bool
 	log   *slog.Logger
 	lock  *dataLock // held until Stop has stopped the engine
+	mux   *api.Mux
 }
+
+// Routes lists the pattern of every HTTP route the server registered.
+func (s *Server) Routes() []string { return s.mux.Patterns() }
 
 // service is the lifecycle every capability implements: Start builds its
 // streams and workers; Stop releases them within ctx's deadline.
@@ -74,7 +78,7 @@ var _ service = (*exchange.Exchange)(nil)
 // configuration asks for it.
 type capability interface {
 	service
-	Routes(mux *http.ServeMux, auth func(http.Handler) http.Handler)
+	Routes(mux *api.Mux, auth func(http.Handler) http.Handler)
 }
 
 // serverEnv is what capabilities are built from.
@@ -304,7 +308,8 @@ func (s *Server) startOps(ctx context.Context, env serverEnv) (*opsService, erro
 // deadline and panic recovery.
 func (s *Server) routes(env serverEnv, reg *prometheus.Registry, caps []capability, o *opsService) http.Handler {
 	cfg, keys, x := env.cfg, env.keys, env.x
-	mux := http.NewServeMux()
+	mux := api.NewMux()
+	s.mux = mux
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
 	o.routes(mux, auth, env)
 	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
@@ -334,7 +339,7 @@ func (s *Server) bound(http net.Listener, caps []capability) []listener {
 	return ls
 }
 
-func (s *Server) systemRoutes(mux *http.ServeMux, reg *prometheus.Registry, guard func(http.Handler) http.Handler) {
+func (s *Server) systemRoutes(mux *api.Mux, reg *prometheus.Registry, guard func(http.Handler) http.Handler) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

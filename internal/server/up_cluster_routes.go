@@ -27,7 +27,7 @@ type clusterStatus struct {
 }
 
 // clusterRoutes adds GET /v1/cluster.
-func clusterRoutes(mux *http.ServeMux, eng *engine.Engine, cfg *config.Config, auth func(http.Handler) http.Handler) {
+func clusterRoutes(mux *api.Mux, eng *engine.Engine, cfg *config.Config, auth func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/cluster", auth(api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if p, _ := api.PrincipalFrom(r.Context()); !p.Admin() {
 			return api.Forbidden("only an admin key may read the cluster's status")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/ops"
 )
 
@@ -99,7 +100,7 @@ func (o *opsService) Stop(ctx context.Context) error {
 	return err
 }
 
-func (o *opsService) routes(mux *http.ServeMux, auth func(http.Handler) http.Handler, env serverEnv) {
+func (o *opsService) routes(mux *api.Mux, auth func(http.Handler) http.Handler, env serverEnv) {
 	o.health.Routes(mux, auth, env.cfg)
 	o.insp.Routes(mux, auth)
 }
