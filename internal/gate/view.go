@@ -277,7 +277,7 @@ func (c *Cloud) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	var hb heartbeat
-	if unmarshalStrict(m.Data, &hb) != nil || hb.Venue != parts[1] {
+	if unmarshalStrict(m.Data, &hb) != nil || hb.Venue != parts[1] || hb.Anomalous < 0 || len(hb.Anomaly) > maxHeartbeatAnomaly {
 		c.refuse(v.venue, refusedHeartbeat, "named", hb.Venue)
 		return
 	}
