@@ -61,6 +61,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 		printOverview(env.Stdout)
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	return run(ctx, commands(), args, env, "stadion")
 }
 
