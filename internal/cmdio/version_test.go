@@ -4,7 +4,7 @@ import "testing"
 
 func TestBuildString(t *testing.T) {
 	for _, tc := range []struct {
-		b           Build
+		b          Build
 		str, short string
 	}{
 		{Build{Version: "(devel)"}, "(devel)", "(devel)"},
