@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -95,11 +96,12 @@ stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes 
 			if len(args) > 0 {
 				return usageErr("up takes no arguments, got %q", strings.Join(args, " "))
 			}
-			log, err := newLogger(env.Stderr, *logFormat, *logLevel)
+			log, started, err := newLogger(env.Stderr, *logFormat, *logLevel)
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			o.Logger = log
+			env.Stdout = startedWriter{env.Stdout, started}
 			if *pprofAddr != "" {
 				stop, err := server.ServePprof(*pprofAddr, log)
 				if err != nil {
@@ -112,21 +114,41 @@ stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes 
 	},
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+// newLogger returns the server's logger and the flag that ends its
+// start-up phase (startHandler): set it once the banner is printed.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, *atomic.Bool, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+		return nil, nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	// The tee offers every record to the anomaly miner (ops), once `up`
-	// attaches it.
+	var h slog.Handler
 	switch format {
 	case "text":
-		return slog.New(ops.NewLogTee(slog.NewTextHandler(w, opts), ops.NewLogFeed())), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(ops.NewLogTee(slog.NewJSONHandler(w, opts), ops.NewLogFeed())), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	started := new(atomic.Bool)
+	// The tee offers every record to the anomaly miner (ops), once `up`
+	// attaches it.
+	return slog.New(ops.NewLogTee(startHandler{next: h, started: started}, ops.NewLogFeed())), started, nil
+}
+
+// startedWriter is the banner's writer: once the banner is written,
+// INFO logs are shown again.
+type startedWriter struct {
+	io.Writer
+	started *atomic.Bool
+}
+
+// bannerDone ends the start-up phase of w's logger, if w is a startedWriter.
+func bannerDone(w io.Writer) {
+	if sw, ok := w.(startedWriter); ok {
+		sw.started.Store(true)
+	}
 }
 
 func runUp(ctx context.Context, env Env, o server.ServerOptions, drain time.Duration, signals bool) error {
@@ -141,6 +163,7 @@ func runUp(ctx context.Context, env Env, o server.ServerOptions, drain time.Dura
 		return err
 	}
 	printBanner(env.Stdout, o, srv, time.Since(start))
+	bannerDone(env.Stdout)
 	return serveUntilSignal(ctx, o.Logger, srv.Done(), srv.Stop, drain)
 }
 
