@@ -99,7 +99,7 @@ func (s *Service) Status(ctx context.Context, name string) (Status, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Rows = sk.rows.get(ctx, sk.store, sk.table)
+	st.Rows = sk.rows.get(ctx, sk.store, sk.table, st.RowsWritten)
 	st.Lag = info.NumPending + uint64(info.NumAckPending)
 	sk.m.lag.Set(float64(info.NumPending))
 	st.DeadLetters, err = sk.dlq.count(ctx)
@@ -109,30 +109,39 @@ func (s *Service) Status(ctx context.Context, name string) (Status, error) {
 // Names returns the configured sinks, sorted.
 func (s *Service) Names() []string { return s.cfg.SinkNames() }
 
-// rowsEvery is how often a table's rows are counted for Status (a count
-// reads the whole table); rowsWait bounds one count.
+// A table's rows are counted for Status (a count reads the whole table,
+// and on SQLite holds the one connection the sink writes through): again
+// once this process has written since the last count, but no sooner than
+// ten times as long as the last count took, so counting takes at most a
+// tenth of the database's time; otherwise at most every rowsEvery (for
+// other replicas' writes). rowsWait bounds one count.
 const (
 	rowsEvery = 2 * time.Second
 	rowsWait  = 2 * time.Second
 )
 
-// rowCount caches a table's row count for rowsEvery.
+// rowCount caches a table's row count.
 type rowCount struct {
-	mu sync.Mutex
-	at time.Time
-	n  *uint64
+	mu      sync.Mutex
+	at      time.Time
+	took    time.Duration
+	written uint64 // the process's rows written at the last count
+	n       *uint64
 }
 
-func (c *rowCount) get(ctx context.Context, store Store, t *Table) *uint64 {
+func (c *rowCount) get(ctx context.Context, store Store, t *Table, written uint64) *uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if time.Since(c.at) < rowsEvery {
+	age := time.Since(c.at)
+	fresh := age < rowsEvery && (written == c.written || age < 10*c.took)
+	if !c.at.IsZero() && fresh {
 		return c.n
 	}
 	ctx, cancel := context.WithTimeout(ctx, rowsWait)
 	defer cancel()
+	start := time.Now()
 	n, err := store.Count(ctx, t)
-	c.at, c.n = time.Now(), nil
+	c.at, c.took, c.written, c.n = time.Now(), time.Since(start), written, nil
 	if err == nil {
 		c.n = &n
 	}
