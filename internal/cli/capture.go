@@ -92,8 +92,17 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSCHEDULE\tCAPTURES\tFAILED\tPER MIN\tP50\tP99\tLAST SUCCESS\tLAST ERROR")
+	fmt.Fprintln(tw, "JOB\tSTATE\tSCHEDULE\tCAPTURES\tFAILED\tPER MIN\tP50\tP99\tLAST SUCCESS\tLAST ERROR")
 	for _, j := range jobs {
+		// The job is failing while its last attempt failed (a stream that
+		// ended or stalled fails every tick until it is back).
+		state := "waiting"
+		switch {
+		case j.LastErrorAt != nil && (j.LastSuccess == nil || j.LastErrorAt.After(*j.LastSuccess)):
+			state = "FAILING"
+		case j.LastSuccess != nil:
+			state = "ok"
+		}
 		sched := orDash(j.Spec.Every + j.Spec.Cron)
 		lastOK := "-"
 		if j.LastSuccess != nil {
@@ -103,7 +112,7 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 		if j.LastErrorAt != nil {
 			lastErr = shortTime(*j.LastErrorAt) + " " + sinkTruncate(j.LastError, 70)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, sched, j.Captures, j.Failures,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, state, sched, j.Captures, j.Failures,
 			j.CapturesPerMin, cmdio.FmtMS(j.LatencyP50MS), cmdio.FmtMS(j.LatencyP99MS), lastOK, lastErr)
 	}
 	return tw.Flush()
