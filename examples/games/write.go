@@ -5,11 +5,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// Write copies the example (stadion.yaml and schemas/*.json) into dir, the
-// way `stadion init` starts a configuration, and returns the paths it
-// wrote. header is put in front of stadion.yaml. Existing files are left
+// Write copies the example (stadion.yaml, schemas/*.json, and the sample
+// events as examples/*.json) into dir, the way `stadion init` starts a
+// configuration, and returns the paths it wrote. header is put in front of stadion.yaml. Existing files are left
 // alone and reported as an error unless force is set; nothing is written
 // then.
 func Write(dir, header string, force bool) ([]string, error) {
@@ -20,14 +21,21 @@ func Write(dir, header string, force bool) ([]string, error) {
 		}
 		return err
 	})
+	// The sample events are examples to publish, not test data, for a user.
+	outName := func(n string) string {
+		if rest, ok := strings.CutPrefix(n, "testdata/"); ok {
+			return "examples/" + rest
+		}
+		return n
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !force {
 		var exist []string
 		for _, n := range names {
-			if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-				exist = append(exist, filepath.Join(dir, n))
+			if _, err := os.Stat(filepath.Join(dir, outName(n))); err == nil {
+				exist = append(exist, filepath.Join(dir, outName(n)))
 			}
 		}
 		switch len(exist) {
@@ -47,7 +55,7 @@ func Write(dir, header string, force bool) ([]string, error) {
 		if n == "stadion.yaml" {
 			data = append([]byte(header), data...)
 		}
-		out := filepath.Join(dir, filepath.FromSlash(n))
+		out := filepath.Join(dir, filepath.FromSlash(outName(n)))
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return wrote, err
 		}

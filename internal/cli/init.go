@@ -15,8 +15,8 @@ var initCmd = &command{
 	short: "write a commented starting configuration and its schemas",
 	usage: "[DIR]",
 	long: `Writes DIR/stadion.yaml (default DIR: the current directory), the bundled
-Games example with every section commented, and the JSON Schemas it names
-(DIR/schemas/*.json). stadion up --config DIR/stadion.yaml runs it as is;
+Games example with every section commented, the JSON Schemas it names
+(DIR/schemas/*.json) and one valid event per topic (DIR/examples/*.json). stadion up --config DIR/stadion.yaml runs it as is;
 edit it from there. Paths in the file (schemas, banned-words files) are
 relative to the file's directory, so the directory can be moved or copied
 whole. Existing files are never overwritten without --force.`,
@@ -41,7 +41,8 @@ whole. Existing files are never overwritten without --force.`,
 			if *asJSON {
 				return cmdio.PrintJSON(env.Stdout, map[string]any{"config": cfg, "files": wrote})
 			}
-			fmt.Fprintf(env.Stdout, "wrote %s and %d schemas\n", cfg, len(wrote)-1)
+			fmt.Fprintf(env.Stdout, "wrote %s, its schemas (%s) and sample events (%s)\n", cfg,
+				filepath.Join(dir, "schemas"), filepath.Join(dir, "examples"))
 			fmt.Fprintf(env.Stdout, "Next: stadion up --config %s\n", cfg)
 			return nil
 		}

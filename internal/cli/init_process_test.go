@@ -52,7 +52,7 @@ func TestInitThenUp(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-p.exited })
 	p.waitReady()
 
-	body, err := os.ReadFile("../../examples/games/testdata/weather.json")
+	body, err := os.ReadFile(filepath.Join(moved, "examples", "weather.json")) // written by init
 	if err != nil {
 		t.Fatal(err)
 	}
