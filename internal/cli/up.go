@@ -41,8 +41,10 @@ start too: sinks, live comments over MQTT (--mqtt, and WebSocket at /mqtt),
 frame capture, and the cloud side of venue edges (--leaf). SLOs, alerts and
 the miner of the server's own logs always run (stadion slo, alerts,
 anomalies; docs/slo.md). With no --config
-it runs the bundled Games example (examples/games). The admin key is written
-to <data>/admin.key (0600) on first start.
+it runs the bundled Games example (examples/games); stadion init writes it
+out to edit. The admin key is written to <data>/admin.key (0600) on first
+start. The banner (stdout) comes first: until it is printed, start-up INFO
+logs (the engine's included) are DEBUG, shown with --log-level debug.
 
 With no listener flags every port is on 127.0.0.1, reachable from this
 machine only. To serve other machines, give the interfaces explicitly:
