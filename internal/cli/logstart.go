@@ -23,12 +23,18 @@ func (h startHandler) level(l slog.Level) slog.Level {
 	return l
 }
 
+// Enabled answers for the record's own level, so that handlers wrapped
+// around this one (the edge's log ring, read over its link; the anomaly
+// miner) still see start-up records at INFO; only the screen is quiet.
 func (h startHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.next.Enabled(ctx, h.level(l))
+	return h.next.Enabled(ctx, l)
 }
 
 func (h startHandler) Handle(ctx context.Context, r slog.Record) error {
 	r.Level = h.level(r.Level)
+	if !h.next.Enabled(ctx, r.Level) {
+		return nil
+	}
 	return h.next.Handle(ctx, r)
 }
 
