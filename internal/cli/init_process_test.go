@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +61,30 @@ func TestInitThenUp(t *testing.T) {
 	var receipt struct{ Seq uint64 }
 	if code := p.request("POST", "/v1/topics/weather/events", p.admin, string(body), &receipt); code != 202 || receipt.Seq == 0 {
 		t.Fatalf("publish: %d %+v", code, receipt)
+	}
+
+	// The API's description and index are readable without a key and
+	// name nothing of the running configuration.
+	for _, path := range []string{"/v1", "/v1/openapi.json"} {
+		resp, err := http.Get(p.http + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s without a key: %d", path, resp.StatusCode)
+		}
+		for _, name := range []string{"bird-nest", "arrivals-db", "curling", "core-app", "personnel"} {
+			if strings.Contains(string(raw), name) {
+				t.Errorf("GET %s without a key names %q of the configuration", path, name)
+			}
+		}
+	}
+	if resp, err := http.Get(p.http + "/v1/topics"); err != nil || resp.StatusCode != 401 {
+		t.Errorf("GET /v1/topics without a key: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
 	}
 
 	screen.mu.Lock()
