@@ -13,8 +13,9 @@ package games
 import "embed"
 
 // FS holds stadion.yaml and the JSON Schemas it names (schemas/*.json), so
-// the binary can run the example with no files on disk. Paths in
-// stadion.yaml are relative to the root of FS.
+// the binary can run the example with no files on disk, and one valid event
+// per topic (testdata/*.json), which `stadion init` writes as examples/.
+// Paths in stadion.yaml are relative to the root of FS.
 //
-//go:embed stadion.yaml schemas
+//go:embed stadion.yaml schemas testdata
 var FS embed.FS

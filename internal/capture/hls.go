@@ -105,9 +105,18 @@ func (m *playlistMark) stallAfter() time.Duration {
 }
 
 // checkPlaylist compares a live playlist with the job's last mark. It
-// returns the new mark, and an error when the stream has stalled.
+// returns the new mark, and an error when the stream has stalled or
+// ended: a playlist the job saw live that now carries #EXT-X-ENDLIST (the
+// encoder stopped; ffmpeg writes it when it is killed) has nothing live
+// left to capture, although its old segments still decode. A playlist
+// that was finished from the job's first look is a recording, captured
+// as it is.
 func checkPlaylist(pl *playlist, prev *playlistMark, now time.Time) (*playlistMark, error) {
 	if pl.ended {
+		if prev != nil {
+			return prev, fmt.Errorf("the stream ended (its playlist now has #EXT-X-ENDLIST; live since %s): restart the encoder, or delete the job",
+				prev.ChangedAt.Format(time.RFC3339))
+		}
 		return nil, nil // a finished (VOD) playlist does not change
 	}
 	if prev == nil || prev.Fingerprint != pl.fingerprint {

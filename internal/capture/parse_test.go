@@ -59,8 +59,11 @@ func TestCheckPlaylist(t *testing.T) {
 	if m, err := checkPlaylist(moved, mark, t0.Add(time.Minute)); err != nil || m.Fingerprint != "2|b.ts" {
 		t.Errorf("moved on: %+v %v", m, err)
 	}
-	if m, err := checkPlaylist(&playlist{ended: true}, mark, t0.Add(time.Hour)); err != nil || m != nil {
-		t.Errorf("an ended playlist is not stalled: %+v %v", m, err)
+	if _, err := checkPlaylist(&playlist{ended: true, fingerprint: "1|a.ts"}, mark, t0.Add(3*time.Second)); err == nil || !strings.Contains(err.Error(), "the stream ended") {
+		t.Errorf("a live playlist that ended: %v, want an error", err)
+	}
+	if m, err := checkPlaylist(&playlist{ended: true}, nil, t0.Add(time.Hour)); err != nil || m != nil {
+		t.Errorf("a recording (finished from the first look): %+v %v", m, err)
 	}
 }
 

@@ -61,7 +61,14 @@ func captureStatus(ctx context.Context, env Env, r *client.Client, asJSON bool, 
 	}
 	if len(args) == 1 {
 		var one json.RawMessage
-		return errOr(r.Do(ctx, "GET", client.CapturePath(args[0], ""), "", nil, nil, &one), cmdio.PrintJSON(env.Stdout, one))
+		if err := r.Do(ctx, "GET", client.CapturePath(args[0], ""), "", nil, nil, &one); err != nil || asJSON {
+			return errOr(err, cmdio.PrintJSON(env.Stdout, one))
+		}
+		var row client.CaptureJobRow
+		if err := json.Unmarshal(one, &row); err != nil {
+			return err
+		}
+		return printCaptureJobs(env.Stdout, []client.CaptureJobRow{row})
 	}
 	var raw json.RawMessage
 	if err := r.Do(ctx, "GET", "/v1/capture/jobs", "", nil, nil, &raw); err != nil {
@@ -85,8 +92,17 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSCHEDULE\tCAPTURES\tFAILED\tPER MIN\tP50\tP99\tLAST SUCCESS\tLAST ERROR")
+	fmt.Fprintln(tw, "JOB\tSTATE\tSCHEDULE\tCAPTURES\tFAILED\tPER MIN\tP50\tP99\tLAST SUCCESS\tLAST ERROR")
 	for _, j := range jobs {
+		// The job is failing while its last attempt failed (a stream that
+		// ended or stalled fails every tick until it is back).
+		state := "waiting"
+		switch {
+		case j.LastErrorAt != nil && (j.LastSuccess == nil || j.LastErrorAt.After(*j.LastSuccess)):
+			state = "FAILING"
+		case j.LastSuccess != nil:
+			state = "ok"
+		}
 		sched := orDash(j.Spec.Every + j.Spec.Cron)
 		lastOK := "-"
 		if j.LastSuccess != nil {
@@ -96,7 +112,7 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 		if j.LastErrorAt != nil {
 			lastErr = shortTime(*j.LastErrorAt) + " " + sinkTruncate(j.LastError, 70)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, sched, j.Captures, j.Failures,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, state, sched, j.Captures, j.Failures,
 			j.CapturesPerMin, cmdio.FmtMS(j.LatencyP50MS), cmdio.FmtMS(j.LatencyP99MS), lastOK, lastErr)
 	}
 	return tw.Flush()
@@ -123,13 +139,12 @@ var captureDeleteCmd = remoteCmd("delete", "delete a job added at run time, with
 		if err := r.Do(ctx, "DELETE", client.CapturePath(args[0], ""), "", nil, nil, nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "%s: deleted\n", args[0])
-		return nil
+		return printDone(env, asJSON, map[string]any{"job": args[0], "deleted": true}, "%s: deleted", args[0])
 	})
 
 var captureFramesCmd = &command{
 	name: "frames", short: "list JOB's stored frames with their URLs", usage: "JOB",
-	example: "stadion capture frames curling-sheet-a --since 10m",
+	example: "stadion capture frames curling-sheet-a --since 10m\nstadion capture frames curling-sheet-a --json",
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		var rf remoteFlags
 		rf.register(fs)
@@ -144,9 +159,37 @@ var captureFramesCmd = &command{
 			}
 			q := "?limit=1000&since=" + url.QueryEscape(time.Now().Add(-*since).UTC().Format(time.RFC3339Nano))
 			var out json.RawMessage
-			return errOr(r.Do(ctx, "GET", client.CapturePath(args[0], "/frames"+q), "", nil, nil, &out), cmdio.PrintJSON(env.Stdout, out))
+			if err := r.Do(ctx, "GET", client.CapturePath(args[0], "/frames"+q), "", nil, nil, &out); err != nil || rf.json {
+				return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+			}
+			return printFrames(env.Stdout, args[0], *since, out)
 		}
 	},
+}
+
+func printFrames(w io.Writer, job string, since time.Duration, raw json.RawMessage) error {
+	var out struct {
+		Frames []client.CaptureFrame `json:"frames"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return err
+	}
+	if len(out.Frames) == 0 {
+		fmt.Fprintf(w, "%s: no frames in the last %s\n", job, since)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CAPTURED\tTRIGGER\tSIZE\tBYTES\tURL")
+	for _, f := range out.Frames {
+		for _, sz := range f.Sizes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", shortTime(f.CapturedAt), f.Trigger, sz.Size, sz.Bytes, sz.URL)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d frames; 'stadion capture latest %s -o FILE' saves the newest\n", len(out.Frames), job)
+	return nil
 }
 
 var captureLatestCmd = &command{

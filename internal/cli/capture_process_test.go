@@ -45,7 +45,7 @@ func TestCaptureCommands(t *testing.T) {
 	cli("capture", "put", "--source", files.URL+"/clip.mp4", "--sizes", "320x180", "sheet-a")
 	cli("capture", "trigger", "sheet-a")
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(cli("capture", "status", "sheet-a"), `"last_success": "`) {
+	for !strings.Contains(cli("capture", "status", "sheet-a", "--json"), `"last_success": "`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no capture:\n%s", cli("capture", "status", "sheet-a"))
 		}

@@ -38,7 +38,7 @@ type command struct {
 
 // commands lists every subcommand, in help order.
 func commands() []*command {
-	return []*command{upCmd, edgeCmd, publishCmd, tailCmd, topicsCmd, sinksCmd, captureCmd, keysCmd, liveCmd, ticketsCmd, venueCmd, healthCmd, inspectCmd, sloCmd, alertsCmd, anomaliesCmd, demoCmd, benchCmd, versionCmd}
+	return []*command{upCmd, initCmd, edgeCmd, publishCmd, tailCmd, topicsCmd, sinksCmd, captureCmd, keysCmd, liveCmd, ticketsCmd, venueCmd, healthCmd, inspectCmd, sloCmd, alertsCmd, anomaliesCmd, demoCmd, benchCmd, versionCmd}
 }
 
 // errUsage marks an error whose message should be followed by the usage.
@@ -60,6 +60,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 		}
 		printOverview(env.Stdout)
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	return run(ctx, commands(), args, env, "stadion")
 }

@@ -35,12 +35,16 @@ are created with the admin key and revoked at the end.
 one key (a passenger, a ride order) always travel in one lane, in order,
 so the latest event is the latest state. Every batch carries an
 Idempotency-Key made from the seed, date, flights and its place, so a
-re-run within the dedupe window stores nothing twice. Busy answers (429,
-503) and dropped connections are retried.
+re-run within the dedupe window stores nothing twice; the run says how
+many events it stored new and how many were already stored. Busy answers
+(429, 503) and dropped connections are retried.
 
 Then, unless --no-wait, it follows GET /v1/sinks until the sinks of the
-two topics have no lag, and prints how long they took to drain: the topics
-absorb the burst, the sinks write it at the pace their max_rate allows.`,
+two topics have no lag, and prints how long they took to drain and the
+rows their tables hold (and how many this run added: a replay after the
+dedupe window stores the events again, but the sinks' upserts add no row):
+the topics absorb the burst, the sinks write it at the pace their max_rate
+allows.`,
 	example: `stadion demo burst
 stadion demo burst --flights 100 --workers 16
 stadion demo burst --no-wait --seed 7`,
@@ -91,12 +95,17 @@ type burstOptions struct {
 
 // burstReport is what --json prints.
 type burstReport struct {
-	Events       int              `json:"events"`
-	Accepted     int64            `json:"accepted"`
-	Seconds      float64          `json:"seconds"`
-	EventsPerSec float64          `json:"events_per_sec"`
-	DrainSeconds *float64         `json:"drain_seconds,omitempty"`
-	Sinks        []client.SinkRow `json:"sinks,omitempty"`
+	Events   int   `json:"events"`
+	Accepted int64 `json:"accepted"` // stored + already stored
+	// Stored are events stored by this run; AlreadyStored were stored by
+	// an earlier run within the dedupe window (same Idempotency-Key) and
+	// not stored again.
+	Stored        int64            `json:"stored"`
+	AlreadyStored int64            `json:"already_stored"`
+	Seconds       float64          `json:"seconds"`
+	EventsPerSec  float64          `json:"events_per_sec"`
+	DrainSeconds  *float64         `json:"drain_seconds,omitempty"`
+	Sinks         []client.SinkRow `json:"sinks,omitempty"`
 }
 
 // burstPublisher says which client publishes each burst topic, and
@@ -113,9 +122,11 @@ const burstLanes = 32
 
 type burster struct {
 	feeder
-	o        burstOptions
-	stdout   io.Writer
-	accepted atomic.Int64
+	o          burstOptions
+	stdout     io.Writer
+	accepted   atomic.Int64
+	duplicates atomic.Int64 // accepted events the server had already stored
+	rowsBefore map[string]uint64
 }
 
 // burstBatch is one request: events of one topic and lane.
@@ -137,16 +148,17 @@ func (b *burster) run(ctx context.Context) error {
 	defer b.revokeKeys()
 	fmt.Fprintf(b.out, "demo burst: %d flights, %d events (%d arrivals, %d rides), %d workers, batches of %d\n",
 		b.o.flights, len(events), count(events, "arrivals"), count(events, "rides"), b.o.workers, b.o.batch)
+	b.rowsBefore = b.tableRows(ctx)
 	start := time.Now()
 	if err := b.publishAll(ctx, lanes, len(events)); err != nil {
 		return err
 	}
 	took := time.Since(start)
-	rep := &burstReport{Events: len(events), Accepted: b.accepted.Load(), Seconds: took.Seconds(),
-		EventsPerSec: float64(b.accepted.Load()) / took.Seconds()}
+	dup := b.duplicates.Load()
+	rep := &burstReport{Events: len(events), Accepted: b.accepted.Load(), Stored: b.accepted.Load() - dup, AlreadyStored: dup,
+		Seconds: took.Seconds(), EventsPerSec: float64(b.accepted.Load()) / took.Seconds()}
 	if !b.o.json {
-		fmt.Fprintf(b.stdout, "accepted %d events in %s: %.0f events/s\n",
-			rep.Accepted, took.Round(time.Millisecond), rep.EventsPerSec)
+		b.printStored(rep, took)
 	}
 	if !b.o.noWait {
 		if err := b.waitDrained(ctx, events, rep); err != nil {
@@ -266,7 +278,17 @@ func (b *burster) send(ctx context.Context, batch burstBatch) error {
 	path := "/v1/topics/" + url.PathEscape(batch.topic) + "/events"
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := as.Do(ctx, "POST", path, "application/json", batch.body, hdr, nil)
+		var receipts []struct {
+			Duplicate bool `json:"duplicate"`
+		}
+		err := as.Do(ctx, "POST", path, "application/json", batch.body, hdr, &receipts)
+		if err == nil {
+			for _, r := range receipts {
+				if r.Duplicate {
+					b.duplicates.Add(1)
+				}
+			}
+		}
 		if err == nil || attempt == 10 || !retryable(err) {
 			return err
 		}
@@ -296,4 +318,36 @@ func count(events []demo.Event, topic string) int {
 		}
 	}
 	return n
+}
+
+// printStored says what the run stored: new events, and those an earlier
+// run had already stored (a re-run within the dedupe window stores
+// nothing twice).
+func (b *burster) printStored(rep *burstReport, took time.Duration) {
+	rate := fmt.Sprintf("%s, %.0f events/s", took.Round(time.Millisecond), rep.EventsPerSec)
+	switch {
+	case rep.AlreadyStored == 0:
+		fmt.Fprintf(b.stdout, "stored %d new events in %s\n", rep.Stored, rate)
+	case rep.Stored == 0:
+		fmt.Fprintf(b.stdout, "stored nothing new: all %d events were already stored by an earlier run with the same --seed, --flights and --batch (%s)\n",
+			rep.AlreadyStored, rate)
+	default:
+		fmt.Fprintf(b.stdout, "stored %d new events; %d were already stored by an earlier run (%s)\n", rep.Stored, rep.AlreadyStored, rate)
+	}
+}
+
+// tableRows reads the rows the burst's sinks' tables hold, by sink; a
+// sink whose database does not answer is left out.
+func (b *burster) tableRows(ctx context.Context) map[string]uint64 {
+	sinks, err := b.burstSinks(ctx)
+	if err != nil {
+		return nil
+	}
+	out := map[string]uint64{}
+	for _, s := range sinks {
+		if s.Rows != nil {
+			out[s.Name] = *s.Rows
+		}
+	}
+	return out
 }

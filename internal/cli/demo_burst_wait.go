@@ -60,8 +60,15 @@ func (b *burster) printDrained(sinks []client.SinkRow, events []demo.Event, took
 	fmt.Fprintf(b.stdout, "sinks drained %s after the last acceptance\n", took.Round(time.Millisecond))
 	keys := distinctKeys(events)
 	for _, s := range sinks {
-		fmt.Fprintf(b.stdout, "  %-12s %s.%s: %d rows written by this server, %d distinct keys in the burst, %d dead letters\n",
-			s.Name, s.Database, s.Table, s.RowsWritten, keys[s.Topic], s.DeadLetters)
+		rows := "? rows (the database did not answer in time)"
+		if s.Rows != nil {
+			rows = fmt.Sprintf("%d rows", *s.Rows)
+			if before, ok := b.rowsBefore[s.Name]; ok {
+				rows += fmt.Sprintf(" (%+d)", int64(*s.Rows)-int64(before))
+			}
+		}
+		fmt.Fprintf(b.stdout, "  %-12s %s.%s: %s, %d distinct keys in the burst, %d dead letters\n",
+			s.Name, s.Database, s.Table, rows, keys[s.Topic], s.DeadLetters)
 	}
 	fmt.Fprintln(b.stdout, "try: stadion sinks; sqlite3 <data>/games.db 'SELECT status, count(*) FROM rides GROUP BY status'")
 }

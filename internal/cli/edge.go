@@ -61,10 +61,11 @@ curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
 			if o.DataDir == "" {
 				o.DataDir = server.EdgeDataDefault(o.Venue)
 			}
-			log, err := newLogger(env.Stderr, *logFormat, *logLevel)
+			log, started, err := newLogger(env.Stderr, *logFormat, *logLevel)
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			env.Stdout = startedWriter{env.Stdout, started}
 			o.Logs = gate.NewLogRing(10000)
 			o.Logger = slog.New(o.Logs.Handler(log.Handler()))
 			return runEdge(ctx, env, o, *drain)
@@ -85,5 +86,6 @@ func runEdge(ctx context.Context, env Env, o server.EdgeOptions, drain time.Dura
 	fmt.Fprintf(env.Stdout, "  domain     %s\n", gate.EdgeDomain(o.Venue))
 	fmt.Fprintf(env.Stdout, "  listening  %s\n", server.DescribeListeners(s.Listeners, "--http :8090 opens every interface"))
 	fmt.Fprintf(env.Stdout, "  admin key  %s\n", s.AdminKeyPath)
+	bannerDone(env.Stdout)
 	return serveUntilSignal(ctx, o.Logger, s.Done(), s.Stop, drain)
 }

@@ -20,13 +20,15 @@ Commands:
 	fmt.Fprint(w, `
 Start here:
   stadion up                      # run everything with the bundled Games example
+  stadion init games              # or write it out to edit: games/stadion.yaml, schemas, sample events
   stadion demo feed               # publish a plausible competition day
   stadion tail results --since 1h --follow
 
 Commands that talk to a server find it through --server, $STADION_SERVER or
 <data>/endpoints.json, and authenticate with --token, $STADION_TOKEN or
 <data>/admin.key (data: --data, default ./stadion-data).
-Run 'stadion <command> --help' for a command's flags and an example.
+Run 'stadion <command> --help' for a command's flags and an example;
+'stadion --version' prints the build.
 `)
 }
 

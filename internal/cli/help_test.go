@@ -5,6 +5,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // Every command and subcommand answers --help with its usage once, an
@@ -44,5 +46,24 @@ func TestUnknownCommandSaysWhatToDo(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "stadion --help") {
 		t.Errorf("no hint: %s", errOut.String())
+	}
+}
+
+// stadion --version and stadion version print the module version and the
+// build's revision (what cmdio.BuildInfo reads), not "dev".
+func TestVersion(t *testing.T) {
+	want := "stadion " + cmdio.BuildInfo().String() + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		var out, errOut bytes.Buffer
+		if code := Main(context.Background(), args, Env{Stdout: &out, Stderr: &errOut}); code != 0 {
+			t.Fatalf("%v: exit %d, stderr %s", args, code, errOut.String())
+		}
+		if !strings.HasPrefix(out.String(), want) || strings.Contains(out.String(), " dev\n") {
+			t.Errorf("%v printed %q, want %q first", args, out.String(), want)
+		}
+	}
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"version", "--json"}, Env{Stdout: &out, Stderr: &out}); code != 0 || !strings.Contains(out.String(), `"version": "`) {
+		t.Errorf("version --json: %d %s", code, out.String())
 	}
 }

@@ -112,8 +112,8 @@ var keysRevokeCmd = &command{
 			if err := r.Do(ctx, "DELETE", path, "", nil, nil, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stderr, "revoked key %s of %s\n", args[1], args[0])
-			return nil
+			return printDone(env, rf.json, map[string]any{"client": args[0], "id": args[1], "revoked": true},
+				"revoked key %s of %s", args[1], args[0])
 		}
 	},
 }

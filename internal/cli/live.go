@@ -176,16 +176,32 @@ var livePinCmd = &command{
 		clear := fs.Bool("clear", false, "remove the pinned message")
 		return func(ctx context.Context, env Env, args []string) error {
 			path := "/v1/live/" + url.PathEscape(firstOr(args, "")) + "/pinned"
+			var pinned json.RawMessage
 			switch {
 			case *clear && len(args) == 1:
-				return liveCall(ctx, env, rf, "DELETE", path, nil, nil)
+				if err := liveCall(ctx, env, rf, "DELETE", path, nil, nil); err != nil {
+					return err
+				}
 			case !*clear && len(args) == 2:
 				if !json.Valid([]byte(args[1])) {
 					return usageErr("the pinned message must be a JSON document, e.g. '{\"text\":\"...\"}'")
 				}
-				return liveCall(ctx, env, rf, "PUT", path, []byte(args[1]), nil)
+				if err := liveCall(ctx, env, rf, "PUT", path, []byte(args[1]), nil); err != nil {
+					return err
+				}
+				pinned = json.RawMessage(args[1])
+			default:
+				return usageErr("live pin needs ROOM JSON, or ROOM --clear")
 			}
-			return usageErr("live pin needs ROOM JSON, or ROOM --clear")
+			if rf.json {
+				return cmdio.PrintJSON(env.Stdout, map[string]any{"room": args[0], "pinned": pinned})
+			}
+			if pinned == nil {
+				fmt.Fprintf(env.Stdout, "room %s: pinned message removed\n", args[0])
+			} else {
+				fmt.Fprintf(env.Stdout, "room %s: pinned %s; viewers joining now receive it first (retained)\n", args[0], args[1])
+			}
+			return nil
 		}
 	},
 }

@@ -290,4 +290,17 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "d", "jetstream")); err == nil {
 		t.Error("the engine started despite the bad configuration")
 	}
+
+	// A misspelt key: the file, the line, the section and the nearest
+	// valid name, not a Go type.
+	typo := "# games\nexchange:\n  max_bdy: 1MiB\n"
+	if err := os.WriteFile(filepath.Join(dir, "typo.yaml"), []byte(typo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.CommandContext(ctx, stadionBinary(t), "up", "--data", filepath.Join(dir, "d"),
+		"--http", "127.0.0.1:0", "--nats", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--config", filepath.Join(dir, "typo.yaml")).CombinedOutput()
+	want := `typo.yaml:3: unknown field "max_bdy" in exchange; did you mean "max_body"?`
+	if err == nil || !strings.Contains(string(out), want) || strings.Contains(string(out), "config.") {
+		t.Errorf("stadion up with a misspelt key: %v\n%s\nwant %q", err, out, want)
+	}
 }

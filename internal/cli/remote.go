@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // remoteFlags are the flags of every command that talks to a server.
@@ -65,4 +66,14 @@ func shortTime(t time.Time) string {
 		return "-"
 	}
 	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// printDone reports an action that returns nothing: the object as JSON
+// with --json, the sentence otherwise.
+func printDone(env Env, asJSON bool, obj map[string]any, format string, args ...any) error {
+	if asJSON {
+		return cmdio.PrintJSON(env.Stdout, obj)
+	}
+	_, err := fmt.Fprintf(env.Stdout, format+"\n", args...)
+	return err
 }

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -32,10 +34,10 @@ stadion topics personnel --json`,
 			}
 			if len(args) == 1 {
 				var info json.RawMessage
-				if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil {
-					return err
+				if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil || rf.json {
+					return errOr(err, cmdio.PrintJSON(env.Stdout, info))
 				}
-				return cmdio.PrintJSON(env.Stdout, info)
+				return printTopic(env.Stdout, info)
 			}
 			var list struct {
 				Topics []topicRow `json:"topics"`
@@ -59,6 +61,52 @@ stadion topics personnel --json`,
 			return tw.Flush()
 		}
 	},
+}
+
+// topicInfo is one topic as GET /v1/topics/{topic} shows it.
+type topicInfo struct {
+	topicRow
+	Description string          `json:"description"`
+	Stream      string          `json:"stream"`
+	Keys        uint64          `json:"keys"`
+	FirstSeq    uint64          `json:"first_seq"`
+	Retention   string          `json:"retention"`
+	SchemaID    string          `json:"schema_id"`
+	Schema      json.RawMessage `json:"schema"`
+}
+
+func printTopic(w io.Writer, raw json.RawMessage) error {
+	var t topicInfo
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return err
+	}
+	last := "-"
+	if t.LastTime != nil {
+		last = shortTime(*t.LastTime)
+	}
+	fmt.Fprintf(w, "topic        %s (%s)\n", t.Name, t.Kind)
+	if t.Description != "" {
+		fmt.Fprintf(w, "             %s\n", t.Description)
+	}
+	fmt.Fprintf(w, "key          %s\n", orDash(t.Key))
+	fmt.Fprintf(w, "events       %d (%d bytes), seq %d..%d, last %s\n", t.Events, t.Bytes, t.FirstSeq, t.LastSeq, last)
+	if t.Kind == "sync" {
+		fmt.Fprintf(w, "keys         %d\n", t.Keys)
+	}
+	fmt.Fprintf(w, "retention    %s\n", orDash(t.Retention))
+	fmt.Fprintf(w, "publishers   %s\n", orDash(strings.Join(t.Publishers, ", ")))
+	fmt.Fprintf(w, "subscribers  %s\n", orDash(strings.Join(t.Subscribers, ", ")))
+	if len(t.Schema) == 0 {
+		fmt.Fprintln(w, "schema       none (any JSON)")
+		return nil
+	}
+	fmt.Fprintf(w, "schema       %s\n", orDash(t.SchemaID))
+	var b bytes.Buffer
+	if err := json.Indent(&b, t.Schema, "  ", "  "); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "  %s\n", b.String())
+	return err
 }
 
 type topicRow struct {

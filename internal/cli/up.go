@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,8 +41,10 @@ start too: sinks, live comments over MQTT (--mqtt, and WebSocket at /mqtt),
 frame capture, and the cloud side of venue edges (--leaf). SLOs, alerts and
 the miner of the server's own logs always run (stadion slo, alerts,
 anomalies; docs/slo.md). With no --config
-it runs the bundled Games example (examples/games). The admin key is written
-to <data>/admin.key (0600) on first start.
+it runs the bundled Games example (examples/games); stadion init writes it
+out to edit. The admin key is written to <data>/admin.key (0600) on first
+start. The banner (stdout) comes first: until it is printed, start-up INFO
+logs (the engine's included) are DEBUG, shown with --log-level debug.
 
 With no listener flags every port is on 127.0.0.1, reachable from this
 machine only. To serve other machines, give the interfaces explicitly:
@@ -95,11 +98,12 @@ stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes 
 			if len(args) > 0 {
 				return usageErr("up takes no arguments, got %q", strings.Join(args, " "))
 			}
-			log, err := newLogger(env.Stderr, *logFormat, *logLevel)
+			log, started, err := newLogger(env.Stderr, *logFormat, *logLevel)
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			o.Logger = log
+			env.Stdout = startedWriter{env.Stdout, started}
 			if *pprofAddr != "" {
 				stop, err := server.ServePprof(*pprofAddr, log)
 				if err != nil {
@@ -112,21 +116,41 @@ stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes 
 	},
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+// newLogger returns the server's logger and the flag that ends its
+// start-up phase (startHandler): set it once the banner is printed.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, *atomic.Bool, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+		return nil, nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	// The tee offers every record to the anomaly miner (ops), once `up`
-	// attaches it.
+	var h slog.Handler
 	switch format {
 	case "text":
-		return slog.New(ops.NewLogTee(slog.NewTextHandler(w, opts), ops.NewLogFeed())), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(ops.NewLogTee(slog.NewJSONHandler(w, opts), ops.NewLogFeed())), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	started := new(atomic.Bool)
+	// The tee offers every record to the anomaly miner (ops), once `up`
+	// attaches it.
+	return slog.New(ops.NewLogTee(startHandler{next: h, started: started}, ops.NewLogFeed())), started, nil
+}
+
+// startedWriter is the banner's writer: once the banner is written,
+// INFO logs are shown again.
+type startedWriter struct {
+	io.Writer
+	started *atomic.Bool
+}
+
+// bannerDone ends the start-up phase of w's logger, if w is a startedWriter.
+func bannerDone(w io.Writer) {
+	if sw, ok := w.(startedWriter); ok {
+		sw.started.Store(true)
+	}
 }
 
 func runUp(ctx context.Context, env Env, o server.ServerOptions, drain time.Duration, signals bool) error {
@@ -141,6 +165,7 @@ func runUp(ctx context.Context, env Env, o server.ServerOptions, drain time.Dura
 		return err
 	}
 	printBanner(env.Stdout, o, srv, time.Since(start))
+	bannerDone(env.Stdout)
 	return serveUntilSignal(ctx, o.Logger, srv.Done(), srv.Stop, drain)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"text/tabwriter"
 	"time"
@@ -106,17 +107,18 @@ var venueRevokeCmd = &command{
 			if err := r.Do(ctx, "DELETE", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stderr, "credentials of %s revoked; issue new ones with: stadion venue credentials %s\n", args[0], args[0])
-			return nil
+			return printDone(env, rf.json, map[string]any{"venue": args[0], "revoked": true},
+				"credentials of %s revoked; issue new ones with: stadion venue credentials %s", args[0], args[0])
 		}
 	},
 }
 
 var venueStatusCmd = &command{
-	name:    "status",
-	short:   "the cloud's view of VENUE and the edge's own status, fetched over its outbound link",
-	usage:   "VENUE",
-	example: `stadion venue status bird-nest`,
+	name:  "status",
+	short: "the cloud's view of VENUE and the edge's own status, fetched over its outbound link",
+	usage: "VENUE",
+	example: `stadion venue status bird-nest
+stadion venue status bird-nest --json`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		var rf remoteFlags
 		rf.register(fs)
@@ -135,15 +137,49 @@ var venueStatusCmd = &command{
 			var edge json.RawMessage
 			edgeErr := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
 			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, map[string]any{"cloud": view, "edge": edge})
+				out := map[string]any{"cloud": view, "edge": edge}
+				if edgeErr != nil {
+					out["edge_error"] = edgeErr.Error()
+				}
+				return cmdio.PrintJSON(env.Stdout, out)
 			}
-			cmdio.PrintJSON(env.Stdout, map[string]any{"cloud": view})
+			printVenueCloud(env.Stdout, view)
 			if edgeErr != nil {
-				return fmt.Errorf("edge: %w", edgeErr)
+				return fmt.Errorf("edge (over its outbound link): %w", edgeErr)
 			}
-			return cmdio.PrintJSON(env.Stdout, map[string]any{"edge": edge})
+			var es gate.EdgeStatus
+			if err := json.Unmarshal(edge, &es); err != nil {
+				return fmt.Errorf("edge: %w", err)
+			}
+			printVenueEdge(env.Stdout, es)
+			return nil
 		}
 	},
+}
+
+func printVenueCloud(w io.Writer, v gate.VenueStatus) {
+	at := func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return shortTime(*t)
+	}
+	fmt.Fprintf(w, "venue %s, as the cloud sees it\n", v.Venue)
+	fmt.Fprintf(w, "  link          %s (last contact %s)\n", v.Link, at(v.LastContact))
+	fmt.Fprintf(w, "  config        v%d (the edge applied v%d)\n", v.ConfigVersion, v.ConfigVersionApplied)
+	fmt.Fprintf(w, "  scans         %d received, %d counted, %d waiting at the edge; last %s\n", v.Received, v.Scans, v.Backlog, at(v.LastScan))
+	fmt.Fprintf(w, "  admissions    %d admitted, %d rejected\n", v.Admitted, v.Rejected)
+}
+
+func printVenueEdge(w io.Writer, e gate.EdgeStatus) {
+	fmt.Fprintf(w, "the edge itself (domain %s), up since %s\n", e.Domain, shortTime(e.Started))
+	link := e.Link
+	if e.LinkedTo != "" {
+		link += " to " + e.LinkedTo
+	}
+	fmt.Fprintf(w, "  link          %s\n", link)
+	fmt.Fprintf(w, "  config        v%d, %d signing keys, %d tickets revoked\n", e.Control.ConfigVersion, len(e.Control.Keys), e.Control.Revoked)
+	fmt.Fprintf(w, "  scans         %d (%d admitted, %d rejected); %d groups not yet taken by the cloud\n", e.Scans, e.Admitted, e.Rejected, e.Backlog)
 }
 
 var venueLogsCmd = &command{

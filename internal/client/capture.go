@@ -28,3 +28,17 @@ type CaptureJobRow struct {
 	LatencyP50MS   float64    `json:"latency_p50_ms"`
 	LatencyP99MS   float64    `json:"latency_p99_ms"`
 }
+
+// CaptureFrame is one stored frame as GET /v1/capture/jobs/{job}/frames
+// lists it.
+type CaptureFrame struct {
+	ID         string    `json:"id"`
+	Trigger    string    `json:"trigger"`
+	TickAt     time.Time `json:"tick_at"`
+	CapturedAt time.Time `json:"captured_at"`
+	Sizes      []struct {
+		Size  string `json:"size"`
+		Bytes int    `json:"bytes"`
+		URL   string `json:"url"`
+	} `json:"sizes"`
+}

@@ -17,8 +17,28 @@ type SinkRow struct {
 	State       string     `json:"state"`
 	RowsPerSec  float64    `json:"rows_per_sec"`
 	Lag         uint64     `json:"lag"`
-	RowsWritten uint64     `json:"rows_written"`
+	RowsWritten uint64     `json:"rows_written"` // by the server asked, since it started
+	Rows        *uint64    `json:"rows"`         // in the table; nil when the database did not answer in time
 	LastError   string     `json:"last_error"`
 	LastErrorAt *time.Time `json:"last_error_at"`
 	DeadLetters uint64     `json:"dead_letters"`
+}
+
+// SinkDeadLetter is one dead letter as GET /v1/sinks/{name}/dead-letters
+// lists it (without the event).
+type SinkDeadLetter struct {
+	ID         uint64    `json:"id"`
+	Seq        uint64    `json:"seq"`
+	Error      string    `json:"error"`
+	Attempts   int       `json:"attempts"`
+	LastFailed time.Time `json:"last_failed"`
+}
+
+// SinkRedrive is the answer of a redrive.
+type SinkRedrive struct {
+	Redriven int `json:"redriven"`
+	Failed   []struct {
+		ID    uint64 `json:"id"`
+		Error string `json:"error"`
+	} `json:"failed"`
 }

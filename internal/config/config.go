@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -143,15 +144,19 @@ const AdminClient = "admin"
 // dir is the directory of the file inside fsys, for resolving schema paths.
 func Parse(data []byte, fsys fs.FS, dir string) (*Config, error) {
 	var c Config
+	if err := unknownFields(data); err != nil {
+		return nil, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("config: %w", nameFields(data, err))
 	}
 	c.FS, c.Dir = fsys, dir
+	c.Live.set = !reflect.DeepEqual(c.Live, Live{})
 	c.setDefaults()
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, placeFields(data, err)
 	}
 	return &c, nil
 }
@@ -162,7 +167,8 @@ func Load(fsys fs.FS, name string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(data, fsys, path.Dir(name))
+	c, err := Parse(data, fsys, path.Dir(name))
+	return c, inFile(err, path.Base(name))
 }
 
 // ReadFile reads a file named in the config (a schema), relative to the

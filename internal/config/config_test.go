@@ -168,9 +168,9 @@ topics:
 		{"unknown field", `
 topics:
   x:
-    publisher: [a]`, []string{"topics.x.publisher", "line 4"}},
+    publisher: [a]`, []string{`line 4: unknown field "publisher" in topics.x; did you mean "publishers"?`}},
 		{"unknown top-level field", `
-topic: {}`, []string{"topic", "line 2"}},
+topic: {}`, []string{`line 2: unknown field "topic"; did you mean "topics"?`}},
 		{"live mqtt bounds", `
 live:
   rooms: [a]

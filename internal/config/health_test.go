@@ -34,7 +34,7 @@ func TestHealthValidation(t *testing.T) {
 		{"health: {checks: {sink.lag: {weight: 101}}}", "health.checks.sink.lag.weight: must be from 0 to 100"},
 		{"health: {inspection: {every: 30s}}", "health.inspection.every: must be 0s (off) or at least 1m"},
 		{"health: {inspection: {keep: 1000}}", "health.inspection.keep: must be 1-365"},
-		{"health: {inspection: {evry: 1h}}", "health.inspection.evry"},
+		{"health: {inspection: {evry: 1h}}", `unknown field "evry" in health.inspection; did you mean "every"?`},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), testFS, ".")

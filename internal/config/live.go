@@ -45,6 +45,10 @@ type Live struct {
 	Bridge map[string]string `yaml:"bridge"`
 	// MQTT bounds what one MQTT client may make the server hold.
 	MQTT LiveMQTT `yaml:"mqtt"`
+
+	// set is whether the file gave the section anything at all: a live
+	// section without rooms is a mistake, never a silent off.
+	set bool
 }
 
 // LiveMQTT bounds MQTT clients: time to finish a packet and to stay
@@ -201,6 +205,9 @@ func (c *Config) validateLive() []error {
 	var errs []error
 	add := func(field, format string, args ...any) {
 		errs = append(errs, fieldErr("live."+field, format, args...))
+	}
+	if l.set && len(l.Rooms) == 0 {
+		add("rooms", `required when the live section is set: list the rooms viewers may join, or ["*"] for every room (without rooms live comments are off; remove the section to mean that)`)
 	}
 	for i, r := range l.Rooms {
 		if r == "*" && len(l.Rooms) > 1 {

@@ -88,6 +88,13 @@ func (p *Postgres) Upsert(ctx context.Context, t *Table, rows []Row) error {
 	return classifyPG(err)
 }
 
+// Count returns the number of rows in t.
+func (p *Postgres) Count(ctx context.Context, t *Table) (uint64, error) {
+	var n int64
+	err := p.pool.QueryRow(ctx, "SELECT count(*) FROM "+t.Name).Scan(&n)
+	return uint64(n), classifyPG(err)
+}
+
 // classifyPG marks data errors (class 22), integrity violations (class 23)
 // and datatype mismatches as permanent. Connection failures, shutdowns,
 // serialization failures, deadlocks, lack of resources and schema errors

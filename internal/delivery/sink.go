@@ -34,6 +34,7 @@ type sink struct {
 	st      *sinkState
 	log     *slog.Logger
 	ready   bool // the table exists
+	rows    rowCount
 }
 
 // item is one event on its way to the table.

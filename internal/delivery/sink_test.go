@@ -117,4 +117,10 @@ func TestSinkRestartMidDrainLosesNothing(t *testing.T) {
 	if rows != len(want) || distinct != len(want) {
 		t.Fatalf("rows = %d (distinct %d), want %d", rows, distinct, len(want))
 	}
+	// B's status counts the table, rows A wrote included, not only what B
+	// wrote since it started.
+	waitFor(t, "B's status to count every row of the table", func() bool {
+		st, err := b.Status(t.Context(), "arrivals-db")
+		return err == nil && st.Rows != nil && *st.Rows == uint64(len(want))
+	})
 }

@@ -132,6 +132,13 @@ func (s *SQLite) Upsert(ctx context.Context, t *Table, rows []Row) error {
 	return s.classify(tx.Commit())
 }
 
+// Count returns the number of rows in t.
+func (s *SQLite) Count(ctx context.Context, t *Table) (uint64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+t.Name).Scan(&n)
+	return uint64(n), s.classify(err)
+}
+
 // sqliteTime stores timestamps as fixed-width UTC text, so they sort.
 const sqliteTime = "2006-01-02T15:04:05.000000Z"
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,8 +16,10 @@ import (
 const StateBucket = "stadion-sinks"
 
 // Status is a sink as GET /v1/sinks shows it. RowsWritten, RowsPerSec and
-// the last error are this process's; Lag and DeadLetters are the engine's
-// and so cover every replica.
+// the last error are this process's since it started; Lag and DeadLetters
+// are the engine's and so cover every replica; Rows is what the table holds
+// (counted at most every rowsEvery; absent when the database does not
+// answer within rowsWait).
 type Status struct {
 	Name        string     `json:"name"`
 	Topic       string     `json:"topic"`
@@ -26,6 +29,7 @@ type Status struct {
 	RowsPerSec  float64    `json:"rows_per_sec"`
 	Lag         uint64     `json:"lag"` // events not yet written (pending + in flight)
 	RowsWritten uint64     `json:"rows_written"`
+	Rows        *uint64    `json:"rows,omitempty"`
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 	DeadLetters uint64     `json:"dead_letters"`
@@ -95,6 +99,7 @@ func (s *Service) Status(ctx context.Context, name string) (Status, error) {
 	if err != nil {
 		return st, err
 	}
+	st.Rows = sk.rows.get(ctx, sk.store, sk.table, st.RowsWritten)
 	st.Lag = info.NumPending + uint64(info.NumAckPending)
 	sk.m.lag.Set(float64(info.NumPending))
 	st.DeadLetters, err = sk.dlq.count(ctx)
@@ -103,3 +108,42 @@ func (s *Service) Status(ctx context.Context, name string) (Status, error) {
 
 // Names returns the configured sinks, sorted.
 func (s *Service) Names() []string { return s.cfg.SinkNames() }
+
+// A table's rows are counted for Status (a count reads the whole table,
+// and on SQLite holds the one connection the sink writes through): again
+// once this process has written since the last count, but no sooner than
+// ten times as long as the last count took, so counting takes at most a
+// tenth of the database's time; otherwise at most every rowsEvery (for
+// other replicas' writes). rowsWait bounds one count.
+const (
+	rowsEvery = 2 * time.Second
+	rowsWait  = 2 * time.Second
+)
+
+// rowCount caches a table's row count.
+type rowCount struct {
+	mu      sync.Mutex
+	at      time.Time
+	took    time.Duration
+	written uint64 // the process's rows written at the last count
+	n       *uint64
+}
+
+func (c *rowCount) get(ctx context.Context, store Store, t *Table, written uint64) *uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	age := time.Since(c.at)
+	fresh := age < rowsEvery && (written == c.written || age < 10*c.took)
+	if !c.at.IsZero() && fresh {
+		return c.n
+	}
+	ctx, cancel := context.WithTimeout(ctx, rowsWait)
+	defer cancel()
+	start := time.Now()
+	n, err := store.Count(ctx, t)
+	c.at, c.took, c.written, c.n = time.Now(), time.Since(start), written, nil
+	if err == nil {
+		c.n = &n
+	}
+	return c.n
+}

@@ -30,6 +30,9 @@ type Store interface {
 	// rows (constraint or type violation) wraps ErrPermanent; any other
 	// error is worth retrying.
 	Upsert(ctx context.Context, t *Table, rows []Row) error
+	// Count returns how many rows t holds: what a sink has written over
+	// its whole life, whichever process wrote them.
+	Count(ctx context.Context, t *Table) (uint64, error)
 	Close() error
 }
 

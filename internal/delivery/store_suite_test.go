@@ -40,6 +40,7 @@ func runStoreSuite(t *testing.T, h storeHarness) {
 		{"RepeatedKeyInBatch", suiteRepeatedKeyInBatch},
 		{"Types", suiteTypes},
 		{"LargeBatch", suiteLargeBatch},
+		{"Count", suiteCount},
 		{"PermanentNullKey", suitePermanentNullKey},
 		{"PermanentCheckIsAtomic", suitePermanentCheck},
 	}
@@ -212,4 +213,17 @@ func canonicalJSON(s string) string {
 	}
 	raw, _ := json.Marshal(v)
 	return string(raw)
+}
+
+func suiteCount(t *testing.T, s Store, _ storeDB) {
+	tbl := suiteTable()
+	mustEnsure(t, s, tbl)
+	if n, err := s.Count(t.Context(), tbl); err != nil || n != 0 {
+		t.Fatalf("Count of an empty table = %d, %v", n, err)
+	}
+	mustUpsert(t, s, tbl, suiteRow(1, "a", "x"), suiteRow(2, "b", "y"))
+	mustUpsert(t, s, tbl, suiteRow(1, "a", "x"), suiteRow(3, "b", "z")) // a replay and an update add no row
+	if n, err := s.Count(t.Context(), tbl); err != nil || n != 2 {
+		t.Fatalf("Count = %d, %v; want 2", n, err)
+	}
 }

@@ -137,13 +137,15 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	ns.SetLoggerV2(&slogAdapter{log: e.log}, false, false, false)
+	logs := &slogAdapter{log: e.log}
+	ns.SetLoggerV2(logs, false, false, false)
 	e.auth.clients.srv = ns
 	go ns.Start()
 	if !waitReady(ctx, ns) {
 		ns.Shutdown()
 		return fmt.Errorf("engine: embedded NATS not ready (is %s free?)", o.ClientAddr)
 	}
+	logs.ready.Store(true)
 	e.srv, e.opts = ns, sopts
 	e.auth.leafs.mu.Lock()
 	e.auth.leafs.srv = ns

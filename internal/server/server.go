@@ -313,6 +313,7 @@ func (s *Server) routes(env serverEnv, reg *prometheus.Registry, caps []capabili
 	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
 	o.routes(mux, auth, env)
 	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
+	apiIndexRoutes(mux) // openapi.go
 	api.KeyRoutes(mux, keys, cfg, auth)
 	clusterRoutes(mux, s.eng, cfg, auth)
 	x.Routes(mux, auth)
