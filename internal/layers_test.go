@@ -25,6 +25,7 @@ var layers = [][]string{
 	{"internal/delivery", "internal/live", "internal/gate", "internal/capture", "internal/inspect"},
 	{"internal/exchange"},
 	{"internal/ops"},
+	{"internal/deadletter"},
 	{"internal/engine"},
 	{"internal/mqtt", "internal/mqtt/interop", "internal/live/wordfilter", "internal/ops/drain"},
 	{"internal/api"},

@@ -97,7 +97,8 @@ func (s *Service) Status(ctx context.Context, name string) (Status, error) {
 	}
 	st.Lag = info.NumPending + uint64(info.NumAckPending)
 	sk.m.lag.Set(float64(info.NumPending))
-	st.DeadLetters, err = sk.dlq.count(ctx)
+	dl, err := sk.dls.Stats(ctx, sk.name)
+	st.DeadLetters = dl.Count
 	return st, err
 }
 
