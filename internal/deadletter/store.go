@@ -161,14 +161,16 @@ func (s *Store) List(ctx context.Context, owner string, after uint64, limit int)
 	return out, nil
 }
 
-// Get returns the dead letters with the given ids, leaving out those that
-// are gone.
+// Get returns the dead letters with the given ids, each once, in the
+// order asked, leaving out those that are gone.
 func (s *Store) Get(ctx context.Context, owner string, ids []uint64) ([]Entry, error) {
 	out := []Entry{}
+	seen := make(map[uint64]bool, len(ids))
 	for _, id := range ids {
-		if id == 0 {
+		if id == 0 || seen[id] {
 			continue
 		}
+		seen[id] = true
 		got, err := s.List(ctx, owner, id-1, 1)
 		if err != nil {
 			return nil, err
