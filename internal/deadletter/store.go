@@ -227,6 +227,15 @@ type Stats struct {
 	Oldest time.Time // zero when there are none
 }
 
+// Age says how old the oldest letter is, for a health check's detail:
+// "" without letters, else ", the oldest 3h0m0s old".
+func (st Stats) Age(now time.Time) string {
+	if st.Count == 0 || st.Oldest.IsZero() {
+		return ""
+	}
+	return ", the oldest " + now.Sub(st.Oldest).Round(time.Second).String() + " old"
+}
+
 // Stats counts owner's dead letters and dates the oldest.
 func (s *Store) Stats(ctx context.Context, owner string) (Stats, error) {
 	st, err := s.js.Stream(ctx, StreamName(s.kind, owner))
