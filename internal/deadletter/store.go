@@ -263,3 +263,28 @@ func isFull(err error) bool {
 }
 
 func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// Decode reads each entry's record into a T (an owner's letter type) and
+// hands it the entry's id through setID.
+func Decode[T any](es []Entry, setID func(*T, uint64)) ([]T, error) {
+	out := make([]T, 0, len(es))
+	for _, e := range es {
+		var v T
+		if err := json.Unmarshal(e.Data, &v); err != nil {
+			return nil, fmt.Errorf("dead letter %d: %w", e.ID, err)
+		}
+		setID(&v, e.ID)
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// DecodeOne is Decode of one entry.
+func DecodeOne[T any](e Entry, setID func(*T, uint64)) (T, error) {
+	vs, err := Decode([]Entry{e}, setID)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return vs[0], nil
+}

@@ -40,26 +40,8 @@ func retrySchedule(maxAttempts int) deadletter.Schedule {
 	return s
 }
 
-func decodeLetters(es []deadletter.Entry) ([]DeadLetter, error) {
-	out := make([]DeadLetter, 0, len(es))
-	for _, e := range es {
-		dl, err := decodeLetter(e)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, dl)
-	}
-	return out, nil
-}
-
-func decodeLetter(e deadletter.Entry) (DeadLetter, error) {
-	var dl DeadLetter
-	if err := json.Unmarshal(e.Data, &dl); err != nil {
-		return dl, fmt.Errorf("dead letter %d: %w", e.ID, err)
-	}
-	dl.ID = e.ID
-	return dl, nil
-}
+// withID gives a decoded letter its id in the store.
+func withID(dl *DeadLetter, id uint64) { dl.ID = id }
 
 // deadLetter stores it's dead letter, retrying until the engine takes it,
 // and only then acknowledges the event: it is never in neither place. The

@@ -29,7 +29,7 @@ func (s *Service) DeadLetters(ctx context.Context, name string, after uint64, li
 	if err != nil {
 		return nil, err
 	}
-	return decodeLetters(es)
+	return deadletter.Decode(es, withID)
 }
 
 // DeleteDeadLetters deletes the given dead letters, or all when ids is empty.
@@ -68,7 +68,7 @@ func (s *Service) Redrive(ctx context.Context, name string, ids []uint64) (Redri
 }
 
 func (sk *sink) redriveOne(ctx context.Context, e deadletter.Entry) error {
-	dl, err := decodeLetter(e)
+	dl, err := deadletter.DecodeOne(e, withID)
 	if err != nil {
 		return err
 	}

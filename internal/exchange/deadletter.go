@@ -146,29 +146,11 @@ func (x *Exchange) deadLetters(ctx context.Context, sub string, after uint64, li
 	if err != nil {
 		return nil, err
 	}
-	return decodeLetters(es)
+	return deadletter.Decode(es, withID)
 }
 
-func decodeLetters(es []deadletter.Entry) ([]DeadLetter, error) {
-	out := make([]DeadLetter, 0, len(es))
-	for _, e := range es {
-		dl, err := decodeLetter(e)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, dl)
-	}
-	return out, nil
-}
-
-func decodeLetter(e deadletter.Entry) (DeadLetter, error) {
-	var dl DeadLetter
-	if err := json.Unmarshal(e.Data, &dl); err != nil {
-		return dl, fmt.Errorf("dead letter %d: %w", e.ID, err)
-	}
-	dl.ID = e.ID
-	return dl, nil
-}
+// withID gives a decoded letter its id in the store.
+func withID(dl *DeadLetter, id uint64) { dl.ID = id }
 
 // removeDeadLetters deletes the given dead letters, or all when ids is
 // empty, and says how many it deleted.
@@ -184,7 +166,7 @@ func (x *Exchange) removeDeadLetters(ctx context.Context, sub string, ids []uint
 // It returns how many it redrove.
 func (x *Exchange) redrive(ctx context.Context, sub string, ids []uint64) (int, error) {
 	res, err := x.dls.Redrive(ctx, sub, ids, func(ctx context.Context, e deadletter.Entry) error {
-		dl, err := decodeLetter(e)
+		dl, err := deadletter.DecodeOne(e, withID)
 		if err != nil {
 			return err
 		}

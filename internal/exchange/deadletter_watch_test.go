@@ -21,18 +21,7 @@ import (
 // gives exactly one dead letter.
 func TestDeadLetterWithoutPull(t *testing.T) {
 	h := newHarness(t)
-	x2, err := New(h.cfg, h.eng.Conn, h.eng.JS, h.keys, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := x2.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = x2.Stop(ctx)
-	})
+	h.replica(nil)
 	pub, sub := h.key("pub"), h.key("sub")
 
 	for _, tc := range []struct {
@@ -113,4 +102,27 @@ func (h *harness) advisoryResults(result string) float64 {
 		}
 	}
 	return 0
+}
+
+// replica starts a second exchange on the harness's engine, as a second
+// stadion process would run (prepare, if set, before its start), until
+// the test ends.
+func (h *harness) replica(prepare func(*Exchange)) *Exchange {
+	h.t.Helper()
+	x2, err := New(h.cfg, h.eng.Conn, h.eng.JS, h.keys, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(x2)
+	}
+	if err := x2.Start(h.t.Context()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = x2.Stop(ctx)
+	})
+	return x2
 }
