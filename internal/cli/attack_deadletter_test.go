@@ -46,7 +46,20 @@ func TestAttackDeadLetterSpoofedConsumer(t *testing.T) {
 			given++
 		}
 	}
-	_, _ = spoof.Fetch(1, jetstream.FetchMaxWait(time.Second)) // the pull that gives them up
+	// Pull until the engine has given every one of them up (and announced it).
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, _ = spoof.Fetch(1, jetstream.FetchMaxWait(time.Second))
+		info, err := spoof.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumAckPending == 0 && info.NumPending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the attacker's events not given up: %d in flight", info.NumAckPending)
+		}
+	}
 
 	// The victim's own event, taken once and never settled: its only
 	// attempt fails and it becomes the victim's one dead letter.
