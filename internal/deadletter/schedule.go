@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // Schedule is stadion's one retry schedule: when a failed attempt is tried
@@ -88,12 +90,5 @@ func (b *Backoff) Reset() { b.n = 0 }
 // whole delay passed.
 func (b *Backoff) Wait(ctx context.Context) bool {
 	b.n++
-	t := time.NewTimer(b.s.Delay(b.n))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return loop.Sleep(ctx, b.s.Delay(b.n))
 }

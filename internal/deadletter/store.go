@@ -5,8 +5,8 @@
 // leads there (Schedule) and the watch that turns the engine's
 // max-deliveries advisories into dead letters (Watch).
 //
-// It imports no stadion package: the exchange and the delivery capability
-// import it, each storing its own kind's record as JSON.
+// It imports no stadion package but internal/loop: the exchange and the
+// delivery capability import it, each storing its own kind's record as JSON.
 package deadletter
 
 import (
