@@ -16,7 +16,7 @@ const module = "github.com/stadion-dev/stadion/"
 // package of the module must be placed here, so a new one is placed on
 // purpose.
 var layers = [][]string{
-	{"cmd/stadion", "internal", "internal/bench/benchtest", "internal/proctest", "internal/engine/enginetest"},
+	{"cmd/stadion", "internal", "internal/bench/benchtest", "internal/proctest", "internal/engine/enginetest", "internal/deadletter/deadlettertest"},
 	{"internal/cli"},
 	{"internal/server"},
 	{"internal/bench/exchange", "internal/bench/sink", "internal/bench/live", "internal/bench/gate", "internal/bench/capture", "internal/bench/abuse", "internal/bench/inspect", "internal/bench/ops"},
