@@ -5,7 +5,8 @@
 // with SSE, take a snapshot of sync topics, or share durable subscriptions.
 //
 // Capabilities talk to each other through exchange topics; they may import
-// exchange, and exchange imports engine, api and config only.
+// exchange, and exchange imports only the packages below it: ops, the
+// dead-letter store (deadletter), engine, api, config and loop.
 package exchange
 
 import (
