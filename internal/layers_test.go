@@ -16,7 +16,7 @@ const module = "github.com/stadion-dev/stadion/"
 // package of the module must be placed here, so a new one is placed on
 // purpose.
 var layers = [][]string{
-	{"cmd/stadion", "internal", "internal/bench/benchtest", "internal/proctest", "internal/engine/enginetest"},
+	{"cmd/stadion", "internal", "internal/bench/benchtest", "internal/proctest", "internal/engine/enginetest", "internal/deadletter/deadlettertest"},
 	{"internal/cli"},
 	{"internal/server"},
 	{"internal/bench/exchange", "internal/bench/sink", "internal/bench/live", "internal/bench/gate", "internal/bench/capture", "internal/bench/abuse", "internal/bench/inspect", "internal/bench/ops"},
@@ -25,6 +25,7 @@ var layers = [][]string{
 	{"internal/delivery", "internal/live", "internal/gate", "internal/capture", "internal/inspect"},
 	{"internal/exchange"},
 	{"internal/ops"},
+	{"internal/deadletter"},
 	{"internal/engine"},
 	{"internal/mqtt", "internal/mqtt/interop", "internal/live/wordfilter", "internal/ops/drain"},
 	{"internal/api"},

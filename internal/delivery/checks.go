@@ -43,7 +43,7 @@ func (s *Service) Checks(ctx context.Context) []ops.Check {
 			ops.Check{Site: ops.SiteCloud, Component: comp, Name: "lag", Unit: "events", Value: float64(st.Lag), Warn: 1000, Crit: 10000, Weight: 2,
 				Detail: fmt.Sprintf("events of topic %s not yet in table %s", st.Topic, st.Table)},
 			ops.Check{Site: ops.SiteCloud, Component: comp, Name: "dead_letters", Unit: "events", Value: float64(st.DeadLetters), Warn: 0, Crit: 100,
-				Detail: "events in DLQ_sink_" + name + ": 'stadion sinks dead-letters " + name + "'"},
+				Detail: "events in " + DeadLetterStream(name) + st.deadLetters.Age(time.Now()) + ": 'stadion sinks dead-letters " + name + "'"},
 		)
 	}
 	return out

@@ -50,6 +50,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/deadletter"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
 
@@ -96,6 +97,7 @@ func New(cfg *config.Config, js jetstream.JetStream, reg prometheus.Registerer, 
 	}
 	s := &Service{cfg: cfg, js: js, opts: o, log: log.With("service", "delivery"), m: newMetrics(reg),
 		sinks: map[string]*sink{}, stores: map[string]Store{}}
+	dls := deadletter.New(js, deadletter.Sink, reg, deadletter.Limits{})
 	for _, name := range cfg.SinkNames() {
 		sc := cfg.Sinks[name]
 		var schema []byte
@@ -107,7 +109,7 @@ func New(cfg *config.Config, js jetstream.JetStream, reg prometheus.Registerer, 
 			schema = raw
 		}
 		tbl := tableFor(sc, schema)
-		s.sinks[name] = &sink{name: name, cfg: sc, table: tbl, mapper: newRowMapper(tbl, sc),
+		s.sinks[name] = &sink{name: name, cfg: sc, table: tbl, mapper: newRowMapper(tbl, sc), dls: dls, retry: retrySchedule(sc.MaxAttempts),
 			limiter: newLimiter(sc), m: s.m.forSink(name), st: newSinkState(), log: s.log.With("sink", name)}
 	}
 	return s, nil
@@ -183,11 +185,11 @@ func (s *Service) connect(ctx context.Context, name string, sk *sink) error {
 	ensureCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	sk.ensureTable(ensureCtx) // a database that is down is retried by run
 	cancel()
-	dlq, err := openDeadLetters(ctx, s.js, name)
-	if err != nil {
-		return err
+	if err := sk.dls.Open(ctx, name, "stadion dead letters of sink "+name, map[string]string{"stadion.sink": name}); err != nil {
+		return fmt.Errorf("delivery: %w", err)
 	}
-	sk.dlq = dlq
+	sk.dlqOpen = true
+	var err error
 	sk.cons, err = s.js.CreateOrUpdateConsumer(ctx, exchange.StreamName(sk.cfg.Topic), jetstream.ConsumerConfig{
 		Durable:       ConsumerName(name),
 		Description:   "stadion sink " + name,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/stadion-dev/stadion/internal/deadletter"
 )
 
 // ErrNoSink means no sink has the name asked for.
@@ -11,7 +13,7 @@ var ErrNoSink = errors.New("no such sink")
 
 func (s *Service) sink(name string) (*sink, error) {
 	sk, ok := s.sinks[name]
-	if !ok || sk.dlq == nil {
+	if !ok || !sk.dlqOpen {
 		return nil, fmt.Errorf("%w: %q", ErrNoSink, name)
 	}
 	return sk, nil
@@ -23,7 +25,11 @@ func (s *Service) DeadLetters(ctx context.Context, name string, after uint64, li
 	if err != nil {
 		return nil, err
 	}
-	return sk.dlq.list(ctx, after, limit)
+	es, err := sk.dls.List(ctx, name, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return deadletter.Decode(es, withID)
 }
 
 // DeleteDeadLetters deletes the given dead letters, or all when ids is empty.
@@ -32,66 +38,40 @@ func (s *Service) DeleteDeadLetters(ctx context.Context, name string, ids []uint
 	if err != nil {
 		return 0, err
 	}
-	return sk.dlq.remove(ctx, ids)
+	return sk.dls.Remove(ctx, name, ids)
 }
 
-// RedriveResult says what a redrive did.
-type RedriveResult struct {
-	Redriven int              `json:"redriven"`
-	Failed   []RedriveFailure `json:"failed"`
-}
-
-// RedriveFailure is a dead letter the database still rejects; it stays.
-type RedriveFailure struct {
-	ID    uint64 `json:"id"`
-	Error string `json:"error"`
-}
+// RedriveResult says what a redrive did; a RedriveFailure is a dead letter
+// the database still rejects, which stays.
+type (
+	RedriveResult  = deadletter.Result
+	RedriveFailure = deadletter.Failure
+)
 
 // Redrive writes dead letters (the given IDs, or all) into the sink's
 // table again, with their original sequence, and deletes each one that is
 // written. Writing through the sink, rather than publishing the event to
 // the topic again, keeps the ordering rule (a newer row is never replaced
 // by an older event) and does not show the event twice to the topic's
-// other subscribers.
+// other subscribers; the upsert makes a repeated redrive harmless.
 func (s *Service) Redrive(ctx context.Context, name string, ids []uint64) (RedriveResult, error) {
 	sk, err := s.sink(name)
 	if err != nil {
 		return RedriveResult{}, err
 	}
-	res := RedriveResult{Failed: []RedriveFailure{}}
-	var after uint64
-	for {
-		dls, err := sk.nextToRedrive(ctx, ids, &after)
-		if err != nil || len(dls) == 0 {
-			return res, err
+	return sk.dls.Redrive(ctx, name, ids, func(ctx context.Context, e deadletter.Entry) error {
+		if err := sk.redriveOne(ctx, e); err != nil {
+			return deadletter.Keep(err)
 		}
-		for _, dl := range dls {
-			if err := sk.redriveOne(ctx, dl); err != nil {
-				res.Failed = append(res.Failed, RedriveFailure{ID: dl.ID, Error: err.Error()})
-				continue
-			}
-			res.Redriven++
-		}
-	}
+		return nil
+	})
 }
 
-// nextToRedrive pages through all dead letters, or takes the listed ones once.
-func (sk *sink) nextToRedrive(ctx context.Context, ids []uint64, after *uint64) ([]DeadLetter, error) {
-	if len(ids) > 0 {
-		if *after > 0 {
-			return nil, nil
-		}
-		*after = 1
-		return sk.dlq.get(ctx, ids)
+func (sk *sink) redriveOne(ctx context.Context, e deadletter.Entry) error {
+	dl, err := deadletter.DecodeOne(e, withID)
+	if err != nil {
+		return err
 	}
-	dls, err := sk.dlq.list(ctx, *after, 100)
-	if len(dls) > 0 {
-		*after = dls[len(dls)-1].ID
-	}
-	return dls, err
-}
-
-func (sk *sink) redriveOne(ctx context.Context, dl DeadLetter) error {
 	row, err := sk.mapper.row(dl.Event, dl.Seq)
 	if err != nil {
 		return err
@@ -104,6 +84,5 @@ func (sk *sink) redriveOne(ctx context.Context, dl DeadLetter) error {
 	}
 	sk.m.rows.Inc()
 	sk.st.wrote(1)
-	_, err = sk.dlq.remove(ctx, []uint64{dl.ID})
-	return err
+	return nil
 }

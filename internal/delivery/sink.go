@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/deadletter"
 )
 
 // sink drains one topic into one table. Many processes may run the same
@@ -28,7 +29,9 @@ type sink struct {
 	mapper  *rowMapper
 	store   Store
 	cons    jetstream.Consumer
-	dlq     *deadLetters
+	dls     *deadletter.Store
+	dlqOpen bool // its dead-letter stream is open
+	retry   deadletter.Schedule
 	limiter *rate.Limiter
 	m       sinkMetrics
 	st      *sinkState
@@ -49,7 +52,7 @@ type item struct {
 // One goroutine fetches and maps the next batch while run writes the
 // current one, so decoding overlaps the database's work.
 func (s *sink) run(ctx context.Context) {
-	for bo := newBackoff(); !s.ready && ctx.Err() == nil; bo.wait(ctx) {
+	for bo := s.retry.Backoff(); !s.ready && ctx.Err() == nil; bo.Wait(ctx) {
 		s.ensureTable(ctx)
 	}
 	batches := make(chan []item, 1)
@@ -74,17 +77,17 @@ func (s *sink) run(ctx context.Context) {
 
 // fetchLoop fetches batches, maps them to rows and hands them to out.
 func (s *sink) fetchLoop(ctx context.Context, out chan<- []item) {
-	for bo := newBackoff(); ctx.Err() == nil; {
+	for bo := s.retry.Backoff(); ctx.Err() == nil; {
 		if s.st.waitWhilePaused(ctx) != nil {
 			return
 		}
 		msgs, err := s.fetch()
 		if err != nil {
 			s.fail(err)
-			bo.wait(ctx)
+			bo.Wait(ctx)
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if items := s.prepare(ctx, msgs); len(items) > 0 {
 			select {
 			case out <- items:
@@ -181,7 +184,7 @@ func parallel(n int, fn func(i int)) {
 // is split in halves until the rejected events stand alone; each of those
 // is tried max_attempts times and then dead-lettered, and the rest flow on.
 func (s *sink) write(ctx context.Context, items []item) {
-	bo := newBackoff()
+	bo := s.retry.Backoff()
 	for {
 		start := time.Now()
 		err := s.store.Upsert(ctx, s.table, rowsOf(items))
@@ -207,7 +210,7 @@ func (s *sink) write(ctx context.Context, items []item) {
 		}
 		s.m.retries.Inc()
 		inProgressAll(items)
-		bo.wait(ctx)
+		bo.Wait(ctx)
 	}
 }
 
@@ -218,7 +221,7 @@ func (s *sink) retryPermanent(ctx context.Context, it *item, err error) bool {
 	if it.firstFail.IsZero() {
 		it.firstFail = time.Now()
 	}
-	if it.attempts < s.cfg.MaxAttempts {
+	if !s.retry.GiveUp(it.attempts) {
 		return false
 	}
 	s.deadLetter(ctx, it, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stadion-dev/stadion/internal/deadletter"
 	"github.com/stadion-dev/stadion/internal/loop"
 )
 
@@ -33,6 +34,9 @@ type Status struct {
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 	DeadLetters uint64     `json:"dead_letters"`
+	// deadLetters is the dead-letter store's view (the oldest letter's
+	// time for the health check), not part of the answer.
+	deadLetters deadletter.Stats
 }
 
 type sharedState struct {
@@ -102,7 +106,8 @@ func (s *Service) Status(ctx context.Context, name string) (Status, error) {
 	st.Rows = sk.rows.get(ctx, sk.store, sk.table, st.RowsWritten)
 	st.Lag = info.NumPending + uint64(info.NumAckPending)
 	sk.m.lag.Set(float64(info.NumPending))
-	st.DeadLetters, err = sk.dlq.count(ctx)
+	dl, err := sk.dls.Stats(ctx, sk.name)
+	st.DeadLetters, st.deadLetters = dl.Count, dl
 	return st, err
 }
 

@@ -85,9 +85,9 @@ func (x *Exchange) Checks(ctx context.Context) []ops.Check {
 			out = append(out, ops.Check{Site: ops.SiteCloud, Component: comp, Name: "idle", Unit: "h", Warn: 1, Crit: 24,
 				Value: time.Since(last).Hours(), Detail: "hours since the subscription last took an event while events wait: is its reader gone?"})
 		}
-		if dl, err := x.js.Stream(ctx, DeadLetterStream(name)); err == nil {
+		if dl, err := x.dls.Stats(ctx, name); err == nil {
 			out = append(out, ops.Check{Site: ops.SiteCloud, Component: comp, Name: "dead_letters", Unit: "events", Warn: 0, Crit: 100,
-				Value: float64(dl.CachedInfo().State.Msgs), Detail: "events in " + DeadLetterStream(name)})
+				Value: float64(dl.Count), Detail: "events in " + DeadLetterStream(name) + dl.Age(time.Now())})
 		}
 		if s.Push != nil {
 			o, ok := x.sm.push.get(name)

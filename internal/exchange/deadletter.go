@@ -10,10 +10,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/deadletter"
 )
 
 // DeadLetter is an event a subscription gave up on, as stored in the
-// subscription's dead-letter stream DLQ_sub_<name> (subject dlq.sub.<name>).
+// subscription's dead-letter stream DLQ_sub_<name> (subject dlq.sub.<name>)
+// of the dead-letter store (internal/deadletter, kind sub).
 type DeadLetter struct {
 	ID           uint64          `json:"id,omitempty"` // its sequence in the dead-letter stream
 	Subscription string          `json:"subscription"`
@@ -32,8 +35,8 @@ type DeadLetter struct {
 // to it. Redriven events go to a work-queue stream of their own, read by a
 // second consumer of the subscription, so that only this subscription sees
 // them again (publishing into the topic would show them to every reader).
-func DeadLetterStream(sub string) string  { return "DLQ_sub_" + sub }
-func DeadLetterSubject(sub string) string { return "dlq.sub." + sub }
+func DeadLetterStream(sub string) string  { return deadletter.StreamName(deadletter.Sub, sub) }
+func DeadLetterSubject(sub string) string { return deadletter.Subject(deadletter.Sub, sub) }
 func RedriveStream(sub string) string     { return "REDRIVE_sub_" + sub }
 func RedriveSubject(sub string) string    { return "redrive.sub." + sub }
 
@@ -44,12 +47,8 @@ const seqHeader = "Stadion-Seq"
 // redrive streams and the redrive consumer, configured like cc.
 func (x *Exchange) ensureSubStreams(ctx context.Context, name string, cc jetstream.ConsumerConfig) error {
 	meta := map[string]string{"stadion.subscription": name}
-	if _, err := x.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: DeadLetterStream(name), Description: "stadion dead letters of subscription " + name,
-		Subjects: []string{DeadLetterSubject(name)}, Storage: jetstream.FileStorage,
-		Retention: jetstream.LimitsPolicy, AllowDirect: true, Metadata: meta,
-	}); err != nil {
-		return fmt.Errorf("dead-letter stream: %w", err)
+	if err := x.dls.Open(ctx, name, "stadion dead letters of subscription "+name, meta); err != nil {
+		return err
 	}
 	if _, err := x.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: RedriveStream(name), Description: "stadion events redriven to subscription " + name,
@@ -69,56 +68,68 @@ func (x *Exchange) ensureSubStreams(ctx context.Context, name string, cc jetstre
 
 // dropSubStreams deletes a subscription's dead-letter and redrive streams.
 func (x *Exchange) dropSubStreams(ctx context.Context, name string) error {
-	for _, st := range []string{DeadLetterStream(name), RedriveStream(name)} {
-		if err := x.js.DeleteStream(ctx, st); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return err
-		}
+	if err := x.dls.Drop(ctx, name); err != nil {
+		return err
+	}
+	if err := x.js.DeleteStream(ctx, RedriveStream(name)); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return err
 	}
 	return nil
 }
 
 // deadLetter stores m as a dead letter of s and only once the engine has
 // acknowledged that copy terminates m: the event is never in neither
-// place. A crash in between redelivers m (consumers have no delivery
-// limit), which stores it a second time rather than losing it.
+// place. A crash in between redelivers m, which stores it a second time
+// rather than losing it. (Since consumers carry their delivery limit, the
+// engine's advisory dead-letters most events, see deadletter_watch.go;
+// this is the path of a consumer made by an older binary, without a limit,
+// and of a webhook's last failed call.)
 func (x *Exchange) deadLetter(ctx context.Context, s Subscription, m jetstream.Msg, md *jetstream.MsgMetadata, attempts uint64) error {
-	seq := topicSeq(m, md)
-	key := failureKey(s.Name, md.Stream, md.Sequence.Stream)
-	dl := DeadLetter{
-		Subscription: s.Name, Topic: s.Topic, Seq: seq, EventID: eventID(m.Data()), Event: m.Data(),
-		Error: "not acknowledged within ack_wait", Attempts: attempts,
-		LastFailed: md.Timestamp.UTC(), DeadAt: time.Now().UTC(),
-	}
-	if f, ok := x.lookupFailure(ctx, key); ok {
-		dl.Error, dl.FirstFailed, dl.LastFailed = f.Error, f.First, f.Last
-	}
-	raw, err := json.Marshal(dl)
-	if err != nil {
-		return err
-	}
+	seq := topicSeq(m.Headers(), md.Sequence.Stream)
+	dl := x.newDeadLetter(ctx, s, md.Stream, md.Sequence.Stream, seq, m.Data(), attempts, md.Timestamp)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := x.js.Publish(pctx, DeadLetterSubject(s.Name), raw); err != nil {
+	if _, err := x.dls.Put(pctx, s.Name, "", dl); err != nil {
 		return fmt.Errorf("storing dead letter: %w", err)
 	}
 	if err := m.TermWithReason("stadion: dead-lettered"); err != nil {
 		return fmt.Errorf("terminating dead-lettered event: %w", err)
 	}
-	x.forgetFailure(ctx, key)
-	x.sm.deadLetters.WithLabelValues(s.Name).Inc()
-	x.log.Warn("event dead-lettered", "subscription", s.Name, "seq", seq, "attempts", dl.Attempts, "error", dl.Error)
+	x.deadLettered(ctx, s, md.Stream, md.Sequence.Stream, dl)
 	return nil
+}
+
+// newDeadLetter is the record of an event of stream (at streamSeq; seq in
+// the topic) that s gave up after attempts, with the last error a worker
+// or the webhook reported for it.
+func (x *Exchange) newDeadLetter(ctx context.Context, s Subscription, stream string, streamSeq, seq uint64, event []byte, attempts uint64, last time.Time) DeadLetter {
+	dl := DeadLetter{
+		Subscription: s.Name, Topic: s.Topic, Seq: seq, EventID: eventID(event), Event: event,
+		Error: "not acknowledged within ack_wait", Attempts: attempts,
+		LastFailed: last.UTC(), DeadAt: time.Now().UTC(),
+	}
+	if f, ok := x.lookupFailure(ctx, failureKey(s.Name, stream, streamSeq)); ok {
+		dl.Error, dl.FirstFailed, dl.LastFailed = f.Error, f.First, f.Last
+	}
+	return dl
+}
+
+// deadLettered forgets the event's failure record and counts the letter.
+func (x *Exchange) deadLettered(ctx context.Context, s Subscription, stream string, streamSeq uint64, dl DeadLetter) {
+	x.forgetFailure(ctx, failureKey(s.Name, stream, streamSeq))
+	x.sm.deadLetters.WithLabelValues(s.Name).Inc()
+	x.log.Warn("event dead-lettered", "subscription", s.Name, "seq", dl.Seq, "attempts", dl.Attempts, "error", dl.Error)
 }
 
 // topicSeq is the event's sequence in its topic: the message's own, or
 // for a redriven event the one it carries.
-func topicSeq(m jetstream.Msg, md *jetstream.MsgMetadata) uint64 {
-	if v := m.Headers().Get(seqHeader); v != "" {
+func topicSeq(h nats.Header, own uint64) uint64 {
+	if v := h.Get(seqHeader); v != "" {
 		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
 			return n
 		}
 	}
-	return md.Sequence.Stream
+	return own
 }
 
 func eventID(stored []byte) string {
@@ -131,117 +142,39 @@ func eventID(stored []byte) string {
 
 // deadLetters lists up to limit dead letters of sub with IDs above after.
 func (x *Exchange) deadLetters(ctx context.Context, sub string, after uint64, limit int) ([]DeadLetter, error) {
-	out := []DeadLetter{}
-	st, err := x.js.Stream(ctx, DeadLetterStream(sub))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return out, nil
-	}
+	es, err := x.dls.List(ctx, sub, after, limit)
 	if err != nil {
 		return nil, err
 	}
-	for seq := after + 1; len(out) < limit; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(DeadLetterSubject(sub)))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		var dl DeadLetter
-		if err := json.Unmarshal(m.Data, &dl); err != nil {
-			return nil, fmt.Errorf("dead letter %d: %w", m.Sequence, err)
-		}
-		dl.ID = m.Sequence
-		out = append(out, dl)
-		seq = m.Sequence + 1
-	}
-	return out, nil
+	return deadletter.Decode(es, withID)
 }
+
+// withID gives a decoded letter its id in the store.
+func withID(dl *DeadLetter, id uint64) { dl.ID = id }
 
 // removeDeadLetters deletes the given dead letters, or all when ids is
 // empty, and says how many it deleted.
 func (x *Exchange) removeDeadLetters(ctx context.Context, sub string, ids []uint64) (int, error) {
-	st, err := x.js.Stream(ctx, DeadLetterStream(sub))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	if len(ids) == 0 {
-		info, err := st.Info(ctx)
-		if err != nil {
-			return 0, err
-		}
-		return int(info.State.Msgs), st.Purge(ctx)
-	}
-	n := 0
-	for _, id := range ids {
-		err := st.DeleteMsg(ctx, id)
-		if errors.Is(err, jetstream.ErrMsgNotFound) || errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+	return x.dls.Remove(ctx, sub, ids)
 }
 
 // redrive hands dead letters (the given ids, or all) to the subscription
 // again: each is copied into the subscription's redrive stream and, once
 // the engine has it, deleted from the dead letters. The copy carries the
 // dead letter's id as Nats-Msg-Id, so a redrive repeated after a crash in
-// between does not deliver it twice. It returns how many it redrove.
+// between, or running at once on two replicas, does not deliver it twice.
+// It returns how many it redrove.
 func (x *Exchange) redrive(ctx context.Context, sub string, ids []uint64) (int, error) {
-	n := 0
-	var after uint64
-	for {
-		dls, err := x.nextToRedrive(ctx, sub, ids, &after)
-		if err != nil || len(dls) == 0 {
-			return n, err
-		}
-		for _, dl := range dls {
-			msg := &nats.Msg{Subject: RedriveSubject(sub), Data: dl.Event, Header: nats.Header{}}
-			msg.Header.Set(seqHeader, strconv.FormatUint(dl.Seq, 10))
-			msg.Header.Set(nats.MsgIdHdr, "dlq:"+strconv.FormatUint(dl.ID, 10))
-			if _, err := x.js.PublishMsg(ctx, msg); err != nil {
-				return n, err
-			}
-			if _, err := x.removeDeadLetters(ctx, sub, []uint64{dl.ID}); err != nil {
-				return n, err
-			}
-			n++
-		}
-	}
-}
-
-// nextToRedrive pages through all dead letters, or takes the listed ones once.
-func (x *Exchange) nextToRedrive(ctx context.Context, sub string, ids []uint64, after *uint64) ([]DeadLetter, error) {
-	if len(ids) == 0 {
-		dls, err := x.deadLetters(ctx, sub, *after, 100)
-		if len(dls) > 0 {
-			*after = dls[len(dls)-1].ID
-		}
-		return dls, err
-	}
-	if *after > 0 {
-		return nil, nil
-	}
-	*after = 1
-	var out []DeadLetter
-	for _, id := range ids {
-		if id == 0 {
-			continue
-		}
-		got, err := x.deadLetters(ctx, sub, id-1, 1)
+	res, err := x.dls.Redrive(ctx, sub, ids, func(ctx context.Context, e deadletter.Entry) error {
+		dl, err := deadletter.DecodeOne(e, withID)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if len(got) == 1 && got[0].ID == id {
-			out = append(out, got[0])
-		}
-	}
-	return out, nil
+		msg := &nats.Msg{Subject: RedriveSubject(sub), Data: dl.Event, Header: nats.Header{}}
+		msg.Header.Set(seqHeader, strconv.FormatUint(dl.Seq, 10))
+		msg.Header.Set(nats.MsgIdHdr, "dlq:"+strconv.FormatUint(dl.ID, 10))
+		_, err = x.js.PublishMsg(ctx, msg)
+		return err
+	})
+	return res.Redriven, err
 }

@@ -5,7 +5,8 @@
 // with SSE, take a snapshot of sync topics, or share durable subscriptions.
 //
 // Capabilities talk to each other through exchange topics; they may import
-// exchange, and exchange imports engine, api and config only.
+// exchange, and exchange imports only the packages below it: ops, the
+// dead-letter store (deadletter), engine, api, config and loop.
 package exchange
 
 import (
@@ -16,6 +17,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
@@ -24,6 +26,8 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/deadletter"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // Exchange serves topics and subscriptions.
@@ -46,6 +50,10 @@ type Exchange struct {
 	subs            jetstream.KeyValue
 	// failures keeps the last error of events being retried.
 	failures jetstream.KeyValue
+	// dls is the subscriptions' dead letters; watch dead-letters what
+	// their consumers give up (deadletter_watch.go).
+	dls   *deadletter.Store
+	watch *deadletter.Watcher
 	// consumerKey makes subscriptions' consumer names unguessable.
 	consumerKey []byte
 
@@ -62,6 +70,8 @@ type Exchange struct {
 	// stopPush ends the push workers; pushDone is closed once they are.
 	stopPush context.CancelFunc
 	pushDone chan struct{}
+	// watchDone is closed once the dead-letter watcher has stopped (with stopPush).
+	watchDone chan struct{}
 }
 
 // New builds the exchange from validated configuration, compiling every
@@ -76,6 +86,8 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 	}
 	x.draining, x.drain = context.WithCancel(context.Background())
 	x.sm = newSubMetrics(reg, x)
+	x.dls = deadletter.New(js, deadletter.Sub, reg, deadletter.Limits{})
+	x.watch = deadletter.NewWatcher(js, x.log, reg, x.handleGivenUp)
 	x.gm = newGateMetrics(reg, x)
 	x.clientsByLength = clientNamesByLength(slices.Collect(maps.Keys(cfg.Clients)))
 	var errs []error
@@ -127,11 +139,24 @@ func (x *Exchange) Start(ctx context.Context) error {
 		}
 		x.gate.Store(g)
 	}
+	advisories, err := x.watch.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("exchange: dead-letter advisories: %w", err)
+	}
+	x.limitDeliveries(ctx)
 	pctx, stop := context.WithCancel(context.Background())
 	x.stopPush, x.pushDone = stop, make(chan struct{})
 	go func() {
 		defer close(x.pushDone)
 		(&pushers{x: x, running: map[string]runningPusher{}}).follow(pctx)
+	}()
+	x.watchDone = make(chan struct{})
+	go func() {
+		defer close(x.watchDone)
+		var wg sync.WaitGroup
+		wg.Go(func() { loop.Every(pctx, sweepEvery, func() { x.sweep(pctx) }) })
+		x.watch.Run(pctx, advisories)
+		wg.Wait()
 	}()
 	x.log.Info("exchange ready", "topics", len(x.topics))
 	return nil
@@ -165,12 +190,14 @@ func (x *Exchange) Stop(ctx context.Context) error {
 		return nil
 	}
 	x.stopPush()
-	select {
-	case <-x.pushDone:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("exchange: push workers: %w", ctx.Err())
+	for _, done := range []chan struct{}{x.pushDone, x.watchDone} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("exchange: push workers and dead-letter watcher: %w", ctx.Err())
+		}
 	}
+	return nil
 }
 
 // Routes registers the exchange's HTTP API on mux; auth wraps every route

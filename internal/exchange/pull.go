@@ -78,7 +78,7 @@ func (x *Exchange) handlePull(w http.ResponseWriter, r *http.Request) error {
 		out[i] = Delivery{
 			AckID:    base64.RawURLEncoding.EncodeToString([]byte(m.msg.Reply())),
 			Delivery: m.md.NumDelivered,
-			Event:    withSeq(m.msg.Data(), topicSeq(m.msg, m.md)),
+			Event:    withSeq(m.msg.Data(), topicSeq(m.msg.Headers(), m.md.Sequence.Stream)),
 		}
 	}
 	api.WriteJSON(w, http.StatusOK, map[string]any{"events": out})
@@ -230,8 +230,23 @@ func (x *Exchange) settleOne(ctx context.Context, s Subscription, subj string, n
 			return err
 		}
 	}
-	payload, _ := settlePayload(nack, req.Delay, s.Retry.delay(delivered))
-	return x.confirm(ctx, subj, payload)
+	last := nack && delivered >= uint64(s.Retry.MaxAttempts)
+	delay := req.Delay
+	if last {
+		delay = "" // the last attempt failed: no retry to wait for
+	}
+	payload, _ := settlePayload(nack, delay, s.Retry.nakDelay(delivered))
+	if err := x.confirm(ctx, subj, payload); err != nil {
+		return err
+	}
+	if last {
+		// Have the engine give it up now, so its dead letter appears
+		// without waiting for the next pull (deadletter_watch.go).
+		if err := x.watch.Nudge(ctx, x.nc, stream, x.consumerName(s.Name)); err != nil {
+			x.log.Debug("consumer not nudged", "subscription", s.Name, "error", err)
+		}
+	}
+	return nil
 }
 
 // settlePayload is the engine's ack or nack; a nack without a delay waits

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/api"
+	"github.com/stadion-dev/stadion/internal/deadletter"
 )
 
 // defaultSchedule is the delay before each retry, as established message
@@ -62,23 +63,33 @@ func parseRetry(p *RetryPolicy) (RetryPolicy, error) {
 	return out, nil
 }
 
-// delays returns the schedule as durations (validated before it is stored).
-func (p RetryPolicy) delays() []time.Duration {
-	out := make([]time.Duration, len(p.Schedule))
+// schedule is the policy as the dead-letter store's retry schedule (its
+// steps validated before the policy is stored).
+func (p RetryPolicy) schedule() deadletter.Schedule {
+	steps := make([]time.Duration, len(p.Schedule))
 	for i, s := range p.Schedule {
-		out[i], _ = time.ParseDuration(s)
+		steps[i], _ = time.ParseDuration(s)
 	}
-	return out
+	return deadletter.Schedule{Steps: steps, MaxAttempts: p.MaxAttempts}
 }
 
 // delay is the wait after failed attempt n (1-based).
 func (p RetryPolicy) delay(attempt uint64) time.Duration {
-	ds := p.delays()
-	if len(ds) == 0 {
+	if len(p.Schedule) == 0 {
 		return 0
 	}
-	i := min(int(max(attempt, 1))-1, len(ds)-1)
-	return ds[i]
+	return p.schedule().Delay(int(min(attempt, maxAttemptsLimit+1)))
+}
+
+// nakDelay is the delay of a nack after failed attempt n: the schedule's
+// step, or none after the last attempt (there is no retry to wait for: a
+// plain nack puts the event on the consumer's redelivery queue at once,
+// where the next pull, or a nudge, makes the engine give it up).
+func (p RetryPolicy) nakDelay(attempt uint64) time.Duration {
+	if attempt >= uint64(p.MaxAttempts) {
+		return 0
+	}
+	return p.delay(attempt)
 }
 
 // backOff is the consumer's redelivery timer per delivery: a worker has
@@ -86,14 +97,7 @@ func (p RetryPolicy) delay(attempt uint64) time.Duration {
 // again the schedule's delay later. The engine uses backOff[n-1] as the
 // ack timeout of delivery n and repeats the last step.
 func (p RetryPolicy) backOff(ackWait time.Duration) []time.Duration {
-	ds := p.delays()
-	if len(ds) > p.MaxAttempts {
-		ds = ds[:p.MaxAttempts]
-	}
-	for i := range ds {
-		ds[i] += ackWait
-	}
-	return ds
+	return p.schedule().EngineBackOff(ackWait)
 }
 
 // failuresBucket keeps the last error a worker (or a webhook) reported for

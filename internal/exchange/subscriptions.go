@@ -159,13 +159,14 @@ func (x *Exchange) subscriptionFor(r *http.Request, name string, req putSubscrip
 	if err != nil {
 		return Subscription{}, jetstream.ConsumerConfig{}, err
 	}
-	// No delivery limit: stadion itself dead-letters an event delivered
-	// once past its last attempt, storing it before it lets it go.
+	// The delivery limit is the last attempt: when it fails the engine
+	// gives the event up and announces it, and the dead-letter watcher
+	// stores it (deadletter_watch.go), whether or not anyone pulls again.
 	backOff := retry.backOff(ackWait)
 	cc := jetstream.ConsumerConfig{
 		Durable: x.consumerName(name), Description: "stadion subscription " + name,
 		FilterSubject: SubjectFilter(t.name), AckPolicy: jetstream.AckExplicitPolicy, AckWait: backOff[0],
-		BackOff: backOff, MaxDeliver: -1,
+		BackOff: backOff, MaxDeliver: retry.MaxAttempts,
 		MaxAckPending: 10000, DeliverPolicy: policy, OptStartSeq: seq, OptStartTime: at,
 		Metadata: map[string]string{"stadion.subscription": name, "stadion.owner": p.Client},
 	}

@@ -172,7 +172,7 @@ func (p *pusher) settle(ctx context.Context, f fetched, err error, attempt uint6
 	if rerr := p.x.recordFailure(ctx, failureKey(p.s.Name, f.md.Stream, f.md.Sequence.Stream), err.Error()); rerr != nil {
 		p.x.log.Warn("push failure not recorded", "subscription", p.s.Name, "error", rerr)
 	}
-	_ = f.msg.NakWithDelay(p.s.Retry.delay(attempt))
+	_ = f.msg.NakWithDelay(p.s.Retry.nakDelay(attempt))
 }
 
 // runLane delivers a key's events one at a time, in order. A failing
@@ -251,7 +251,7 @@ func (p *pusher) keepHeld(ctx context.Context) {
 
 // post makes one webhook call; any answer but 2xx is an error.
 func (p *pusher) post(ctx context.Context, f fetched) error {
-	req, err := webhookRequest(p.s.Push.URL, p.key, f.msg.Data(), topicSeq(f.msg, f.md), time.Now())
+	req, err := webhookRequest(p.s.Push.URL, p.key, f.msg.Data(), topicSeq(f.msg.Headers(), f.md.Sequence.Stream), time.Now())
 	if err != nil {
 		return fmt.Errorf("stored event unreadable: %w", err)
 	}

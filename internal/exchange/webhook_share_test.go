@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/stadion-dev/stadion/internal/engine"
 )
 
@@ -33,19 +31,7 @@ func TestWebhookMaxInFlightIsSharedByReplicas(t *testing.T) {
 	}
 	pa := join("process-a")
 	h.x.CountProcesses(pa)
-	x2, err := New(h.cfg, h.eng.Conn, h.eng.JS, h.keys, prometheus.NewRegistry(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x2.CountProcesses(join("process-b"))
-	if err := x2.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = x2.Stop(ctx)
-	})
+	h.replica(func(x2 *Exchange) { x2.CountProcesses(join("process-b")) })
 	eventually(t, 20*time.Second, "both processes counted", func() bool { return pa.Count() == 2 })
 
 	var (

@@ -2,11 +2,7 @@ package live
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"net/url"
 	"slices"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -14,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stadion-dev/stadion/internal/config"
-	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/engine/enginetest"
 )
 
@@ -27,58 +22,7 @@ func TestReplicatedCommentsFannedOutOnce(t *testing.T) {
 		t.Skip("starts a three-node engine cluster; the full suite runs it")
 	}
 	const n = 3
-	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		ln.Close()
-	}
-	var routes []*url.URL
-	for _, a := range addrs {
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: a})
-	}
-	engines := make([]*engine.Engine, n)
-	errs := make([]error, n)
-	// The nodes start together (each waits for its peers), so the options
-	// come from the harness and the starts run here.
-	opts := make([]engine.Options, n)
-	for i := range n {
-		opts[i] = enginetest.Options(t, enginetest.With(func(o *engine.Options) {
-			o.MaxMemory, o.MaxDisk, o.Name = 32<<20, 256<<20, fmt.Sprintf("n%d", i+1)
-			o.Cluster = &engine.ClusterOptions{Name: "live", Listen: addrs[i], Routes: routes}
-			o.Replication = engine.Replication{Replicas: n}
-		}))
-	}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			e, err := engine.Start(ctx, opts[i])
-			if err == nil {
-				err = e.WaitPeers(ctx, 30*time.Second)
-			}
-			engines[i], errs[i] = e, err
-		}()
-	}
-	wg.Wait()
-	for i, e := range engines {
-		if e != nil {
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				e.Stop(ctx)
-			})
-		}
-		if errs[i] != nil {
-			t.Fatalf("node %d: %v", i+1, errs[i])
-		}
-	}
+	engines := enginetest.Cluster(t, n, n)
 
 	cfg := func() *config.Config {
 		c, err := config.Parse([]byte(testConfig), fstest.MapFS{}, ".")

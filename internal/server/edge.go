@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/client"
@@ -45,6 +44,7 @@ type EdgeServer struct {
 	eng   *engine.Engine
 	edge  *gate.Edge
 	ops   *ops.SLOService // anomalies of the edge's own logs
+	svcs  []service       // edge and ops, in the order started
 	http  *http.Server
 	done  chan error
 	ready atomic.Bool
@@ -121,10 +121,12 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	if s.ops, err = startEdgeOps(ctx, eng, o, reg); err != nil {
 		return err
 	}
+	s.svcs = append(s.svcs, s.ops)
 	s.edge = gate.NewEdge(gate.EdgeOptions{Venue: o.Venue, Engine: eng, Keys: keys, Logs: o.Logs, Reg: reg, Log: o.Logger, Anomalies: s.ops.Anomalies})
 	if err := s.edge.Start(ctx); err != nil {
 		return err
 	}
+	s.svcs = append(s.svcs, s.edge)
 	mux := api.NewMux()
 	s.edgeSystemRoutes(mux, reg)
 	s.edge.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
@@ -137,18 +139,14 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 }
 
 func (s *EdgeServer) edgeSystemRoutes(mux *api.Mux, reg *prometheus.Registry) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
 	// Ready means scans are decided: the link to the cloud is not needed.
-	mux.Handle("GET /readyz", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	probeRoutes(mux, reg, func(h http.Handler) http.Handler { return h }, func(w http.ResponseWriter, r *http.Request) error {
 		if !s.ready.Load() {
 			return api.Unavailable("starting or stopping")
 		}
 		api.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "cloud_link": s.eng.LeafConnected()})
 		return nil
-	}))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	})
 	mux.Handle("/", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return api.NotFound(fmt.Sprintf("no route for %s %s; the edge serves POST /v1/scan", r.Method, r.URL.Path))
 	}))
@@ -159,25 +157,7 @@ func (s *EdgeServer) Done() <-chan error { return s.done }
 
 // Stop drains requests, then stops the edge and its engine.
 func (s *EdgeServer) Stop(ctx context.Context) error {
-	s.ready.Store(false)
-	var errs []error
-	if s.http != nil {
-		if err := s.http.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-			s.http.Close()
-		}
-	}
-	if s.ops != nil {
-		errs = append(errs, s.ops.Stop(ctx))
-	}
-	if s.edge != nil {
-		errs = append(errs, s.edge.Stop(ctx))
-	}
-	if s.eng != nil {
-		errs = append(errs, s.eng.Stop(ctx))
-	}
-	s.lock.release()
-	return errors.Join(errs...)
+	return stopAll(ctx, &s.ready, s.http, s.svcs, s.eng, s.lock)
 }
 
 func EdgeDataDefault(venue string) string {

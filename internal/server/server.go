@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stadion-dev/stadion/examples/games"
 	"github.com/stadion-dev/stadion/internal/api"
@@ -341,10 +340,7 @@ func (s *Server) bound(http net.Listener, caps []capability) []listener {
 }
 
 func (s *Server) systemRoutes(mux *api.Mux, reg *prometheus.Registry, guard func(http.Handler) http.Handler) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("GET /readyz", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+	probeRoutes(mux, reg, guard, func(w http.ResponseWriter, r *http.Request) error {
 		if !s.ready.Load() {
 			return api.Unavailable("starting or stopping")
 		}
@@ -353,8 +349,7 @@ func (s *Server) systemRoutes(mux *api.Mux, reg *prometheus.Registry, guard func
 		}
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return nil
-	}))
-	mux.Handle("GET /metrics", guard(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	})
 	mux.Handle("/", api.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return api.NotFound(fmt.Sprintf("no route for %s %s; the API is under /v1", r.Method, r.URL.Path))
 	}))
@@ -414,22 +409,7 @@ func (s *Server) Done() <-chan error { return s.done }
 // Stop drains in-flight requests until ctx ends, then stops the services
 // in reverse order and the engine.
 func (s *Server) Stop(ctx context.Context) error {
-	s.ready.Store(false)
-	var errs []error
-	if s.http != nil {
-		if err := s.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http drain: %w", err))
-			s.http.Close()
-		}
-	}
-	for i := len(s.svcs) - 1; i >= 0; i-- {
-		errs = append(errs, s.svcs[i].Stop(ctx))
-	}
-	if s.eng != nil {
-		errs = append(errs, s.eng.Stop(ctx))
-	}
-	s.lock.release()
-	return errors.Join(errs...)
+	return stopAll(ctx, &s.ready, s.http, s.svcs, s.eng, s.lock)
 }
 
 // localURL is the URL a client on this machine uses for addr.
