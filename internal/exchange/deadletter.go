@@ -80,7 +80,8 @@ func (x *Exchange) dropSubStreams(ctx context.Context, name string) error {
 // deadLetter stores m as a dead letter of s and only once the engine has
 // acknowledged that copy terminates m: the event is never in neither
 // place. A crash in between redelivers m (consumers have no delivery
-// limit), which stores it a second time rather than losing it.
+// limit), which stores it again rather than losing it; the engine drops
+// that second copy when it comes within the duplicate window.
 func (x *Exchange) deadLetter(ctx context.Context, s Subscription, m jetstream.Msg, md *jetstream.MsgMetadata, attempts uint64) error {
 	seq := topicSeq(m, md)
 	key := failureKey(s.Name, md.Stream, md.Sequence.Stream)
@@ -98,7 +99,13 @@ func (x *Exchange) deadLetter(ctx context.Context, s Subscription, m jetstream.M
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := x.js.Publish(pctx, DeadLetterSubject(s.Name), raw); err != nil {
+	// The event's place in its stream names the dead letter, so a crash
+	// between this store and the Term below (the event comes back and is
+	// dead-lettered again) is a duplicate to the engine, within the
+	// dead-letter stream's duplicate window, rather than a second copy.
+	dm := &nats.Msg{Subject: DeadLetterSubject(s.Name), Data: raw, Header: nats.Header{}}
+	dm.Header.Set(nats.MsgIdHdr, "dl:"+md.Stream+":"+strconv.FormatUint(md.Sequence.Stream, 10))
+	if _, err := x.js.PublishMsg(pctx, dm); err != nil {
 		return fmt.Errorf("storing dead letter: %w", err)
 	}
 	if err := m.TermWithReason("stadion: dead-lettered"); err != nil {
