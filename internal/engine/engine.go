@@ -88,6 +88,7 @@ type Engine struct {
 
 	domain string
 	repl   Replication
+	quorum quorumWatch // clustered embedded engine only (quorum.go)
 }
 
 // ErrUnavailable means the engine cannot take requests right now.
@@ -149,6 +150,9 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 	e.auth.leafs.srv = ns
 	e.auth.leafs.mu.Unlock()
 	go e.watchClientLoad()
+	if o.Cluster != nil {
+		go e.watchQuorum()
+	}
 	nc, err := nats.Connect("", append(e.connOptions(), nats.InProcessServer(ns), nats.Token(e.auth.internal))...)
 	if err != nil {
 		ns.Shutdown()
@@ -294,10 +298,17 @@ func (e *Engine) LeafURL() string {
 }
 
 // Ready reports nil when the engine takes requests: the connection is up
-// and JetStream answers.
+// and JetStream answers. A cluster node without a write quorum for
+// QuorumGrace is not ready, naming why; one without it for less is (an
+// election in progress).
 func (e *Engine) Ready(ctx context.Context) error {
 	if !e.Conn.IsConnected() {
 		return fmt.Errorf("%w: not connected", ErrUnavailable)
+	}
+	if e.srv != nil && e.srv.JetStreamIsClustered() {
+		if decided, err := e.clusterReady(time.Now()); decided {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
