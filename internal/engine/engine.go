@@ -86,9 +86,10 @@ type Engine struct {
 	log  *slog.Logger
 	load clientLoad
 
-	domain string
-	repl   Replication
-	quorum quorumWatch // clustered embedded engine only (quorum.go)
+	domain    string
+	repl      Replication
+	quorum    quorumWatch // clustered embedded engine only (quorum.go)
+	clustered bool        // set before Start returns: the quorum watch runs
 }
 
 // ErrUnavailable means the engine cannot take requests right now.
@@ -150,15 +151,19 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 	e.auth.leafs.srv = ns
 	e.auth.leafs.mu.Unlock()
 	go e.watchClientLoad()
-	if o.Cluster != nil {
-		go e.watchQuorum()
-	}
 	nc, err := nats.Connect("", append(e.connOptions(), nats.InProcessServer(ns), nats.Token(e.auth.internal))...)
 	if err != nil {
 		ns.Shutdown()
 		return fmt.Errorf("engine: in-process connection: %w", err)
 	}
-	return e.attach(nc)
+	if err := e.attach(nc); err != nil {
+		return err
+	}
+	if o.Cluster != nil {
+		e.clustered = true
+		go e.watchQuorum()
+	}
+	return nil
 }
 
 func waitReady(ctx context.Context, ns *server.Server) bool {
@@ -298,17 +303,16 @@ func (e *Engine) LeafURL() string {
 }
 
 // Ready reports nil when the engine takes requests: the connection is up
-// and JetStream answers. A cluster node without a write quorum for
-// QuorumGrace is not ready, naming why; one without it for less is (an
-// election in progress).
+// and JetStream answers. A cluster node is not ready once it has been
+// unable to take writes (no quorum, or the cluster's API silent) for
+// QuorumGrace, and says why; for less (an election in progress) it is.
 func (e *Engine) Ready(ctx context.Context) error {
 	if !e.Conn.IsConnected() {
 		return fmt.Errorf("%w: not connected", ErrUnavailable)
 	}
-	if e.srv != nil && e.srv.JetStreamIsClustered() {
-		if decided, err := e.clusterReady(time.Now()); decided {
-			return err
-		}
+	if e.clustered {
+		_, err := e.quorum.state(time.Now(), QuorumGrace)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -8,11 +9,11 @@ import (
 
 // QuorumGrace is how long a clustered node may go without a write quorum
 // before Ready reports it not ready. A meta leader election after a node
-// dies takes a few seconds (the engine's election timeouts are 4-9 s, and
-// a lost leader is noticed after its missed heartbeats); a load balancer
+// dies takes a few seconds (followers wait a random 4-9 s without the
+// leader's heartbeat before they vote, again after a split vote); a load balancer
 // that took every node out of rotation for each election would flap, so
 // only a quorum lost for longer than this moves traffic away.
-const QuorumGrace = 15 * time.Second
+const QuorumGrace = 20 * time.Second
 
 // quorumWatch remembers since when this node has seen the cluster without
 // a write quorum, sampled every second and on every readiness check.
@@ -50,9 +51,12 @@ func (w *quorumWatch) state(now time.Time, grace time.Duration) (lost bool, err 
 	return true, nil
 }
 
-// watchQuorum samples the cluster's quorum every second until the
-// embedded server stops, so that Ready knows how long it has been lost
-// however rarely it is asked.
+// watchQuorum samples every second, until the embedded server stops,
+// whether this node can take writes: a meta leader and a majority of
+// nodes reachable, and the engine's API answering (only the meta leader
+// answers it: a leader that died without a word still looks elected for
+// the followers' election timeout). Ready reads what it found, so a
+// readiness probe never waits on the engine.
 func (e *Engine) watchQuorum() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -61,18 +65,13 @@ func (e *Engine) watchQuorum() {
 			return
 		}
 		_, why := e.quorumReasons()
+		if why == "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if _, err := e.JS.AccountInfo(ctx); err != nil {
+				why = fmt.Sprintf("the engine's cluster does not answer (%v)", err)
+			}
+			cancel()
+		}
 		e.quorum.observe(time.Now(), why)
 	}
-}
-
-// clusterReady is Ready's answer for a clustered embedded engine: not
-// ready once the quorum has been lost for QuorumGrace; ready, without
-// asking the engine, while it is lost for less (an election: the engine's
-// API does not answer until it ends, and the node will take writes
-// again in a moment); and asks the engine when the quorum holds.
-func (e *Engine) clusterReady(now time.Time) (decided bool, err error) {
-	_, why := e.quorumReasons()
-	e.quorum.observe(now, why)
-	lost, err := e.quorum.state(now, QuorumGrace)
-	return lost, err
 }

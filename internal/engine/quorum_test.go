@@ -24,10 +24,10 @@ func TestQuorumWatchWaitsOutAnElection(t *testing.T) {
 		{"election starts", time.Second, why, true, false},
 		{"election goes on", QuorumGrace, why, true, false},
 		{"elected", QuorumGrace + time.Second, "", false, false},
-		{"lost again", 20 * time.Second, why, true, false},
-		{"lost past the grace", 20*time.Second + QuorumGrace, why, true, true},
-		{"still lost", 60 * time.Second, why, true, true},
-		{"nodes back", 61 * time.Second, "", false, false},
+		{"lost again", QuorumGrace + 5*time.Second, why, true, false},
+		{"lost past the grace", 2*QuorumGrace + 5*time.Second, why, true, true},
+		{"still lost", 3 * QuorumGrace, why, true, true},
+		{"nodes back", 3*QuorumGrace + time.Second, "", false, false},
 	}
 	var w quorumWatch
 	for _, s := range steps {
