@@ -99,13 +99,7 @@ func (x *Exchange) deadLetter(ctx context.Context, s Subscription, m jetstream.M
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	// The event's place in its stream names the dead letter, so a crash
-	// between this store and the Term below (the event comes back and is
-	// dead-lettered again) is a duplicate to the engine, within the
-	// dead-letter stream's duplicate window, rather than a second copy.
-	dm := &nats.Msg{Subject: DeadLetterSubject(s.Name), Data: raw, Header: nats.Header{}}
-	dm.Header.Set(nats.MsgIdHdr, "dl:"+md.Stream+":"+strconv.FormatUint(md.Sequence.Stream, 10))
-	if _, err := x.js.PublishMsg(pctx, dm); err != nil {
+	if err := x.storeDeadLetter(pctx, s.Name, md, raw); err != nil {
 		return fmt.Errorf("storing dead letter: %w", err)
 	}
 	if err := m.TermWithReason("stadion: dead-lettered"); err != nil {
@@ -115,6 +109,36 @@ func (x *Exchange) deadLetter(ctx context.Context, s Subscription, m jetstream.M
 	x.sm.deadLetters.WithLabelValues(s.Name).Inc()
 	x.log.Warn("event dead-lettered", "subscription", s.Name, "seq", seq, "attempts", dl.Attempts, "error", dl.Error)
 	return nil
+}
+
+// storeDeadLetter stores a dead letter named by the event's place in its
+// stream, so that a crash between this store and the event's Term (the
+// event comes back and is dead-lettered again, maybe on another node) is a
+// duplicate to the engine within the dead-letter stream's duplicate
+// window rather than a second copy. A duplicate whose original is gone
+// (discarded, and the event delivered again by a recreated consumer) is
+// stored anew: a dead letter is never dropped for a copy that no longer
+// exists.
+func (x *Exchange) storeDeadLetter(ctx context.Context, sub string, md *jetstream.MsgMetadata, raw []byte) error {
+	id := "dl:" + md.Stream + ":" + strconv.FormatUint(md.Sequence.Stream, 10)
+	msg := func(id string) *nats.Msg {
+		m := &nats.Msg{Subject: DeadLetterSubject(sub), Data: raw, Header: nats.Header{}}
+		m.Header.Set(nats.MsgIdHdr, id)
+		return m
+	}
+	ack, err := x.js.PublishMsg(ctx, msg(id))
+	if err != nil || !ack.Duplicate {
+		return err
+	}
+	st, err := x.js.Stream(ctx, DeadLetterStream(sub))
+	if err != nil {
+		return err
+	}
+	if _, err := st.GetMsg(ctx, ack.Sequence); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return err // the original is there (or the check failed: retried)
+	}
+	_, err = x.js.PublishMsg(ctx, msg(id+":"+strconv.FormatInt(time.Now().UnixNano(), 36)))
+	return err
 }
 
 // topicSeq is the event's sequence in its topic: the message's own, or
