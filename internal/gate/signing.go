@@ -207,9 +207,12 @@ func (s *signer) rotate(ctx context.Context) (signingKey, error) {
 // ErrNoKey means no such signing key.
 var ErrNoKey = errors.New("no such signing key")
 
-// retire stops key id from verifying anywhere. The last active key cannot
-// be retired: rotate first. It updates the revision it read, so a retire
-// never writes over another node's change to the key.
+// retire stops key id from verifying anywhere. The active key (the newest
+// unretired one) cannot be retired: rotate first. So two admins retiring
+// two keys on two nodes at once can never leave no key to sign with: each
+// leaves the newest key it sees, and a key newer than that was made by a
+// rotation, unretired. It updates the revision it read, so a retire never
+// writes over another node's change to the key.
 func (s *signer) retire(ctx context.Context, id uint32) (signingKey, error) {
 	for range 5 {
 		if err := s.load(ctx); err != nil {
@@ -218,12 +221,6 @@ func (s *signer) retire(ctx context.Context, id uint32) (signingKey, error) {
 		s.mu.RLock()
 		k, ok := s.keys[id]
 		name, rev := s.names[id], s.revs[id]
-		active := 0
-		for _, o := range s.keys {
-			if !o.Retired && o.ID != id {
-				active++
-			}
-		}
 		s.mu.RUnlock()
 		if !ok {
 			return signingKey{}, ErrNoKey
@@ -231,8 +228,8 @@ func (s *signer) retire(ctx context.Context, id uint32) (signingKey, error) {
 		if k.Retired {
 			return k, nil
 		}
-		if active == 0 {
-			return signingKey{}, errors.New("it is the only active key: rotate first")
+		if a, _ := s.active(); a.ID == id {
+			return signingKey{}, errors.New("it is the active key, which signs new tickets: rotate first, then retire it")
 		}
 		k.Retired = true
 		raw, _ := json.Marshal(k)

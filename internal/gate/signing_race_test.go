@@ -147,3 +147,53 @@ func TestSignerConcurrentRotationsAgree(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSignerConcurrentRetiresKeepAKey: two nodes retire the two older of
+// three keys at once; both retirements hold, the newest key still signs on
+// both, and it cannot itself be retired (rotate first).
+func TestSignerConcurrentRetiresKeepAKey(t *testing.T) {
+	ctx := context.Background()
+	eng, err := engine.Start(ctx, engine.Options{
+		DataDir: t.TempDir(), SyncAlways: true, Domain: CloudDomain,
+		MaxMemory: 64 << 20, MaxDisk: 1 << 30, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopOnCleanup(t, "engine", eng.Stop)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a, err := openSigner(wctx, eng.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := openSigner(wctx, eng.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := a.active()
+	second, err := a.rotate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest, err := b.rotate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Go(func() { _, errs[0] = a.retire(ctx, first.ID) })
+	wg.Go(func() { _, errs[1] = b.retire(ctx, second.ID) })
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("retires: %v, %v", errs[0], errs[1])
+	}
+	for _, s := range []*signer{a, b} {
+		if _, err := s.retire(ctx, newest.ID); err == nil {
+			t.Fatal("the active key was retired")
+		}
+		if k, ok := s.active(); !ok || k.ID != newest.ID {
+			t.Fatalf("active %d (%v), want %d", k.ID, ok, newest.ID)
+		}
+	}
+}
