@@ -87,7 +87,9 @@ func (s *statusStore) update(ctx context.Context, job string, change func(*jobSt
 
 func isConflict(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.Is(err, jetstream.ErrKeyExists) ||
+	// A replicated bucket reports a revision conflict with another code
+	// (10164) than a single copy (10071); ErrKeyRevisionMismatch is both.
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
 		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence)
 }
 

@@ -227,7 +227,12 @@ func (c *clusterRig) leaderOf(stream string) int {
 
 // post publishes one event with an Idempotency-Key to base.
 func post(base, key, idem, body string) (int, string, error) {
-	req, _ := http.NewRequest("POST", base+"/v1/topics/laps/events", strings.NewReader(body))
+	return postTo(base, "laps", key, idem, body)
+}
+
+// postTo publishes one event to topic with an Idempotency-Key.
+func postTo(base, topic, key, idem, body string) (int, string, error) {
+	req, _ := http.NewRequest("POST", base+"/v1/topics/"+topic+"/events", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", idem)
@@ -244,6 +249,11 @@ func post(base, key, idem, body string) (int, string, error) {
 // retries the same Idempotency-Key on the next node until acknowledged.
 // It returns the number of failed attempts.
 func (c *clusterRig) publishRetrying(key string, n int) (int, error) {
+	return c.publishTopicRetrying("laps", key, n)
+}
+
+// publishTopicRetrying is publishRetrying to another topic of lap events.
+func (c *clusterRig) publishTopicRetrying(topic, key string, n int) (int, error) {
 	body := fmt.Sprintf(`{"athlete":"NOR-%d","n":%d,"ms":%d}`, n%50, n, 60000+n)
 	idem := fmt.Sprintf("lap-%d", n)
 	deadline := time.Now().Add(2 * time.Minute)
@@ -253,7 +263,7 @@ func (c *clusterRig) publishRetrying(key string, n int) (int, error) {
 		if base == "" {
 			continue
 		}
-		code, _, err := post(base, key, idem, body)
+		code, _, err := postTo(base, topic, key, idem, body)
 		if err == nil && code == 202 {
 			return failed, nil
 		}
@@ -351,58 +361,6 @@ func (c *clusterRig) eventsErr(screens string, total int) error {
 	return nil
 }
 
-// TestClusterSurvivesKill9OfStreamLeader: three nodes, R3. Concurrent
-// clients publish with idempotency keys spread over the nodes while the
-// leader of the topic's stream is kill -9ed and later restarted; failed
-// requests are retried on another node with the same key. Afterwards every
-// node serves exactly the events once each in one order, the keys and the
-// subscription survived, and the sink wrote exactly one row per event.
-//
-// The issue asks for 5,000 events; three nodes share this machine's two
-// cores with the rest of the suite, so the test publishes 600 (about 20s)
-// and proves the same properties.
-func TestClusterSurvivesKill9OfStreamLeader(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a three-node cluster of real processes")
-	}
-	const total, workers = 600, 6
-	c := startClusterProcs(t, 3)
-	timing, screens := c.createKey(0, "timing"), c.createKey(1, "screens")
-	if code := c.nodes[2].request("PUT", "/v1/subscriptions/laps-all", screens, `{"topic":"laps","start":"earliest"}`, nil); code/100 != 2 {
-		t.Fatalf("create subscription: %d", code)
-	}
-	victim := c.leaderOf("TOPIC_laps")
-	t.Logf("killing n%d, the leader of TOPIC_laps", victim+1)
-	var restarted sync.WaitGroup
-	failed := c.publishAll(timing, total, workers, func(k int) {
-		switch k {
-		case total / 4:
-			c.kill9(victim)
-		case total / 2:
-			restarted.Add(1)
-			go func() { defer restarted.Done(); c.start(victim) }()
-		}
-	})
-	restarted.Wait()
-	t.Logf("%d failed attempts were retried on another node", failed)
-	if t.Failed() {
-		return
-	}
-	c.waitStreamsReplicated()
-	c.checkEvents(screens, total)
-	// The keys made before the kill work on the restarted node too.
-	var sub struct {
-		Pending uint64 `json:"pending"`
-	}
-	waitFor(t, fmt.Sprintf("the subscription, read on the restarted node, to have %d pending", total), func() bool {
-		code := c.nodes[victim].request("GET", "/v1/subscriptions/laps-all", screens, "", &sub)
-		return code == 200 && sub.Pending == total
-	})
-	waitFor(t, fmt.Sprintf("the sink to hold %d rows", total), func() bool {
-		return countRows(t, c.db, "") == total
-	})
-}
-
 // TestClusterRefusesWritesWithoutQuorum: with two of three nodes down, a
 // write answers 503 naming the lost quorum within the request deadline,
 // reads of what is stored still work, and when the nodes return nothing
@@ -465,11 +423,26 @@ func TestClusterRefusesWritesWithoutQuorum(t *testing.T) {
 	if m := scrape(t, p); !strings.Contains(m, "stadion_engine_quorum 0") || !strings.Contains(m, "stadion_engine_nodes_reachable 1") {
 		t.Errorf("metrics without quorum lack stadion_engine_quorum 0 / nodes_reachable 1")
 	}
+	// A load balancer takes the node out of rotation once the quorum has
+	// been gone longer than an election takes, and is told why.
+	var ready string
+	waitFor(t, "n1's /readyz to say it has no quorum", func() bool {
+		var code int
+		code, ready = getReadyz(p.http)
+		return code == 503
+	})
+	if !strings.Contains(ready, "no quorum: 1 of 3 nodes reachable") || strings.Contains(ready, "(n1") {
+		t.Fatalf("/readyz without quorum (reason wanted, node names not: it is open): %s", ready)
+	}
 	if got := len(p.readAll("laps", screens)); got < 20 {
 		t.Fatalf("reads without quorum: %d events, want at least the 20 acknowledged", got)
 	}
 	c.start(1, 2)
 	c.waitStreamsReplicated()
+	waitFor(t, "n1 to be ready again with its peers back", func() bool {
+		code, _ := getReadyz(p.http)
+		return code == 200
+	})
 	events := c.nodes[2].readAll("laps", screens)
 	seen := map[float64]bool{}
 	for _, ev := range events {
@@ -744,4 +717,15 @@ func scrape(t *testing.T, p *proc) string {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return string(raw)
+}
+
+// getReadyz reads a node's /readyz as a load balancer does, with no key.
+func getReadyz(base string) (int, string) {
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(base + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(raw)
 }

@@ -121,9 +121,23 @@ func (s *Store) Put(ctx context.Context, owner, msgID string, letter any) (uint6
 		}
 		return 0, err
 	}
-	if !ack.Duplicate {
-		s.m.stored.Inc()
+	if ack.Duplicate {
+		// A duplicate whose original is gone (discarded, and the event given
+		// up again) is stored anew: a letter is never dropped for a copy
+		// that no longer exists.
+		st, err := s.js.Stream(ctx, StreamName(s.kind, owner))
+		if err != nil {
+			return 0, err
+		}
+		if _, err := st.GetMsg(ctx, ack.Sequence); !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return ack.Sequence, err // the original is there (or the check failed: retried)
+		}
+		msg.Header.Set(nats.MsgIdHdr, msgID+":"+strconv.FormatInt(time.Now().UnixNano(), 36))
+		if ack, err = s.js.PublishMsg(ctx, msg); err != nil {
+			return 0, err
+		}
 	}
+	s.m.stored.Inc()
 	return ack.Sequence, nil
 }
 

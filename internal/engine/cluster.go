@@ -108,16 +108,24 @@ func (e *Engine) Peers() Peers {
 // engine knows ("no quorum: 1 of 3 nodes reachable"), or "" when the
 // cluster looks whole or the engine is not clustered.
 func (e *Engine) QuorumReason() string {
+	why, _ := e.quorumReasons()
+	return why
+}
+
+// quorumReasons is QuorumReason and the same without the nodes' names,
+// for callers who are not authenticated (/readyz).
+func (e *Engine) quorumReasons() (named, counts string) {
 	p := e.Peers()
 	if !p.Clustered {
-		return ""
+		return "", ""
 	}
 	size := max(p.Size, len(p.Reachable))
 	if len(p.Reachable) > size/2 && p.Leader != "" {
-		return ""
+		return "", ""
 	}
 	return fmt.Sprintf("%v: %d of %d nodes reachable (%s); writes need %d",
-		ErrNoQuorum, len(p.Reachable), size, strings.Join(p.Reachable, ", "), size/2+1)
+			ErrNoQuorum, len(p.Reachable), size, strings.Join(p.Reachable, ", "), size/2+1),
+		fmt.Sprintf("%v: %d of %d nodes reachable; writes need %d", ErrNoQuorum, len(p.Reachable), size, size/2+1)
 }
 
 // WaitPeers waits, up to timeout, until the engine can hold its replica

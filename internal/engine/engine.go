@@ -86,8 +86,10 @@ type Engine struct {
 	log  *slog.Logger
 	load clientLoad
 
-	domain string
-	repl   Replication
+	domain    string
+	repl      Replication
+	quorum    quorumWatch // clustered embedded engine only (quorum.go)
+	clustered bool        // set before Start returns: the quorum watch runs
 }
 
 // ErrUnavailable means the engine cannot take requests right now.
@@ -156,7 +158,14 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 		ns.Shutdown()
 		return fmt.Errorf("engine: in-process connection: %w", err)
 	}
-	return e.attach(nc)
+	if err := e.attach(nc); err != nil {
+		return err
+	}
+	if o.Cluster != nil {
+		e.clustered = true
+		go e.watchQuorum()
+	}
+	return nil
 }
 
 func waitReady(ctx context.Context, ns *server.Server) bool {
@@ -296,10 +305,16 @@ func (e *Engine) LeafURL() string {
 }
 
 // Ready reports nil when the engine takes requests: the connection is up
-// and JetStream answers.
+// and JetStream answers. A cluster node is not ready once it has been
+// unable to take writes (no quorum, or the cluster's API silent) for
+// QuorumGrace, and says why; for less (an election in progress) it is.
 func (e *Engine) Ready(ctx context.Context) error {
 	if !e.Conn.IsConnected() {
 		return fmt.Errorf("%w: not connected", ErrUnavailable)
+	}
+	if e.clustered {
+		_, err := e.quorum.state(time.Now(), QuorumGrace)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

@@ -79,8 +79,8 @@ func (x *Exchange) dropSubStreams(ctx context.Context, name string) error {
 
 // deadLetter stores m as a dead letter of s and only once the engine has
 // acknowledged that copy terminates m: the event is never in neither
-// place. A crash in between redelivers m, which stores it a second time
-// rather than losing it. (Since consumers carry their delivery limit, the
+// place. A crash in between redelivers m, which stores it again under the
+// same dedupe id rather than losing it. (Since consumers carry their delivery limit, the
 // engine's advisory dead-letters most events, see deadletter_watch.go;
 // this is the path of a consumer made by an older binary, without a limit,
 // and of a webhook's last failed call.)
@@ -89,7 +89,10 @@ func (x *Exchange) deadLetter(ctx context.Context, s Subscription, m jetstream.M
 	dl := x.newDeadLetter(ctx, s, md.Stream, md.Sequence.Stream, seq, m.Data(), attempts, md.Timestamp)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := x.dls.Put(pctx, s.Name, "", dl); err != nil {
+	// The event's place in its stream names the letter: a crash between
+	// this store and the Term below (the event comes back and is
+	// dead-lettered again, maybe on another node) stores no second copy.
+	if _, err := x.dls.Put(pctx, s.Name, "dl:"+md.Stream+":"+strconv.FormatUint(md.Sequence.Stream, 10), dl); err != nil {
 		return fmt.Errorf("storing dead letter: %w", err)
 	}
 	if err := m.TermWithReason("stadion: dead-lettered"); err != nil {

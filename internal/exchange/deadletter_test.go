@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func (h *harness) deadLettersOf(key, name string) []DeadLetter {
@@ -180,4 +182,37 @@ func TestDeadLetterStoredBeforeTerm(t *testing.T) {
 		t.Fatalf("dead letter %+v", dls[0])
 	}
 	eventually(t, 10*time.Second, "the advisory handled", func() bool { return h.advisoriesLeft() == 0 })
+}
+
+// TestDeadLetterStoredOnceAcrossARetry: dead-lettering the same delivery
+// twice (a node killed between storing the dead letter and terminating the
+// event, which comes back to another node) stores one dead letter; once
+// that one is discarded, the same event dead-lettered again is stored anew,
+// never dropped as a duplicate of a copy that is gone.
+func TestDeadLetterStoredOnceAcrossARetry(t *testing.T) {
+	h := newHarness(t)
+	sub := h.key("sub")
+	h.mustPutSub(sub, "once", `{"topic":"laps","start":"earliest"}`)
+	ctx := context.Background()
+	md := &jetstream.MsgMetadata{Stream: StreamName("laps"), Sequence: jetstream.SequencePair{Stream: 7}}
+	dl := DeadLetter{Subscription: "once", Topic: "laps", Seq: 7, Event: json.RawMessage(`{"id":"e7"}`), Error: "HTTP 500"}
+	id := "dl:" + md.Stream + ":7"
+	for range 2 {
+		if _, err := h.x.dls.Put(ctx, "once", id, dl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dls := h.deadLettersOf(sub, "once")
+	if len(dls) != 1 || dls[0].Seq != 7 {
+		t.Fatalf("after the same dead letter twice: %+v, want one", dls)
+	}
+	if r := h.do("DELETE", "/v1/subscriptions/once/dead-letters", sub, []byte(fmt.Sprintf(`{"ids":[%d]}`, dls[0].ID)), "Content-Type", "application/json"); r.status != http.StatusOK {
+		t.Fatalf("discard: %d %s", r.status, r.body)
+	}
+	if _, err := h.x.dls.Put(ctx, "once", id, dl); err != nil {
+		t.Fatal(err)
+	}
+	if dls := h.deadLettersOf(sub, "once"); len(dls) != 1 || dls[0].Seq != 7 {
+		t.Fatalf("dead-lettered again after a discard: %+v, want it stored", dls)
+	}
 }

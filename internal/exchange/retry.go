@@ -13,6 +13,8 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/deadletter"
+	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // defaultSchedule is the delay before each retry, as established message
@@ -128,7 +130,15 @@ func failureKey(sub, stream string, seq uint64) string {
 	return sub + "." + stream + "." + strconv.FormatUint(seq, 10)
 }
 
-// recordFailure keeps msg as the event's last error, keeping when it first failed.
+// recordWait bounds how long recordFailure retries a write the engine
+// refused: about one leader election of the bucket's stream on a cluster,
+// whose writes have no responder until it ends.
+const recordWait = 10 * time.Second
+
+// recordFailure keeps msg as the event's last error, keeping when it first
+// failed. A write refused while the bucket elects a leader is retried for
+// up to recordWait, so that a failover does not leave the event's dead
+// letter without its reason.
 func (x *Exchange) recordFailure(ctx context.Context, key, msg string) error {
 	if len(msg) > maxErrorLen {
 		msg = msg[:maxErrorLen]
@@ -139,17 +149,26 @@ func (x *Exchange) recordFailure(ctx context.Context, key, msg string) error {
 		f.First = old.First
 	}
 	raw, _ := json.Marshal(f)
-	_, err := x.failures.Put(ctx, key, raw)
-	return err
+	deadline := time.Now().Add(recordWait)
+	for {
+		_, err := x.failures.Put(ctx, key, raw)
+		if err == nil || time.Now().After(deadline) || !loop.Sleep(ctx, 250*time.Millisecond) {
+			return err
+		}
+	}
 }
 
+// lookupFailure reads the event's failure record from the bucket's
+// leader: the replica that dead-letters an event is often not the one
+// that recorded its failures, and on a replicated bucket a plain Get may
+// be answered by a copy that has not applied that write yet.
 func (x *Exchange) lookupFailure(ctx context.Context, key string) (failure, bool) {
 	var f failure
-	e, err := x.failures.Get(ctx, key)
+	m, err := engine.LeaderGetLast(ctx, x.nc, "KV_"+failuresBucket, "$KV."+failuresBucket+"."+key)
 	if err != nil {
 		return f, false
 	}
-	return f, json.Unmarshal(e.Value(), &f) == nil
+	return f, json.Unmarshal(m.Data, &f) == nil // a purge marker has no data
 }
 
 func (x *Exchange) forgetFailure(ctx context.Context, key string) {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stadion-dev/stadion/internal/loop"
 )
 
 // signingKey is a cloud-held Ed25519 key. The private half never leaves
@@ -30,16 +32,21 @@ func (k signingKey) public() PublicKey {
 }
 
 // signer holds the signing keys: the newest unretired one signs; every
-// unretired one verifies.
+// unretired one verifies. Every node follows the bucket, so a key rotated
+// or retired on one node is the same on all; writes compare and set (a
+// new key is created, never put over one; a retire updates the revision
+// it read), so nodes changing keys at once never overwrite each other.
 type signer struct {
 	kv   jetstream.KeyValue
 	mu   sync.RWMutex
 	keys map[uint32]signingKey
 	// names are the bucket keys the signing keys are stored under (the id,
-	// or firstKeyName for the first one).
+	// or firstKeyName for the first one), revs their last revisions.
 	names map[uint32]string
+	revs  map[uint32]uint64
 }
 
+// openSigner opens the bucket and follows it until ctx ends.
 func openSigner(ctx context.Context, js jetstream.JetStream) (*signer, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: "gate-signing", Description: "ticket signing keys (private; cloud only)", History: 1,
@@ -47,9 +54,21 @@ func openSigner(ctx context.Context, js jetstream.JetStream) (*signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gate: signing keys: %w", err)
 	}
-	s := &signer{kv: kv, keys: map[uint32]signingKey{}, names: map[uint32]string{}}
-	if err := s.load(ctx); err != nil {
-		return nil, err
+	s := &signer{kv: kv, keys: map[uint32]signingKey{}, names: map[uint32]string{}, revs: map[uint32]uint64{}}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gate: signing keys: %w", err)
+	}
+	var corrupt error
+	if _, err := loop.Follow(ctx, w, func(e jetstream.KeyValueEntry, initial bool) {
+		if err := s.apply(e); err != nil && initial {
+			corrupt = err
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("gate: signing keys: %w", err)
+	}
+	if corrupt != nil {
+		return nil, corrupt
 	}
 	if _, ok := s.active(); !ok {
 		if err := s.bootstrap(ctx); err != nil {
@@ -57,6 +76,24 @@ func openSigner(ctx context.Context, js jetstream.JetStream) (*signer, error) {
 		}
 	}
 	return s, nil
+}
+
+// apply takes a bucket entry into the signer, unless it is older than
+// what the signer has.
+func (s *signer) apply(e jetstream.KeyValueEntry) error {
+	if e.Operation() != jetstream.KeyValuePut {
+		return nil // keys are retired, never deleted
+	}
+	var k signingKey
+	if err := json.Unmarshal(e.Value(), &k); err != nil || len(k.Private) != ed25519.PrivateKeySize {
+		return fmt.Errorf("gate: signing key %s is corrupt", e.Key())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.Revision() >= s.revs[k.ID] {
+		s.keys[k.ID], s.names[k.ID], s.revs[k.ID] = k, e.Key(), e.Revision()
+	}
+	return nil
 }
 
 // firstKeyName is the bucket key the first signing key is stored under.
@@ -96,6 +133,8 @@ func newSigningKey(floor uint32) (signingKey, error) {
 	return signingKey{ID: id, Private: priv, Created: time.Now().UTC()}, nil
 }
 
+// load reads every key from the bucket, so that a change another node
+// made a moment ago is in before a decision (the watch may lag).
 func (s *signer) load(ctx context.Context) error {
 	lister, err := s.kv.ListKeys(ctx)
 	if err != nil {
@@ -106,13 +145,9 @@ func (s *signer) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("gate: signing key %s: %w", name, err)
 		}
-		var k signingKey
-		if err := json.Unmarshal(e.Value(), &k); err != nil || len(k.Private) != ed25519.PrivateKeySize {
-			return fmt.Errorf("gate: signing key %s is corrupt", name)
+		if err := s.apply(e); err != nil {
+			return err
 		}
-		s.mu.Lock()
-		s.keys[k.ID], s.names[k.ID] = k, name
-		s.mu.Unlock()
 	}
 	return nil
 }
@@ -131,65 +166,88 @@ func (s *signer) active() (signingKey, bool) {
 	return best, found
 }
 
-// rotate makes a new key the active one; older keys keep verifying.
+// rotate makes a new key the active one; older keys keep verifying. Its
+// id is above every key in the bucket, and it is created, never put: a
+// node rotating at the same moment makes another key under another name,
+// both verify, and every node signs with the larger.
 func (s *signer) rotate(ctx context.Context) (signingKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var floor uint32
-	for _, k := range s.keys {
-		floor = max(floor, k.ID+1) // ids increase, so the newest is the largest
+	for range 5 {
+		if err := s.load(ctx); err != nil {
+			return signingKey{}, err
+		}
+		s.mu.RLock()
+		var floor uint32
+		for _, k := range s.keys {
+			floor = max(floor, k.ID+1) // ids increase, so the newest is the largest
+		}
+		s.mu.RUnlock()
+		k, err := newSigningKey(floor)
+		if err != nil {
+			return signingKey{}, err
+		}
+		raw, _ := json.Marshal(k)
+		name := strconv.FormatUint(uint64(k.ID), 10)
+		rev, err := s.kv.Create(ctx, name, raw)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			continue // another node took this id a moment ago
+		}
+		if err != nil {
+			return signingKey{}, fmt.Errorf("gate: store signing key: %w", err)
+		}
+		s.mu.Lock()
+		if rev >= s.revs[k.ID] {
+			s.keys[k.ID], s.names[k.ID], s.revs[k.ID] = k, name, rev
+		}
+		s.mu.Unlock()
+		return k, nil
 	}
-	k, err := newSigningKey(floor)
-	if err != nil {
-		return signingKey{}, err
-	}
-	id := k.ID
-	if err := s.store(ctx, k); err != nil {
-		return signingKey{}, err
-	}
-	s.keys[id] = k
-	return k, nil
+	return signingKey{}, errors.New("gate: rotate: other nodes kept taking the new key's id; try again")
 }
 
 // ErrNoKey means no such signing key.
 var ErrNoKey = errors.New("no such signing key")
 
-// retire stops key id from verifying anywhere. The last active key cannot
-// be retired: rotate first.
+// retire stops key id from verifying anywhere. The active key (the newest
+// unretired one) cannot be retired: rotate first. So two admins retiring
+// two keys on two nodes at once can never leave no key to sign with: each
+// leaves the newest key it sees, and a key newer than that was made by a
+// rotation, unretired. It updates the revision it read, so a retire never
+// writes over another node's change to the key.
 func (s *signer) retire(ctx context.Context, id uint32) (signingKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[id]
-	if !ok {
-		return signingKey{}, ErrNoKey
-	}
-	active := 0
-	for _, o := range s.keys {
-		if !o.Retired && o.ID != id {
-			active++
+	for range 5 {
+		if err := s.load(ctx); err != nil {
+			return signingKey{}, err
 		}
+		s.mu.RLock()
+		k, ok := s.keys[id]
+		name, rev := s.names[id], s.revs[id]
+		s.mu.RUnlock()
+		if !ok {
+			return signingKey{}, ErrNoKey
+		}
+		if k.Retired {
+			return k, nil
+		}
+		if a, _ := s.active(); a.ID == id {
+			return signingKey{}, errors.New("it is the active key, which signs new tickets: rotate first, then retire it")
+		}
+		k.Retired = true
+		raw, _ := json.Marshal(k)
+		newRev, err := s.kv.Update(ctx, name, raw, rev)
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue // changed since it was read: look again
+		}
+		if err != nil {
+			return signingKey{}, fmt.Errorf("gate: store signing key: %w", err)
+		}
+		s.mu.Lock()
+		if newRev >= s.revs[id] {
+			s.keys[id], s.revs[id] = k, newRev
+		}
+		s.mu.Unlock()
+		return k, nil
 	}
-	if active == 0 {
-		return signingKey{}, errors.New("it is the only active key: rotate first")
-	}
-	k.Retired = true
-	if err := s.store(ctx, k); err != nil {
-		return signingKey{}, err
-	}
-	s.keys[id] = k
-	return k, nil
-}
-
-func (s *signer) store(ctx context.Context, k signingKey) error {
-	raw, _ := json.Marshal(k)
-	name := s.names[k.ID]
-	if name == "" {
-		name = strconv.FormatUint(uint64(k.ID), 10)
-	}
-	if _, err := s.kv.Put(ctx, name, raw); err != nil {
-		return fmt.Errorf("gate: store signing key: %w", err)
-	}
-	return nil
+	return signingKey{}, errors.New("gate: retire: the key kept changing on other nodes; try again")
 }
 
 // publics lists every key's public half, oldest first.

@@ -279,7 +279,7 @@ func (s *AlertStore) fire(ctx context.Context, a Alert) {
 		_, err = s.kv.Update(ctx, key, raw, e.Revision())
 	}
 	if err != nil {
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			s.log.Warn("alerts: cannot store a firing alert", "alert", a.ID, "err", err)
 		}
 		return // another replica won the transition, or the engine failed

@@ -49,7 +49,8 @@ machine's cores: on a small machine the figures measure contention as much
 as replication. Targets are never asserted.`,
 	Example: `stadion bench cluster
 stadion bench cluster --modes always --duration 10s --publishers 64
-stadion bench cluster --json > cluster.json`,
+stadion bench cluster --json > cluster.json
+stadion bench cluster --modes always --profile prof && go tool pprof -top prof/always-b-n1.pprof`,
 	Flags: func(fs *flag.FlagSet) func(context.Context, cmdio.Env, []string) error {
 		var o clusterBenchOptions
 		fs.StringVar(&o.bin, "stadion", "", "stadion binary to run as the nodes under test (default: this program)")
@@ -59,6 +60,7 @@ stadion bench cluster --json > cluster.json`,
 		fs.Float64Var(&o.rate, "rate", 200, "offered load of the failover phase, events per second")
 		modes := fs.String("modes", "always,fast", "durability modes to measure, comma-separated")
 		fs.BoolVar(&o.json, "json", false, "machine-readable JSON output")
+		fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the three nodes and of the load during phases a and b into this directory")
 		return func(ctx context.Context, env cmdio.Env, args []string) error {
 			if len(args) > 0 {
 				return cmdio.UsageErr("bench cluster takes no arguments, got %q", strings.Join(args, " "))
@@ -80,6 +82,7 @@ type clusterBenchOptions struct {
 	rate             float64
 	modes            []config.Durability
 	json             bool
+	profile          string // a directory for CPU profiles, or ""
 }
 
 // clusterBenchMode is one durability mode's figures.
@@ -136,7 +139,11 @@ func benchClusterMode(ctx context.Context, env cmdio.Env, o clusterBenchOptions,
 	}
 	m := &clusterBenchMode{Durability: string(d)}
 	fmt.Fprintf(env.Stderr, "durability %s: starting three clustered nodes\n", d)
-	nodes, err := startClusterChildren(ctx, o.bin, tmp, cfg, 3)
+	prof, err := newClusterProfiler(o.profile, 3)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := startClusterChildren(ctx, o.bin, tmp, cfg, 3, prof)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +166,11 @@ func benchClusterMode(ctx context.Context, env cmdio.Env, o clusterBenchOptions,
 		{"a", fmt.Sprintf("raw JetStream R3 publish+ack, %d publishers over 3 nodes", o.publishers), spread((*exchangeRig).rawPublish)},
 		{"b", fmt.Sprintf("HTTP single event R3, %d clients over 3 nodes", o.publishers), spread((*exchangeRig).httpSingle)},
 	} {
+		profiled := prof.during(ctx, string(d), ph.key, closed.Warmup, closed.Measure)
 		pr, err := clusterPhase(ctx, env, rigs[0], string(d), ph.key, ph.title, closed, ph.op)
+		if perr := profiled(); err == nil && perr != nil {
+			err = perr
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -287,7 +298,7 @@ func benchR1(ctx context.Context, env cmdio.Env, o clusterBenchOptions, fx *exch
 
 // startClusterChildren starts n clustered nodes at once (each waits for
 // its peers before it is ready).
-func startClusterChildren(ctx context.Context, bin, tmp, cfg string, n int) ([]*rig.Child, error) {
+func startClusterChildren(ctx context.Context, bin, tmp, cfg string, n int, prof *clusterProfiler) ([]*rig.Child, error) {
 	var listen, routes []string
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -303,9 +314,9 @@ func startClusterChildren(ctx context.Context, bin, tmp, cfg string, n int) ([]*
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			nodes[i], errs[i] = rig.StartChild(ctx, bin, filepath.Join(tmp, fmt.Sprintf("n%d", i+1)),
-				"--config", cfg, "--log-level", "warn", "--replicas", "3", "--node", fmt.Sprintf("n%d", i+1),
-				"--cluster", listen[i], "--routes", strings.Join(routes, ","))
+			args := append([]string{"--config", cfg, "--log-level", "warn", "--replicas", "3", "--node", fmt.Sprintf("n%d", i+1),
+				"--cluster", listen[i], "--routes", strings.Join(routes, ",")}, prof.flags(i)...)
+			nodes[i], errs[i] = rig.StartChild(ctx, bin, filepath.Join(tmp, fmt.Sprintf("n%d", i+1)), args...)
 		})
 	}
 	wg.Wait()
