@@ -89,7 +89,9 @@ type serverEnv struct {
 	x    *exchange.Exchange
 	keys *api.Keys
 	reg  prometheus.Registerer
-	log  *slog.Logger
+	// gather reads reg (the console samples it).
+	gather prometheus.Gatherer
+	log    *slog.Logger
 	// peers counts the live stadion processes (limits meant for the
 	// whole deployment are divided among them).
 	peers *presence
@@ -101,6 +103,7 @@ type serverEnv struct {
 // configuration does not use it.
 var capabilities = []func(ctx context.Context, env serverEnv) (capability, error){
 	newDelivery, newLive, newGate, newCapture, newOpsSLO,
+	newConsole, // console.go: the page at / and its series
 }
 
 // bodyDeadline is how long a client may take to send a request body. The
@@ -205,7 +208,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	if err != nil {
 		return err
 	}
-	env := serverEnv{opts: o, cfg: cfg, eng: s.eng, x: x, keys: keys, reg: reg, log: o.Logger, peers: peers}
+	env := serverEnv{opts: o, cfg: cfg, eng: s.eng, x: x, keys: keys, reg: reg, gather: reg, log: o.Logger, peers: peers}
 	caps, err := s.startCapabilities(ctx, env)
 	if err != nil {
 		return err
@@ -216,6 +219,11 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	}
 	s.serve(ln, s.routes(env, reg, caps, ops))
 	s.http.RegisterOnShutdown(x.Drain)
+	for _, c := range caps {
+		if d, ok := c.(interface{ Drain() }); ok {
+			s.http.RegisterOnShutdown(d.Drain)
+		}
+	}
 	s.HTTPURL = localURL(ln.Addr())
 	s.Listeners = s.bound(ln, caps)
 	s.ready.Store(true)
