@@ -67,7 +67,10 @@ export class Chart {
       this.cap = document.createElement('figcaption');
       this.legend = document.createElement('ul');
       this.legend.className = 'legend';
-      this.el.append(this.legend, this.cap);
+      this.axis = document.createElement('div');
+      this.axis.className = 'axis';
+      this.axis.setAttribute('aria-hidden', 'true');
+      this.el.append(this.axis, this.legend, this.cap);
     }
     this.draw();
   }
@@ -75,7 +78,9 @@ export class Chart {
     const ids = this.ids();
     const t = this.series.times;
     const now = t.length ? t[t.length - 1] : Date.now() / 1000;
-    const from = now - 3600;
+    // The last hour, or less while there is less: at least 5 minutes.
+    const from = Math.max(now - 3600, Math.min(t.length ? t[0] : now, now - 300));
+    const span = now - from;
     let top = 0;
     for (const id of ids) for (const v of this.series.vals.get(id) || []) if (v != null) top = Math.max(top, v * this.scale);
     top = top > 0 ? top * 1.15 : 1;
@@ -88,7 +93,7 @@ export class Chart {
       const lines = [];
       vals.forEach((v, j) => {
         if (v == null || t[j] < from) { if (pts.length) lines.push(pts); pts = []; return; }
-        pts.push(`${(((t[j] - from) / 3600) * 600).toFixed(1)},${(160 - (v * this.scale / top) * 156).toFixed(1)}`);
+        pts.push(`${(((t[j] - from) / span) * 600).toFixed(1)},${(160 - (v * this.scale / top) * 156).toFixed(1)}`);
       });
       if (pts.length) lines.push(pts);
       for (const p of lines) {
@@ -106,7 +111,9 @@ export class Chart {
       li.textContent = `${short(id)}: ${fmt(v == null ? null : v * this.scale)}`;
       return li;
     }));
-    this.cap.textContent = `${this.label} (${this.unit || unitOf(this.series, ids[0])}), last hour; top of scale ${fmt(top)}`;
+    const mins = Math.round(span / 60);
+    this.axis.replaceChildren(...[`${mins} min ago`, `${Math.round(mins / 2)} min ago`, 'now'].map((x) => { const s = document.createElement('span'); s.textContent = x; return s; }));
+    this.cap.textContent = `${this.label} (${this.unit || unitOf(this.series, ids[0])}), last ${mins} minutes; top of scale ${fmt(top)}`;
     this.cap.className = 'muted';
   }
 }

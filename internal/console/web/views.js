@@ -179,7 +179,7 @@ function deadLetters(base, name) {
   const out = h('span', { class: 'muted' });
   const redrive = h('button', { type: 'button', class: 'secondary', 'aria-label': `Redrive the dead letters of ${name}`, hidden: true });
   redrive.textContent = 'Redrive';
-  const show = h('button', { type: 'button', class: 'secondary', 'aria-label': `Show the dead letters of ${name}` }, 'Show');
+  const show = h('button', { type: 'button', class: 'secondary', 'aria-label': `Show the dead letters of ${name}` }, 'Dead letters');
   const load = async () => {
     const r = await get(base + '/dead-letters?limit=20');
     if (r.status === 403) { show.hidden = true; out.textContent = 'not allowed'; return; }
@@ -229,7 +229,7 @@ async function openTopic(box, name) {
 function eventList(list, label) {
   return h('ul', { class: 'plain', 'aria-label': label }, list.map((e) =>
     h('li', {}, h('strong', {}, `#${e.seq ?? ''} `), h('span', { class: 'muted' }, `${e.time || ''} ${e.subject || ''}`),
-      h('pre', {}, JSON.stringify(e.data ?? e, null, 1)))));
+      h('pre', {}, JSON.stringify(e.data ?? e)))));
 }
 
 // ---- sinks --------------------------------------------------------------
