@@ -213,6 +213,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitFor("laps events counted", `parseFloat(`+rowText("Topics", "laps", 4)+`) >= 20`, 15*time.Second)
 	b.do("open laps", chromedp.Click(chromedp.CSS(`button[aria-label="Open topic laps"]`)))
 	b.waitFor("last events shown", `!!document.querySelector('ul[aria-label="Last events of laps"] li')`, 15*time.Second)
+	// An event is shown as text: markup in it is never run.
+	evil := `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`
+	if code := p.request("POST", "/v1/topics/laps/events", timing, fmt.Sprintf(`{"athlete":"NOR-9","n":9999,"ms":1,"pad":%q}`, evil), nil); code != 202 {
+		t.Fatalf("publish: %d", code)
+	}
+	b.waitFor("markup shown as text", `document.querySelector('ul[aria-label="Last events of laps"]').textContent.includes('<img src=x')`, 20*time.Second)
+	if eval[bool](b, `window.pwned !== undefined || document.querySelectorAll('#view img[src="x"], #view script').length > 0`) {
+		t.Fatal("markup in an event ran in the page")
+	}
 	b.do("replay from 1", chromedp.SendKeys(chromedp.ID("replay-from"), "1"), chromedp.Click(chromedp.CSS(`#replay-from + button`)))
 	b.waitFor("replayed events shown", `document.querySelectorAll('ul[aria-label="Replayed events of laps"] li').length === 20`, 15*time.Second)
 	b.screenshot("03-topics")
