@@ -41,7 +41,8 @@ frame capture, and the cloud side of venue edges (--leaf). SLOs, alerts and
 the miner of the server's own logs always run (stadion slo, alerts,
 anomalies; docs/slo.md). With no --config
 it runs the bundled Games example (examples/games). The admin key is written
-to <data>/admin.key (0600) on first start.
+to <data>/admin.key (0600) on first start. The operator's console is the
+page at / on the --http address: open it in a browser and sign in with a key.
 
 With no listener flags every port is on 127.0.0.1, reachable from this
 machine only. To serve other machines, give the interfaces explicitly:
@@ -195,6 +196,7 @@ func printBanner(w io.Writer, o server.ServerOptions, s *server.Server, took tim
 	}
 	fmt.Fprintf(w, "stadion is up (%s)\n", took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  API        %s   (/healthz /readyz /metrics, API under /v1)\n", s.HTTPURL)
+	fmt.Fprintf(w, "  console    %s/   (in a browser; sign in with the admin key below)\n", s.HTTPURL)
 	fmt.Fprintf(w, "  engine     %s   (%s)\n", orNone(natsURL), engineDesc)
 	if s.LeafURL != "" {
 		fmt.Fprintf(w, "  leafnodes  %s\n", s.LeafURL)
