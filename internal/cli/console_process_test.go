@@ -271,7 +271,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.screenshot("06-capture")
 
 	b.view("venues")
-	b.waitFor("venue shown", `!!document.querySelector('section[aria-label="Venue bird-nest"] dl dd')`, 15*time.Second)
+	b.waitFor("venue shown", `!!document.querySelector('section[aria-label="Venue bird-nest"] dl dd') && !!document.querySelector('ul[aria-label="Admissions per gate at bird-nest, last minute"]')`, 15*time.Second)
 	b.screenshot("07-venues")
 
 	consoleKeyboard(t, b)

@@ -103,15 +103,14 @@ function overview(root) {
 }
 
 function renderHealth(el, hd) {
+  // Risks come largest impact first: the checks that cost their site most.
   const sites = (hd.sites || []).map((site) => {
-    const risks = [];
-    for (const c of site.components || []) for (const ch of c.checks || []) if (ch.score < 100) risks.push([c, ch]);
-    risks.sort((a, b) => a[1].score - b[1].score);
+    const risks = (hd.risks || []).filter((r) => r.site === site.name);
     return h('div', { class: 'card' },
       h('h3', {}, h('span', { class: 'grade grade-' + site.grade }, site.grade), ` ${site.name} · ${fmt(site.score)}`),
       risks.length
-        ? h('ul', { class: 'plain', 'aria-label': `High-risk items at ${site.name}` }, risks.slice(0, 5).map(([c, ch]) =>
-          h('li', {}, h('strong', {}, `${c.name} · ${ch.name}`), ` (${fmt(ch.score)}): ${ch.detail || ''}`)))
+        ? h('ul', { class: 'plain', 'aria-label': `High-risk items at ${site.name}` }, risks.slice(0, 5).map((r) =>
+          h('li', {}, h('strong', {}, `${r.component} · ${r.check}`), ` (score ${fmt(r.score)}, −${fmt(r.impact)} points): ${r.detail || ''}`)))
         : h('p', { class: 'muted' }, 'No check below 100.'));
   });
   el.replaceChildren(
@@ -288,7 +287,7 @@ function venues(root) {
   return {
     draw() { for (const c of sparks) c.draw(); },
     async refresh() {
-      const r = await get('/v1/venues');
+      const [r, perGate] = await Promise.all([get('/v1/venues'), admissionsPerGate()]);
       if (!r.ok) { notAllowed(grid, r); return; }
       for (const v of r.data.venues) {
         let c = cards.get(v.venue);
@@ -309,16 +308,31 @@ function venues(root) {
           ['Rejected', fmt(v.rejected)], ['Admissions /min', fmt(per == null ? null : per * 60)],
           ['Config version', `${v.config_version_applied} applied of ${v.config_version}`], ['Last scan', ago(v.last_scan)],
         ].flatMap(([k, val]) => [h('dt', {}, k), h('dd', {}, val)]));
-        if (v.link === 'up') {
-          const st = await get(`/v1/venues/${enc(v.venue)}/status`);
-          if (st.ok && st.data.gates) {
-            c.gates.replaceChildren(h('h4', {}, 'Gates'), h('ul', { class: 'plain' }, Object.entries(st.data.gates).map(([g, x]) => h('li', {}, `${g}: ${typeof x === 'object' ? JSON.stringify(x) : x}`))));
-          }
+        if (perGate) {
+          const gates = Object.entries(perGate.counts[v.venue] || {}).sort();
+          c.gates.replaceChildren(h('h4', {}, 'Admissions per gate, last minute'), h('ul', { class: 'plain', 'aria-label': `Admissions per gate at ${v.venue}, last minute` },
+            gates.length ? gates.map(([g, n]) => h('li', {}, `${g}: ${n}${perGate.capped ? '+' : ''}`)) : [h('li', { class: 'muted' }, 'none')]));
         }
       }
       if (!r.data.venues.length) grid.replaceChildren(h('p', { class: 'muted' }, 'No venue configured.'));
     },
   };
+}
+
+// admissionsPerGate counts the last minute's admissions (direction in)
+// by venue and gate from the admissions topic, when this key may read it;
+// at most 1,000 are read (capped then).
+async function admissionsPerGate() {
+  const r = await get('/v1/topics/admissions/events?since=1m&limit=1000');
+  if (!r.ok) return null;
+  const counts = {};
+  for (const e of r.data.events) {
+    const d = e.data || {};
+    if (d.direction !== 'in' || typeof d.venue !== 'string' || typeof d.gate !== 'string') continue;
+    const v = (counts[d.venue] ||= {});
+    v[d.gate] = (v[d.gate] || 0) + 1;
+  }
+  return { counts, capped: r.data.events.length >= 1000 };
 }
 
 // ---- live rooms ---------------------------------------------------------
