@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -29,6 +31,8 @@ type browser struct {
 
 	mu     sync.Mutex
 	errors []string
+	// denials: 4xx answers are expected (a key that may not see a view).
+	denials bool
 }
 
 // startBrowser runs Debian's chromium headless with a profile in a temp
@@ -49,6 +53,9 @@ func startBrowser(t *testing.T, timeout time.Duration) *browser {
 	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
 	b := &browser{t: t, ctx: bctx, dir: artifactDir(t, "console")}
 	if err := chromedp.Listen(bctx, b.collect); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	if _, err := chromedp.Call(bctx, cdplog.Enable, cdp.Empty{}); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
 	return b
@@ -84,6 +91,18 @@ func (b *browser) collect(ev any) {
 			parts = append(parts, string(a.Value)+a.Description)
 		}
 		msg = fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(parts, " "))
+	case *cdplog.EventEntryAdded:
+		// CSP violations, failed loads and errors the page did not log itself.
+		if ev.Entry.Level != cdplog.EntryLevelError {
+			return
+		}
+		b.mu.Lock()
+		denials := b.denials
+		b.mu.Unlock()
+		if denials && ev.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(ev.Entry.Text, "status of 40") {
+			return
+		}
+		msg = fmt.Sprintf("log %s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
 	default:
 		return
 	}
@@ -324,6 +343,9 @@ func consolePhone(t *testing.T, b *browser) {
 // consoleClientKey signs in with the key of client screens: it sees the
 // topic it reads, not the one it does not, and neither sinks nor venues.
 func consoleClientKey(t *testing.T, b *browser, key string) {
+	b.mu.Lock()
+	b.denials = true // from here the probes of views this key may not see answer 403
+	b.mu.Unlock()
 	b.do("sign out", chromedp.Click(chromedp.ID("signout")))
 	b.waitFor("signed out", `!document.getElementById('signin').hidden`, 10*time.Second)
 	if stored := eval[bool](b, `sessionStorage.length > 0`); stored {
