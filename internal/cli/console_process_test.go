@@ -200,7 +200,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	defer files.Close()
 	video := files.URL + "/clip.mp4"
 	p := startUp(t, filepath.Join(dir, "data"), "--config", "testdata/console/stadion.yaml")
-	timing, screens := p.createKey("timing"), p.createKey("screens")
+	timing, screens, core := p.createKey("timing"), p.createKey("screens"), p.createKey("core")
+	for _, sub := range []struct{ name, key, topic string }{{"screens-board", screens, "laps"}, {"core-feed", core, "secrets"}} {
+		if code := p.request("PUT", "/v1/subscriptions/"+sub.name, sub.key, fmt.Sprintf(`{"topic":%q}`, sub.topic), nil); code != 201 {
+			t.Fatalf("subscription %s: %d", sub.name, code)
+		}
+	}
 	b := startBrowser(t, 4*time.Minute)
 
 	// Sign in with the keyboard only.
@@ -295,7 +300,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	consoleKeyboard(t, b)
 	consolePhone(t, b)
-	consoleClientKey(t, b, screens)
+	consoleClientKey(t, p, b, screens)
 
 	if e := b.errs(); e != "" {
 		t.Fatalf("the page logged errors:\n%s", e)
@@ -342,7 +347,7 @@ func consolePhone(t *testing.T, b *browser) {
 
 // consoleClientKey signs in with the key of client screens: it sees the
 // topic it reads, not the one it does not, and neither sinks nor venues.
-func consoleClientKey(t *testing.T, b *browser, key string) {
+func consoleClientKey(t *testing.T, p *proc, b *browser, key string) {
 	b.mu.Lock()
 	b.denials = true // from here the probes of views this key may not see answer 403
 	b.mu.Unlock()
@@ -359,5 +364,23 @@ func consoleClientKey(t *testing.T, b *browser, key string) {
 	if other := eval[string](b, rowText("Topics", "secrets", 0)); other != "" {
 		t.Fatal("client screens sees topic secrets")
 	}
+	b.waitFor("own subscription listed", rowText("Subscriptions", "screens-board", 1)+` === 'laps'`, 15*time.Second)
+	if other := eval[string](b, rowText("Subscriptions", "core-feed", 0)); other != "" {
+		t.Fatal("client screens sees subscription core-feed")
+	}
 	b.screenshot("09-client-key-topics")
+
+	// A control the API refuses to this key disappears, every one of its
+	// kind; other controls stay.
+	b.view("live")
+	b.do("set a state without the right", chromedp.Click(chromedp.CSS(`button[aria-label="Set the state of room curling"]`)))
+	b.waitFor("state controls hidden", `[...document.querySelectorAll('[data-act="room-state"]')].every((b) => b.hidden) && document.querySelectorAll('[data-act="room-state"]').length === 2`, 15*time.Second)
+	if eval[bool](b, `document.querySelector('button[aria-label="Pin the message in final"]').hidden`) {
+		t.Error("a refused state change hid the pin control too")
+	}
+	var room struct{ State struct{ State string } }
+	if p.request("GET", "/v1/live/final", p.admin, "", &room); room.State.State != "open" {
+		t.Fatalf("client screens changed room final to %q", room.State.State)
+	}
+	b.screenshot("10-client-key-live")
 }

@@ -8,7 +8,7 @@ import { views } from './views.js';
 const KEY = 'stadion.console.key';
 const $ = (id) => document.getElementById(id);
 
-export const state = { key: null, who: null, series: new Series(), view: null, current: null, lastTick: 0, busy: false };
+export const state = { key: null, who: null, series: new Series(), view: null, current: null, lastTick: 0, busy: false, denied: new Set() };
 
 // api sends one request with the key; it answers {status, ok, data, error}
 // and never throws. A 401 signs out.
@@ -56,13 +56,31 @@ export function toast(msg) {
   toastTimer = setTimeout(() => t.classList.remove('show'), 5000);
 }
 
+// control makes a button of a kind of action (data-act); once the API
+// refused that kind to this key, its buttons are born hidden.
+export function control(kind, attrs, text) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.dataset.act = kind;
+  for (const [k, v] of Object.entries(attrs || {})) b.setAttribute(k, v);
+  b.textContent = text;
+  b.hidden = state.denied.has(kind);
+  return b;
+}
+
 // act runs a control's request: the button is disabled meanwhile, the
-// answer is told, and a 403 hides the control for good (the key may not).
+// answer is told, and a 403 hides every control of that kind (the key may
+// not; the API said so, the page does not guess from roles).
 export async function act(button, method, path, body, done) {
   button.disabled = true;
   const r = await api(method, path, body);
   button.disabled = false;
   if (r.status === 403) {
+    const kind = button.dataset.act;
+    if (kind) {
+      state.denied.add(kind);
+      for (const b of document.querySelectorAll(`[data-act="${kind}"]`)) b.hidden = true;
+    }
     button.hidden = true;
     toast('Not allowed with this key: ' + r.error);
   } else if (!r.ok) {
@@ -118,6 +136,7 @@ export function signOut(message) {
   sessionStorage.removeItem(KEY);
   state.key = null;
   state.who = null;
+  state.denied.clear();
   if (state.feed) state.feed.abort();
   state.feed = null;
   state.current = null;
@@ -138,6 +157,7 @@ function show(name) {
     if (b.dataset.view === name) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
   }
   if (location.hash.slice(1) !== name) history.replaceState(null, '', '#' + name);
+  $('toast').classList.remove('show');
   const root = $('view');
   root.replaceChildren();
   state.current = views[name](root);

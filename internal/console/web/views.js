@@ -2,7 +2,7 @@
 // {refresh(), draw()}: refresh reloads its figures from the API, draw
 // redraws its charts from the series. Text from the API is only ever set
 // as textContent (events, comments and names come from outside parties).
-import { state, api, get, act, image, toast } from './app.js';
+import { state, get, act, control, image, toast } from './app.js';
 import { Chart, fmt } from './chart.js';
 
 // h builds an element: h('button', {class: 'x', onclick: f, 'aria-label': 'y'}, 'text', child).
@@ -176,8 +176,8 @@ function topics(root) {
 // loads their count on demand and offers a redrive.
 function deadLetters(base, name) {
   const out = h('span', { class: 'muted' });
-  const redrive = h('button', { type: 'button', class: 'secondary', 'aria-label': `Redrive the dead letters of ${name}`, hidden: true });
-  redrive.textContent = 'Redrive';
+  const redrive = control('redrive', { class: 'secondary', 'aria-label': `Redrive the dead letters of ${name}` }, 'Redrive');
+  redrive.hidden = true;
   const show = h('button', { type: 'button', class: 'secondary', 'aria-label': `Show the dead letters of ${name}` }, 'Dead letters');
   const load = async () => {
     const r = await get(base + '/dead-letters?limit=20');
@@ -185,7 +185,7 @@ function deadLetters(base, name) {
     if (!r.ok) { out.textContent = r.error; return; }
     const n = (r.data.dead_letters || r.data.events || []).length;
     out.textContent = n ? `${n}${n >= 20 ? '+' : ''} waiting ` : 'none ';
-    redrive.hidden = !n;
+    redrive.hidden = !n || state.denied.has('redrive');
   };
   show.addEventListener('click', load);
   redrive.addEventListener('click', () => act(redrive, 'POST', base + '/dead-letters/redrive', {}, (r) => { toast(`Redrive of ${name}: ${JSON.stringify(r.data)}`); load(); }));
@@ -247,7 +247,7 @@ function sinks(root) {
     { title: 'Last error', text: (x) => x.last_error || '–', narrow: true },
     {
       title: 'Actions', make: (item) => {
-        const b = h('button', { type: 'button', class: 'secondary' });
+        const b = control('sink-pause', { class: 'secondary' }, 'Pause');
         b.addEventListener('click', () => {
           const x = item();
           act(b, 'POST', `/v1/sinks/${enc(x.name)}/${x.state === 'paused' ? 'resume' : 'pause'}`, {}, () => toast(`Sink ${x.name} ${x.state === 'paused' ? 'resumed' : 'paused'}`));
@@ -364,10 +364,10 @@ function roomCard(room) {
   const rejected = h('ul', { class: 'plain', 'aria-label': `Rejections in ${room} by reason` });
   const select = h('select', { id: id + '-state' }, ['open', 'slow', 'closed'].map((v) => h('option', { value: v }, v)));
   const slow = h('input', { id: id + '-slow', value: '10s', size: '5', 'aria-label': `Slow mode interval in ${room}` });
-  const apply = h('button', { type: 'button', 'aria-label': `Set the state of room ${room}` }, 'Set state');
+  const apply = control('room-state', { 'aria-label': `Set the state of room ${room}` }, 'Set state');
   const pinText = h('textarea', { id: id + '-pin', rows: '2', maxlength: '280', placeholder: 'Message to pin' });
-  const pin = h('button', { type: 'button', 'aria-label': `Pin the message in ${room}` }, 'Pin');
-  const unpin = h('button', { type: 'button', class: 'secondary', 'aria-label': `Clear the pinned message in ${room}` }, 'Clear');
+  const pin = control('room-pin', { 'aria-label': `Pin the message in ${room}` }, 'Pin');
+  const unpin = control('room-pin', { class: 'secondary', 'aria-label': `Clear the pinned message in ${room}` }, 'Clear');
   const pinned = h('p', { class: 'muted' });
   const sync = () => { slow.hidden = select.value !== 'slow'; };
   select.addEventListener('change', sync);
@@ -432,7 +432,7 @@ function capture(root) {
         if (!c) {
           const img = h('img', { class: 'thumb', alt: `Newest frame of ${j.name}` });
           const dl = h('dl', { class: 'kv' });
-          const trig = h('button', { type: 'button', class: 'secondary', 'aria-label': `Capture a frame of ${j.name} now` }, 'Capture now');
+          const trig = control('capture-trigger', { class: 'secondary', 'aria-label': `Capture a frame of ${j.name} now` }, 'Capture now');
           trig.addEventListener('click', () => act(trig, 'POST', `/v1/capture/jobs/${enc(j.name)}/trigger`, {}, () => toast(`Capture of ${j.name} asked`)));
           c = { img, dl, frame: '', el: h('figure', { class: 'card' }, img, h('figcaption', {}, h('h3', {}, j.name), dl, trig)) };
           cards.set(j.name, c);
