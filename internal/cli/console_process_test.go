@@ -374,7 +374,7 @@ func consoleClientKey(t *testing.T, p *proc, b *browser, key string) {
 	// kind; other controls stay.
 	b.view("live")
 	b.do("set a state without the right", chromedp.Click(chromedp.CSS(`button[aria-label="Set the state of room curling"]`)))
-	b.waitFor("state controls hidden", `[...document.querySelectorAll('[data-act="room-state"]')].every((b) => b.hidden) && document.querySelectorAll('[data-act="room-state"]').length === 2`, 15*time.Second)
+	b.waitFor("state controls hidden", `[...document.querySelectorAll('[data-act="room-state"]')].every((b) => b.hidden) && document.querySelectorAll('button[data-act="room-state"]').length === 2 && document.querySelector('#room-final-state').offsetParent === null`, 15*time.Second)
 	if eval[bool](b, `document.querySelector('button[aria-label="Pin the message in final"]').hidden`) {
 		t.Error("a refused state change hid the pin control too")
 	}

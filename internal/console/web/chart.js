@@ -113,7 +113,9 @@ export class Chart {
     }));
     const mins = Math.round(span / 60);
     this.axis.replaceChildren(...[`${mins} min ago`, `${Math.round(mins / 2)} min ago`, 'now'].map((x) => { const s = document.createElement('span'); s.textContent = x; return s; }));
-    this.cap.textContent = `${this.label} (${this.unit || unitOf(this.series, ids[0])}), last ${mins} minutes; top of scale ${fmt(top)}`;
+    this.cap.textContent = ids.length
+      ? `${this.label} (${this.unit || unitOf(this.series, ids[0])}), last ${mins} minutes; top of scale ${fmt(top)}`
+      : `${this.label}: no series visible to this key yet.`;
     this.cap.className = 'muted';
   }
 }

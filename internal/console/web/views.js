@@ -385,8 +385,8 @@ function roomCard(room) {
   const stateBadge = h('span');
   const el = h('section', { class: 'card', 'aria-label': 'Room ' + room },
     h('h3', {}, room, ' ', stateBadge), dl, h('h4', {}, 'Rejections by reason'), rejected,
-    h('div', { class: 'row-form' }, h('label', { for: id + '-state' }, 'State'), select, slow, apply),
-    h('div', { class: 'row-form' }, h('label', { for: id + '-pin' }, 'Pinned'), pinText, pin, unpin), pinned);
+    h('div', { class: 'row-form', 'data-act': 'room-state', hidden: state.denied.has('room-state') }, h('label', { for: id + '-state' }, 'State'), select, slow, apply),
+    h('div', { class: 'row-form', 'data-act': 'room-pin', hidden: state.denied.has('room-pin') }, h('label', { for: id + '-pin' }, 'Pinned'), pinText, pin, unpin), pinned);
   let first = true;
   sync();
   return {
