@@ -170,7 +170,7 @@ func (b *browser) errs() string {
 func (b *browser) view(name string) {
 	b.t.Helper()
 	b.do("open "+name, chromedp.Click(chromedp.CSS(fmt.Sprintf(`nav [data-view=%q]`, name))))
-	b.waitFor("view "+name, fmt.Sprintf(`location.hash === "#%s" && document.querySelector('nav [data-view=%q]').getAttribute('aria-current') === 'page'`, name, name), 10*time.Second)
+	b.waitFor("view "+name, fmt.Sprintf(`location.hash === "#%s" && document.querySelector('nav [data-view=%q]').getAttribute('aria-current') === 'page'`, name, name), 20*time.Second)
 }
 
 // rowText is a JS expression: the text of column col of the row of table
@@ -221,7 +221,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Topics: listed; publishing moves the rate.
 	b.view("topics")
-	b.waitFor("topics listed", rowText("Topics", "laps", 0)+` === 'laps' && `+rowText("Topics", "secrets", 0)+` === 'secrets'`, 15*time.Second)
+	b.waitFor("topics listed", rowText("Topics", "laps", 0)+` === 'laps' && `+rowText("Topics", "secrets", 0)+` === 'secrets'`, 30*time.Second)
 	n := 0
 	publish := func() {
 		for range 20 {
@@ -234,9 +234,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	publish()
 	b.waitFor("laps rate above zero", `parseFloat(`+rowText("Topics", "laps", 2)+`) > 0`, 60*time.Second, publish)
-	b.waitFor("laps events counted", `parseFloat(`+rowText("Topics", "laps", 4)+`) >= 20`, 15*time.Second)
+	b.waitFor("laps events counted", `parseFloat(`+rowText("Topics", "laps", 4)+`) >= 20`, 30*time.Second)
 	b.do("open laps", chromedp.Click(chromedp.CSS(`button[aria-label="Open topic laps"]`)))
-	b.waitFor("last events shown", `!!document.querySelector('ul[aria-label="Last events of laps"] li')`, 15*time.Second)
+	b.waitFor("last events shown", `!!document.querySelector('ul[aria-label="Last events of laps"] li')`, 30*time.Second)
 	// An event is shown as text: markup in it is never run.
 	evil := `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`
 	if code := p.request("POST", "/v1/topics/laps/events", timing, fmt.Sprintf(`{"athlete":"NOR-9","n":9999,"ms":1,"pad":%q}`, evil), nil); code != 202 {
@@ -247,38 +247,38 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal("markup in an event ran in the page")
 	}
 	b.do("replay from 1", chromedp.SendKeys(chromedp.ID("replay-from"), "1"), chromedp.Click(chromedp.CSS(`#replay-from + button`)))
-	b.waitFor("replayed events shown", `document.querySelectorAll('ul[aria-label="Replayed events of laps"] li').length === 20`, 15*time.Second)
+	b.waitFor("replayed events shown", `document.querySelectorAll('ul[aria-label="Replayed events of laps"] li').length === 20`, 30*time.Second)
 	b.screenshot("03-topics")
 
 	// Sinks: pause, then resume, through the page.
 	b.view("sinks")
-	b.waitFor("sink listed", rowText("Sinks", "laps-db", 2)+` === 'running'`, 15*time.Second)
+	b.waitFor("sink listed", rowText("Sinks", "laps-db", 2)+` === 'running'`, 30*time.Second)
 	b.do("pause", chromedp.Click(chromedp.CSS(`button[aria-label="Pause sink laps-db"]`)))
-	b.waitFor("sink paused", rowText("Sinks", "laps-db", 2)+` === 'paused'`, 15*time.Second)
+	b.waitFor("sink paused", rowText("Sinks", "laps-db", 2)+` === 'paused'`, 30*time.Second)
 	var sink struct{ State string }
 	if p.request("GET", "/v1/sinks/laps-db", p.admin, "", &sink); sink.State != "paused" {
 		t.Fatalf("after Pause the API says the sink is %q", sink.State)
 	}
 	b.screenshot("04-sink-paused")
 	b.do("resume", chromedp.Click(chromedp.CSS(`button[aria-label="Resume sink laps-db"]`)))
-	b.waitFor("sink running", rowText("Sinks", "laps-db", 2)+` === 'running'`, 15*time.Second)
+	b.waitFor("sink running", rowText("Sinks", "laps-db", 2)+` === 'running'`, 30*time.Second)
 	if p.request("GET", "/v1/sinks/laps-db", p.admin, "", &sink); sink.State != "running" {
 		t.Fatalf("after Resume the API says the sink is %q", sink.State)
 	}
 
 	// Live rooms: close one, pin a message.
 	b.view("live")
-	b.waitFor("room shown", `!!document.querySelector('section[aria-label="Room curling"] dl dd')`, 15*time.Second)
+	b.waitFor("room shown", `!!document.querySelector('section[aria-label="Room curling"] dl dd')`, 30*time.Second)
 	b.do("close curling", chromedp.SetValue(chromedp.ID("room-curling-state"), "closed"),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Set the state of room curling"]`)))
-	b.waitFor("curling closed", `document.querySelector('section[aria-label="Room curling"] h3').textContent.includes('closed')`, 15*time.Second)
+	b.waitFor("curling closed", `document.querySelector('section[aria-label="Room curling"] h3').textContent.includes('closed')`, 30*time.Second)
 	var room struct{ State struct{ State string } }
 	if p.request("GET", "/v1/live/curling", p.admin, "", &room); room.State.State != "closed" {
 		t.Fatalf("after Set state the API says curling is %q", room.State.State)
 	}
 	b.do("pin", chromedp.SendKeys(chromedp.ID("room-curling-pin"), "Final in ten minutes"),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Pin the message in curling"]`)))
-	b.waitFor("pinned", `document.querySelector('section[aria-label="Room curling"]').textContent.includes('Pinned: Final in ten minutes')`, 15*time.Second)
+	b.waitFor("pinned", `document.querySelector('section[aria-label="Room curling"]').textContent.includes('Pinned: Final in ten minutes')`, 30*time.Second)
 	var pin struct{ Pinned struct{ Text string } }
 	if p.request("GET", "/v1/live/curling/pinned", p.admin, "", &pin); pin.Pinned.Text != "Final in ten minutes" {
 		t.Fatalf("pinned message through the API: %+v", pin)
@@ -295,7 +295,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.screenshot("06-capture")
 
 	b.view("venues")
-	b.waitFor("venue shown", `!!document.querySelector('section[aria-label="Venue bird-nest"] dl dd') && !!document.querySelector('ul[aria-label="Admissions per gate at bird-nest, last minute"]')`, 15*time.Second)
+	b.waitFor("venue shown", `!!document.querySelector('section[aria-label="Venue bird-nest"] dl dd') && !!document.querySelector('ul[aria-label="Admissions per gate at bird-nest, last minute"]')`, 30*time.Second)
 	b.screenshot("07-venues")
 
 	consoleKeyboard(t, b)
@@ -329,7 +329,7 @@ func consoleKeyboard(t *testing.T, b *browser) {
 	}
 	// Enter on a focused navigation button opens its view.
 	b.do("focus topics", chromedp.Focus(chromedp.CSS(`nav [data-view="topics"]`)), chromedp.KeyEvent(kb.Enter))
-	b.waitFor("topics by keyboard", `location.hash === '#topics'`, 10*time.Second)
+	b.waitFor("topics by keyboard", `location.hash === '#topics'`, 20*time.Second)
 }
 
 // consolePhone renders every view at 390×844 and checks that nothing
@@ -339,7 +339,7 @@ func consolePhone(t *testing.T, b *browser) {
 	defer b.do("desktop viewport", chromedp.EmulateViewport(1280, 800))
 	for _, v := range []string{"overview", "topics", "sinks", "venues", "live", "capture"} {
 		b.view(v)
-		b.waitFor("phone "+v+" rendered", `document.querySelectorAll('#view .card').length > 0`, 10*time.Second)
+		b.waitFor("phone "+v+" rendered", `document.querySelectorAll('#view .card').length > 0`, 20*time.Second)
 		b.waitFor("phone "+v+" without sideways scroll", `document.documentElement.scrollWidth <= window.innerWidth`, 5*time.Second)
 		b.screenshot("08-phone-" + v)
 	}
@@ -352,19 +352,19 @@ func consoleClientKey(t *testing.T, p *proc, b *browser, key string) {
 	b.denials = true // from here the probes of views this key may not see answer 403
 	b.mu.Unlock()
 	b.do("sign out", chromedp.Click(chromedp.ID("signout")))
-	b.waitFor("signed out", `!document.getElementById('signin').hidden`, 10*time.Second)
+	b.waitFor("signed out", `!document.getElementById('signin').hidden`, 20*time.Second)
 	if stored := eval[bool](b, `sessionStorage.length > 0`); stored {
 		t.Fatal("the key stayed in session storage after sign-out")
 	}
 	b.do("sign in as screens", chromedp.SendKeys(chromedp.ID("key"), key), chromedp.Click(chromedp.ID("signin-button")))
-	b.waitFor("signed in as screens", `document.getElementById('who').textContent.includes('screens')`, 15*time.Second)
-	b.waitFor("sinks hidden", `document.querySelector('nav [data-view="sinks"]').hidden && document.querySelector('nav [data-view="venues"]').hidden`, 15*time.Second)
+	b.waitFor("signed in as screens", `document.getElementById('who').textContent.includes('screens')`, 30*time.Second)
+	b.waitFor("sinks hidden", `document.querySelector('nav [data-view="sinks"]').hidden && document.querySelector('nav [data-view="venues"]').hidden`, 30*time.Second)
 	b.view("topics")
-	b.waitFor("own topic listed", rowText("Topics", "laps", 0)+` === 'laps'`, 15*time.Second)
+	b.waitFor("own topic listed", rowText("Topics", "laps", 0)+` === 'laps'`, 30*time.Second)
 	if other := eval[string](b, rowText("Topics", "secrets", 0)); other != "" {
 		t.Fatal("client screens sees topic secrets")
 	}
-	b.waitFor("own subscription listed", rowText("Subscriptions", "screens-board", 1)+` === 'laps'`, 15*time.Second)
+	b.waitFor("own subscription listed", rowText("Subscriptions", "screens-board", 1)+` === 'laps'`, 30*time.Second)
 	if other := eval[string](b, rowText("Subscriptions", "core-feed", 0)); other != "" {
 		t.Fatal("client screens sees subscription core-feed")
 	}
@@ -374,7 +374,7 @@ func consoleClientKey(t *testing.T, p *proc, b *browser, key string) {
 	// kind; other controls stay.
 	b.view("live")
 	b.do("set a state without the right", chromedp.Click(chromedp.CSS(`button[aria-label="Set the state of room curling"]`)))
-	b.waitFor("state controls hidden", `[...document.querySelectorAll('[data-act="room-state"]')].every((b) => b.hidden) && document.querySelectorAll('button[data-act="room-state"]').length === 2 && document.querySelector('#room-final-state').offsetParent === null`, 15*time.Second)
+	b.waitFor("state controls hidden", `[...document.querySelectorAll('[data-act="room-state"]')].every((b) => b.hidden) && document.querySelectorAll('button[data-act="room-state"]').length === 2 && document.querySelector('#room-final-state').offsetParent === null`, 30*time.Second)
 	if eval[bool](b, `document.querySelector('button[aria-label="Pin the message in final"]').hidden`) {
 		t.Error("a refused state change hid the pin control too")
 	}
