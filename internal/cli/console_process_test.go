@@ -237,6 +237,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitFor("laps events counted", `parseFloat(`+rowText("Topics", "laps", 4)+`) >= 20`, 30*time.Second)
 	b.do("open laps", chromedp.Click(chromedp.CSS(`button[aria-label="Open topic laps"]`)))
 	b.waitFor("last events shown", `!!document.querySelector('ul[aria-label="Last events of laps"] li')`, 30*time.Second)
+	b.waitFor("subscribers and their lag shown", `(() => { const t = document.querySelector('ul[aria-label="Subscribers of laps and their lag"]').textContent; return t.includes('sink laps-db') && t.includes('subscription screens-board'); })()`, 30*time.Second)
 	// An event is shown as text: markup in it is never run.
 	evil := `<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>`
 	if code := p.request("POST", "/v1/topics/laps/events", timing, fmt.Sprintf(`{"athlete":"NOR-9","n":9999,"ms":1,"pad":%q}`, evil), nil); code != 202 {

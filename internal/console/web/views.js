@@ -154,6 +154,7 @@ function topics(root) {
     { title: 'Owner', text: (x) => x.owner || '–', narrow: true },
     { title: 'Pending', num: true, text: (x) => fmt(x.pending) },
     { title: 'Awaiting ack', num: true, text: (x) => fmt(x.ack_pending), narrow: true },
+    { title: 'Lag trend', narrow: true, make: (item) => { const c = new Chart(s, 'Lag of ' + item().name, () => [`subscription/${item().name}/lag`], { spark: true }); sparks.push(c); return c.el; } },
     { title: 'Dead letters', make: (item) => deadLetters(`/v1/subscriptions/${enc(item().name)}`, item().name) },
   ]);
   const subsBox = h('div');
@@ -205,9 +206,10 @@ async function openTopic(box, name) {
     if (!r.ok) { out.replaceChildren(h('p', { class: 'error' }, r.error)); return; }
     out.replaceChildren(eventList(r.data.events, `Replayed events of ${name}`));
   });
+  const readers = h('ul', { class: 'plain', 'aria-label': `Subscribers of ${name} and their lag` });
   const title = `Topic ${name}`;
   const c = card(title,
-    h('div', { class: 'cols' }, h('div', {}, chart.el), h('div', {}, h('h3', {}, 'Last events'), events)),
+    h('div', { class: 'cols' }, h('div', {}, chart.el, h('h3', {}, 'Subscribers and their lag'), readers), h('div', {}, h('h3', {}, 'Last events'), events)),
     h('h3', {}, 'Replay from a sequence number'),
     h('div', { class: 'row-form' }, h('label', { for: 'replay-from' }, 'From seq'), from, replay), out,
     h('details', {}, h('summary', {}, 'Schema'), schema));
@@ -218,6 +220,11 @@ async function openTopic(box, name) {
     if (!t.ok) { events.replaceChildren(h('p', { class: 'error' }, t.error)); return; }
     const r = await get(`/v1/topics/${enc(name)}/events?after_seq=${Math.max(0, t.data.last_seq - 5)}&limit=5`);
     if (r.ok) events.replaceChildren(r.data.events.length ? eventList(r.data.events.reverse(), `Last events of ${name}`) : h('p', { class: 'muted' }, 'No event yet.'));
+    const [subs, sinks] = await Promise.all([get('/v1/subscriptions'), state.who.admin ? get('/v1/sinks') : null]);
+    const rows = [];
+    if (subs.ok) for (const x of subs.data.subscriptions) if (x.topic === name) rows.push(`subscription ${x.name} (${x.owner || '?'}): ${fmt(x.pending)} pending, ${fmt(x.ack_pending)} awaiting ack`);
+    if (sinks && sinks.ok) for (const x of sinks.data.sinks) if (x.topic === name) rows.push(`sink ${x.name} → ${x.table}: lag ${fmt(x.lag)}, ${x.state}`);
+    readers.replaceChildren(...(rows.length ? rows : ['none visible to this key']).map((r) => h('li', {}, r)));
     if (!schema.dataset.done) { schema.textContent = JSON.stringify(t.data.schema || 'no schema', null, 2); schema.dataset.done = '1'; }
   };
   await box.refreshEvents();
