@@ -211,6 +211,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Sign in with the keyboard only.
 	b.do("open the console", chromedp.Navigate(p.http+"/"), chromedp.WaitVisible(chromedp.ID("key")))
 	b.screenshot("01-signin")
+	b.mu.Lock()
+	b.denials = true // the wrong key's 401
+	b.mu.Unlock()
+	b.do("type a wrong key", chromedp.SendKeys(chromedp.ID("key"), "stk_0000000000000000_wrong"), chromedp.KeyEvent(kb.Enter))
+	b.waitFor("wrong key refused", `document.getElementById('signin-error').textContent.includes('not valid') && document.getElementById('nav').hidden && document.activeElement.id === 'key'`, 20*time.Second)
+	b.mu.Lock()
+	b.denials = false
+	b.mu.Unlock()
+	eval[bool](b, `(() => { document.getElementById('key').value = ''; return true; })()`)
 	b.do("type the key", chromedp.Focus(chromedp.ID("key")), chromedp.KeyEvent(p.admin), chromedp.KeyEvent(kb.Enter))
 	b.waitFor("signed in", `!document.getElementById('nav').hidden && document.getElementById('who').textContent.includes('admin')`, 20*time.Second)
 	if inURL := eval[bool](b, `location.href.includes('stk_')`); inURL {

@@ -21,7 +21,7 @@ export async function api(method, path, body) {
   }
   let res;
   try {
-    res = await fetch(path, { method, headers, body: payload, cache: 'no-store', credentials: 'omit' });
+    res = await fetch(path, { method, headers, body: payload, cache: 'no-store', credentials: 'omit', signal: AbortSignal.timeout(20000) });
   } catch (e) {
     return { status: 0, ok: false, data: null, error: 'the server did not answer (' + e.message + ')' };
   }
@@ -41,7 +41,7 @@ export const get = (path) => api('GET', path);
 // image fetches an image with the key and returns a blob: URL (or null).
 export async function image(path) {
   try {
-    const res = await fetch(path, { headers: { Authorization: 'Bearer ' + state.key }, cache: 'no-store', credentials: 'omit' });
+    const res = await fetch(path, { headers: { Authorization: 'Bearer ' + state.key }, cache: 'no-store', credentials: 'omit', signal: AbortSignal.timeout(20000) });
     if (!res.ok) return null;
     return URL.createObjectURL(await res.blob());
   } catch { return null; }

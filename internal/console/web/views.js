@@ -246,7 +246,7 @@ function sinks(root) {
   const table = new Table('Sinks', [
     { title: 'Sink', text: (x) => x.name },
     { title: 'Topic → table', text: (x) => `${x.topic} → ${x.table}`, narrow: true },
-    { title: 'State', text: () => '', sync: (x, td) => { if (td.textContent !== x.state) td.replaceChildren(badge(x.state)); } },
+    { title: 'State', sync: (x, td) => { if (td.textContent !== x.state) td.replaceChildren(badge(x.state)); } },
     { title: 'Rows /s', num: true, text: (x) => fmt(x.rows_per_sec) },
     { title: 'Lag', num: true, text: (x) => fmt(x.lag) },
     { title: 'Lag trend', narrow: true, make: (item) => { const c = new Chart(s, 'Lag of ' + item().name, () => [`sink/${item().name}/lag`], { spark: true }); sparks.push(c); return c.el; } },
