@@ -160,6 +160,9 @@ func (st *store) add(now time.Time, dt time.Duration, rs []reading) map[string]f
 		if r.src.rate {
 			v = rateOf(s, r.value, dt)
 		}
+		if math.IsInf(v, 0) {
+			v = math.NaN() // JSON has no infinities; the page shows a gap
+		}
 		s.vals[slot] = v
 		out[r.id] = v
 	}
