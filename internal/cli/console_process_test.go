@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -202,7 +203,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	p := startUp(t, filepath.Join(dir, "data"), "--config", "testdata/console/stadion.yaml")
 	timing, screens, core := p.createKey("timing"), p.createKey("screens"), p.createKey("core")
 	for _, sub := range []struct{ name, key, topic string }{{"screens-board", screens, "laps"}, {"core-feed", core, "secrets"}} {
-		if code := p.request("PUT", "/v1/subscriptions/"+sub.name, sub.key, fmt.Sprintf(`{"topic":%q}`, sub.topic), nil); code != 201 {
+		body := fmt.Sprintf(`{"topic":%q,"start":"earliest","ack_wait":"1s","retry":{"schedule":["1s"],"max_attempts":1}}`, sub.topic)
+		if code := p.request("PUT", "/v1/subscriptions/"+sub.name, sub.key, body, nil); code != 201 {
 			t.Fatalf("subscription %s: %d", sub.name, code)
 		}
 	}
@@ -259,6 +261,35 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("replay from 1", chromedp.SendKeys(chromedp.ID("replay-from"), "1"), chromedp.Click(chromedp.CSS(`#replay-from + button`)))
 	b.waitFor("replayed events shown", `document.querySelectorAll('ul[aria-label="Replayed events of laps"] li').length === 20`, 30*time.Second)
 	b.screenshot("03-topics")
+
+	// A dead letter of a subscription, redriven from the page.
+	deadLetters := func() int {
+		var out struct {
+			DeadLetters []json.RawMessage `json:"dead_letters"`
+		}
+		p.request("GET", "/v1/subscriptions/screens-board/dead-letters", screens, "", &out)
+		return len(out.DeadLetters)
+	}
+	waitFor(t, "a dead letter", func() bool {
+		var pulled struct {
+			Events []struct {
+				AckID string `json:"ack_id"`
+			} `json:"events"`
+		}
+		p.request("POST", "/v1/subscriptions/screens-board/pull", screens, `{"max":1,"wait":"1s"}`, &pulled)
+		for _, e := range pulled.Events {
+			p.request("POST", "/v1/subscriptions/screens-board/nack", screens, fmt.Sprintf(`{"ack_ids":[%q],"error":"board rejected it"}`, e.AckID), nil)
+		}
+		return deadLetters() > 0
+	})
+	b.do("show dead letters", chromedp.Click(chromedp.CSS(`button[aria-label="Show the dead letters of screens-board"]`)))
+	b.waitFor("dead letters counted", `(() => { const b = document.querySelector('button[aria-label="Redrive the dead letters of screens-board"]'); return !!b && !b.hidden && b.parentElement.textContent.includes('waiting'); })()`, 30*time.Second)
+	b.screenshot("03b-dead-letters")
+	b.do("redrive", chromedp.Click(chromedp.CSS(`button[aria-label="Redrive the dead letters of screens-board"]`)))
+	b.waitFor("dead letters redriven", `document.querySelector('button[aria-label="Redrive the dead letters of screens-board"]').hidden`, 30*time.Second)
+	if n := deadLetters(); n != 0 {
+		t.Fatalf("%d dead letters left after Redrive", n)
+	}
 
 	// Sinks: pause, then resume, through the page.
 	b.view("sinks")
