@@ -112,7 +112,8 @@ export class Chart {
       return li;
     }));
     const mins = Math.round(span / 60);
-    this.axis.replaceChildren(...[`${mins} min ago`, `${Math.round(mins / 2)} min ago`, 'now'].map((x) => { const s = document.createElement('span'); s.textContent = x; return s; }));
+    const half = Math.round(span / 12) / 10;
+    this.axis.replaceChildren(...[`${mins} min ago`, `${half} min ago`, 'now'].map((x) => { const s = document.createElement('span'); s.textContent = x; return s; }));
     this.cap.textContent = ids.length
       ? `${this.label} (${this.unit || unitOf(this.series, ids[0])}), last ${mins} minutes; top of scale ${fmt(top)}`
       : `${this.label}: no series visible to this key yet.`;
