@@ -89,9 +89,7 @@ type serverEnv struct {
 	x    *exchange.Exchange
 	keys *api.Keys
 	reg  prometheus.Registerer
-	// gather reads reg (the console samples it).
-	gather prometheus.Gatherer
-	log    *slog.Logger
+	log  *slog.Logger
 	// peers counts the live stadion processes (limits meant for the
 	// whole deployment are divided among them).
 	peers *presence
@@ -208,7 +206,7 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	if err != nil {
 		return err
 	}
-	env := serverEnv{opts: o, cfg: cfg, eng: s.eng, x: x, keys: keys, reg: reg, gather: reg, log: o.Logger, peers: peers}
+	env := serverEnv{opts: o, cfg: cfg, eng: s.eng, x: x, keys: keys, reg: reg, log: o.Logger, peers: peers}
 	caps, err := s.startCapabilities(ctx, env)
 	if err != nil {
 		return err
