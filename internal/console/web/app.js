@@ -127,7 +127,8 @@ async function probe() {
     live: room ? '/v1/live/' + encodeURIComponent(room) : null,
   };
   await Promise.all(Object.entries(paths).map(async ([view, path]) => {
-    const ok = path ? (await get(path)).ok : false;
+    // Any room name allowed: no room to probe; the view asks for one.
+    const ok = path ? (await get(path)).ok : view === 'live' && who.any_room;
     document.querySelector(`nav [data-view="${view}"]`).hidden = !ok;
   }));
 }

@@ -351,12 +351,21 @@ function live(root) {
   const chart = new Chart(s, 'Comments accepted and rejected per second', () => [...s.ids('live/accepted'), ...s.ids('live/rejected/')], { unit: 'comments/s' });
   const cards = new Map();
   root.append(card('Live rooms', grid), card('Comments per second', chart.el));
-  if (state.who.any_room) grid.append(h('p', { class: 'muted' }, 'Any room name is allowed here; the configured list is empty.'));
-  for (const room of rooms) {
+  const add = (room) => {
+    if (cards.has(room)) return;
     const c = roomCard(room);
     cards.set(room, c);
     grid.append(c.el);
+    c.refresh();
+  };
+  if (state.who.any_room) {
+    // Every room name is allowed (rooms: ["*"]): open the ones to watch.
+    const name = h('input', { id: 'room-name', pattern: '[A-Za-z0-9_-]+', maxlength: '64', placeholder: 'curling' });
+    const open = h('button', { type: 'button' }, 'Open room');
+    open.addEventListener('click', () => { const n = name.value.trim(); if (/^[A-Za-z0-9_-]{1,64}$/.test(n)) { add(n); name.value = ''; } else toast('A room name is letters, digits, - and _.'); });
+    root.prepend(card('Open a room', h('div', { class: 'row-form' }, h('label', { for: 'room-name' }, 'Room'), name, open)));
   }
+  for (const room of rooms) add(room);
   return {
     draw() { chart.draw(); },
     async refresh() {
