@@ -425,3 +425,31 @@ func consoleClientKey(t *testing.T, p *proc, b *browser, key string) {
 	}
 	b.screenshot("10-client-key-live")
 }
+
+// TestConsoleMinimalConfigInBrowser: on a server without venues or
+// capture the page hides their views without asking for routes that do
+// not exist (no failed request in the browser's log), and with every
+// room name allowed it opens a room by name.
+func TestConsoleMinimalConfigInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser against the real binary")
+	}
+	p := startUp(t, t.TempDir(), "--config", "testdata/console-minimal/stadion.yaml")
+	b := startBrowser(t, 2*time.Minute)
+	b.do("sign in", chromedp.Navigate(p.http+"/"), chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), p.admin), chromedp.KeyEvent(kb.Enter))
+	b.waitFor("signed in", `!document.getElementById('nav').hidden`, 30*time.Second)
+	if !eval[bool](b, `document.querySelector('nav [data-view="venues"]').hidden && document.querySelector('nav [data-view="capture"]').hidden`) {
+		t.Error("the views of capabilities this server does not run are shown")
+	}
+	b.view("live")
+	b.do("open a room", chromedp.SendKeys(chromedp.ID("room-name"), "hockey"), chromedp.Click(chromedp.CSS(`#room-name + button`)))
+	b.waitFor("room opened", `!!document.querySelector('section[aria-label="Room hockey"] dl dd')`, 30*time.Second)
+	b.view("sinks")
+	b.view("topics")
+	b.waitFor("topics listed", rowText("Topics", "laps", 0)+` === 'laps'`, 30*time.Second)
+	b.screenshot("11-minimal-config")
+	if e := b.errs(); e != "" {
+		t.Fatalf("the page logged errors:\n%s", e)
+	}
+}

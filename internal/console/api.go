@@ -21,12 +21,20 @@ type Whoami struct {
 	// seconds.
 	Step    float64 `json:"step"`
 	History float64 `json:"history"`
+	// Configured names the capabilities this server runs (venues,
+	// capture, live), so that the page asks only for routes that exist;
+	// whether the key may read them it learns from the API's answers.
+	Configured map[string]bool `json:"configured"`
 }
 
 func (c *Console) handleWhoami(w http.ResponseWriter, r *http.Request) error {
 	p, _ := api.PrincipalFrom(r.Context())
-	out := Whoami{Client: p.Client, Admin: p.Admin(), Rooms: []string{}, Step: c.o.Interval.Seconds(), History: c.o.History.Seconds()}
-	if l := c.o.Config.Live; l.Enabled() {
+	cfg := c.o.Config
+	out := Whoami{
+		Client: p.Client, Admin: p.Admin(), Rooms: []string{}, Step: c.o.Interval.Seconds(), History: c.o.History.Seconds(),
+		Configured: map[string]bool{"venues": len(cfg.Venues) > 0, "capture": cfg.Capture.Active(), "live": cfg.Live.Enabled()},
+	}
+	if l := cfg.Live; l.Enabled() {
 		out.AnyRoom = l.AnyRoom()
 		if !out.AnyRoom {
 			out.Rooms = append(out.Rooms, l.Rooms...)

@@ -173,7 +173,8 @@ func TestPageHeaders(t *testing.T) {
 	resp := r.get(t, "/v1/console", r.screens)
 	var who Whoami
 	json.NewDecoder(resp.Body).Decode(&who)
-	if who.Client != "screens" || who.Admin || !slices.Equal(who.Rooms, []string{"final", "curling"}) {
+	if who.Client != "screens" || who.Admin || !slices.Equal(who.Rooms, []string{"final", "curling"}) ||
+		!who.Configured["live"] || who.Configured["venues"] || who.Configured["capture"] {
 		t.Errorf("whoami: %+v", who)
 	}
 }

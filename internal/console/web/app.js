@@ -127,8 +127,9 @@ async function probe() {
     live: room ? '/v1/live/' + encodeURIComponent(room) : null,
   };
   await Promise.all(Object.entries(paths).map(async ([view, path]) => {
+    if (who.configured && who.configured[view] === false) path = null; // not run by this server
     // Any room name allowed: no room to probe; the view asks for one.
-    const ok = path ? (await get(path)).ok : view === 'live' && who.any_room;
+    const ok = path ? (await get(path)).ok : view === 'live' && who.any_room && who.configured.live;
     document.querySelector(`nav [data-view="${view}"]`).hidden = !ok;
   }));
 }
