@@ -44,7 +44,9 @@ anomalies; docs/slo.md). With no --config
 it runs the bundled Games example (examples/games); stadion init writes it
 out to edit. The admin key is written to <data>/admin.key (0600) on first
 start. The banner (stdout) comes first: until it is printed, start-up INFO
-logs (the engine's included) are DEBUG, shown with --log-level debug.
+logs (the engine's included) are DEBUG, shown with --log-level debug. The
+operator's console is the page at / on the --http address: open it in a
+browser and sign in with a key.
 
 With no listener flags every port is on 127.0.0.1, reachable from this
 machine only. To serve other machines, give the interfaces explicitly:
@@ -220,6 +222,7 @@ func printBanner(w io.Writer, o server.ServerOptions, s *server.Server, took tim
 	}
 	fmt.Fprintf(w, "stadion is up (%s)\n", took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  API        %s   (/healthz /readyz /metrics, API under /v1)\n", s.HTTPURL)
+	fmt.Fprintf(w, "  console    %s/   (in a browser; sign in with the admin key below)\n", s.HTTPURL)
 	fmt.Fprintf(w, "  engine     %s   (%s)\n", orNone(natsURL), engineDesc)
 	if s.LeafURL != "" {
 		fmt.Fprintf(w, "  leafnodes  %s\n", s.LeafURL)

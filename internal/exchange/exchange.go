@@ -82,7 +82,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		log:     log.With("service", "exchange"),
 		m:       newMetrics(reg),
 		topics:  map[string]*topic{},
-		streams: api.NewStreams(cfg.Exchange.StreamsPerClient, cfg.Exchange.StreamStall.D(), reg, "sse", "snapshot", "pull"),
+		streams: api.NewStreams(cfg.Exchange.StreamsPerClient, cfg.Exchange.StreamStall.D(), reg, "sse", "snapshot", "pull", "console"),
 	}
 	x.draining, x.drain = context.WithCancel(context.Background())
 	x.sm = newSubMetrics(reg, x)
@@ -161,6 +161,11 @@ func (x *Exchange) Start(ctx context.Context) error {
 	x.log.Info("exchange ready", "topics", len(x.topics))
 	return nil
 }
+
+// Streams is the cap on long-lived responses that every client's SSE
+// streams, snapshots and long pulls count against; the console's feed
+// counts against it too.
+func (x *Exchange) Streams() *api.Streams { return x.streams }
 
 // Drain ends open SSE streams, so that the HTTP server's graceful shutdown
 // is not held up by followers that would never leave on their own. Clients

@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,6 +27,7 @@ func (s *Service) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/live/{room}/comments", api.HandlerFunc(s.handleHistory))
 	mux.Handle("GET /v1/live/{room}", api.HandlerFunc(s.handleRoom))
 	mux.Handle("PUT /v1/live/{room}", auth(api.HandlerFunc(s.handleSetRoom)))
+	mux.Handle("GET /v1/live/{room}/pinned", api.HandlerFunc(s.handleGetPin))
 	mux.Handle("PUT /v1/live/{room}/pinned", auth(api.HandlerFunc(s.handlePin)))
 	mux.Handle("DELETE /v1/live/{room}/pinned", auth(api.HandlerFunc(s.handlePin)))
 	mux.Handle("GET /mqtt", http.HandlerFunc(s.handleWebSocket))
@@ -224,6 +226,26 @@ func (s *Service) handleRoom(w http.ResponseWriter, r *http.Request) error {
 	st := s.board.stats(room)
 	st.State = s.rooms.get(room)
 	api.WriteJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// handleGetPin answers the room's pinned message (null when none), to
+// whoever may read the room: viewers get it retained over MQTT anyway.
+func (s *Service) handleGetPin(w http.ResponseWriter, r *http.Request) error {
+	if err := s.reader(r); err != nil {
+		return err
+	}
+	room, err := s.room(r)
+	if err != nil {
+		return err
+	}
+	var pinned json.RawMessage
+	for _, m := range s.retained.match(pinnedTopic(room)) {
+		if m.Topic == pinnedTopic(room) && len(m.Payload) > 0 {
+			pinned = m.Payload
+		}
+	}
+	api.WriteJSON(w, http.StatusOK, map[string]any{"room": room, "pinned": pinned})
 	return nil
 }
 

@@ -100,6 +100,7 @@ type serverEnv struct {
 // configuration does not use it.
 var capabilities = []func(ctx context.Context, env serverEnv) (capability, error){
 	newDelivery, newLive, newGate, newCapture, newOpsSLO,
+	newConsole, // console.go: the page at / and its series
 }
 
 // bodyDeadline is how long a client may take to send a request body. The
@@ -215,6 +216,11 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	}
 	s.serve(ln, s.routes(env, reg, caps, ops))
 	s.http.RegisterOnShutdown(x.Drain)
+	for _, c := range caps {
+		if d, ok := c.(interface{ Drain() }); ok {
+			s.http.RegisterOnShutdown(d.Drain)
+		}
+	}
 	s.HTTPURL = localURL(ln.Addr())
 	s.Listeners = s.bound(ln, caps)
 	s.ready.Store(true)
