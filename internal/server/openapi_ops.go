@@ -84,6 +84,7 @@ var operations = []op{
 		body: obj(map[string]any{"text": str}, "text"), status: 202, errs: []int{409, 422, 429}},
 	{pattern: "PUT /v1/live/{room}/pinned", tag: "live", summary: "Set the room's pinned (retained) message, a JSON document", body: anyObj, status: 204},
 	{pattern: "DELETE /v1/live/{room}/pinned", tag: "live", summary: "Remove the room's pinned message", status: 204},
+	{pattern: "GET /v1/live/{room}/pinned", tag: "live", summary: "The room's pinned (retained) message (404 when none)", resp: anyObj},
 
 	// Venues and tickets (gate).
 	{pattern: "GET /v1/venues", tag: "venues", summary: "The cloud's view of every venue: link, config version, counts, backlog", resp: obj(map[string]any{"venues": arrayOf(ref("Venue"))})},
@@ -91,6 +92,8 @@ var operations = []op{
 	{pattern: "GET /v1/venues/{venue}/status", tag: "venues", summary: "The edge's own status, fetched over its outbound link (503 while no edge is linked)"},
 	{pattern: "GET /v1/venues/{venue}/logs", tag: "venues", summary: "The edge's log lines, fetched over its outbound link",
 		query: []param{{name: "since", desc: "how far back (10m)", schema: str}, {name: "after", desc: "lines after this number", schema: integer}}},
+	{pattern: "GET /v1/venues/{venue}/anomalies", tag: "venues", summary: "The edge's own log-template anomaly classes, fetched over its outbound link (admin)",
+		resp: obj(map[string]any{"site": str, "classes": arrayOf(anyObj)})},
 	{pattern: "POST /v1/venues/{venue}/credentials", tag: "venues", summary: "Issue the venue edge's credentials (admin); older ones stop working", status: 201},
 	{pattern: "DELETE /v1/venues/{venue}/credentials", tag: "venues", summary: "Revoke the venue edge's credentials: its links close within a second (admin)", status: 204},
 	{pattern: "POST /v1/tickets", tag: "tickets", summary: "Issue signed tickets (ticketing role)", body: map[string]any{"oneOf": []any{anyObj, arrayOf(anyObj)}}, status: 201},
@@ -123,6 +126,12 @@ var operations = []op{
 	{pattern: "GET /v1/inspections/{id}", tag: "ops", summary: "One inspection report, as JSON or a self-contained HTML page",
 		query: []param{{name: "format", desc: "json (default) or html", schema: map[string]any{"enum": []any{"json", "html"}}}}},
 	{pattern: "GET /v1/cluster", tag: "ops", summary: "The engine's cluster: nodes, leaders, replicas and placement"},
+
+	// The console's data (the page itself is served at /).
+	{pattern: "GET /v1/console", tag: "console", summary: "Who signed in, and which of the console's views the key may open"},
+	{pattern: "GET /v1/console/series", tag: "console", summary: "The last hour of rates and lags (one point per 5 s) that the key may see"},
+	{pattern: "GET /v1/console/feed", tag: "console", summary: "Each new sample of the series as a JSON line, streamed (counts against exchange.streams_per_client)",
+		respCT: "application/x-ndjson", resp: str, errs: []int{429}},
 }
 
 // schemas are the shared component schemas.
