@@ -91,6 +91,7 @@ var operations = []op{
 	{pattern: "GET /v1/venues/{venue}/status", tag: "venues", summary: "The edge's own status, fetched over its outbound link (503 while no edge is linked)"},
 	{pattern: "GET /v1/venues/{venue}/logs", tag: "venues", summary: "The edge's log lines, fetched over its outbound link",
 		query: []param{{name: "since", desc: "how far back (10m)", schema: str}, {name: "after", desc: "lines after this number", schema: integer}}},
+	{pattern: "GET /v1/venues/{venue}/anomalies", tag: "venues", summary: "The edge's anomalous log classes, fetched over its outbound link"},
 	{pattern: "POST /v1/venues/{venue}/credentials", tag: "venues", summary: "Issue the venue edge's credentials (admin); older ones stop working", status: 201},
 	{pattern: "DELETE /v1/venues/{venue}/credentials", tag: "venues", summary: "Revoke the venue edge's credentials: its links close within a second (admin)", status: 204},
 	{pattern: "POST /v1/tickets", tag: "tickets", summary: "Issue signed tickets (ticketing role)", body: map[string]any{"oneOf": []any{anyObj, arrayOf(anyObj)}}, status: 201},
