@@ -22,6 +22,10 @@ var captureCmd = &command{
 	long: `Capture jobs take thumbnails of live streams on a schedule (every, cron),
 on demand (trigger) and on exchange events (on: topic + filter). Jobs come
 from stadion.yaml (capture.jobs) or are added at run time with put.
+status shows a job FAILING while its last attempt failed: a live HLS
+stream whose playlist ended (#EXT-X-ENDLIST, as when its encoder is
+stopped) or stopped changing (3 segment durations, at least 5 s) fails at
+its next tick, with the reason under LAST ERROR.
 Reading needs the admin key, role capture, or a subscription to the
 thumbnails topic; put, delete and trigger need the admin key or role capture.`,
 	example: `stadion capture status
