@@ -44,7 +44,7 @@ type EdgeServer struct {
 	eng   *engine.Engine
 	edge  *gate.Edge
 	ops   *ops.SLOService // anomalies of the edge's own logs
-	svcs  []service       // edge and ops, in the order started
+	svcs  []service       // ops and edge, in the order started
 	http  *http.Server
 	done  chan error
 	ready atomic.Bool
@@ -118,15 +118,15 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	}
 	s.AdminKeyPath = adminKey
 	reg := newRegistry()
-	s.edge = gate.NewEdge(gate.EdgeOptions{Venue: o.Venue, Engine: eng, Keys: keys, Logs: o.Logs, Reg: reg, Log: o.Logger})
-	if err := s.edge.Start(ctx); err != nil {
-		return err
-	}
-	s.svcs = append(s.svcs, s.edge)
 	if s.ops, err = startEdgeOps(ctx, eng, o, reg); err != nil {
 		return err
 	}
 	s.svcs = append(s.svcs, s.ops)
+	s.edge = gate.NewEdge(gate.EdgeOptions{Venue: o.Venue, Engine: eng, Keys: keys, Logs: o.Logs, Reg: reg, Log: o.Logger, Anomalies: s.ops.Anomalies})
+	if err := s.edge.Start(ctx); err != nil {
+		return err
+	}
+	s.svcs = append(s.svcs, s.edge)
 	mux := api.NewMux()
 	s.edgeSystemRoutes(mux, reg)
 	s.edge.Routes(mux, func(h http.Handler) http.Handler { return api.Authenticate(keys, h) })
