@@ -44,7 +44,7 @@ type EdgeServer struct {
 	eng   *engine.Engine
 	edge  *gate.Edge
 	ops   *ops.SLOService // anomalies of the edge's own logs
-	svcs  []service       // edge and ops, in the order started
+	svcs  []service       // ops and edge, in the order started
 	http  *http.Server
 	done  chan error
 	ready atomic.Bool
