@@ -22,7 +22,7 @@ var layers = [][]string{
 	{"internal/bench/exchange", "internal/bench/sink", "internal/bench/live", "internal/bench/gate", "internal/bench/capture", "internal/bench/abuse", "internal/bench/inspect", "internal/bench/ops"},
 	{"internal/bench/rig"},
 	{"internal/client"},
-	{"internal/delivery", "internal/live", "internal/gate", "internal/capture", "internal/inspect"},
+	{"internal/delivery", "internal/live", "internal/gate", "internal/capture", "internal/inspect", "internal/limits"},
 	{"internal/exchange"},
 	{"internal/ops"},
 	{"internal/engine"},
