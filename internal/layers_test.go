@@ -19,7 +19,7 @@ var layers = [][]string{
 	{"cmd/stadion", "internal", "internal/bench/benchtest", "internal/proctest", "internal/engine/enginetest"},
 	{"internal/cli"},
 	{"internal/server"},
-	{"internal/bench/exchange", "internal/bench/sink", "internal/bench/live", "internal/bench/gate", "internal/bench/capture", "internal/bench/abuse", "internal/bench/inspect", "internal/bench/ops"},
+	{"internal/bench/exchange", "internal/bench/sink", "internal/bench/live", "internal/bench/gate", "internal/bench/capture", "internal/bench/abuse", "internal/bench/inspect", "internal/bench/ops", "internal/bench/limits"},
 	{"internal/bench/rig"},
 	{"internal/client"},
 	{"internal/delivery", "internal/live", "internal/gate", "internal/capture", "internal/inspect", "internal/limits"},

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -207,4 +208,23 @@ func (lm *Limiter) Counts() map[string]Counts {
 		out[l.name] = Counts{Matched: m.nMatched.Load(), Limited: m.nLimited.Load(), ShadowLimited: m.nShadow.Load()}
 	}
 	return out
+}
+
+// Load puts specs (by name) in force, replacing what was: for benchmarks
+// and tools that run a limiter without the bucket.
+func (lm *Limiter) Load(specs map[string]Spec) error {
+	var ls []*limit
+	for _, name := range sortedNames(specs) {
+		s, err := Normalize(specs[name], time.Now())
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		l, err := compile(name, s)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		ls = append(ls, l)
+	}
+	lm.install(ls)
+	return nil
 }
