@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -192,4 +193,104 @@ func mqttTry(addr, id string) error {
 	}
 	c.Disconnect(0)
 	return nil
+}
+
+// TestLimitsLivePostsPerUser limits posts to one per viewer: a second HTTP
+// post gets 429 naming the limit while another viewer posts; a second MQTT
+// post is acknowledged and dropped, counted in the metrics.
+func TestLimitsLivePostsPerUser(t *testing.T) {
+	p := startProc(t, t.TempDir(), "--config", "testdata/limits/stadion.yaml")
+	if code := p.request("PUT", "/v1/limits/posts", p.admin, `{"match":{"route":"PUBLISH live/*/post"},"rate":"1/h","burst":1,"per":"user"}`, nil); code != 201 {
+		t.Fatalf("PUT /v1/limits/posts: %d", code)
+	}
+	post := func(user, text string) (int, string) {
+		req, _ := http.NewRequest("POST", p.http+"/v1/live/final/comments", strings.NewReader(`{"text":"`+text+`"}`))
+		req.Header.Set("Authorization", "Bearer "+p.viewerToken(user))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var prob struct{ Limit string }
+		_ = json.NewDecoder(resp.Body).Decode(&prob)
+		return resp.StatusCode, prob.Limit
+	}
+	if code, _ := post("alice", "a1"); code >= 300 {
+		t.Fatalf("alice's first post: %d", code)
+	}
+	if code, limit := post("alice", "a2"); code != 429 || limit != "posts" {
+		t.Fatalf("alice's second post: %d %q, want 429 naming posts", code, limit)
+	}
+	if code, _ := post("bob", "b1"); code >= 300 {
+		t.Fatalf("bob's post: %d", code)
+	}
+
+	o := paho.NewClientOptions().AddBroker("tcp://" + p.mqtt).SetClientID("carol-phone").
+		SetUsername("carol").SetPassword(p.viewerToken("carol")).SetAutoReconnect(false)
+	c := paho.NewClient(o)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("carol connects: %v", tok.Error())
+	}
+	defer c.Disconnect(50)
+	for _, text := range []string{"c1", "c2"} {
+		if tok := c.Publish("live/final/post", 1, false, `{"text":"`+text+`"}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("carol's %s not acknowledged: %v", text, tok.Error())
+		}
+	}
+	if !c.IsConnectionOpen() {
+		t.Fatal("a dropped post closed carol's connection")
+	}
+	pollUntil(t, "carol's first post in the room", func() bool { return readRoom(t, p)["c1"] == 1 })
+	if seen := readRoom(t, p); seen["c2"] != 0 || seen["a2"] != 0 || seen["a1"] != 1 || seen["b1"] != 1 {
+		t.Fatalf("room history %v: want a1, b1, c1 once and no a2 or c2", seen)
+	}
+	req, _ := http.NewRequest("GET", p.http+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+p.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var metrics strings.Builder
+	_, _ = io.Copy(&metrics, resp.Body)
+	for _, want := range []string{`stadion_limits_limited_total{limit="posts"} 2`, `stadion_limits_matched_total{limit="posts"} 5`, `stadion_live_comments_rejected_total{reason="limited"} 2`} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if out := p.cli("limits", "watch", "--count", "1", "--interval", "200ms"); !strings.Contains(out, "1 processes") {
+		t.Errorf("limits watch:\n%s", out)
+	}
+}
+
+// TestAttackLimitsWithClientKey: a client key may not read, set or delete
+// limits or apply a plan, and cannot step out of a network limit by
+// claiming another address in X-Forwarded-For.
+func TestAttackLimitsWithClientKey(t *testing.T) {
+	p := startProc(t, t.TempDir(), "--config", "testdata/limits/stadion.yaml")
+	key := p.createKey("timing")
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/v1/limits", ""}, {"PUT", "/v1/limits/mine", `{"rate":"0","match":{"client":"screens"}}`},
+		{"DELETE", "/v1/limits/x", ""}, {"POST", "/v1/plans/storm/apply", ""}, {"POST", "/v1/plans/storm/revert", ""}, {"GET", "/v1/plans", ""},
+	} {
+		if code := p.request(r.method, r.path, key, r.body, nil); code != 403 {
+			t.Errorf("%s %s with a client key: %d, want 403", r.method, r.path, code)
+		}
+	}
+	if code := p.request("PUT", "/v1/limits/local", p.admin, `{"match":{"source":"127.0.0.1","route":"GET /v1/topics"},"rate":"0"}`, nil); code != 201 {
+		t.Fatalf("PUT: %d", code)
+	}
+	req, _ := http.NewRequest("GET", p.http+"/v1/topics", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("X-Forwarded-For", "198.51.100.7")
+	req.Header.Set("X-Real-IP", "198.51.100.7")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 {
+		t.Fatalf("a forged X-Forwarded-For escaped the network limit: %d", resp.StatusCode)
+	}
 }
