@@ -215,3 +215,36 @@ func TestAnchoredPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterScopeDividesAmongProcesses(t *testing.T) {
+	peers := 4
+	lm := NewLimiter(nil, func() int { return peers })
+	if err := lm.Load(map[string]Spec{
+		"anon":  {Match: Match{Route: "CONNECT", Anonymous: true}, Rate: "8/h", Burst: 8, Scope: ScopeCluster},
+		"local": {Match: Match{Route: "CONNECT", MQTTUser: "u"}, Rate: "8/h", Burst: 8},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	allowed := func(r Request) int {
+		n := 0
+		for range 20 {
+			if d := lm.Check(&r); !d.Refused {
+				n++
+			}
+		}
+		return n
+	}
+	if n := allowed(Request{Method: MethodConnect, Anonymous: true}); n != 2 {
+		t.Fatalf("cluster scope with 4 processes let %d of 8 through here, want 2", n)
+	}
+	if n := allowed(Request{Method: MethodConnect, MQTTUser: "u"}); n != 8 {
+		t.Fatalf("process scope let %d through, want 8", n)
+	}
+}
+
+func TestExpiresInThePastRefused(t *testing.T) {
+	past := time.Now().Add(-time.Minute)
+	if _, err := Normalize(Spec{Rate: "1/s", Expires: &past}, time.Now()); err == nil {
+		t.Fatal("a limit that expired before it was set was accepted")
+	}
+}

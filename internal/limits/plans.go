@@ -73,15 +73,25 @@ func (s *Service) Revert(ctx context.Context, name, by string) (PlanEvent, error
 		return PlanEvent{}, err
 	}
 	ev := PlanEvent{Plan: name, Action: "reverted", By: by, At: time.Now().UTC().Truncate(time.Millisecond)}
-	for _, r := range s.List() {
-		if r.Plan != name {
-			continue
-		}
-		if err := s.Delete(ctx, r.Name); err != nil && !errors.Is(err, ErrNotFound) {
-			return PlanEvent{}, err
-		}
-		ev.Limits = append(ev.Limits, r.Name)
+	// the bucket, not this process's copy: a plan applied on another
+	// replica a moment ago may not have reached it yet
+	kl, err := s.kv.ListKeysFiltered(ctx, name+".*")
+	if err != nil {
+		return PlanEvent{}, fmt.Errorf("limits: list plan %s: %w", name, err)
 	}
+	var keys []string
+	for k := range kl.Keys() {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := s.kv.Delete(ctx, k); err != nil {
+			return PlanEvent{}, fmt.Errorf("limits: delete %s: %w", k, err)
+		}
+		s.forget(k)
+		ev.Limits = append(ev.Limits, k)
+	}
+	s.install(ctx)
 	return ev, s.record(ctx, ev)
 }
 

@@ -125,6 +125,9 @@ func Normalize(s Spec, now time.Time) (Spec, error) {
 		e := now.Add(d).UTC().Truncate(time.Millisecond)
 		s.Expires, s.TTL = &e, ""
 	}
+	if s.Expires != nil && !s.Expires.After(now) {
+		return s, bad("expires", "%s is in the past", s.Expires.Format(time.RFC3339))
+	}
 	if s.Action == "" {
 		s.Action = ActionEnforce
 	}

@@ -57,7 +57,10 @@ func (s *Service) apply(e jetstream.KeyValueEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
-		delete(s.recs, e.Key())
+		// a local put of a newer revision may already be here
+		if old, ok := s.recs[e.Key()]; ok && old.rev < e.Revision() {
+			delete(s.recs, e.Key())
+		}
 		return
 	}
 	if old, ok := s.recs[e.Key()]; ok && old.rev >= e.Revision() {
@@ -200,16 +203,30 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 	_, ok := s.recs[name]
 	s.mu.Unlock()
 	if !ok {
-		return ErrNotFound
+		// set on another replica a moment ago, perhaps: ask the bucket
+		if !validStored(name) {
+			return ErrNotFound
+		}
+		if _, err := s.kv.Get(ctx, name); errors.Is(err, jetstream.ErrKeyNotFound) {
+			return ErrNotFound
+		} else if err != nil {
+			return fmt.Errorf("limits: read %s: %w", name, err)
+		}
 	}
 	if err := s.kv.Delete(ctx, name); err != nil {
 		return fmt.Errorf("limits: delete %s: %w", name, err)
 	}
+	s.forget(name)
+	s.install(ctx)
+	return nil
+}
+
+// forget drops a deleted limit from this process's copy at once (the
+// watch brings the same news later).
+func (s *Service) forget(name string) {
 	s.mu.Lock()
 	delete(s.recs, name)
 	s.mu.Unlock()
-	s.install(ctx)
-	return nil
 }
 
 // Get returns limit name.
