@@ -59,7 +59,9 @@ func (s *Service) answer() error {
 		return err
 	}
 	s.subs = append(s.subs, st, est)
-	return nil
+	// the engine knows the subscriptions once Start returns, so a
+	// question asked right after reaches this process
+	return s.nc.Flush()
 }
 
 // ask sends q to every process and returns the answers that arrived
