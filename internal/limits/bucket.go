@@ -74,6 +74,7 @@ type limitState struct {
 	// overflow is shared by the values that arrive when keys is full and
 	// no idle one can be forgotten: they are limited together.
 	overflow keyState
+	swept    time.Time // the last sweep of idle values
 	m        *limitMetrics
 }
 
@@ -93,10 +94,15 @@ func (ls *limitState) state(l *limit, r *Request, now time.Time) *keyState {
 		return st
 	}
 	if len(ls.keys) >= maxPerKeys {
-		rate, burst := l.amount(1)
-		for key, st := range ls.keys {
-			if st.idle(now, rate, burst) {
-				delete(ls.keys, key)
+		// forget idle values, at most once a second: a client that makes
+		// up a new value with every request must not buy a sweep each
+		if now.Sub(ls.swept) >= time.Second {
+			ls.swept = now
+			rate, burst := l.amount(1)
+			for key, st := range ls.keys {
+				if st.idle(now, rate, burst) {
+					delete(ls.keys, key)
+				}
 			}
 		}
 		if len(ls.keys) >= maxPerKeys {

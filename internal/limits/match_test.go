@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -246,5 +247,31 @@ func TestExpiresInThePastRefused(t *testing.T) {
 	past := time.Now().Add(-time.Minute)
 	if _, err := Normalize(Spec{Rate: "1/s", Expires: &past}, time.Now()); err == nil {
 		t.Fatal("a limit that expired before it was set was accepted")
+	}
+}
+
+func TestPerValuesAreBounded(t *testing.T) {
+	lm := NewLimiter(nil, nil)
+	if err := lm.Load(map[string]Spec{"ua": {Match: Match{Route: "GET /x"}, Rate: "1/h", Burst: 1, Per: "user_agent"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxPerKeys + 50 {
+		if d := lm.Check(&Request{Method: "GET", Path: "/x", UserAgent: fmt.Sprint("agent-", i)}); d.Refused && i < maxPerKeys {
+			t.Fatalf("agent %d refused on its first request", i)
+		}
+	}
+	st := lm.cur.Load().byName["ua"].state
+	if len(st.keys) > maxPerKeys {
+		t.Fatalf("%d values tracked, cap %d", len(st.keys), maxPerKeys)
+	}
+	// past the cap, new values share the overflow bucket (one token)
+	refused := 0
+	for i := range 10 {
+		if lm.Check(&Request{Method: "GET", Path: "/x", UserAgent: fmt.Sprint("late-", i)}).Refused {
+			refused++
+		}
+	}
+	if refused < 9 {
+		t.Fatalf("%d of 10 new values refused past the cap, want at least 9 (they share a bucket)", refused)
 	}
 }
