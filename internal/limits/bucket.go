@@ -2,6 +2,7 @@ package limits
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -111,6 +112,7 @@ func (ls *limitState) state(l *limit, r *Request, now time.Time) *keyState {
 		}
 	}
 	st := &keyState{}
+	k.s = strings.Clone(k.s) // a copy: k.s may be a cut of a 64 KiB header
 	ls.keys[k] = st
 	return st
 }

@@ -3,6 +3,7 @@ package limits
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -272,6 +273,6 @@ func (c *uaCache) put(ua string, ls []*limit) {
 	if len(c.m) >= uaCacheSize {
 		clear(c.m)
 	}
-	c.m[ua] = ls
+	c.m[strings.Clone(ua)] = ls // a copy: ua may be a cut of a 64 KiB header
 	c.mu.Unlock()
 }

@@ -3,6 +3,7 @@ package limits
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -41,16 +42,17 @@ func (s *sampler) record(now time.Time, r *Request) {
 	sl.total++
 	if len(sl.reqs) < samplePerSecond {
 		c := *r
-		c.UserAgent, c.Path = cut(c.UserAgent), cut(c.Path)
+		// copies, cut: a cut string would pin a 64 KiB header
+		c.UserAgent, c.Path, c.Venue, c.MQTTUser = cut(c.UserAgent), cut(c.Path), cut(c.Venue), cut(c.MQTTUser)
 		sl.reqs = append(sl.reqs, c)
 	}
 }
 
 func cut(s string) string {
 	if len(s) > sampleStrLen {
-		return s[:sampleStrLen]
+		s = s[:sampleStrLen]
 	}
-	return s
+	return strings.Clone(s)
 }
 
 // second is one second of the sample.
