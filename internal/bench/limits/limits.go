@@ -29,9 +29,10 @@ replicas on it (--nats-url), then:
    them), --rounds times, keeping each count's best run. Target: at most
    5% less throughput at 1,000 limits. It also times, in this process,
    deciding the publishers' request against the same limits.
-2. With the 1,000 limits in force, --trials times: sets a limit through the API on one replica (what
-   stadion limits set sends) and polls the other with the limited
-   User-Agent until it answers 429; prints p50 and p99. Target: 1 s.
+2. With the 1,000 limits in force, --trials times: runs stadion limits
+   set against one replica (a new process, as an operator would) and
+   polls the other with the limited User-Agent until it answers 429;
+   prints p50 and p99. Target: 1 s.
 3. An MQTT connect storm on one replica: --flooders connections in a loop
    as client ids flood-N, while one viewer connects --viewer-rate times a
    second; once without a plan (the reference) and once with the plan

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -212,10 +213,11 @@ func (bn *bench) propagation(ctx context.Context, env cmdio.Env, res *result) er
 	var ds []time.Duration
 	for i := range bn.o.trials {
 		agent := fmt.Sprintf("Probe%d/1.0", i)
-		body := fmt.Appendf(nil, `{"match":{"user_agent":"^Probe%d/"},"rate":"0"}`, i)
 		t0 := time.Now()
-		if err := bn.adminA.Do(ctx, "PUT", client.LimitPath("probe"), "application/json", body, nil, nil); err != nil {
-			return err
+		set := exec.CommandContext(ctx, bn.o.bin, "limits", "set", "probe", "--user-agent", fmt.Sprintf("^Probe%d/", i), "--rate", "0",
+			"--server", bn.a.Ep.HTTP, "--token", bn.a.AdminKey)
+		if out, err := set.CombinedOutput(); err != nil {
+			return fmt.Errorf("stadion limits set: %v\n%s", err, out)
 		}
 		if err := bn.pollStatus(ctx, agent, http.StatusTooManyRequests); err != nil {
 			return fmt.Errorf("trial %d: %w", i, err)
