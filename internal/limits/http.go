@@ -12,9 +12,10 @@ import (
 	"github.com/stadion-dev/stadion/internal/api"
 )
 
-// Identify resolves a bearer token to its client and key id (ok false for
-// an unknown token).
-type Identify func(token string) (client, keyID string, ok bool)
+// Identify resolves r's bearer key: it returns the request to pass on
+// (which may carry the caller for the authentication after it), the
+// client and key id, and false for no key or an unknown one.
+type Identify func(r *http.Request) (next *http.Request, client, keyID string, ok bool)
 
 // Middleware checks every request against the limits before h sees it.
 // The caller's key is resolved (ident) only when a limit matches on a
@@ -26,9 +27,7 @@ func (lm *Limiter) Middleware(ident Identify, h http.Handler) http.Handler {
 		req := Request{Method: r.Method, Path: r.URL.Path, UserAgent: r.UserAgent(), Source: remoteAddr(r.RemoteAddr), Venue: venueOf(r.URL.Path)}
 		control := strings.HasPrefix(req.Path, "/v1/limits") || strings.HasPrefix(req.Path, "/v1/plans")
 		if control || lm.NeedsIdentity() {
-			if tok := api.BearerToken(r); tok != "" {
-				req.Client, req.KeyID, _ = ident(tok)
-			}
+			r, req.Client, req.KeyID, _ = ident(r)
 		}
 		if control && req.Client == api.AdminClient {
 			h.ServeHTTP(w, r)

@@ -28,12 +28,9 @@ func (s *Server) startLimits(ctx context.Context, env serverEnv) (*limits.Servic
 
 // limitHTTP puts the limits in front of the whole API.
 func limitHTTP(l *limits.Service, keys *api.Keys, h http.Handler) http.Handler {
-	ident := func(tok string) (string, string, bool) {
-		rec, err := keys.Lookup(tok)
-		if err != nil {
-			return "", "", false
-		}
-		return rec.Client, rec.ID, true
+	ident := func(r *http.Request) (*http.Request, string, string, bool) {
+		r, p, ok := api.ResolvePrincipal(keys, r)
+		return r, p.Client, p.KeyID, ok
 	}
 	return l.Limiter().Middleware(ident, h)
 }
