@@ -178,6 +178,9 @@ func TestLimitsAcrossReplicas(t *testing.T) {
 	if len(hist.History) != 2 || hist.History[0].Action != "applied" || hist.History[1].Action != "reverted" {
 		t.Fatalf("plan history %+v", hist.History)
 	}
+	if out := a.cli("plan", "show", "storm"); !strings.Contains(out, "storm.flood") || !strings.Contains(out, "applied") || !strings.Contains(out, "reverted") {
+		t.Fatalf("plan show:\n%s", out)
+	}
 }
 
 // mqttTry connects anonymously as id and disconnects; it returns the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -20,10 +21,11 @@ reverting removes them. Each application is recorded with who and when.
 --dry-run prints what would change and, from the last 5 minutes of traffic
 on every replica, how many requests each limit would have refused.`,
 	example: `stadion plan list
+stadion plan show opening-ceremony-storm
 stadion plan apply opening-ceremony-storm --dry-run
 stadion plan apply opening-ceremony-storm
 stadion plan revert opening-ceremony-storm`,
-	sub: []*command{planListCmd, planApplyCmd, planRevertCmd},
+	sub: []*command{planListCmd, planShowCmd, planApplyCmd, planRevertCmd},
 }
 
 var planListCmd = &command{
@@ -146,4 +148,56 @@ func planDryRun(ctx context.Context, env Env, r *client.Client, name string, asJ
 	tw.Flush()
 	fmt.Fprintf(env.Stdout, "(%s)\n", d.Note)
 	return nil
+}
+
+var planShowCmd = &command{
+	name:    "show",
+	short:   "show plan NAME's limits and who applied and reverted it when",
+	usage:   "NAME",
+	example: `stadion plan show opening-ceremony-storm`,
+	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+		var rf remoteFlags
+		rf.register(fs)
+		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) != 1 {
+				return usageErr("plan show needs exactly one NAME")
+			}
+			r, err := rf.remote(env)
+			if err != nil {
+				return err
+			}
+			var out client.PlanDetail
+			if err := r.Do(ctx, "GET", client.PlanPath(args[0], ""), "", nil, nil, &out); err != nil {
+				return err
+			}
+			if rf.json {
+				return cmdio.PrintJSON(env.Stdout, out)
+			}
+			fmt.Fprintf(env.Stdout, "plan %s: %s\n", out.Name, out.Description)
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "LIMIT\tMATCH\tLIMIT\tACTION")
+			for _, n := range sortedKeys(out.Limits) {
+				l := out.Limits[n]
+				fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\n", out.Name, n, client.DescribeMatch(l.Match), client.DescribeAmount(l), orDash(l.Action))
+			}
+			tw.Flush()
+			fmt.Fprintln(env.Stdout, "\nhistory (oldest first):")
+			if len(out.History) == 0 {
+				fmt.Fprintln(env.Stdout, "  never applied")
+			}
+			for _, ev := range out.History {
+				fmt.Fprintf(env.Stdout, "  %s  %-8s by %s (%d limits)\n", shortTime(ev.At), ev.Action, ev.By, len(ev.Limits))
+			}
+			return nil
+		}
+	},
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

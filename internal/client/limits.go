@@ -57,6 +57,15 @@ type PlanRow struct {
 	Last        *PlanEvent `json:"last"`
 }
 
+// PlanDetail is GET /v1/plans/{name}: the plan's limits (by name within
+// the plan) and its recorded applications and reversals, oldest first.
+type PlanDetail struct {
+	Name        string                      `json:"name"`
+	Description string                      `json:"description"`
+	Limits      map[string]config.LimitSpec `json:"limits"`
+	History     []PlanEvent                 `json:"history"`
+}
+
 // PlanDryRun is POST /v1/plans/{name}/apply?dry_run=true.
 type PlanDryRun struct {
 	Plan    string `json:"plan"`
