@@ -185,8 +185,9 @@ func newRegistry() *prometheus.Registry {
 }
 
 // start brings the server up in steps: the engine, the API keys, the
-// process count, the core service (the exchange), the capabilities
-// (delivery and the optional ones), ops, and the HTTP routes.
+// process count, the runtime limits (limits.go), the core service (the
+// exchange), the capabilities (delivery and the optional ones), ops, and
+// the HTTP routes behind the limits.
 func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config, ln net.Listener) error {
 	if err := s.startEngine(ctx, o, cfg); err != nil {
 		return err
