@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/stadion-dev/stadion/internal/cmdio"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -131,12 +132,19 @@ minute), first and last seen, and an example with ids, numbers, addresses
 and keys masked. Anomalous classes (new at WARN or above, or a rate jump)
 come first. The classes are those of every replica sharing the engine,
 merged by class (counts added; another replica's as of at most 15 s ago);
-PROCS is how many processes reported the class.`,
+PROCS is how many processes reported the class.
+
+With --venue, the classes of that venue's edge, which mines its own logs:
+the cloud asks the edge through its link (the edge must be linked). The
+cloud's health shows each linked venue's count of anomalous classes as its
+"anomalies" check.`,
 	example: `stadion anomalies
-stadion anomalies --json`,
+stadion anomalies --json
+stadion anomalies --venue bird-nest`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		var rf remoteFlags
 		rf.register(fs)
+		venue := fs.String("venue", "", "list the anomaly classes of this venue's edge, asked through its link")
 		return func(ctx context.Context, env Env, args []string) error {
 			if len(args) > 0 {
 				return usageErr("anomalies takes no arguments")
@@ -149,7 +157,11 @@ stadion anomalies --json`,
 				Site    string             `json:"site"`
 				Classes []ops.AnomalyClass `json:"classes"`
 			}
-			if err := r.Do(ctx, "GET", "/v1/anomalies", "", nil, nil, &out); err != nil {
+			path := "/v1/anomalies"
+			if *venue != "" {
+				path = "/v1/venues/" + url.PathEscape(*venue) + "/anomalies"
+			}
+			if err := r.Do(ctx, "GET", path, "", nil, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {

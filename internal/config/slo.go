@@ -84,6 +84,7 @@ var BuiltinIndicators = map[string]string{
 	"delivery_freshness":    "subscription or sink",
 	"gate_decision_latency": "",
 	"live_fanout":           "",
+	"live_delivery":         "",
 	"capture_tick_to_frame": "",
 }
 
@@ -295,7 +296,7 @@ func (c *Config) validateBuiltin(field string, in Indicator) []error {
 		}
 	}
 	switch in.Builtin {
-	case "publish_latency", "gate_decision_latency", "capture_tick_to_frame":
+	case "publish_latency", "gate_decision_latency", "live_fanout", "capture_tick_to_frame":
 		if in.Threshold <= 0 {
 			add(".threshold", "required for %s (e.g. 50ms)", in.Builtin)
 		}

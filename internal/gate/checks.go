@@ -57,7 +57,16 @@ func (v *venueView) checks(ctx context.Context) []ops.Check {
 	}
 	v.mu.Lock()
 	sent, at := v.hb.Sent, v.hbAt
+	anomalous, anomaly := v.hb.Anomalous, v.hb.Anomaly
 	v.mu.Unlock()
+	if st.Link == "up" {
+		detail := "no anomalous log class at the edge"
+		if anomalous > 0 {
+			detail = fmt.Sprintf("%d anomalous log classes at the edge, the newest %q; 'stadion anomalies --venue %s' lists them", anomalous, anomaly, v.venue)
+		}
+		out = append(out, ops.Check{Site: v.venue, Component: comp, Name: "anomalies", Unit: "classes", Value: float64(anomalous), Warn: 0, Crit: 10,
+			Detail: detail, NoHistory: true})
+	}
 	if !sent.IsZero() {
 		skew := at.Sub(sent).Seconds()
 		if skew < 0 {

@@ -164,4 +164,5 @@ func (c *Cloud) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 	mux.Handle("DELETE /v1/venues/{venue}/credentials", h(c.revokeCredentials))
 	mux.Handle("GET /v1/venues/{venue}/status", h(c.edgeStatus))
 	mux.Handle("GET /v1/venues/{venue}/logs", h(c.edgeLogs))
+	mux.Handle("GET /v1/venues/{venue}/anomalies", h(c.edgeAnomalies))
 }

@@ -55,7 +55,7 @@ func (e *Edge) Status(ctx context.Context) EdgeStatus {
 // serveDiagnostics answers the cloud's requests over the edge's outbound
 // link: no port is opened at the venue.
 func (e *Edge) serveDiagnostics() error {
-	for what, h := range map[string]nats.MsgHandler{"status": e.onStatus, "logs": e.onLogs} {
+	for what, h := range map[string]nats.MsgHandler{"status": e.onStatus, "logs": e.onLogs, "anomalies": e.onAnomalies} {
 		sub, err := e.nc.Subscribe(diagSubject(e.venue, what), h)
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/engine"
+	"github.com/stadion-dev/stadion/internal/ops"
 )
 
 // Edge is the venue side: it decides scans from local state only, stores
@@ -32,6 +33,7 @@ type Edge struct {
 	led     *ledger
 	answers *answerMux // the cloud's answers to forwarded batches
 	started time.Time
+	classes func() []ops.AnomalyClass
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -46,6 +48,10 @@ type EdgeOptions struct {
 	Logs   *LogRing       // served to the cloud as `stadion venue logs`
 	Reg    prometheus.Registerer
 	Log    *slog.Logger
+	// Anomalies lists the edge's own log-template classes (nil: none):
+	// their summary rides on heartbeats, the list is served to the cloud
+	// as `stadion anomalies --venue`.
+	Anomalies func() []ops.AnomalyClass
 }
 
 // NewEdge builds the edge service.
@@ -54,6 +60,10 @@ func NewEdge(o EdgeOptions) *Edge {
 	e := &Edge{
 		venue: o.Venue, eng: o.Engine, js: o.Engine.JS, nc: o.Engine.Conn, keys: o.Keys,
 		logs: o.Logs, log: log, m: newEdgeMetrics(o.Reg), ctl: newCtlState(o.Venue, log),
+		classes: o.Anomalies,
+	}
+	if e.classes == nil {
+		e.classes = func() []ops.AnomalyClass { return nil }
 	}
 	e.led = newLedger(e.js, e.ctl, log)
 	e.answers = newAnswerMux(fwdReplyPrefix(o.Venue))
@@ -148,10 +158,12 @@ func (e *Edge) heartbeats(ctx context.Context) {
 			return
 		case <-time.After(every):
 		}
-		raw, _ := json.Marshal(heartbeat{
+		hb := heartbeat{
 			Venue: e.venue, ConfigVersion: e.ctl.config().Version, Started: e.started, Sent: time.Now().UTC(),
 			Scans: e.led.scans.Load(), Admitted: e.led.admitted.Load(), Rejected: e.led.rejected.Load(),
-		})
+		}
+		hb.Anomalous, hb.Anomaly = anomalySummary(e.classes())
+		raw, _ := json.Marshal(hb)
 		_ = e.nc.Publish(hbSubject(e.venue), raw)
 	}
 }

@@ -45,7 +45,7 @@ func (e *Edge) scan(w http.ResponseWriter, r *http.Request) error {
 	s, ok := e.check(req, start.UTC())
 	p, _ := api.PrincipalFrom(r.Context())
 	s.Device = p.Client
-	pend := &pending{scan: s, decided: !ok}
+	pend := &pending{scan: s, decided: !ok, start: start}
 	if err := e.led.submit(r.Context(), pend); err != nil {
 		if errors.Is(err, ErrStore) {
 			return api.Unavailable("the scan could not be stored; scan again")

@@ -14,7 +14,7 @@ func newEdgeMetrics(reg prometheus.Registerer) *edgeMetrics {
 		}, []string{"decision", "reason"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "stadion_edge_decision_seconds", Help: "Time from a scan request to its stored decision.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+			Buckets: decisionBuckets,
 		}),
 	}
 	reg.MustRegister(m.decisions, m.latency)

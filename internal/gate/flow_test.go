@@ -66,6 +66,11 @@ func TestScanFlowReachesCloud(t *testing.T) {
 		call(t, "GET", c.url+"/v1/venues/bird-nest", c.admin, nil, &v)
 		return v.Scans == 3 && v.Admitted == 2 && v.Rejected == 1 && v.Received == 3
 	})
+	// The edge's decision latencies came with the scans: the cloud counted
+	// each of the three once (the gate_decision_latency SLO reads them).
+	if total, _ := decisionCount(t, c.cloud, "bird-nest", 1e9); total != 3 {
+		t.Fatalf("the cloud counted %d decision latencies of bird-nest, want 3", total)
+	}
 }
 
 // TestKeyRotationAndWindow: after a rotation both keys verify; a retired

@@ -58,7 +58,7 @@ func (c *Cloud) onForward(venue string) nats.MsgHandler {
 			c.refuse(venue, refusedBatch, "err", "no scans total")
 			total = 0
 		}
-		msg, refused := c.checkBatch(venue, m.Data, total)
+		msg, refused := c.checkBatch(venue, m.Data, total, m.Header.Get(latencyHeader))
 		if refused != nil {
 			c.answer(m.Reply, *refused)
 			return
@@ -97,7 +97,7 @@ func (c *Cloud) notStored(venue string, err error) fwdAnswer {
 // checkBatch keeps the well-formed scans of venue's batch (refusing the
 // others) and makes the message that stores them, once per batch sent
 // (its dedupe id is a hash of the batch as sent).
-func (c *Cloud) checkBatch(venue string, data []byte, total uint64) (*nats.Msg, *fwdAnswer) {
+func (c *Cloud) checkBatch(venue string, data []byte, total uint64, latency string) (*nats.Msg, *fwdAnswer) {
 	var b batch
 	if err := unmarshalStrict(data, &b); err != nil || len(b.Scans) == 0 || len(b.Scans) > maxForwardBatch {
 		c.refuse(venue, refusedBatch, "scans", len(b.Scans), "bytes", len(data))
@@ -122,6 +122,9 @@ func (c *Cloud) checkBatch(venue string, data []byte, total uint64) (*nats.Msg, 
 	msg.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(sum[:16]))
 	if total > 0 {
 		msg.Header.Set(scansTotalHeader, strconv.FormatUint(total, 10))
+	}
+	if _, ok := parseLatency(latency, len(kept)); ok {
+		msg.Header.Set(latencyHeader, latency)
 	}
 	return msg, nil
 }
@@ -199,6 +202,9 @@ func (e *Edge) sendAll(ctx context.Context, msgs []jetstream.Msg) bool {
 		}
 		if ok {
 			_ = msg.Ack()
+			if meta, err := msg.Metadata(); err == nil {
+				e.led.lat.forget(meta.Sequence.Stream)
+			}
 		} else {
 			_ = msg.Nak()
 		}
@@ -213,6 +219,11 @@ func (e *Edge) send(stored jetstream.Msg) (string, chan []byte, error) {
 	req := nats.NewMsg(fwdSubject(e.venue))
 	req.Reply, req.Data = fwdReplyPrefix(e.venue)+token, stored.Data()
 	req.Header.Set(scansTotalHeader, stored.Headers().Get(scansTotalHeader))
+	if meta, err := stored.Metadata(); err == nil {
+		if h := e.led.lat.header(meta.Sequence.Stream, time.Second); h != "" {
+			req.Header.Set(latencyHeader, h)
+		}
+	}
 	if err := e.nc.PublishMsg(req); err != nil {
 		e.answers.forget(token)
 		return "", nil, err

@@ -105,7 +105,7 @@ type edgeRig struct {
 }
 
 // startEdge runs venue's edge with its state in dir, linked to leafURL.
-func startEdge(t testing.TB, venue, dir, leafURL string, creds Credentials) *edgeRig {
+func startEdge(t testing.TB, venue, dir, leafURL string, creds Credentials, opts ...func(*EdgeOptions)) *edgeRig {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger(t)
@@ -123,7 +123,11 @@ func startEdge(t testing.TB, venue, dir, leafURL string, creds Credentials) *edg
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewEdge(EdgeOptions{Venue: venue, Engine: eng, Keys: keys, Logs: ring, Reg: prometheus.NewRegistry(), Log: log})
+	o := EdgeOptions{Venue: venue, Engine: eng, Keys: keys, Logs: ring, Reg: prometheus.NewRegistry(), Log: log}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	e := NewEdge(o)
 	if err := e.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,9 @@ type ledger struct {
 
 	scans, admitted, rejected atomic.Uint64
 	lastSeqPub                atomic.Uint64
+
+	// lat counts each batch's decision latencies until it is forwarded.
+	lat *latencyBook
 }
 
 type ticketState struct {
@@ -46,13 +49,16 @@ type ticketState struct {
 
 type pending struct {
 	scan Scan
+	// start is when the scan was asked for (its decision latency ends
+	// when its batch is stored).
+	start time.Time
 	// decided reports whether the stateless checks already rejected it.
 	decided bool
 	done    chan error
 }
 
 func newLedger(js jetstream.JetStream, ctl *ctlState, log *slog.Logger) *ledger {
-	return &ledger{js: js, ctl: ctl, log: log, queue: make(chan *pending, 8192), tickets: map[string]*ticketState{}}
+	return &ledger{js: js, ctl: ctl, log: log, queue: make(chan *pending, 8192), tickets: map[string]*ticketState{}, lat: newLatencyBook()}
 }
 
 // replay rebuilds the admission state from the log after lastSeq.
@@ -226,7 +232,9 @@ func (l *ledger) commit(ctx context.Context, group []*pending) error {
 			l.effect(&p.scan, undo)
 			b.Scans[i] = p.scan
 		}
+		lat := l.lat.open(l.lastSeq + 1)
 		seq, err := l.append(ctx, &b)
+		l.lat.close(l.lastSeq+1, lat, starts(group), time.Now(), err == nil)
 		if err == nil {
 			l.lastSeq = seq
 			l.lastSeqPub.Store(seq)
@@ -246,6 +254,14 @@ func (l *ledger) commit(ctx context.Context, group []*pending) error {
 		}
 	}
 	return fmt.Errorf("%w: the scan log kept changing under this edge", ErrStore)
+}
+
+func starts(group []*pending) []time.Time {
+	out := make([]time.Time, len(group))
+	for i, p := range group {
+		out[i] = p.start
+	}
+	return out
 }
 
 func (l *ledger) undo(undo map[string]*ticketState) {

@@ -132,4 +132,12 @@ type heartbeat struct {
 	Started       time.Time `json:"started"`
 	// Sent is the edge's clock when it sent the heartbeat (clock skew).
 	Sent time.Time `json:"sent,omitempty"`
+	// Anomalous counts the edge's anomalous log classes (new at WARN or
+	// above, or a rate jump); Anomaly is the newest one's component and
+	// template, cut to maxHeartbeatAnomaly bytes.
+	Anomalous int    `json:"anomalous,omitempty"`
+	Anomaly   string `json:"anomaly,omitempty"`
 }
+
+// maxHeartbeatAnomaly bounds the anomaly a heartbeat names.
+const maxHeartbeatAnomaly = 256

@@ -143,6 +143,7 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 		v.c.refuse(v.venue, refusedBatch, "seq", meta.Sequence.Stream, "scans", len(b.Scans), "err", err)
 		return msg.Ack()
 	}
+	sent := len(b.Scans)
 	if b.Scans, err = v.screen(ctx, b.Scans); err != nil {
 		return err
 	}
@@ -174,6 +175,9 @@ func (v *venueView) apply(ctx context.Context, msg jetstream.Msg) error {
 	}
 	v.remember(st)
 	v.c.m.forwarded.WithLabelValues(v.venue).Add(float64(len(b.Scans)))
+	if lat, ok := parseLatency(msg.Headers().Get(latencyHeader), sent); ok {
+		observeLatency(v.c.m.decision.WithLabelValues(v.venue), lat)
+	}
 	return msg.DoubleAck(ctx)
 }
 
@@ -273,7 +277,7 @@ func (c *Cloud) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	var hb heartbeat
-	if unmarshalStrict(m.Data, &hb) != nil || hb.Venue != parts[1] {
+	if unmarshalStrict(m.Data, &hb) != nil || hb.Venue != parts[1] || hb.Anomalous < 0 || len(hb.Anomaly) > maxHeartbeatAnomaly {
 		c.refuse(v.venue, refusedHeartbeat, "named", hb.Venue)
 		return
 	}

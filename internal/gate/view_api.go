@@ -148,6 +148,7 @@ func (c *Cloud) venueOf(r *http.Request) (*venueView, error) {
 
 type cloudMetrics struct {
 	forwarded *prometheus.CounterVec
+	decision  *prometheus.HistogramVec
 	issued    prometheus.Counter
 	refused   *prometheus.CounterVec
 	kicked    *prometheus.CounterVec
@@ -158,6 +159,11 @@ func newCloudMetrics(reg prometheus.Registerer) *cloudMetrics {
 	m := &cloudMetrics{
 		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stadion_gate_scans_forwarded_total", Help: "Scans that reached the cloud from venue edges.",
+		}, []string{"venue"}),
+		decision: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "stadion_gate_decision_seconds",
+			Help:    "Scan decision latency at venue edges (request to stored decision), counted when the cloud applies the forwarded batch.",
+			Buckets: decisionBuckets,
 		}, []string{"venue"}),
 		issued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stadion_gate_tickets_issued_total", Help: "Tickets issued.",
@@ -175,7 +181,7 @@ func newCloudMetrics(reg prometheus.Registerer) *cloudMetrics {
 		Name: "stadion_gate_link_dropped_total",
 		Help: "Requests and heartbeats from venue edges dropped because the cloud's subscription already held its bound.",
 	}, m.droppedTotal)
-	reg.MustRegister(m.forwarded, m.issued, m.refused, m.kicked, dropped)
+	reg.MustRegister(m.forwarded, m.decision, m.issued, m.refused, m.kicked, dropped)
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,6 +176,26 @@ func (s *Service) deliver(filter string, m *nats.Msg) {
 		}
 	}
 	s.mqtt.Deliver(filter, topic, payloads)
+	s.observeFanout(m, len(payloads))
+}
+
+// acceptedHeader on a stored batch of comments is when its earliest
+// comment was posted (Unix nanoseconds).
+const acceptedHeader = "Live-Accepted"
+
+// observeFanout counts the fan-out delay of a batch's n comments: from
+// the earliest one's post to its hand-over to this process's MQTT viewers
+// (moderation, the engine's write and republish, and the fan-out queue),
+// once per watched filter that carried it.
+func (s *Service) observeFanout(m *nats.Msg, n int) {
+	ns, err := strconv.ParseInt(m.Header.Get(acceptedHeader), 10, 64)
+	if err != nil {
+		return
+	}
+	d := max(time.Since(time.Unix(0, ns)).Seconds(), 0)
+	for range n {
+		s.m.fanoutDelay.Observe(d)
+	}
 }
 
 // viewers counts this process's subscribers of a room's comments.

@@ -15,6 +15,7 @@ type metrics struct {
 	refused      *prometheus.CounterVec
 	overloaded   prometheus.Counter
 	batchSeconds prometheus.Histogram
+	fanoutDelay  prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
@@ -38,9 +39,14 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 			Name: "stadion_live_moderation_batch_seconds", Help: "Time to moderate and store one batch of posts.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		fanoutDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "stadion_live_fanout_delay_seconds",
+			Help:    "Time from a comment's post to its hand-over to this process's MQTT viewers (the live_fanout SLO).",
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}),
 	}
 	st := func() *mqtt.Stats { return s.mqtt.Stats() }
-	reg.MustRegister(m.posts, m.accepted, m.rejected, m.refused, m.overloaded, m.batchSeconds,
+	reg.MustRegister(m.posts, m.accepted, m.rejected, m.refused, m.overloaded, m.batchSeconds, m.fanoutDelay,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_live_mqtt_connections", Help: "Open MQTT connections."},
 			func() float64 { return float64(st().Connections.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_delivered_total", Help: "Messages written to MQTT subscribers."},

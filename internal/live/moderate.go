@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -178,10 +179,14 @@ func (s *Service) decide(posts []post) []decided {
 // stream's republish once it is stored, never from this publish.
 func (s *Service) store(batchID string, out []decided) ([]jetstream.PubAckFuture, error) {
 	lines := map[string][]byte{}
+	earliest := map[string]time.Time{}
 	var rooms []string
 	for _, d := range out {
 		if d.c == nil {
 			continue
+		}
+		if at, ok := earliest[d.c.Room]; !ok || d.c.Time.Before(at) {
+			earliest[d.c.Room] = d.c.Time
 		}
 		raw, _ := json.Marshal(d.c)
 		if _, ok := lines[d.c.Room]; !ok {
@@ -198,6 +203,7 @@ func (s *Service) store(batchID string, out []decided) ([]jetstream.PubAckFuture
 		m := nats.NewMsg(storedSubject(room))
 		m.Data = lines[room]
 		m.Header.Set(batchHeader, "1")
+		m.Header.Set(acceptedHeader, strconv.FormatInt(earliest[room].UnixNano(), 10))
 		m.Header.Set(jetstream.MsgIDHeader, batchID+"."+room)
 		f, err := s.js.PublishMsgAsync(m, jetstream.WithStallWait(10*time.Second))
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine/enginetest"
@@ -116,6 +117,19 @@ func TestRedeliveredBatchFannedOutOnce(t *testing.T) {
 	}
 	if got := receiveUntil(t, h, ch, "curling", posted[2]); !slices.Equal(got, posted) {
 		t.Fatalf("the viewer got %v, want %v", got, posted)
+	}
+	// Their fan-out delay was counted once each (the live_fanout SLO);
+	// the batches stored above without a post time count in none.
+	fanned := func() uint64 {
+		var m dto.Metric
+		if err := h.s.m.fanoutDelay.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	eventually(t, "three fan-out delays counted", func() bool { return fanned() >= 3 })
+	if n := fanned(); n != 3 {
+		t.Fatalf("%d fan-out delays counted for 3 posted comments", n)
 	}
 }
 

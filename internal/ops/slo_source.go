@@ -175,12 +175,14 @@ func newSource(in config.Indicator) (sloSource, string, error) {
 		}
 		return gaugeSource{metricSel("stadion_subscription_lag", "subscription", in.Subscription), float64(in.MaxLag)}, "subscription/" + in.Subscription, nil
 	case "gate_decision_latency":
-		comp := "gate/edge"
+		// The edges' latencies, counted in the cloud as their scans arrive.
 		if in.Venue != "" {
-			comp = "gate/" + in.Venue
+			return latencySource{metricSel("stadion_gate_decision_seconds", "venue", in.Venue), th}, "gate/" + in.Venue, nil
 		}
-		return latencySource{metricSel("stadion_edge_decision_seconds"), th}, comp, nil
+		return latencySource{metricSel("stadion_gate_decision_seconds"), th}, "gate/venues", nil
 	case "live_fanout":
+		return latencySource{metricSel("stadion_live_fanout_delay_seconds"), th}, "live/fanout", nil
+	case "live_delivery":
 		return ratioSource{good: metricSel("stadion_live_mqtt_delivered_total"), bad: metricSel("stadion_live_mqtt_dropped_total")}, "live/fanout", nil
 	case "capture_tick_to_frame":
 		return latencySource{metricSel("stadion_capture_tick_to_frame_seconds"), th}, "capture/ticks", nil

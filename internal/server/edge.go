@@ -118,11 +118,11 @@ func (s *EdgeServer) start(ctx context.Context, o EdgeOptions, creds gate.Creden
 	}
 	s.AdminKeyPath = adminKey
 	reg := newRegistry()
-	s.edge = gate.NewEdge(gate.EdgeOptions{Venue: o.Venue, Engine: eng, Keys: keys, Logs: o.Logs, Reg: reg, Log: o.Logger})
-	if err := s.edge.Start(ctx); err != nil {
+	if s.ops, err = startEdgeOps(ctx, eng, o, reg); err != nil {
 		return err
 	}
-	if s.ops, err = startEdgeOps(ctx, eng, o, reg); err != nil {
+	s.edge = gate.NewEdge(gate.EdgeOptions{Venue: o.Venue, Engine: eng, Keys: keys, Logs: o.Logs, Reg: reg, Log: o.Logger, Anomalies: s.ops.Anomalies})
+	if err := s.edge.Start(ctx); err != nil {
 		return err
 	}
 	mux := api.NewMux()
