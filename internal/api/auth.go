@@ -72,6 +72,10 @@ func Authenticate(keys *Keys, h http.Handler) http.Handler {
 			WriteError(w, r, Unauthorized("send an API key as 'Authorization: Bearer KEY'"))
 			return
 		}
+		if p, ok := PrincipalFrom(r.Context()); ok && p.KeyID != "" {
+			h.ServeHTTP(w, r) // resolved from this token already (ResolvePrincipal)
+			return
+		}
 		rec, err := keys.Lookup(token)
 		if err != nil {
 			WriteError(w, r, Unauthorized("the API key is unknown or revoked"))
@@ -80,6 +84,23 @@ func Authenticate(keys *Keys, h http.Handler) http.Handler {
 		ctx := WithPrincipal(r.Context(), Principal{Client: rec.Client, KeyID: rec.ID, Revoked: keys.Revoked(rec.ID)})
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// ResolvePrincipal resolves r's bearer key, for a middleware in front of
+// the routes that needs the caller (the runtime limits): the request it
+// returns carries the caller, so Authenticate does not look the key up a
+// second time. ok is false (and r unchanged) without a valid key.
+func ResolvePrincipal(keys *Keys, r *http.Request) (*http.Request, Principal, bool) {
+	token := BearerToken(r)
+	if token == "" {
+		return r, Principal{}, false
+	}
+	rec, err := keys.Lookup(token)
+	if err != nil {
+		return r, Principal{}, false
+	}
+	p := Principal{Client: rec.Client, KeyID: rec.ID, Revoked: keys.Revoked(rec.ID)}
+	return r.WithContext(WithPrincipal(r.Context(), p)), p, true
 }
 
 // RequireAdmin answers 403 unless the caller is the administrator.

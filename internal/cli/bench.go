@@ -6,6 +6,7 @@ import (
 	benchexchange "github.com/stadion-dev/stadion/internal/bench/exchange"
 	benchgate "github.com/stadion-dev/stadion/internal/bench/gate"
 	benchinspect "github.com/stadion-dev/stadion/internal/bench/inspect"
+	benchlimits "github.com/stadion-dev/stadion/internal/bench/limits"
 	benchlive "github.com/stadion-dev/stadion/internal/bench/live"
 	benchops "github.com/stadion-dev/stadion/internal/bench/ops"
 	"github.com/stadion-dev/stadion/internal/bench/rig"
@@ -19,7 +20,7 @@ var benchCmd = &command{
 	example: `stadion bench exchange
 stadion bench exchange --publishers 64 --duration 10s --json`,
 	sub: benchCommands(benchexchange.Command, benchexchange.ClusterCommand, benchsink.Command, benchlive.Command, benchlive.ClientCommand, benchlive.NATSCommand,
-		benchgate.Command, benchcapture.Command, benchabuse.Command, benchinspect.Command, benchops.Command),
+		benchgate.Command, benchcapture.Command, benchabuse.Command, benchinspect.Command, benchops.Command, benchlimits.Command),
 }
 
 // benchCommands lists the benchmarks of internal/bench as subcommands.

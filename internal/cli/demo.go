@@ -16,6 +16,10 @@ import (
 	"github.com/stadion-dev/stadion/internal/loop"
 )
 
+// demoAgent is the User-Agent of the demo's publishers, so a limit (the
+// opening-ceremony-storm plan) can stop them.
+var demoAgent = "stadion-demo/" + cmdio.Version
+
 var demoCmd = &command{
 	name:  "demo",
 	short: "play demo data through a running server",
@@ -113,7 +117,7 @@ func (f *feeder) publish(ctx context.Context, i int, ev demo.Event) error {
 	if err != nil {
 		return err
 	}
-	as := &client.Client{Base: f.r.Base, Token: f.keys[publisher].key, HTTP: f.r.HTTP}
+	as := &client.Client{Base: f.r.Base, Token: f.keys[publisher].key, HTTP: f.r.HTTP, Agent: demoAgent}
 	hdr := http.Header{"Idempotency-Key": {fmt.Sprintf("demo-%d-%d", f.seed, i)}}
 	return as.Do(ctx, "POST", "/v1/topics/"+url.PathEscape(ev.Topic)+"/events", "application/json", body, hdr, nil)
 }

@@ -273,7 +273,7 @@ func (b *burster) showProgress(total int) (stop func()) {
 
 // send posts one batch, retrying what a busy server or network refuses.
 func (b *burster) send(ctx context.Context, batch burstBatch) error {
-	as := &client.Client{Base: b.r.Base, Token: b.keys[burstPublisher[batch.topic]].key, HTTP: b.r.HTTP}
+	as := &client.Client{Base: b.r.Base, Token: b.keys[burstPublisher[batch.topic]].key, HTTP: b.r.HTTP, Agent: demoAgent}
 	hdr := http.Header{"Idempotency-Key": {batch.idem}}
 	path := "/v1/topics/" + url.PathEscape(batch.topic) + "/events"
 	wait := 50 * time.Millisecond

@@ -13,12 +13,16 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // Client is an API client for one server. It is safe for concurrent use.
 type Client struct {
 	Base, Token string // the server's URL without a trailing slash; the bearer API key
 	HTTP        *http.Client
+	// Agent is the User-Agent sent (default stadion-cli/VERSION).
+	Agent string
 }
 
 // APIError is a problem+json answer, printed for a person.
@@ -72,6 +76,9 @@ func (r *Client) Send(ctx context.Context, method, path, contentType string, bod
 		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+r.Token)
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", r.userAgent())
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -87,4 +94,13 @@ func (r *Client) Send(ctx context.Context, method, path, contentType string, bod
 		return nil, e
 	}
 	return resp, nil
+}
+
+// userAgent names the program in requests, so that a runtime limit can
+// match it (stadion-demo/..., stadion-cli/...).
+func (r *Client) userAgent() string {
+	if r.Agent != "" {
+		return r.Agent
+	}
+	return "stadion-cli/" + cmdio.Version
 }

@@ -52,6 +52,8 @@ type Config struct {
 	Alerts     Alerts               `yaml:"alerts"`
 	Anomalies  Anomalies            `yaml:"anomalies"`
 	Health     Health               `yaml:"health"`
+	// Plans are emergency presets of limits (limits.go).
+	Plans map[string]*Plan `yaml:"plans"`
 
 	// Dir is the directory relative paths in the file are resolved against,
 	// inside FS. Set by Load.

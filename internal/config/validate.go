@@ -18,6 +18,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fieldErr("durability", "must be %q or %q, not %q", DurabilityAlways, DurabilityFast, c.Durability))
 	}
 	errs = append(errs, c.validateEngine()...)
+	errs = append(errs, c.validatePlans()...)
 	if c.Exchange.MaxBody < 1024 {
 		errs = append(errs, fieldErr("exchange.max_body", "must be at least 1KiB"))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -25,8 +26,10 @@ var (
 // viewer is a connection with a viewer token: it reads rooms and bridged
 // topics, posts to rooms and reads its own rejections.
 type viewer struct {
-	s *Service
-	v Viewer
+	s        *Service
+	v        Viewer
+	clientID string
+	remote   net.Addr
 }
 
 // anonymous is a read-only viewer without a token.
@@ -68,6 +71,15 @@ func (c *viewer) Publish(m mqtt.Message, done func(error)) error {
 		return fmt.Errorf("%w: viewers publish only to live/{room}/post", errReadOnly)
 	}
 	c.s.m.posts.WithLabelValues("mqtt").Inc()
+	if _, _, ok := c.s.allowPost(c.v, room, c.clientID, c.remote); !ok {
+		// dropped: acknowledged and not stored (MQTT 3.1.1 has no
+		// negative acknowledgement, and closing would invite a reconnect)
+		c.s.m.rejected.WithLabelValues("limited").Inc()
+		if done != nil {
+			done(nil)
+		}
+		return nil
+	}
 	c.s.post(c.v, room, m.Payload, "", done)
 	return nil
 }

@@ -29,7 +29,7 @@ func (h hooks) Authenticate(c *mqtt.Connect) (mqtt.Client, byte) {
 	s := h.s
 	if !c.HasPassword {
 		if s.cfg.Live.AnonymousRead {
-			return &anonymous{s: s}, mqtt.Accepted
+			return h.limited(c, &anonymous{s: s})
 		}
 		s.m.refused.WithLabelValues("no_password").Inc()
 		return nil, mqtt.RefusedNotAuthorized
@@ -45,14 +45,25 @@ func (h hooks) Authenticate(c *mqtt.Connect) (mqtt.Client, byte) {
 			s.m.refused.WithLabelValues("revoked_token").Inc()
 			return nil, mqtt.RefusedBadCredentials
 		}
-		return &viewer{s: s, v: v}, mqtt.Accepted
+		return h.limited(c, &viewer{s: s, v: v, clientID: c.ClientID, remote: c.Remote})
 	}
 	rec, err := s.keys.Lookup(pw)
 	if err != nil {
 		s.m.refused.WithLabelValues("bad_key").Inc()
 		return nil, mqtt.RefusedBadCredentials
 	}
-	return &system{s: s, client: rec.Client, keyID: rec.ID, gone: s.keys.Revoked(rec.ID)}, mqtt.Accepted
+	return h.limited(c, &system{s: s, client: rec.Client, keyID: rec.ID, gone: s.keys.Revoked(rec.ID)})
+}
+
+// limited accepts an authenticated CONNECT unless a runtime limit refuses
+// it: then the answer is "server unavailable" (return code 3), the code
+// MQTT 3.1.1 has for a server that cannot take the connection now, which
+// well-behaved clients meet with backoff.
+func (h hooks) limited(c *mqtt.Connect, client mqtt.Client) (mqtt.Client, byte) {
+	if !h.s.allowConnect(c, client) {
+		return nil, mqtt.RefusedUnavailable
+	}
+	return client, mqtt.Accepted
 }
 
 // Watch follows filter's engine subject for this process's subscribers,

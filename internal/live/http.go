@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -138,6 +139,10 @@ func (s *Service) handlePost(w http.ResponseWriter, r *http.Request) error {
 		return p
 	}
 	s.m.posts.WithLabelValues("http").Inc()
+	if name, wait, ok := s.allowPost(v, room, "", nil); !ok {
+		s.m.rejected.WithLabelValues("limited").Inc()
+		return limitedPost(w, name, wait)
+	}
 	key, reply, ch := s.replies.expect()
 	if err := s.post(v, room, body, reply, nil); err != nil {
 		s.replies.wait(canceled, key, ch)
@@ -302,4 +307,14 @@ func (s *Service) handlePin(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// limitedPost is the 429 of a post a runtime limit refused.
+func limitedPost(w http.ResponseWriter, limit string, wait time.Duration) error {
+	secs := max(int(math.Ceil(wait.Seconds())), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	p := api.NewProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests",
+		fmt.Sprintf("limit %q refused this comment; retry after %ds", limit, secs))
+	p.Extra = map[string]any{"limit": limit, "retry_after": secs}
+	return p
 }

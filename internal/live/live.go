@@ -49,6 +49,9 @@ type Options struct {
 	// word list is fixed).
 	ReloadConfig func() (*config.Config, error)
 	Logger       *slog.Logger
+	// Limits refuses CONNECTs and drops posts the runtime limits refuse
+	// (nil: none).
+	Limits Limits
 }
 
 // Service runs live comments in one process.

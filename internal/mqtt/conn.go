@@ -157,6 +157,7 @@ func (c *conn) readConnect(br *connReader) (*Connect, error) {
 	if len(cp.ClientID) > 256 {
 		return refuse(RefusedIdentifier, "client id longer than 256 bytes")
 	}
+	cp.Remote = c.nc.RemoteAddr()
 	client, code := c.srv.hooks.Authenticate(cp)
 	if code != Accepted {
 		return refuse(code, "refused by authentication")

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"unicode/utf8"
 )
 
@@ -80,7 +81,9 @@ type Connect struct {
 	Username     string
 	Password     []byte
 	HasPassword  bool
-	protocol     string // the protocol name: MQTT or MQIsdp
+	// Remote is the connection's peer (set by the server, not the packet).
+	Remote   net.Addr
+	protocol string // the protocol name: MQTT or MQIsdp
 }
 
 // Publish is a decoded PUBLISH packet.

@@ -17,5 +17,6 @@ func newLive(ctx context.Context, env serverEnv) (capability, error) {
 	reload := func() (*config.Config, error) { return LoadConfig(env.opts.ConfigPath) }
 	return live.New(env.cfg, env.eng.Conn, env.eng.JS, env.keys, env.reg, live.Options{
 		MQTTAddr: env.opts.MQTTAddr, ReloadConfig: reload, Logger: env.log,
+		Limits: mqttLimits{env.lim.Limiter()},
 	})
 }

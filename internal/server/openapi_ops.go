@@ -127,6 +127,20 @@ var operations = []op{
 		query: []param{{name: "format", desc: "json (default) or html", schema: map[string]any{"enum": []any{"json", "html"}}}}},
 	{pattern: "GET /v1/cluster", tag: "ops", summary: "The engine's cluster: nodes, leaders, replicas and placement"},
 
+	// Runtime limits and emergency plans (limits).
+	{pattern: "GET /v1/limits", tag: "limits", summary: "Every runtime limit (admin); with counts=true every process's matched, limited and shadow-limited counts summed",
+		query: []param{{name: "counts", desc: "true: add the counts", schema: map[string]any{"enum": []any{"true", "false"}}}}},
+	{pattern: "GET /v1/limits/{name}", tag: "limits", summary: "One runtime limit (admin)", resp: ref("Limit")},
+	{pattern: "PUT /v1/limits/{name}", tag: "limits", summary: "Set a runtime limit: it applies on every replica within a second (admin)",
+		desc: "A limit matches requests (client, key id, User-Agent pattern, source network, route, MQTT user or anonymous, venue) and either rate-limits them (token bucket), caps them in progress, or only counts them (shadow). Enforced refusals answer 429 with Retry-After naming the limit.",
+		body: ref("Limit"), resp: ref("Limit"), errs: []int{409}},
+	{pattern: "DELETE /v1/limits/{name}", tag: "limits", summary: "Remove a runtime limit everywhere (admin)", status: 204},
+	{pattern: "GET /v1/plans", tag: "limits", summary: "The emergency plans of stadion.yaml and whether each is applied (admin)"},
+	{pattern: "GET /v1/plans/{name}", tag: "limits", summary: "One emergency plan, its limits and its recent applications (admin)"},
+	{pattern: "POST /v1/plans/{name}/apply", tag: "limits", summary: "Apply an emergency plan's limits; with dry_run=true only show what would change and how many recent requests each limit would have refused",
+		query: []param{{name: "dry_run", desc: "true: change nothing", schema: map[string]any{"enum": []any{"true", "false"}}}}},
+	{pattern: "POST /v1/plans/{name}/revert", tag: "limits", summary: "Remove an emergency plan's limits"},
+
 	// The console's data (the page itself is served at /).
 	{pattern: "GET /v1/console", tag: "console", summary: "Who signed in, and which of the console's views the key may open"},
 	{pattern: "GET /v1/console/series", tag: "console", summary: "The last hour of rates and lags (one point per 5 s) that the key may see"},
@@ -144,6 +158,15 @@ var schemas = map[string]any{
 			"errors": arrayOf(obj(map[string]any{"pointer": map[string]any{"type": "string", "description": "JSON pointer into the request body"}, "message": str})),
 		},
 		"required": []any{"title", "status"},
+	},
+	"Limit": map[string]any{
+		"type": "object", "description": "A runtime limit (README: Stopping a misbehaving client).",
+		"properties": map[string]any{
+			"match": obj(map[string]any{"client": str, "key_id": str, "user_agent": str, "source": str, "route": str, "mqtt_user": str, "anonymous": map[string]any{"type": "boolean"}, "venue": str}),
+			"rate": str, "burst": integer, "concurrency": integer, "per": str,
+			"action": map[string]any{"enum": []any{"enforce", "shadow"}}, "scope": map[string]any{"enum": []any{"process", "cluster"}},
+			"replaces": arrayOf(str), "ttl": str, "expires": str, "description": str,
+		},
 	},
 	"Index": obj(map[string]any{"name": str, "version": str, "links": map[string]any{"type": "object", "additionalProperties": str}}, "name", "version", "links"),
 	"Receipt": obj(map[string]any{"id": str, "topic": str, "seq": integer,

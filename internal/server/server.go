@@ -22,6 +22,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/exchange"
+	"github.com/stadion-dev/stadion/internal/limits"
 )
 
 // ServerOptions configure a stadion server (what `stadion up` runs).
@@ -92,6 +93,7 @@ type serverEnv struct {
 	// peers counts the live stadion processes (limits meant for the
 	// whole deployment are divided among them).
 	peers *presence
+	lim   *limits.Service // runtime limits (limits.go)
 }
 
 // capabilities build the services above the exchange, in start order. Each
@@ -183,8 +185,9 @@ func newRegistry() *prometheus.Registry {
 }
 
 // start brings the server up in steps: the engine, the API keys, the
-// process count, the core service (the exchange), the capabilities
-// (delivery and the optional ones), ops, and the HTTP routes.
+// process count, the runtime limits (limits.go), the core service (the
+// exchange), the capabilities (delivery and the optional ones), ops, and
+// the HTTP routes behind the limits.
 func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config, ln net.Listener) error {
 	if err := s.startEngine(ctx, o, cfg); err != nil {
 		return err
@@ -201,11 +204,15 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 		return err
 	}
 	s.svcs = append(s.svcs, peers)
+	env := serverEnv{opts: o, cfg: cfg, eng: s.eng, keys: keys, reg: reg, log: o.Logger, peers: peers}
+	if env.lim, err = s.startLimits(ctx, env); err != nil {
+		return err
+	}
 	x, err := s.startExchange(ctx, o, cfg, keys, reg, peers)
 	if err != nil {
 		return err
 	}
-	env := serverEnv{opts: o, cfg: cfg, eng: s.eng, x: x, keys: keys, reg: reg, log: o.Logger, peers: peers}
+	env.x = x
 	caps, err := s.startCapabilities(ctx, env)
 	if err != nil {
 		return err
@@ -322,10 +329,11 @@ func (s *Server) routes(env serverEnv, reg *prometheus.Registry, caps []capabili
 	api.KeyRoutes(mux, keys, cfg, auth)
 	clusterRoutes(mux, s.eng, cfg, auth)
 	x.Routes(mux, auth)
+	env.lim.Routes(mux, auth)
 	for _, c := range caps {
 		c.Routes(mux, auth)
 	}
-	return api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(s.log, mux)))
+	return api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(s.log, limitHTTP(env.lim, keys, mux))))
 }
 
 // bound lists the server's listeners with the addresses they bound.
