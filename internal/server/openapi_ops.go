@@ -163,7 +163,7 @@ var schemas = map[string]any{
 		"type": "object", "description": "A runtime limit (README: Stopping a misbehaving client).",
 		"properties": map[string]any{
 			"match": obj(map[string]any{"client": str, "key_id": str, "user_agent": str, "source": str, "route": str, "mqtt_user": str, "anonymous": map[string]any{"type": "boolean"}, "venue": str}),
-			"rate": str, "burst": integer, "concurrency": integer, "per": str,
+			"rate":  str, "burst": integer, "concurrency": integer, "per": str,
 			"action": map[string]any{"enum": []any{"enforce", "shadow"}}, "scope": map[string]any{"enum": []any{"process", "cluster"}},
 			"replaces": arrayOf(str), "ttl": str, "expires": str, "description": str,
 		},
