@@ -45,8 +45,9 @@ type item struct {
 }
 
 // run drains until ctx ends. Failures are retried; nothing here gives up.
-// One goroutine fetches and maps the next batch while run writes the
-// current one, so decoding overlaps the database's work.
+// One goroutine pulls and maps the next batches while run writes the
+// current one (see pull.go), so fetching and decoding overlap the
+// database's work.
 func (s *sink) run(ctx context.Context) {
 	for bo := newBackoff(); !s.ready && ctx.Err() == nil; bo.wait(ctx) {
 		s.ensureTable(ctx)
@@ -71,30 +72,6 @@ func (s *sink) run(ctx context.Context) {
 	wg.Wait()
 }
 
-// fetchLoop fetches batches, maps them to rows and hands them to out.
-func (s *sink) fetchLoop(ctx context.Context, out chan<- []item) {
-	for bo := newBackoff(); ctx.Err() == nil; {
-		if s.st.waitWhilePaused(ctx) != nil {
-			return
-		}
-		msgs, err := s.fetch()
-		if err != nil {
-			s.fail(err)
-			bo.wait(ctx)
-			continue
-		}
-		bo.reset()
-		if items := s.prepare(ctx, msgs); len(items) > 0 {
-			select {
-			case out <- items:
-			case <-ctx.Done():
-				nakAll(items)
-				return
-			}
-		}
-	}
-}
-
 // ensureTable creates the table if it is missing and records whether the
 // sink is ready to write.
 func (s *sink) ensureTable(ctx context.Context) {
@@ -103,23 +80,6 @@ func (s *sink) ensureTable(ctx context.Context) {
 		return
 	}
 	s.ready = true
-}
-
-// fetch waits up to batch.max_wait for up to batch.size events.
-func (s *sink) fetch() ([]jetstream.Msg, error) {
-	wait := max(s.cfg.Batch.MaxWait.D(), 10*time.Millisecond)
-	batch, err := s.cons.Fetch(s.cfg.Batch.Size, jetstream.FetchMaxWait(wait))
-	if err != nil {
-		return nil, err
-	}
-	msgs := make([]jetstream.Msg, 0, s.cfg.Batch.Size)
-	for m := range batch.Messages() {
-		msgs = append(msgs, m)
-	}
-	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && len(msgs) == 0 {
-		return nil, err
-	}
-	return msgs, nil
 }
 
 // prepare maps a batch to rows (in parallel: JSON decoding is the
