@@ -28,6 +28,7 @@ type captureSetting struct {
 	Duration    string `json:"duration"`
 	Warmup      string `json:"warmup"`
 	Concurrency int    `json:"concurrency,omitempty"`
+	Warm        int    `json:"warm"` // capture.warm of the server
 }
 
 // captureMode is one mode's figures.
