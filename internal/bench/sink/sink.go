@@ -28,7 +28,9 @@ when --postgres or $STADION_TEST_POSTGRES names a server. Per database:
   plain  the same rows, read back from the sink's table, written into a
          fresh table of the same shape by a plain loop in this process: one
          multi-row INSERT per --batch rows and transaction (SQLite) or one
-         COPY per --batch rows (PostgreSQL). Printed with sink/plain.
+         multi-row INSERT ... ON CONFLICT DO UPDATE per --batch rows
+         (PostgreSQL, the idempotent upsert loop). Printed with sink/plain;
+         for PostgreSQL also one COPY per --batch rows, with sink/COPY.
   rate   a fresh server whose sink has max_rate --rate-limit drains
          --rate-events events; the table's row count is sampled to compare
          the achieved rate with the configured one.
