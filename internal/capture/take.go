@@ -65,7 +65,8 @@ func (s *Service) attempt(ctx context.Context, j *job, tk tick) error {
 // shoot takes tk's frame from j's warm ffmpeg when it can, else with a
 // one-shot ffmpeg.
 func (s *Service) shoot(ctx context.Context, j *job, tk tick) (*shot, error) {
-	if s.warm.usable(j, tk) {
+	warm := s.warm.usable(j, tk)
+	if warm {
 		sh, err := s.warm.take(ctx, j, tk)
 		if err == nil || ctx.Err() != nil {
 			return sh, err
@@ -75,6 +76,9 @@ func (s *Service) shoot(ctx context.Context, j *job, tk tick) (*shot, error) {
 	start := time.Now()
 	sh, err := s.runFFmpeg(ctx, j)
 	s.m.ffmpegSeconds.Observe(time.Since(start).Seconds())
+	if err == nil && warm {
+		s.warm.shot(j, sh)
+	}
 	return sh, err
 }
 

@@ -24,8 +24,8 @@ import (
 //
 // A tick takes the newest frame not taken before, if it was written less
 // than every/2 + warmSlack before the tick was due, else waits for the
-// next one. When none comes in time, or the warm process is not running,
-// the attempt falls back to the one-shot ffmpeg, which also searches past
+// next one. When none comes in time, or the warm process is not running
+// or was only just started by this tick, the attempt falls back to the one-shot ffmpeg, which also searches past
 // blank frames. So ticks, retries, timeouts and blank-frame rejection
 // keep their meaning, and a broken warm process costs a start-up per
 // tick, never a tick.
@@ -58,6 +58,7 @@ type warmPool struct {
 
 	mu    sync.Mutex
 	procs map[string]*warmProc // by job name
+	shown map[string]float64   // by job name: the stream time of its last frame, any path
 }
 
 type warmProc struct {
@@ -80,7 +81,7 @@ type warmProc struct {
 }
 
 func newWarmPool(s *Service, max int) *warmPool {
-	return &warmPool{s: s, max: max, procs: map[string]*warmProc{}}
+	return &warmPool{s: s, max: max, procs: map[string]*warmProc{}, shown: map[string]float64{}}
 }
 
 // usable reports whether tk of j may be captured warm: a scheduled tick
@@ -94,9 +95,13 @@ func (p *warmPool) usable(j *job, tk tick) bool {
 // take waits for the frame of tick tk from j's warm process, starting the
 // process when needed. errWarmUnavailable (wrapped) means: run ffmpeg once.
 func (p *warmPool) take(ctx context.Context, j *job, tk tick) (*shot, error) {
-	w, err := p.get(j)
+	w, fresh, err := p.get(j)
 	if err != nil {
 		return nil, err
+	}
+	if fresh {
+		// A new process probes the stream first: this tick does not wait.
+		return nil, fmt.Errorf("%w: the warm ffmpeg is starting", errWarmUnavailable)
 	}
 	every := j.spec.Every.D()
 	since := tk.At.Add(-every/2 - warmSlack)
@@ -124,45 +129,45 @@ func (p *warmPool) take(ctx context.Context, j *job, tk tick) (*shot, error) {
 	}
 }
 
-// get returns j's running warm process, starting one when there is room
-// and no backoff holds it back.
-func (p *warmPool) get(j *job) (*warmProc, error) {
+// get returns j's running warm process (fresh: just started), starting
+// one when there is room and no backoff holds it back.
+func (p *warmPool) get(j *job) (w *warmProc, fresh bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	w := p.procs[j.name]
-	if w != nil {
+	old := p.procs[j.name]
+	if old != nil {
 		select {
-		case <-w.done:
-			if !w.failedAt.IsZero() && now.Before(w.nextStart) {
-				w.lastUsed = now
-				return nil, fmt.Errorf("%w: restarting after a failure at %s (%v)", errWarmUnavailable, w.failedAt.Format(time.TimeOnly), w.err)
+		case <-old.done:
+			if !old.failedAt.IsZero() && now.Before(old.nextStart) {
+				old.lastUsed = now
+				return nil, false, fmt.Errorf("%w: restarting after a failure at %s (%v)", errWarmUnavailable, old.failedAt.Format(time.TimeOnly), old.err)
 			}
 		default:
-			if reflect.DeepEqual(w.spec, j.spec) && now.Sub(w.started) < warmMaxLife {
-				w.lastUsed = now
-				return w, nil
+			if reflect.DeepEqual(old.spec, j.spec) && now.Sub(old.started) < warmMaxLife {
+				old.lastUsed = now
+				return old, false, nil
 			}
-			w.stop() // renewed, or the job changed
+			old.stop() // renewed, or the job changed
 		}
 	}
-	if w == nil && len(p.procs) >= p.max {
+	if old == nil && len(p.procs) >= p.max {
 		p.s.m.warmFull.Inc()
-		return nil, fmt.Errorf("%w: capture.warm (%d) processes run already", errWarmUnavailable, p.max)
+		return nil, false, fmt.Errorf("%w: capture.warm (%d) processes run already", errWarmUnavailable, p.max)
 	}
-	nw, err := p.start(j)
+	w, err = p.start(j)
 	if err != nil {
 		p.s.m.warmStarts.WithLabelValues("error").Inc()
-		return nil, fmt.Errorf("%w: %v", errWarmUnavailable, err)
+		return nil, false, fmt.Errorf("%w: %v", errWarmUnavailable, err)
 	}
 	p.s.m.warmStarts.WithLabelValues("ok").Inc()
-	if w != nil {
-		nw.failures = w.failures
+	if old != nil {
+		w.failures = old.failures
 	}
-	nw.lastUsed = now
-	p.procs[j.name] = nw
+	w.lastUsed = now
+	p.procs[j.name] = w
 	p.s.m.warmProcs.Set(float64(len(p.procs)))
-	return nw, nil
+	return w, true, nil
 }
 
 // start runs ffmpeg for j in a fresh directory. Called with p.mu held.
@@ -265,6 +270,9 @@ func (p *warmPool) next(w *warmProc, j *job, since time.Time) (*shot, bool) {
 			return nil, false
 		}
 		sh := &shot{streamTime: w.log.ptsOf(n)}
+		if last, ok := p.shown[j.name]; ok && sh.streamTime >= 0 && sh.streamTime <= last {
+			return nil, false // the job's last frame (maybe a one-shot's) was this one or newer
+		}
 		for i := range j.spec.Sizes {
 			img, err := os.ReadFile(name(i, n))
 			if err != nil {
@@ -282,10 +290,26 @@ func (p *warmPool) next(w *warmProc, j *job, since time.Time) (*shot, bool) {
 		}
 		w.taken = n
 		w.failures = 0
+		if sh.streamTime >= 0 {
+			p.shown[j.name] = sh.streamTime
+		}
 		p.s.m.warmFrames.Inc()
 		return sh, true
 	}
 	return nil, false
+}
+
+// shot records the stream time of the frame j's tick got, from either
+// path, so that the next warm frame is a newer one: a one-shot capture
+// and a warm process just started both take the newest segment's first
+// keyframe.
+func (p *warmPool) shot(j *job, sh *shot) {
+	if p == nil || sh.streamTime < 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.shown[j.name] = sh.streamTime
 }
 
 // reap stops processes whose job has not used them for three cadences,
@@ -301,6 +325,11 @@ func (p *warmPool) reap(now time.Time, jobs map[string]*job) {
 		if j := jobs[name]; j == nil || !reflect.DeepEqual(j.spec, w.spec) || now.Sub(w.lastUsed) > idle {
 			delete(p.procs, name)
 			w.stop()
+		}
+	}
+	for name := range p.shown {
+		if jobs[name] == nil {
+			delete(p.shown, name)
 		}
 	}
 	p.s.m.warmProcs.Set(float64(len(p.procs)))
