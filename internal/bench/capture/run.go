@@ -94,6 +94,7 @@ func measureCapture(ctx context.Context, env cmdio.Env, o captureOptions, srv *r
 		}
 	}
 	cpu0, _ := procCPUWithChildren(srv.Cmd.Process.Pid)
+	own0, _ := rig.ProcCPU(srv.Cmd.Process.Pid)
 	gen0, done0 := gen.cpu(), totalCaptures(jobs)
 	stop := cmdio.ShowProgress(env.Stderr, "capture, "+m.Mode, o.duration)
 	ok := loop.Sleep(ctx, o.duration)
@@ -105,6 +106,7 @@ func measureCapture(ctx context.Context, env cmdio.Env, o captureOptions, srv *r
 		return err
 	}
 	cpu1, _ := procCPUWithChildren(srv.Cmd.Process.Pid)
+	own1, _ := rig.ProcCPU(srv.Cmd.Process.Pid)
 	gen1 := gen.cpu()
 	if jobs, err = captureJobs(ctx, api); err != nil {
 		return err
@@ -112,6 +114,7 @@ func measureCapture(ctx context.Context, env cmdio.Env, o captureOptions, srv *r
 	m.GeneratorCPUPerSec = (gen1 - gen0).Seconds() / time.Since(t0).Seconds()
 	if n := totalCaptures(jobs) - done0; n > 0 {
 		m.CPUPerCapture = (cpu1 - cpu0).Seconds() / float64(n)
+		m.ServerCPUPerCapture = (own1 - own0).Seconds() / float64(n)
 	}
 	return collectFrames(ctx, api, jobs, t0, end, m)
 }
