@@ -13,19 +13,23 @@ import (
 // previous batch and the database writes the one before. So fetching,
 // decoding, writing and acknowledging overlap, and no batch waits for a
 // round trip to the engine. The depth is bounded three times: the buffer
-// (prefetch events), the hand-over channel (one batch) and the consumer's
+// (prefetch events), the hand-over channel (maxMerge-1 batches) and the consumer's
 // MaxAckPending, which stops the engine from handing out more events than
 // the sink has yet to acknowledge.
 
 // prefetchBatches is how many batches the pull buffer holds.
 const prefetchBatches = 2
 
+// maxMerge is how many waiting batches one transaction may take (see
+// sink.gather); the hand-over channel holds maxMerge-1.
+const maxMerge = 4
+
 // maxInFlight is how many batches a sink may hold unacknowledged (the
 // consumer's MaxAckPending, in batches): the buffer, the batch being
-// decoded, the one waiting in the channel, the one being written, and
-// one for the acknowledgements on their way. With fewer, the engine
-// stops the pull while the database writes and the stages run in turn.
-const maxInFlight = prefetchBatches + 4
+// decoded, those waiting in the channel, those being written. With
+// fewer, the engine stops the pull while the database writes and the
+// stages run in turn.
+const maxInFlight = prefetchBatches + 1 + (maxMerge - 1) + maxMerge
 
 // pullExpiry is how long one pull request stays open at the engine; the
 // iterator renews it before it runs out.

@@ -52,13 +52,14 @@ func (s *sink) run(ctx context.Context) {
 	for bo := newBackoff(); !s.ready && ctx.Err() == nil; bo.wait(ctx) {
 		s.ensureTable(ctx)
 	}
-	batches := make(chan []item, 1)
+	batches := make(chan []item, maxMerge-1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(batches)
 		s.fetchLoop(ctx, batches)
 	})
 	for items := range batches {
+		items = s.gather(items, batches)
 		if ctx.Err() != nil {
 			nakAll(items)
 			continue
@@ -70,6 +71,30 @@ func (s *sink) run(ctx context.Context) {
 		s.write(ctx, items)
 	}
 	wg.Wait()
+}
+
+// gather adds the batches already waiting to items, up to maxMerge
+// batches (and the rate limiter's burst): when commits are slower than
+// fetching, as when the disk's fsyncs are slow, one transaction and one
+// fsync take several batches, and the sink keeps up at the database's
+// pace. Without a backlog a batch is written alone, as soon as it is cut.
+func (s *sink) gather(items []item, batches <-chan []item) []item {
+	limit := maxMerge * s.cfg.Batch.Size
+	if s.limiter.Limit() != rate.Inf {
+		limit = min(limit, s.limiter.Burst())
+	}
+	for len(items)+s.cfg.Batch.Size <= limit {
+		select {
+		case more, ok := <-batches:
+			if !ok {
+				return items
+			}
+			items = append(items, more...)
+		default:
+			return items
+		}
+	}
+	return items
 }
 
 // ensureTable creates the table if it is missing and records whether the

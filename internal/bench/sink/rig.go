@@ -212,13 +212,14 @@ func drainLimit(n int) time.Duration {
 // profileSeconds is how long the server's CPU is profiled from the resume.
 const profileSeconds = 5
 
-// profileServer writes a CPU profile of the server's first seconds of
-// draining to r.profile; the channel closes when it is written.
+// profileServer writes a CPU profile and an execution trace (where the
+// goroutines wait) of the server's first seconds of draining to
+// r.profile and r.profile's .trace; the channel closes when both are
+// written.
 func (r *sinkRun) profileServer(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", r.pprof, profileSeconds)
+	fetch := func(kind, file string) {
+		url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", r.pprof, kind, profileSeconds)
 		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 		if err != nil {
 			return
@@ -228,12 +229,19 @@ func (r *sinkRun) profileServer(ctx context.Context) <-chan struct{} {
 			return
 		}
 		defer resp.Body.Close()
-		f, err := os.Create(r.profile)
+		f, err := os.Create(file)
 		if err != nil {
 			return
 		}
 		_, _ = io.Copy(f, resp.Body)
 		_ = f.Close()
+	}
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		wg.Go(func() { fetch("profile", r.profile) })
+		wg.Go(func() { fetch("trace", strings.TrimSuffix(r.profile, ".pprof")+".trace") })
+		wg.Wait()
 	}()
 	return done
 }

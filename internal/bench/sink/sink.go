@@ -48,7 +48,7 @@ stadion bench sink --json > sink.json`,
 		rate := fs.String("rate-limit", "2000/s", "the sink's max_rate in the rate phase")
 		fs.IntVar(&o.rateEvents, "rate-events", 20000, "events drained in the rate phase (0 skips it)")
 		fs.StringVar(&o.postgres, "postgres", os.Getenv("STADION_TEST_POSTGRES"), "PostgreSQL URL to measure as well (default $STADION_TEST_POSTGRES)")
-		fs.StringVar(&o.profile, "server-profile", "", "write a CPU profile of the server during each drain (first 5 s) to FILE-<database>.pprof")
+		fs.StringVar(&o.profile, "server-profile", "", "write a CPU profile and an execution trace of the server during each drain (first 5 s) to FILE-<database>.pprof and .trace")
 		fs.BoolVar(&o.json, "json", false, "machine-readable JSON output")
 		return func(ctx context.Context, env cmdio.Env, args []string) error {
 			if len(args) > 0 {
