@@ -26,12 +26,16 @@ Then, per mode (keyframes-only, full decode), 'stadion up' runs as a child
 process with one job per stream every --every (sizes 1280x720 and 320x180,
 jpeg, avoid_blank) for --warmup, then is measured for --duration. From the stored frames: captures,
 missed ticks, p50/p99 tick-to-stored-frame latency, and CPU seconds per
-capture (stadion and its ffmpeg children). The reference runs the same
+capture (stadion and its ffmpeg children, the warm ones still running
+included; printed split). The server runs with capture.warm --warm (one
+warm ffmpeg per stream by default; --warm 0 measures one ffmpeg per
+capture, as before warm capture). The reference runs the same
 ffmpeg command line bare, once per stream, and its CPU per capture is
 printed beside stadion's with the ratio. Target (p99 <= 3 s, no missed
 ticks) is printed, never asserted.`,
 	Example: `stadion bench capture
-stadion bench capture --streams 5 --duration 30s --json`,
+stadion bench capture --streams 5 --duration 30s --json
+stadion bench capture --modes keyframes --warm 0`,
 	Flags: func(fs *flag.FlagSet) func(context.Context, cmdio.Env, []string) error {
 		var o captureOptions
 		fs.StringVar(&o.bin, "stadion", "", "stadion binary to run as the server under test (default: this program)")
