@@ -63,6 +63,8 @@ type Service struct {
 	apiFetch  *fetcher
 	fileFetch *fetcher
 
+	warm *warmPool // long-lived ffmpeg per scheduled job (warm.go)
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -130,7 +132,9 @@ func (s *Service) Start(ctx context.Context) (err error) {
 	s.spawn(func() { s.jobs.follow(run) })
 	s.spawn(func() { s.schedule(run) })
 	s.spawn(func() { s.triggers(run) })
+	s.warm = newWarmPool(s, s.cc.WarmProcesses())
 	s.spawn(func() { s.work(run) })
+	s.spawn(func() { s.reapWarm(run) })
 	return nil
 }
 
@@ -147,7 +151,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 	s.cancel()
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); s.relay.close(); close(done) }()
+	go func() { s.wg.Wait(); s.warm.stopAll(ctx); s.relay.close(); close(done) }()
 	select {
 	case <-done:
 		return nil

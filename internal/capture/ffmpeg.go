@@ -107,7 +107,14 @@ type ffmpegLog struct {
 	pts    []float64
 	errors []string
 	scrub  func(string) string // puts the source's URLs back for the relay's; nil: none
+	// keepPTS > 0 keeps only the last keepPTS times (a warm process runs
+	// for long); ptsBase counts the ones dropped.
+	keepPTS int
+	ptsBase int
 }
+
+// warmKeepPTS is how many frame times a warm process's log keeps.
+const warmKeepPTS = 64
 
 func (l *ffmpegLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
@@ -131,6 +138,11 @@ func (l *ffmpegLog) line(s string) {
 	if _, after, ok := strings.Cut(s, " pts_time:"); ok && strings.Contains(s, "showinfo") {
 		if f, err := strconv.ParseFloat(strings.Fields(after)[0], 64); err == nil {
 			l.pts = append(l.pts, f)
+			if l.keepPTS > 0 && len(l.pts) > l.keepPTS {
+				drop := len(l.pts) - l.keepPTS
+				l.pts = append(l.pts[:0], l.pts[drop:]...)
+				l.ptsBase += drop
+			}
 		}
 		return
 	}
@@ -159,6 +171,17 @@ func (l *ffmpegLog) ptsTimes() []float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]float64(nil), l.pts...)
+}
+
+// ptsOf is the presentation time of the n-th frame (from 1) the log
+// saw, or -1.
+func (l *ffmpegLog) ptsOf(n int) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i := n - 1 - l.ptsBase; i >= 0 && i < len(l.pts) {
+		return l.pts[i]
+	}
+	return -1
 }
 
 // reason is ffmpeg's last error lines, prefixed, or "".

@@ -125,3 +125,29 @@ func filterGraph(j *config.CaptureJob) string {
 	}
 	return b.String()
 }
+
+// warmArgs is the command line of j's warm process (see warm.go): read
+// the stream until killed, decode keyframes only (skipped by the
+// decoder: its slower probing is paid once here), and pass a keyframe
+// at least every/2 after the last one passed, if it is not blank, to a
+// numbered, atomically written image per size in dir: s<i>_<n>.<ext>.
+func warmArgs(j *config.CaptureJob, in input, dir string) []string {
+	args := []string{"-hide_banner", "-nostdin", "-nostats", "-loglevel", "repeat+level+info", "-copyts", "-threads", "1"}
+	args = append(args, "-fpsprobesize", "0", "-skip_frame", "nokey")
+	args = append(args, inputArgs(j.Source)...)
+	if in.protocols != "" {
+		args = append(args, "-protocol_whitelist", in.protocols)
+	}
+	if in.formats != "" {
+		args = append(args, "-format_whitelist", in.formats)
+	}
+	sel := fmt.Sprintf("select=isnan(prev_selected_t)+gte(t-prev_selected_t\\,%.3f),", j.Every.D().Seconds()/2)
+	args = append(args, "-i", in.url, "-filter_threads", "1", "-filter_complex", strings.Replace(filterGraph(j), "[0:v:0]", "[0:v:0]"+sel, 1))
+	f := formats[j.Format]
+	for i := range j.Sizes {
+		args = append(args, "-map", fmt.Sprintf("[o%d]", i), "-fps_mode", "passthrough", "-f", "image2", "-atomic_writing", "1")
+		args = append(args, f.args...)
+		args = append(args, filepath.Join(dir, fmt.Sprintf("s%d_%%06d.%s", i, f.ext)))
+	}
+	return args
+}

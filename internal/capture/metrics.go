@@ -13,6 +13,12 @@ type metrics struct {
 	fetchBytes    prometheus.Counter
 	relaySessions prometheus.Gauge
 	relayInFlight prometheus.Gauge
+	warmProcs     prometheus.Gauge
+	warmStarts    *prometheus.CounterVec
+	warmExits     prometheus.Counter
+	warmFrames    prometheus.Counter
+	warmMisses    prometheus.Counter
+	warmFull      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -49,7 +55,26 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		relayInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "stadion_capture_relay_in_flight", Help: "Relay requests in flight.",
 		}),
+		warmProcs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "stadion_capture_warm_processes", Help: "Warm ffmpeg processes this process runs (at most capture.warm).",
+		}),
+		warmStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stadion_capture_warm_starts_total", Help: "Warm ffmpeg processes started, by result (ok, error).",
+		}, []string{"result"}),
+		warmExits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_capture_warm_failures_total", Help: "Warm ffmpeg processes that exited without being stopped (restarted with backoff).",
+		}),
+		warmFrames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_capture_warm_frames_total", Help: "Ticks captured from a warm ffmpeg.",
+		}),
+		warmMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_capture_warm_misses_total", Help: "Ticks for which the warm ffmpeg gave no frame in time (taken by a one-shot ffmpeg instead).",
+		}),
+		warmFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_capture_warm_full_total", Help: "Ticks taken by a one-shot ffmpeg because capture.warm processes ran already.",
+		}),
 	}
+	reg.MustRegister(m.warmProcs, m.warmStarts, m.warmExits, m.warmFrames, m.warmMisses, m.warmFull)
 	reg.MustRegister(m.captures, m.retries, m.stale, m.missed, m.latency, m.ffmpegSeconds, m.fetches, m.fetchBytes, m.relaySessions, m.relayInFlight)
 	return m
 }

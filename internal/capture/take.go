@@ -37,9 +37,7 @@ func (s *Service) attempt(ctx context.Context, j *job, tk tick) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	sh, err := s.runFFmpeg(ctx, j)
-	s.m.ffmpegSeconds.Observe(time.Since(start).Seconds())
+	sh, err := s.shoot(ctx, j, tk)
 	if err != nil {
 		return err
 	}
@@ -62,6 +60,26 @@ func (s *Service) attempt(ctx context.Context, j *job, tk tick) error {
 	})
 	s.announce(ctx, fr)
 	return nil
+}
+
+// shoot takes tk's frame from j's warm ffmpeg when it can, else with a
+// one-shot ffmpeg.
+func (s *Service) shoot(ctx context.Context, j *job, tk tick) (*shot, error) {
+	warm := s.warm.usable(j, tk)
+	if warm {
+		sh, err := s.warm.take(ctx, j, tk)
+		if err == nil || ctx.Err() != nil {
+			return sh, err
+		}
+		s.log.Debug("warm capture unavailable", "job", j.name, "err", err)
+	}
+	start := time.Now()
+	sh, err := s.runFFmpeg(ctx, j)
+	s.m.ffmpegSeconds.Observe(time.Since(start).Seconds())
+	if err == nil && warm {
+		s.warm.shot(j, sh)
+	}
+	return sh, err
 }
 
 // checkStall reads an HLS source's playlist first: a clearer error than

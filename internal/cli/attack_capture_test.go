@@ -323,3 +323,33 @@ func TestAttackCapturePortScanBanner(t *testing.T) {
 		}
 	}
 }
+
+// A scheduled job is read by a warm ffmpeg that keeps running between
+// ticks (issue 18): its playlist on A lists segments on B. The warm
+// process reads through the same relay, so B is never asked; the job
+// fails with the refused URL and stores no frame.
+func TestAttackCaptureWarmSegmentsOnOtherHost(t *testing.T) {
+	r := newCaptureRig(t)
+	if httpMetric(r.p, "stadion_capture_warm_starts_total", `result="ok"`) < 1 {
+		t.Fatal("the legitimate scheduled job runs no warm ffmpeg: the attack would not test the warm path")
+	}
+	r.playlist("/warm.m3u8", r.plain, r.b+"/plain/", "")
+	before := r.job("legit").Captures
+	r.put("warm-segments", r.a+"/warm.m3u8", true)
+	deadline := time.Now().Add(60 * time.Second)
+	var v captureJobView
+	for v = r.job("warm-segments"); v.LastError == "" && v.Captures == 0; v = r.job("warm-segments") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no outcome in 60s\n%s", r.p.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if v.Captures != 0 {
+		t.Errorf("the job stored %d frames from host B", v.Captures)
+	}
+	r.refused(v.LastError, r.b+"/plain/index0.ts")
+	r.waitCaptures("legit", before+2)
+	if n := r.bHits.Load(); n != 0 {
+		t.Errorf("host B got %d requests", n)
+	}
+}

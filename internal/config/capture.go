@@ -48,6 +48,22 @@ type Capture struct {
 	// resolution; a listed name reaches only public addresses unless the
 	// address is listed too (localhost reaches loopback).
 	Allow []string `yaml:"allow"`
+	// Warm is how many scheduled jobs this process captures with a warm
+	// ffmpeg: one long-lived process per job that keeps reading the stream
+	// between ticks, so that a tick costs a frame and not a start-up.
+	// Default 16; 0 takes every capture with a one-shot ffmpeg.
+	Warm *int `yaml:"warm"`
+}
+
+// DefaultCaptureWarm is capture.warm when unset.
+const DefaultCaptureWarm = 16
+
+// WarmProcesses is capture.warm with its default.
+func (cp *Capture) WarmProcesses() int {
+	if cp.Warm == nil {
+		return DefaultCaptureWarm
+	}
+	return *cp.Warm
 }
 
 // AllowsSource reports whether an API job may read from host (port may be
@@ -146,6 +162,9 @@ func (c *Config) validateCapture() []error {
 	var errs []error
 	if cp.Concurrency < 1 || cp.Concurrency > 256 {
 		errs = append(errs, fieldErr("capture.concurrency", "must be 1 to 256"))
+	}
+	if w := cp.WarmProcesses(); w < 0 || w > 1024 {
+		errs = append(errs, fieldErr("capture.warm", "must be 0 to 1024"))
 	}
 	if cp.Retries < 0 || cp.Retries > 10 {
 		errs = append(errs, fieldErr("capture.retries", "must be 0 to 10"))

@@ -34,8 +34,9 @@ type Sink struct {
 	MaxAttempts int                   `yaml:"max_attempts"`
 }
 
-// Batch bounds how many rows a sink writes in one transaction and how long
-// it waits to fill a batch.
+// Batch bounds how many rows a sink cuts into one batch and how long it
+// waits to fill one. A batch is one transaction, except when commits fall
+// behind: then up to 4 batches already waiting share one.
 type Batch struct {
 	Size    int      `yaml:"size"`
 	MaxWait Duration `yaml:"max_wait"`

@@ -196,7 +196,7 @@ func (s *Service) connect(ctx context.Context, name string, sk *sink) error {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       s.opts.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: max(1000, 4*sk.cfg.Batch.Size),
+		MaxAckPending: max(1000, maxInFlight*sk.cfg.Batch.Size),
 	})
 	if err != nil {
 		return fmt.Errorf("delivery: consumer of sink %s: %w", name, err)

@@ -16,9 +16,13 @@ import (
 
 // Postgres is a Store on a PostgreSQL database through pgx's pool. A batch
 // is one transaction of multi-row INSERT ... ON CONFLICT statements (at
-// most 65,535 parameters each).
+// most 65,535 parameters each). Their text is built once per table and
+// row count; pgx prepares each once per connection and then only binds.
+// COPY into a temporary table and a merge from it measured no faster on
+// the same rows (docs/benchmarks.md), so the upsert stays one statement.
 type Postgres struct {
 	pool *pgxpool.Pool
+	sqls sqlCache
 }
 
 var _ Store = (*Postgres)(nil)
@@ -79,7 +83,7 @@ func (p *Postgres) Upsert(ctx context.Context, t *Table, rows []Row) error {
 				args = append(args, r.Values...)
 				args = append(args, int64(r.Seq), now)
 			}
-			if _, err := tx.Exec(ctx, upsertSQL(t, len(part), "$"), args...); err != nil {
+			if _, err := tx.Exec(ctx, p.sqls.get(t, len(part)), args...); err != nil {
 				return err
 			}
 		}

@@ -49,19 +49,21 @@ type item struct {
 }
 
 // run drains until ctx ends. Failures are retried; nothing here gives up.
-// One goroutine fetches and maps the next batch while run writes the
-// current one, so decoding overlaps the database's work.
+// One goroutine pulls and maps the next batches while run writes the
+// current one (see pull.go), so fetching and decoding overlap the
+// database's work.
 func (s *sink) run(ctx context.Context) {
 	for bo := s.retry.Backoff(); !s.ready && ctx.Err() == nil; bo.Wait(ctx) {
 		s.ensureTable(ctx)
 	}
-	batches := make(chan []item, 1)
+	batches := make(chan []item, maxMerge-1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(batches)
 		s.fetchLoop(ctx, batches)
 	})
 	for items := range batches {
+		items = s.gather(items, batches)
 		if ctx.Err() != nil {
 			nakAll(items)
 			continue
@@ -75,28 +77,28 @@ func (s *sink) run(ctx context.Context) {
 	wg.Wait()
 }
 
-// fetchLoop fetches batches, maps them to rows and hands them to out.
-func (s *sink) fetchLoop(ctx context.Context, out chan<- []item) {
-	for bo := s.retry.Backoff(); ctx.Err() == nil; {
-		if s.st.waitWhilePaused(ctx) != nil {
-			return
-		}
-		msgs, err := s.fetch()
-		if err != nil {
-			s.fail(err)
-			bo.Wait(ctx)
-			continue
-		}
-		bo.Reset()
-		if items := s.prepare(ctx, msgs); len(items) > 0 {
-			select {
-			case out <- items:
-			case <-ctx.Done():
-				nakAll(items)
-				return
+// gather adds the batches already waiting to items, up to maxMerge
+// batches (and the rate limiter's burst): when commits are slower than
+// fetching, as when the disk's fsyncs are slow, one transaction and one
+// fsync take several batches, and the sink keeps up at the database's
+// pace. Without a backlog a batch is written alone, as soon as it is cut.
+func (s *sink) gather(items []item, batches <-chan []item) []item {
+	limit := maxMerge * s.cfg.Batch.Size
+	if s.limiter.Limit() != rate.Inf {
+		limit = min(limit, s.limiter.Burst())
+	}
+	for len(items)+s.cfg.Batch.Size <= limit {
+		select {
+		case more, ok := <-batches:
+			if !ok {
+				return items
 			}
+			items = append(items, more...)
+		default:
+			return items
 		}
 	}
+	return items
 }
 
 // ensureTable creates the table if it is missing and records whether the
@@ -107,23 +109,6 @@ func (s *sink) ensureTable(ctx context.Context) {
 		return
 	}
 	s.ready = true
-}
-
-// fetch waits up to batch.max_wait for up to batch.size events.
-func (s *sink) fetch() ([]jetstream.Msg, error) {
-	wait := max(s.cfg.Batch.MaxWait.D(), 10*time.Millisecond)
-	batch, err := s.cons.Fetch(s.cfg.Batch.Size, jetstream.FetchMaxWait(wait))
-	if err != nil {
-		return nil, err
-	}
-	msgs := make([]jetstream.Msg, 0, s.cfg.Batch.Size)
-	for m := range batch.Messages() {
-		msgs = append(msgs, m)
-	}
-	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && len(msgs) == 0 {
-		return nil, err
-	}
-	return msgs, nil
 }
 
 // prepare maps a batch to rows (in parallel: JSON decoding is the

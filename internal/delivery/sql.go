@@ -3,7 +3,38 @@ package delivery
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
+
+// sqlCache keeps the upsert statements' text by table and row count, so
+// that a batch does not format thousands of placeholders again. Bounded:
+// it starts over when it holds sqlCacheMax statements.
+type sqlCache struct {
+	mu sync.Mutex
+	m  map[sqlKey]string
+}
+
+type sqlKey struct {
+	t *Table
+	n int
+}
+
+const sqlCacheMax = 64
+
+func (c *sqlCache) get(t *Table, n int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := sqlKey{t, n}
+	if q, ok := c.m[k]; ok {
+		return q
+	}
+	if c.m == nil || len(c.m) >= sqlCacheMax {
+		c.m = map[sqlKey]string{}
+	}
+	q := upsertSQL(t, n, "$")
+	c.m[k] = q
+	return q
+}
 
 // upsertSQL is the multi-row upsert both backends run; placeholder is "?"
 // (SQLite) or "$" (PostgreSQL, numbered). The WHERE clause keeps a newer

@@ -95,3 +95,26 @@ func (s *sinkState) snapshot(st *Status) {
 		st.LastErrorAt = &t
 	}
 }
+
+// untilPaused is ctx, also cancelled when the sink is paused. Its stop
+// function must be called to release the goroutine that watches.
+func (s *sinkState) untilPaused(ctx context.Context) (context.Context, context.CancelFunc) {
+	pctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for {
+			s.mu.Lock()
+			paused, ch := s.paused, s.changed
+			s.mu.Unlock()
+			if paused {
+				cancel()
+				return
+			}
+			select {
+			case <-pctx.Done():
+				return
+			case <-ch:
+			}
+		}
+	}()
+	return pctx, cancel
+}

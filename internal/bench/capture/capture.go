@@ -26,12 +26,16 @@ Then, per mode (keyframes-only, full decode), 'stadion up' runs as a child
 process with one job per stream every --every (sizes 1280x720 and 320x180,
 jpeg, avoid_blank) for --warmup, then is measured for --duration. From the stored frames: captures,
 missed ticks, p50/p99 tick-to-stored-frame latency, and CPU seconds per
-capture (stadion and its ffmpeg children). The reference runs the same
+capture (stadion and its ffmpeg children, the warm ones still running
+included; printed split). The server runs with capture.warm --warm (one
+warm ffmpeg per stream by default; --warm 0 measures one ffmpeg per
+capture, as before warm capture). The reference runs the same
 ffmpeg command line bare, once per stream, and its CPU per capture is
 printed beside stadion's with the ratio. Target (p99 <= 3 s, no missed
 ticks) is printed, never asserted.`,
 	Example: `stadion bench capture
-stadion bench capture --streams 5 --duration 30s --json`,
+stadion bench capture --streams 5 --duration 30s --json
+stadion bench capture --modes keyframes --warm 0`,
 	Flags: func(fs *flag.FlagSet) func(context.Context, cmdio.Env, []string) error {
 		var o captureOptions
 		fs.StringVar(&o.bin, "stadion", "", "stadion binary to run as the server under test (default: this program)")
@@ -40,6 +44,7 @@ stadion bench capture --streams 5 --duration 30s --json`,
 		fs.DurationVar(&o.duration, "duration", 90*time.Second, "measured time per mode")
 		fs.DurationVar(&o.warmup, "warmup", 10*time.Second, "time per mode before the measurement (first captures create the frame buckets)")
 		fs.IntVar(&o.concurrency, "concurrency", 0, "capture.concurrency of the server (default: its own default)")
+		fs.IntVar(&o.warm, "warm", -1, "capture.warm of the server: warm ffmpeg processes (default: one per stream; 0: a one-shot ffmpeg per capture, as before warm capture)")
 		modes := fs.String("modes", "keyframes,full", "modes to run, in order: keyframes (keyframes-only) and full (full decoding)")
 		fs.BoolVar(&o.json, "json", false, "machine-readable JSON output")
 		return func(ctx context.Context, env cmdio.Env, args []string) error {
@@ -61,6 +66,7 @@ type captureOptions struct {
 	duration    time.Duration
 	warmup      time.Duration
 	concurrency int
+	warm        int    // -1: one per stream
 	keyframes   []bool // the modes, in order: true is keyframes-only
 	json        bool
 }
@@ -87,6 +93,8 @@ func (o *captureOptions) check(modes string) error {
 		return cmdio.UsageErr("--warmup must not be negative")
 	case o.concurrency < 0 || o.concurrency > 256:
 		return cmdio.UsageErr("--concurrency must be 0-256")
+	case o.warm < -1 || o.warm > 1024:
+		return cmdio.UsageErr("--warm must be 0-1024 (or -1: one per stream)")
 	}
 	return nil
 }
@@ -111,7 +119,7 @@ func runBenchCapture(ctx context.Context, env cmdio.Env, o captureOptions) error
 	rep := &captureReport{
 		Machine: rig.ThisMachine(),
 		Settings: captureSetting{Streams: o.streams, Every: o.every.String(), Duration: o.duration.String(),
-			Warmup: o.warmup.String(), Concurrency: o.concurrency},
+			Warmup: o.warmup.String(), Concurrency: o.concurrency, Warm: o.warmProcesses()},
 	}
 	for _, keyframes := range o.keyframes {
 		m, err := benchCaptureMode(ctx, env, o, gen, work, keyframes)
@@ -126,4 +134,12 @@ func runBenchCapture(ctx context.Context, env cmdio.Env, o captureOptions) error
 		return cmdio.PrintJSON(env.Stdout, rep)
 	}
 	return rep.print(env.Stdout)
+}
+
+// warmProcesses is the server's capture.warm.
+func (o *captureOptions) warmProcesses() int {
+	if o.warm < 0 {
+		return o.streams
+	}
+	return o.warm
 }

@@ -28,22 +28,24 @@ type captureSetting struct {
 	Duration    string `json:"duration"`
 	Warmup      string `json:"warmup"`
 	Concurrency int    `json:"concurrency,omitempty"`
+	Warm        int    `json:"warm"` // capture.warm of the server
 }
 
 // captureMode is one mode's figures.
 type captureMode struct {
-	Mode               string     `json:"mode"`
-	Expected           int        `json:"expected_ticks"`
-	Captures           int        `json:"captures"`
-	Missed             int        `json:"missed"`
-	Failures           int        `json:"failures"`
-	LastError          string     `json:"last_error,omitempty"`
-	P50MS              float64    `json:"p50_ms"`
-	P99MS              float64    `json:"p99_ms"`
-	MaxMS              float64    `json:"max_ms"`
-	CPUPerCapture      float64    `json:"cpu_s_per_capture"`
-	GeneratorCPUPerSec float64    `json:"generator_cpu_s_per_s"`
-	Reference          captureRef `json:"bare_ffmpeg"`
+	Mode                string     `json:"mode"`
+	Expected            int        `json:"expected_ticks"`
+	Captures            int        `json:"captures"`
+	Missed              int        `json:"missed"`
+	Failures            int        `json:"failures"`
+	LastError           string     `json:"last_error,omitempty"`
+	P50MS               float64    `json:"p50_ms"`
+	P99MS               float64    `json:"p99_ms"`
+	MaxMS               float64    `json:"max_ms"`
+	CPUPerCapture       float64    `json:"cpu_s_per_capture"`
+	ServerCPUPerCapture float64    `json:"server_cpu_s_per_capture"` // of CPUPerCapture: stadion itself, not its ffmpeg children
+	GeneratorCPUPerSec  float64    `json:"generator_cpu_s_per_s"`
+	Reference           captureRef `json:"bare_ffmpeg"`
 }
 
 // captureRef is the bare ffmpeg reference of a mode.
@@ -102,7 +104,10 @@ func (r *captureReport) print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nfull decode / keyframes-only CPU per capture: %.1fx\n", r.FullOverKeyframes)
+	for _, m := range r.Modes {
+		fmt.Fprintf(w, "\n%s CPU s/capture: stadion %.3f + its ffmpeg processes %.3f", m.Mode, m.ServerCPUPerCapture, m.CPUPerCapture-m.ServerCPUPerCapture)
+	}
+	fmt.Fprintf(w, "\n\nfull decode / keyframes-only CPU per capture: %.1fx\n", r.FullOverKeyframes)
 	fmt.Fprintf(w, "ffmpeg that starts and decodes nothing: %.3f CPU s (part of every capture)\n\n", r.FFmpegFloor)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "target\tvalue\tgoal\tverdict")

@@ -55,6 +55,7 @@ func writeCaptureConfig(dir string, o captureOptions, urls []string, keyframes b
 	if o.concurrency > 0 {
 		fmt.Fprintf(&b, "  concurrency: %d\n", o.concurrency)
 	}
+	fmt.Fprintf(&b, "  warm: %d\n", o.warmProcesses())
 	b.WriteString("  jobs:\n")
 	for i, u := range urls {
 		fmt.Fprintf(&b, "    cam-%02d: {source: %q, every: %s, sizes: [1280x720, 320x180], format: jpeg, keyframes_only: %v, avoid_blank: true}\n",
@@ -93,6 +94,7 @@ func measureCapture(ctx context.Context, env cmdio.Env, o captureOptions, srv *r
 		}
 	}
 	cpu0, _ := procCPUWithChildren(srv.Cmd.Process.Pid)
+	own0, _ := rig.ProcCPU(srv.Cmd.Process.Pid)
 	gen0, done0 := gen.cpu(), totalCaptures(jobs)
 	stop := cmdio.ShowProgress(env.Stderr, "capture, "+m.Mode, o.duration)
 	ok := loop.Sleep(ctx, o.duration)
@@ -104,6 +106,7 @@ func measureCapture(ctx context.Context, env cmdio.Env, o captureOptions, srv *r
 		return err
 	}
 	cpu1, _ := procCPUWithChildren(srv.Cmd.Process.Pid)
+	own1, _ := rig.ProcCPU(srv.Cmd.Process.Pid)
 	gen1 := gen.cpu()
 	if jobs, err = captureJobs(ctx, api); err != nil {
 		return err
@@ -111,6 +114,7 @@ func measureCapture(ctx context.Context, env cmdio.Env, o captureOptions, srv *r
 	m.GeneratorCPUPerSec = (gen1 - gen0).Seconds() / time.Since(t0).Seconds()
 	if n := totalCaptures(jobs) - done0; n > 0 {
 		m.CPUPerCapture = (cpu1 - cpu0).Seconds() / float64(n)
+		m.ServerCPUPerCapture = (own1 - own0).Seconds() / float64(n)
 	}
 	return collectFrames(ctx, api, jobs, t0, end, m)
 }
@@ -252,9 +256,52 @@ func tail(s string, n int) string {
 	return s[len(s)-n:]
 }
 
-// procCPUWithChildren is a process's CPU time plus that of its children
-// it has waited for (ffmpeg runs), from /proc/PID/stat. Linux only.
+// procCPUWithChildren is a process's CPU time plus that of its children:
+// those it has waited for (one-shot ffmpeg runs) and those still running
+// (warm ffmpeg processes), from /proc. A child counted running at the
+// start and waited for at the end is counted once either way. Linux only.
 func procCPUWithChildren(pid int) (time.Duration, error) {
+	own, err := procCPUAndReaped(pid)
+	if err != nil {
+		return 0, err
+	}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		child, err := strconv.Atoi(d.Name())
+		if err != nil || child == pid || procParent(child) != pid {
+			continue
+		}
+		if cpu, err := rig.ProcCPU(child); err == nil {
+			own += cpu
+		}
+	}
+	return own, nil
+}
+
+// procParent is the parent process ID of pid, or -1.
+func procParent(pid int) int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return -1
+	}
+	return ppid
+}
+
+// procCPUAndReaped is a process's CPU time plus that of the children it
+// has waited for.
+func procCPUAndReaped(pid int) (time.Duration, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err

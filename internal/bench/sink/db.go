@@ -21,7 +21,7 @@ type sinkDB struct {
 
 func (db sinkDB) reference() string {
 	if db.kind == "postgres" {
-		return "COPY"
+		return "idempotent upsert loop"
 	}
 	return "batched INSERT"
 }
@@ -196,16 +196,59 @@ func (c *pgConn) rows(ctx context.Context) ([][]any, error) {
 	return out, rs.Err()
 }
 
-// plain COPYs into table_plain, one COPY per batch (its own transaction).
+// plain upserts into table_plain: one multi-row INSERT ... ON CONFLICT
+// DO UPDATE per batch, its own transaction, the statement prepared once
+// (pgx caches it): the plain loop an application would write to make a
+// replay harmless.
 func (c *pgConn) plain(ctx context.Context, rows [][]any, batch int) (time.Duration, error) {
 	plain := c.table + "_plain"
 	if _, err := c.conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL)", plain, c.table)); err != nil {
 		return 0, err
 	}
+	set := make([]string, 0, len(sinkColumns))
+	for _, col := range sinkColumns[2:] {
+		set = append(set, col+" = excluded."+col)
+	}
+	conflict := " ON CONFLICT (person_id, flight) DO UPDATE SET " + strings.Join(set, ", ")
 	start := time.Now()
 	for i := 0; i < len(rows); i += batch {
 		part := rows[i:min(len(rows), i+batch)]
-		if _, err := c.conn.CopyFrom(ctx, pgx.Identifier{plain}, sinkColumns, pgx.CopyFromRows(part)); err != nil {
+		var q strings.Builder
+		fmt.Fprintf(&q, "INSERT INTO %s (%s) VALUES ", plain, strings.Join(sinkColumns, ", "))
+		args := make([]any, 0, len(part)*len(sinkColumns))
+		for j, r := range part {
+			if j > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for k := range r {
+				if k > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "$%d", len(args)+k+1)
+			}
+			q.WriteByte(')')
+			args = append(args, r...)
+		}
+		q.WriteString(conflict)
+		if _, err := c.conn.Exec(ctx, q.String(), args...); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+// copyPlain COPYs into table_copy, one COPY per batch (its own
+// transaction): the fastest load, but not idempotent.
+func (c *pgConn) copyPlain(ctx context.Context, rows [][]any, batch int) (time.Duration, error) {
+	table := c.table + "_copy"
+	if _, err := c.conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL)", table, c.table)); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := 0; i < len(rows); i += batch {
+		part := rows[i:min(len(rows), i+batch)]
+		if _, err := c.conn.CopyFrom(ctx, pgx.Identifier{table}, sinkColumns, pgx.CopyFromRows(part)); err != nil {
 			return 0, err
 		}
 	}
@@ -215,6 +258,6 @@ func (c *pgConn) plain(ctx context.Context, rows [][]any, batch int) (time.Durat
 func (c *pgConn) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := c.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s, %s_plain", c.table, c.table))
+	_, err := c.conn.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s, %s_plain, %s_copy", c.table, c.table, c.table))
 	return errors.Join(err, c.conn.Close(ctx))
 }

@@ -40,6 +40,8 @@ type sinkBackend struct {
 	DeadLetters   int64         `json:"dead_letters"`
 	PlainPerSec   float64       `json:"plain_rows_per_s"`
 	Ratio         float64       `json:"sink_over_plain"`
+	CopyPerSec    float64       `json:"copy_rows_per_s,omitempty"` // PostgreSQL: plain COPY, not idempotent
+	RatioCopy     float64       `json:"sink_over_copy,omitempty"`
 	Rate          *sinkRate     `json:"rate,omitempty"`
 	Checks        []rig.Check   `json:"checks"`
 }
@@ -109,6 +111,9 @@ func (b *sinkBackend) print(w io.Writer) {
 	fmt.Fprintf(w, "  sink drain:   %s rows/s (%.2fs)\n", cmdio.Thousands(b.DrainPerSec), b.DrainSeconds)
 	fmt.Fprintf(w, "  plain %s: %s rows/s\n", b.Reference, cmdio.Thousands(b.PlainPerSec))
 	fmt.Fprintf(w, "  sink/plain:   %.2f\n", b.Ratio)
+	if b.CopyPerSec > 0 {
+		fmt.Fprintf(w, "  plain COPY (not idempotent): %s rows/s, sink/COPY %.2f\n", cmdio.Thousands(b.CopyPerSec), b.RatioCopy)
+	}
 	if rt := b.Rate; rt != nil {
 		fmt.Fprintf(w, "  max_rate %s/s: %d events, %s rows/s from 25%% to 95%% of them (%+.1f%%), fastest second %s rows/s\n",
 			cmdio.Thousands(rt.Configured), rt.Events, cmdio.Thousands(rt.Achieved), rt.Deviation*100, cmdio.Thousands(rt.PeakSecond))

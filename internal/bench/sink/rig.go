@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,6 +34,8 @@ type sinkRun struct {
 	table string
 
 	rowsRead [][]any // the sink's table after the burst
+
+	pprof, profile string // the server's profiler address and the file for its drain profile
 }
 
 const sinkName = "arrivals-db"
@@ -58,7 +61,15 @@ func startSinkRun(ctx context.Context, env cmdio.Env, o sinkOptions, db sinkDB, 
 	}
 	dataDir := filepath.Join(r.tmp, "data")
 	fmt.Fprintf(env.Stderr, "%s: starting %s up\n", db.kind, o.bin)
-	if r.srv, err = rig.StartChild(ctx, o.bin, dataDir, "--config", cfg, "--log-level", "warn"); err != nil {
+	args := []string{"--config", cfg, "--log-level", "warn"}
+	if o.profile != "" && rate == 0 {
+		if r.pprof, err = freeLoopbackAddr(); err != nil {
+			return nil, err
+		}
+		r.profile = o.profile + "-" + db.kind + ".pprof"
+		args = append(args, "--pprof", r.pprof)
+	}
+	if r.srv, err = rig.StartChild(ctx, o.bin, dataDir, args...); err != nil {
 		return nil, err
 	}
 	ep := r.srv.Endpoints()
@@ -171,6 +182,10 @@ func (r *sinkRun) waitDrained(ctx context.Context, want int64, limit time.Durati
 		return 0, client.SinkRow{}, err
 	}
 	start := time.Now()
+	if r.profile != "" {
+		done := r.profileServer(ctx)
+		defer func() { <-done }()
+	}
 	for deadline := start.Add(limit); ; {
 		st, err := r.status(ctx)
 		if err != nil {
@@ -192,4 +207,51 @@ func (r *sinkRun) waitDrained(ctx context.Context, want int64, limit time.Durati
 // drainLimit bounds a drain of n events (at least 1,000 rows/s).
 func drainLimit(n int) time.Duration {
 	return max(2*time.Minute, time.Duration(n/1000)*time.Second)
+}
+
+// profileSeconds is how long the server's CPU is profiled from the resume.
+const profileSeconds = 5
+
+// profileServer writes a CPU profile and an execution trace (where the
+// goroutines wait) of the server's first seconds of draining to
+// r.profile and r.profile's .trace; the channel closes when both are
+// written.
+func (r *sinkRun) profileServer(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	fetch := func(kind, file string) {
+		url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", r.pprof, kind, profileSeconds)
+		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if err != nil {
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(file)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(f, resp.Body)
+		_ = f.Close()
+	}
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		wg.Go(func() { fetch("profile", r.profile) })
+		wg.Go(func() { fetch("trace", strings.TrimSuffix(r.profile, ".pprof")+".trace") })
+		wg.Wait()
+	}()
+	return done
+}
+
+// freeLoopbackAddr is a loopback address whose port was free a moment ago.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

@@ -72,6 +72,15 @@ func (r *sinkRun) plain(ctx context.Context, env cmdio.Env, o sinkOptions, b *si
 	b.PlainPerSec = float64(len(r.rowsRead)) / took.Seconds()
 	b.Ratio = b.DrainPerSec / b.PlainPerSec
 	fmt.Fprintf(env.Stderr, "  %s rows/s, sink/plain %.2f\n", cmdio.Thousands(b.PlainPerSec), b.Ratio)
+	if pg, ok := r.db.(*pgConn); ok {
+		took, err := pg.copyPlain(ctx, r.rowsRead, o.batch)
+		if err != nil {
+			return fmt.Errorf("plain COPY: %w", err)
+		}
+		b.CopyPerSec = float64(len(r.rowsRead)) / took.Seconds()
+		b.RatioCopy = b.DrainPerSec / b.CopyPerSec
+		fmt.Fprintf(env.Stderr, "  COPY: %s rows/s, sink/COPY %.2f\n", cmdio.Thousands(b.CopyPerSec), b.RatioCopy)
+	}
 	return nil
 }
 

@@ -28,7 +28,9 @@ when --postgres or $STADION_TEST_POSTGRES names a server. Per database:
   plain  the same rows, read back from the sink's table, written into a
          fresh table of the same shape by a plain loop in this process: one
          multi-row INSERT per --batch rows and transaction (SQLite) or one
-         COPY per --batch rows (PostgreSQL). Printed with sink/plain.
+         multi-row INSERT ... ON CONFLICT DO UPDATE per --batch rows
+         (PostgreSQL, the idempotent upsert loop). Printed with sink/plain;
+         for PostgreSQL also one COPY per --batch rows, with sink/COPY.
   rate   a fresh server whose sink has max_rate --rate-limit drains
          --rate-events events; the table's row count is sampled to compare
          the achieved rate with the configured one.
@@ -46,6 +48,7 @@ stadion bench sink --json > sink.json`,
 		rate := fs.String("rate-limit", "2000/s", "the sink's max_rate in the rate phase")
 		fs.IntVar(&o.rateEvents, "rate-events", 20000, "events drained in the rate phase (0 skips it)")
 		fs.StringVar(&o.postgres, "postgres", os.Getenv("STADION_TEST_POSTGRES"), "PostgreSQL URL to measure as well (default $STADION_TEST_POSTGRES)")
+		fs.StringVar(&o.profile, "server-profile", "", "write a CPU profile and an execution trace of the server during each drain (first 5 s) to FILE-<database>.pprof and .trace")
 		fs.BoolVar(&o.json, "json", false, "machine-readable JSON output")
 		return func(ctx context.Context, env cmdio.Env, args []string) error {
 			if len(args) > 0 {
@@ -67,6 +70,7 @@ type sinkOptions struct {
 	rateText      string
 	rateEvents    int
 	postgres      string
+	profile       string // --server-profile: file prefix
 	json          bool
 }
 
