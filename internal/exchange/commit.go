@@ -53,9 +53,12 @@ const (
 	// commitMaxEvents is the engine's default largest atomic batch.
 	commitMaxEvents = 1000
 	// commitInflight is how many batches of a topic one process has in the
-	// engine at once: one being stored while the next one travels. The
-	// engine allows 50 per stream across all processes.
-	commitInflight = 2
+	// engine at once. The engine stores a stream's messages one at a time,
+	// so a second batch in flight would only wait there, and split the
+	// backlog into two batches that each pay the engine's staging (a file
+	// store created and removed per batch, the larger part of a batch's
+	// cost in profiles). The engine allows 50 per stream in all.
+	commitInflight = 1
 	// commitQueue bounds the writes (requests, each of 1 to maxBatch
 	// events) waiting for a batch; beyond it writers wait for room within
 	// their publish deadline.
