@@ -28,7 +28,9 @@ import (
 // writes that arrive while earlier ones are being stored and sends them as
 // one atomic batch: a lone writer waits for nobody (its event goes alone,
 // as a plain publish), and under load a batch grows with the backlog, so
-// the fsyncs shared grow with the load. Every write is acknowledged only
+// the fsyncs shared grow with the load. A group smaller than
+// commitMinBatch is written one message at a time, since the engine's
+// batch has a fixed cost of its own. Every write is acknowledged only
 // once the engine acknowledged its batch, so "acknowledged means on disk"
 // holds as before.
 //
@@ -59,6 +61,14 @@ const (
 	// store created and removed per batch, the larger part of a batch's
 	// cost in profiles). The engine allows 50 per stream in all.
 	commitInflight = 1
+	// commitMinBatch is the smallest group sent as an atomic batch. An R1
+	// file stream stages each batch in a file store of its own, whose
+	// creation writes two metadata files with O_SYNC, renames them and
+	// syncs the directory, before the staged and the committed messages
+	// are synced once each: a batch costs about what six to seven
+	// single writes do (BenchmarkGroupCommit, docs/benchmarks.md).
+	// Smaller groups are written one message at a time.
+	commitMinBatch = 8
 	// commitQueue bounds the writes (requests, each of 1 to maxBatch
 	// events) waiting for a batch; beyond it writers wait for room within
 	// their publish deadline.
@@ -214,11 +224,14 @@ func (g *groupCommit) refuseQueued() {
 func (g *groupCommit) flush(group []*commitReq, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitWait)
 	defer cancel()
-	g.m.batchSize.WithLabelValues(g.topic).Observe(float64(n))
-	if n == 1 {
+	if n < commitMinBatch {
+		for range n {
+			g.m.batchSize.WithLabelValues(g.topic).Observe(1)
+		}
 		g.oneByOne(ctx, group)
 		return
 	}
+	g.m.batchSize.WithLabelValues(g.topic).Observe(float64(n))
 	msgs := make([]*nats.Msg, 0, n)
 	for _, r := range group {
 		msgs = append(msgs, r.msgs...)

@@ -184,7 +184,16 @@ func TestGroupCommitKeepsIdempotencyExact(t *testing.T) {
 	aAgain := &commitWrite{msgs: []*nats.Msg{msg("topic.gc.k", "a", "a again")}}
 	plain := &commitWrite{msgs: []*nats.Msg{msg("topic.gc.k", "", "no id")}}
 	b2 := &commitWrite{msgs: []*nats.Msg{msg("topic.gc.k", "b", "b again")}}
-	r.writeAll([]*commitWrite{b1, aAgain, plain, b2})
+	// Enough neighbours for an atomic batch (commitMinBatch).
+	var more []*nats.Msg
+	for i := range commitMinBatch {
+		more = append(more, msg("topic.gc.k", fmt.Sprintf("m%d", i), fmt.Sprintf("neighbour %d", i)))
+	}
+	neighbours := &commitWrite{msgs: more}
+	r.writeAll([]*commitWrite{b1, aAgain, plain, b2, neighbours})
+	if neighbours.err != nil || len(neighbours.acks) != commitMinBatch {
+		t.Fatalf("the neighbours of the duplicates: %v, %d acks", neighbours.err, len(neighbours.acks))
+	}
 
 	for _, w := range []*commitWrite{b1, aAgain, plain, b2} {
 		if w.err != nil {
@@ -206,8 +215,8 @@ func TestGroupCommitKeepsIdempotencyExact(t *testing.T) {
 	if got := r.stored(plain.acks[0].Sequence); got != "no id" {
 		t.Errorf("the event without id is stored as %q", got)
 	}
-	if n := r.count(); n != 3 {
-		t.Errorf("stream holds %d events, want 3 (a, b, no id)", n)
+	if n := r.count(); n != uint64(3+commitMinBatch) {
+		t.Errorf("stream holds %d events, want %d (a, b, no id, the neighbours)", n, 3+commitMinBatch)
 	}
 	if got := testutil.ToFloat64(r.m.retried.WithLabelValues("gc")); got != 1 {
 		t.Errorf("refused batches = %v, want 1", got)
@@ -219,6 +228,9 @@ func TestGroupCommitFailingEventSparesItsNeighbours(t *testing.T) {
 	good := []*commitWrite{
 		{msgs: []*nats.Msg{msg("topic.gc.k", "", "one")}},
 		{msgs: []*nats.Msg{msg("topic.gc.k", "", "two"), msg("topic.gc.k", "", "three")}},
+	}
+	for i := range commitMinBatch {
+		good = append(good, &commitWrite{msgs: []*nats.Msg{msg("topic.gc.k", "", fmt.Sprintf("more %d", i))}})
 	}
 	bad := &commitWrite{msgs: []*nats.Msg{msg("topic.gc.k", "", strings.Repeat("x", 2048))}}
 	r.writeAll(append(good, bad))
@@ -236,8 +248,11 @@ func TestGroupCommitFailingEventSparesItsNeighbours(t *testing.T) {
 			}
 		}
 	}
-	if n := r.count(); n != 3 {
-		t.Errorf("stream holds %d events, want 3", n)
+	if n := r.count(); n != uint64(3+commitMinBatch) {
+		t.Errorf("stream holds %d events, want %d", n, 3+commitMinBatch)
+	}
+	if got := testutil.ToFloat64(r.m.retried.WithLabelValues("gc")); got != 1 {
+		t.Errorf("refused batches = %v, want 1", got)
 	}
 }
 
@@ -252,5 +267,25 @@ func TestGroupCommitRefusesWritesAfterClose(t *testing.T) {
 	g.close()
 	if _, err := g.write(context.Background(), []*nats.Msg{msg("topic.gc.k", "", "after")}); err != errCommitStopped {
 		t.Errorf("write after close: %v, want errCommitStopped", err)
+	}
+}
+
+func TestGroupCommitWritesSmallGroupsOneByOne(t *testing.T) {
+	r := newCommitRig(t, 4096)
+	var writes []*commitWrite
+	for i := range commitMinBatch - 1 {
+		writes = append(writes, &commitWrite{msgs: []*nats.Msg{msg("topic.gc.k", "", fmt.Sprintf("e%d", i))}})
+	}
+	r.writeAll(writes)
+	for _, w := range writes {
+		if w.err != nil {
+			t.Fatal(w.err)
+		}
+		if got := r.stored(w.acks[0].Sequence); got != string(w.msgs[0].Data) {
+			t.Errorf("seq %d holds %q, want %q", w.acks[0].Sequence, got, w.msgs[0].Data)
+		}
+	}
+	if writes, events := r.batches(); writes != commitMinBatch-1 || events != commitMinBatch-1 {
+		t.Errorf("%d engine writes of %v events, want %d single writes", writes, events, commitMinBatch-1)
 	}
 }
