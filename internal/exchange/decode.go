@@ -286,9 +286,31 @@ func compact(raw []byte) json.RawMessage {
 	if !bytes.ContainsAny(raw, "\n\r\t") {
 		return bytes.TrimSpace(raw)
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return raw
+	return compactChecked(raw)
+}
+
+// compactChecked removes white space outside strings from raw, which
+// api.CheckJSON accepted (so strings are closed and escapes well formed):
+// a plain copy loop, a fraction of json.Compact's state machine.
+func compactChecked(raw []byte) []byte {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			j := i + 1
+			for j < len(raw) && raw[j] != '"' {
+				if raw[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(raw))
+			out = append(out, raw[i:j]...)
+			i = j - 1
+		default:
+			out = append(out, c)
+		}
 	}
-	return buf.Bytes()
+	return out
 }

@@ -38,6 +38,7 @@ type Exchange struct {
 	keys *api.Keys
 	log  *slog.Logger
 	m    *metrics
+	cm   *commitMetrics
 	sm   *subMetrics
 	gm   *gateMetrics
 	gate atomic.Pointer[natsGate] // plain NATS clients' JetStream requests; set by Start
@@ -81,6 +82,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		cfg: cfg, nc: nc, js: js, keys: keys,
 		log:     log.With("service", "exchange"),
 		m:       newMetrics(reg),
+		cm:      newCommitMetrics(reg),
 		topics:  map[string]*topic{},
 		streams: api.NewStreams(cfg.Exchange.StreamsPerClient, cfg.Exchange.StreamStall.D(), reg, "sse", "snapshot", "pull", "console"),
 	}
@@ -118,6 +120,9 @@ func (x *Exchange) Start(ctx context.Context) error {
 			return fmt.Errorf("exchange: topic %s: %w", name, err)
 		}
 		t.stream = s
+		if x.groupCommits(s) {
+			t.commit = newGroupCommit(x.nc, x.js, name, x.cm)
+		}
 	}
 	kv, err := x.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: subsBucket, Description: "stadion durable subscriptions", History: 1,
@@ -190,6 +195,11 @@ func (x *Exchange) openStream(w http.ResponseWriter, r *http.Request, kind strin
 func (x *Exchange) Stop(ctx context.Context) error {
 	if g := x.gate.Load(); g != nil {
 		g.stop()
+	}
+	for _, t := range x.topics {
+		if t.commit != nil {
+			t.commit.close()
+		}
 	}
 	if x.stopPush == nil {
 		return nil

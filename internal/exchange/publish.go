@@ -71,6 +71,12 @@ func (x *Exchange) publishRequest(r *http.Request, t *topic) ([]Receipt, bool, e
 	if err != nil {
 		return nil, false, err
 	}
+	if mt == ctJSON {
+		if out, batch, ok := x.prepareFast(t, p.Client, body, idem); ok {
+			receipts, err := x.write(r.Context(), t, out)
+			return receipts, batch, err
+		}
+	}
 	events, batch, structured, err := decodeBody(mt, body)
 	if err != nil {
 		return nil, batch, err
@@ -146,10 +152,18 @@ func (x *Exchange) envelope(t *topic, client string, in *incoming, now time.Time
 		if err != nil {
 			return outgoing{}, err
 		}
-		key, ev.Subject = k, k
+		key = k
+	}
+	return x.sealEnvelope(t, ev, key), nil
+}
+
+// sealEnvelope writes ev with its key (the subject) as the stored message.
+func (x *Exchange) sealEnvelope(t *topic, ev Event, key string) outgoing {
+	if t.cfg.Key != "" {
+		ev.Subject = key
 	}
 	body := ev.appendJSON(make([]byte, 0, 320+len(ev.Data)))
-	return outgoing{subject: t.subject(keyToken(key)), id: ev.ID, body: body}, nil
+	return outgoing{subject: t.subject(keyToken(key)), id: ev.ID, body: body}
 }
 
 // dedupeID is the engine's deduplication id: the client's Idempotency-Key
@@ -170,6 +184,9 @@ func dedupeID(client, idem, ceID string, i int, batch bool) string {
 // write stores the events and answers only once the engine acknowledged
 // every one of them (fsynced, with durability: always).
 func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Receipt, error) {
+	if t.commit != nil {
+		return x.writeShared(ctx, t, out)
+	}
 	if len(out) == 1 {
 		ack, err := x.js.PublishMsg(ctx, t.message(out[0]), jetstream.WithExpectStream(StreamName(t.name)))
 		if err != nil {
@@ -200,6 +217,29 @@ func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Recei
 			// cluster lost its quorum says so.
 			return nil, engineErr(engine.Explain(x.js, err))
 		}
+		if receipts[i], err = x.receipt(ctx, t, out[i], ack); err != nil {
+			return nil, err
+		}
+	}
+	return receipts, nil
+}
+
+// writeShared stores the events through the topic's group commit, which
+// shares one fsync among concurrent writers (commit.go).
+func (x *Exchange) writeShared(ctx context.Context, t *topic, out []outgoing) ([]Receipt, error) {
+	msgs := make([]*nats.Msg, len(out))
+	for i, o := range out {
+		msgs[i] = t.message(o)
+	}
+	acks, err := t.commit.write(ctx, msgs)
+	switch {
+	case errors.Is(err, errCommitStopped):
+		return nil, api.Unavailable("the server is shutting down; retry (on another replica)")
+	case err != nil:
+		return nil, engineErr(engine.Explain(x.js, err))
+	}
+	receipts := make([]Receipt, len(out))
+	for i, ack := range acks {
 		if receipts[i], err = x.receipt(ctx, t, out[i], ack); err != nil {
 			return nil, err
 		}

@@ -21,6 +21,9 @@ type Schema struct {
 	ID  string // the schema's $id, or a stadion URN
 	Raw []byte // the schema document as configured
 	sch *jsonschema.Schema
+	// fast checks valid events without decoding them (schema_fast.go);
+	// nil where the schema uses what it does not handle.
+	fast *fastSchema
 }
 
 // CompileSchema compiles a schema document. Formats (date-time, email...)
@@ -53,7 +56,8 @@ func CompileSchema(topic string, raw []byte) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Schema{ID: id, Raw: raw, sch: sch}, nil
+	fast, _ := compileFast(raw) // no fast path: every event takes the library's
+	return &Schema{ID: id, Raw: raw, sch: sch, fast: fast}, nil
 }
 
 type refuseLoader struct{}

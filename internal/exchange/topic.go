@@ -35,6 +35,9 @@ type topic struct {
 	cfg    *config.Topic
 	schema *Schema
 	stream jetstream.Stream
+	// commit shares fsyncs between concurrent writes (commit.go); nil
+	// where each write is published on its own.
+	commit *groupCommit
 }
 
 func (t *topic) subject(keyToken string) string {
@@ -71,7 +74,10 @@ func streamConfig(name string, t *config.Topic, dedupe time.Duration, maxMsg int
 		MaxBytes:    maxBytes(t.MaxBytes),
 		Duplicates:  dedupe,
 		AllowDirect: true,
-		Metadata:    map[string]string{"stadion.topic": name, "stadion.kind": string(t.Kind)},
+		// Only stadion's own connection may publish into a topic's
+		// subjects (docs/SECURITY.md), so only it can open batches.
+		AllowAtomicPublish: true,
+		Metadata:           map[string]string{"stadion.topic": name, "stadion.kind": string(t.Kind)},
 	}
 }
 

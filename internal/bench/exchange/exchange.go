@@ -39,7 +39,8 @@ charged for every request it delayed. The load runs in this process: on a
 small machine it competes with the server for CPU (see the CPU columns).`,
 	Example: `stadion bench exchange
 stadion bench exchange --modes fast --duration 10s --publishers 128
-stadion bench exchange --json > exchange.json`,
+stadion bench exchange --json > exchange.json
+stadion bench exchange --modes fast --profile prof && go tool pprof -top prof/fast-c.pprof`,
 	Flags: func(fs *flag.FlagSet) func(context.Context, cmdio.Env, []string) error {
 		var o exchangeOptions
 		fs.StringVar(&o.bin, "stadion", "", "stadion binary to run as the server under test (default: this program)")
@@ -50,6 +51,7 @@ stadion bench exchange --json > exchange.json`,
 		fs.Float64Var(&o.rate, "rate", 2000, "offered load of phase e, events per second")
 		modes := fs.String("modes", "always,fast", "durability modes to measure, comma-separated")
 		fs.BoolVar(&o.json, "json", false, "machine-readable JSON output")
+		fs.StringVar(&o.profile, "profile", "", "write a CPU profile of the server over each phase's measured time to this directory (<durability>-<phase>.pprof)")
 		return func(ctx context.Context, env cmdio.Env, args []string) error {
 			if len(args) > 0 {
 				return cmdio.UsageErr("bench exchange takes no arguments, got %q", strings.Join(args, " "))
@@ -69,6 +71,7 @@ type exchangeOptions struct {
 	rate              float64
 	modes             []config.Durability
 	json              bool
+	profile           string
 }
 
 func (o *exchangeOptions) parse(modes string) error {

@@ -58,7 +58,12 @@ func benchExchangeMode(ctx context.Context, env cmdio.Env, o exchangeOptions, fx
 		return nil, err
 	}
 	fmt.Fprintf(env.Stderr, "durability %s: starting %s up\n", d, o.bin)
-	srv, err := rig.StartChild(ctx, o.bin, filepath.Join(tmp, "data"), "--config", cfg, "--log-level", "warn")
+	prof, err := newProfiler(o.profile)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"--config", cfg, "--log-level", "warn"}, prof.serverArgs()...)
+	srv, err := rig.StartChild(ctx, o.bin, filepath.Join(tmp, "data"), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -67,10 +72,10 @@ func benchExchangeMode(ctx context.Context, env cmdio.Env, o exchangeOptions, fx
 			fmt.Fprintf(env.Stderr, "warning: %v\n", err)
 		}
 	}()
-	return measureMode(ctx, env, o, fx, d, srv)
+	return measureMode(ctx, env, o, fx, d, srv, prof)
 }
 
-func measureMode(ctx context.Context, env cmdio.Env, o exchangeOptions, fx *exchangeFixture, d config.Durability, srv *rig.Child) (*exchangeMode, error) {
+func measureMode(ctx context.Context, env cmdio.Env, o exchangeOptions, fx *exchangeFixture, d config.Durability, srv *rig.Child, prof *profiler) (*exchangeMode, error) {
 	m := &exchangeMode{Durability: string(d), ColdStartMS: rig.MS(srv.ColdStart)}
 	if !loop.SleepUntil(ctx, time.Now().Add(idleSettle)) {
 		return nil, ctx.Err()
@@ -82,7 +87,11 @@ func measureMode(ctx context.Context, env cmdio.Env, o exchangeOptions, fx *exch
 	}
 	defer rig.close()
 	for _, ph := range exchangePhases(o) {
+		profiled := prof.during(ctx, string(d)+"-"+ph.key, ph.spec.Warmup, ph.spec.Measure)
 		pr, err := rig.runPhase(ctx, env, srv, string(d), ph)
+		if perr := profiled(); err == nil && perr != nil {
+			fmt.Fprintf(env.Stderr, "warning: %v\n", perr)
+		}
 		if err != nil {
 			return nil, err
 		}

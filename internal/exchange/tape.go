@@ -1,0 +1,202 @@
+package exchange
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+)
+
+// A tape is a JSON document read once into a flat list of its values, in
+// document order, pointing into the bytes rather than copying them: the
+// fast path validates and reads the key from it without building Go
+// values (see schema_fast.go). Only bodies that passed api.CheckJSON are
+// read, so the reader trusts their shape but still never panics.
+type tape struct {
+	buf   []byte
+	nodes []jnode
+}
+
+// jnode is one value on a tape. An object is followed by its members, each
+// a key (a string node) and its value; an array by its items.
+type jnode struct {
+	kind  byte  // '{', '[', '"', '0' (number), 't', 'f', 'n'
+	esc   bool  // a string with escapes (decode with str)
+	start int32 // a string's first byte after the quote; a number's first byte
+	end   int32 // a string's closing quote; a number's end
+	next  int32 // index of the node after this value (and everything in it)
+	count int32 // members of an object, items of an array
+}
+
+var errTape = errors.New("not a JSON document")
+
+var tapes = sync.Pool{New: func() any { return &tape{nodes: make([]jnode, 0, 256)} }}
+
+// readTape reads buf into a pooled tape; release it with putTape.
+func readTape(buf []byte) (*tape, error) {
+	t := tapes.Get().(*tape)
+	t.buf, t.nodes = buf, t.nodes[:0]
+	i, err := t.value(skipWS(buf, 0), 0)
+	if err == nil && skipWS(buf, i) != len(buf) {
+		err = errTape
+	}
+	if err != nil {
+		putTape(t)
+		return nil, err
+	}
+	return t, nil
+}
+
+func putTape(t *tape) {
+	t.buf = nil
+	if cap(t.nodes) <= 1<<16 {
+		tapes.Put(t)
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// value reads the value at b[i] and returns the index after it.
+func (t *tape) value(i int, depth int) (int, error) {
+	b := t.buf
+	if i >= len(b) || depth > 200 {
+		return 0, errTape
+	}
+	at := len(t.nodes)
+	switch c := b[i]; {
+	case c == '{' || c == '[':
+		t.nodes = append(t.nodes, jnode{kind: c, start: int32(i)})
+		i = skipWS(b, i+1)
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		n := int32(0)
+		for i < len(b) && b[i] != closer {
+			if n > 0 {
+				if b[i] != ',' {
+					return 0, errTape
+				}
+				i = skipWS(b, i+1)
+			}
+			var err error
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return 0, errTape
+				}
+				if i, err = t.str(i); err != nil {
+					return 0, err
+				}
+				i = skipWS(b, i)
+				if i >= len(b) || b[i] != ':' {
+					return 0, errTape
+				}
+				i = skipWS(b, i+1)
+			}
+			if i, err = t.value(i, depth+1); err != nil {
+				return 0, err
+			}
+			i = skipWS(b, i)
+			n++
+		}
+		if i >= len(b) {
+			return 0, errTape
+		}
+		t.nodes[at].count, t.nodes[at].end = n, int32(i+1)
+		i++
+	case c == '"':
+		var err error
+		if i, err = t.str(i); err != nil {
+			return 0, err
+		}
+	case c == 't' || c == 'f' || c == 'n':
+		j := i
+		for j < len(b) && b[j] >= 'a' && b[j] <= 'z' {
+			j++
+		}
+		t.nodes = append(t.nodes, jnode{kind: c, start: int32(i), end: int32(j)})
+		i = j
+	case c == '-' || c >= '0' && c <= '9':
+		j := i + 1
+		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		t.nodes = append(t.nodes, jnode{kind: '0', start: int32(i), end: int32(j)})
+		i = j
+	default:
+		return 0, errTape
+	}
+	t.nodes[at].next = int32(len(t.nodes))
+	return i, nil
+}
+
+// str reads the string starting at the quote b[i].
+func (t *tape) str(i int) (int, error) {
+	b := t.buf
+	n := jnode{kind: '"', start: int32(i + 1)}
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			n.esc = true
+			j++
+		case '"':
+			n.end, n.next = int32(j), int32(len(t.nodes)+1)
+			t.nodes = append(t.nodes, n)
+			return j + 1, nil
+		}
+	}
+	return 0, errTape
+}
+
+// raw is a node's bytes: a string's content between its quotes, a
+// number's or literal's token.
+func (t *tape) raw(n *jnode) []byte { return t.buf[n.start:n.end] }
+
+// str is a string node's value, unescaped.
+func (t *tape) strValue(n *jnode) (string, bool) {
+	if !n.esc {
+		return string(t.raw(n)), true
+	}
+	var s string
+	if err := json.Unmarshal(t.buf[n.start-1:n.end+1], &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// int64Value reads a number node that is an integer of at most 15 digits
+// (every such integer is exact in a double and within ±2^53).
+func (t *tape) int64Value(n *jnode) (int64, bool) {
+	r := t.raw(n)
+	digits := len(r)
+	if len(r) > 0 && r[0] == '-' {
+		digits--
+	}
+	if digits > 15 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(r), 10, 64)
+	return v, err == nil
+}
+
+// member finds an object's member by name and returns its value's index.
+func (t *tape) member(obj int, name string) (int, bool) {
+	j := obj + 1
+	for range t.nodes[obj].count {
+		k := &t.nodes[j]
+		if k.esc {
+			if s, ok := t.strValue(k); ok && s == name {
+				return j + 1, true
+			}
+		} else if string(t.raw(k)) == name {
+			return j + 1, true
+		}
+		j = int(t.nodes[j+1].next)
+	}
+	return 0, false
+}
