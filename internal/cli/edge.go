@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/gate"
+	"github.com/stadion-dev/stadion/internal/ops"
 	"github.com/stadion-dev/stadion/internal/server"
 )
 
@@ -67,6 +68,9 @@ curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
 			}
 			env.Stdout = startedWriter{env.Stdout, started}
 			o.Logs = gate.NewLogRing(10000)
+			if tee, ok := log.Handler().(*ops.LogTee); ok {
+				o.Feed = tee.Feed() // the ring wraps the tee: ops mines the lines through it
+			}
 			o.Logger = slog.New(o.Logs.Handler(log.Handler()))
 			return runEdge(ctx, env, o, *drain)
 		}

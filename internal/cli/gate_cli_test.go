@@ -66,4 +66,16 @@ func TestTicketsAndVenueCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "no edge of venue ice-cube is linked") {
 		t.Errorf("status of an unlinked venue: exit %d, %q", code, errOut)
 	}
+	// The edge mines its own logs (its log ring wraps the tee that feeds
+	// the miner): the cloud lists the edge's classes through the link.
+	waitFor(t, "the edge's own log classes listed through the cloud", func() bool {
+		out, _, code := runCLI(t, cloud.proc, "anomalies", "--venue", "bird-nest", "--json")
+		var an struct {
+			Site    string `json:"site"`
+			Classes []struct {
+				Template string `json:"template"`
+			} `json:"classes"`
+		}
+		return code == 0 && json.Unmarshal([]byte(out), &an) == nil && an.Site == "bird-nest" && len(an.Classes) > 0
+	})
 }

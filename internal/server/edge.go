@@ -32,6 +32,9 @@ type EdgeOptions struct {
 	HTTPAddr  string
 	Logger    *slog.Logger
 	Logs      *gate.LogRing
+	// Feed carries the edge's log lines to its anomaly miner (nil: the
+	// logger's own handler, when it is an ops.LogTee).
+	Feed *ops.LogFeed
 }
 
 // EdgeServer is a running venue edge.

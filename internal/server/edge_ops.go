@@ -22,7 +22,9 @@ func startEdgeOps(ctx context.Context, eng *engine.Engine, o EdgeOptions, reg *p
 		return nil, err
 	}
 	opt := ops.SLOOptions{Config: cfg, JS: eng.JS, Gatherer: reg, Registry: reg, Site: o.Venue, Logger: o.Logger}
-	if t, ok := o.Logger.Handler().(*ops.LogTee); ok {
+	if o.Feed != nil {
+		opt.Feed, opt.Conn = o.Feed, eng.Conn
+	} else if t, ok := o.Logger.Handler().(*ops.LogTee); ok {
 		opt.Feed, opt.Conn = t.Feed(), eng.Conn
 	}
 	s, err := ops.NewSLOService(opt)
