@@ -49,6 +49,21 @@ func TestUnknownCommandSaysWhatToDo(t *testing.T) {
 	}
 }
 
+// An action word without its NAME is a usage error naming what is missing,
+// answered before any request: not a lookup of a sink called "pause".
+func TestSinksActionWithoutNameSaysWhatToDo(t *testing.T) {
+	for _, action := range []string{"pause", "resume", "dead-letters", "redrive", "drop"} {
+		var out, errOut bytes.Buffer
+		args := []string{"sinks", action, "--server", "http://127.0.0.1:1", "--token", "k"}
+		if code := Main(context.Background(), args, Env{Stdout: &out, Stderr: &errOut}); code != 2 {
+			t.Errorf("sinks %s: exit %d, want 2 (stderr %s)", action, code, errOut.String())
+		}
+		if !strings.Contains(errOut.String(), "needs a sink NAME") {
+			t.Errorf("sinks %s: %s", action, errOut.String())
+		}
+	}
+}
+
 // stadion --version and stadion version print the module version and the
 // build's revision (what cmdio.BuildInfo reads), not "dev".
 func TestVersion(t *testing.T) {

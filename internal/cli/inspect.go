@@ -98,6 +98,9 @@ kubectl proxy & stadion inspect k8s --server http://127.0.0.1:8001`,
 			if err := inv.ReadPaths(args, env.Stdin); err != nil {
 				return err
 			}
+			for _, c := range inv.SkippedCharts {
+				fmt.Fprintf(env.Stderr, "stadion inspect k8s: skipped %s, a Helm chart: "+inspect.HelmRender+"\n", c, c)
+			}
 			rep := inspect.Inspect(inv, inspect.Options{Estimates: est, Ignore: ignore})
 			if err := rep.Write(env.Stdout, *format); err != nil {
 				return err

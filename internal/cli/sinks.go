@@ -47,6 +47,10 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		return sinksList(ctx, env, r, asJSON)
 	}
 	if len(args) == 1 {
+		switch args[0] {
+		case "pause", "resume", "dead-letters", "redrive", "drop":
+			return usageErr("sinks %s needs a sink NAME ('stadion sinks' lists them)", args[0])
+		}
 		var st client.SinkRow
 		if err := r.Do(ctx, "GET", client.SinkPath(args[0], ""), "", nil, nil, &st); err != nil {
 			return err

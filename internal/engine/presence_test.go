@@ -48,6 +48,32 @@ func TestPresenceCountsProcesses(t *testing.T) {
 	}
 }
 
+// A process whose engine cannot take the delete when it leaves (a node
+// without quorum at shutdown; here the drain deadline has passed) still
+// leaves without an error, and its key expires: the others count it out.
+func TestPresenceLeaveWithoutEngineIsNotAnError(t *testing.T) {
+	e, _ := startEngine(t, Options{})
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	const every = 200 * time.Millisecond
+	a, err := joinPresence(ctx, e.JS, "a", every, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Leave(ctx) })
+	b, err := joinPresence(ctx, e.JS, "b", every, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, "two processes", 2, a, b)
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := b.Leave(gone); err != nil {
+		t.Fatalf("Leave with an engine that cannot answer: %v, want nil", err)
+	}
+	waitCount(t, "b's key expired", 1, a)
+}
+
 func waitCount(t *testing.T, what string, want int, ps ...*Presence) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

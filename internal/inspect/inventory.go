@@ -23,6 +23,9 @@ type Inventory struct {
 	LimitRanges []*corev1.LimitRange
 	Objects     int            // objects read, of any kind
 	Other       map[string]int // objects of kinds this tool does not inspect, by kind
+	// SkippedCharts are the Helm chart directories a directory walk
+	// skipped (they are manifests only once rendered).
+	SkippedCharts []string
 }
 
 // Workload is an object that runs pods.

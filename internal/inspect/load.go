@@ -45,6 +45,9 @@ func ReadPaths(paths []string, stdin io.Reader) (*Inventory, error) {
 
 // ReadPaths reads manifests from files and directories ("-" is stdin).
 // Directories are walked for .yaml, .yml and .json files in name order.
+// A Helm chart met in the walk (a directory with Chart.yaml) is skipped
+// and listed in SkippedCharts: its templates are manifests only once
+// rendered. A chart given itself is refused with the command to render it.
 func (inv *Inventory) ReadPaths(paths []string, stdin io.Reader) error {
 	for _, p := range paths {
 		if p == "-" {
@@ -53,7 +56,8 @@ func (inv *Inventory) ReadPaths(paths []string, stdin io.Reader) error {
 			}
 			continue
 		}
-		files, err := manifestFiles(p)
+		files, charts, err := manifestFiles(p)
+		inv.SkippedCharts = append(inv.SkippedCharts, charts...)
 		if err != nil {
 			return err
 		}
@@ -70,18 +74,33 @@ func (inv *Inventory) ReadPaths(paths []string, stdin io.Reader) error {
 	return nil
 }
 
-func manifestFiles(p string) ([]string, error) {
+// HelmRender is the advice for a Helm chart given where manifests are
+// expected.
+const HelmRender = "render it first: helm template NAME %s | stadion inspect k8s -"
+
+func isChart(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "Chart.yaml"))
+	return err == nil
+}
+
+func manifestFiles(p string) (files, charts []string, err error) {
 	st, err := os.Stat(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !st.IsDir() {
-		return []string{p}, nil
+		return []string{p}, nil, nil
 	}
-	var files []string
+	if isChart(p) {
+		return nil, nil, fmt.Errorf("%s is a Helm chart, not manifests: "+HelmRender, p, p)
+	}
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && path != p && isChart(path) {
+			charts = append(charts, path)
+			return fs.SkipDir
 		}
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".yaml", ".yml", ".json":
@@ -93,9 +112,12 @@ func manifestFiles(p string) ([]string, error) {
 	})
 	if err == nil && len(files) == 0 {
 		err = fmt.Errorf("%s: no .yaml, .yml or .json files", p)
+		if len(charts) > 0 {
+			err = fmt.Errorf("%s: no .yaml, .yml or .json files outside Helm charts (%s): "+HelmRender, p, strings.Join(charts, ", "), charts[0])
+		}
 	}
 	sort.Strings(files)
-	return files, err
+	return files, charts, err
 }
 
 // Read decodes every document of one input (multi-document YAML or JSON,

@@ -102,6 +102,34 @@ func TestReadPaths(t *testing.T) {
 	}
 }
 
+// A Helm chart inside a walked directory is skipped and listed (its
+// templates are not manifests until rendered); a chart given itself, or a
+// directory holding only charts, is refused with the command to render it.
+func TestReadPathsSkipsHelmCharts(t *testing.T) {
+	dir := t.TempDir()
+	doc := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {template: {spec: {containers: [{name: c, image: x}]}}}\n"
+	chart := filepath.Join(dir, "helm", "games")
+	must(t, os.MkdirAll(filepath.Join(chart, "templates"), 0o755))
+	must(t, os.WriteFile(filepath.Join(chart, "Chart.yaml"), []byte("apiVersion: v2\nname: games\nversion: 0.1.0\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(chart, "values.yaml"), []byte("replicas: 3\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(chart, "templates", "d.yaml"), []byte("kind: Deployment\nspec: {replicas: {{ .Values.replicas }}}\n"), 0o644))
+	onlyCharts := filepath.Join(dir, "helm")
+	if _, err := ReadPaths([]string{onlyCharts}, nil); err == nil || !strings.Contains(err.Error(), "helm template NAME "+chart) {
+		t.Fatalf("a directory of charts only: %v, want the helm template advice", err)
+	}
+	if _, err := ReadPaths([]string{chart}, nil); err == nil || !strings.Contains(err.Error(), "is a Helm chart") {
+		t.Fatalf("a chart given itself: %v", err)
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(doc), 0o644))
+	inv, err := ReadPaths([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Workloads) != 1 || len(inv.SkippedCharts) != 1 || inv.SkippedCharts[0] != chart {
+		t.Fatalf("%d workloads, skipped %v; want 1 and [%s]", len(inv.Workloads), inv.SkippedCharts, chart)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"strings"
 	"testing"
 )
@@ -33,4 +34,31 @@ func TestDescribeListeners(t *testing.T) {
 	if !strings.Contains(open, "API [::]:8080 (every interface)") || !strings.Contains(open, "MQTT 127.0.0.1:1883 (loopback)") || strings.Contains(open, "HINT") {
 		t.Errorf("open: %q", open)
 	}
+}
+
+// A --http address that is taken, or that is not HOST:PORT, fails with
+// what to do, and leaves the data directory free for the next try.
+func TestClaimSaysWhatToDo(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	dir := t.TempDir()
+	tests := []struct{ addr, want string }{
+		{held.Addr().String(), "pick another address with --http"},
+		{"nope", "--http wants HOST:PORT"},
+	}
+	for _, tt := range tests {
+		_, _, err := claim(dir, tt.addr)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("claim(%q): %v, want it to say %q", tt.addr, err, tt.want)
+		}
+	}
+	lock, ln, err := claim(dir, "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("the data directory stayed claimed after a failed listen: %v", err)
+	}
+	ln.Close()
+	lock.release()
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -158,9 +159,22 @@ func claim(dataDir, httpAddr string) (*dataLock, net.Listener, error) {
 	ln, err := net.Listen("tcp", httpAddr)
 	if err != nil {
 		lock.release()
-		return nil, nil, fmt.Errorf("--http %s: %w", httpAddr, err)
+		return nil, nil, fmt.Errorf("--http %s: %w%s", httpAddr, err, listenHint(err, "--http"))
 	}
 	return lock, ln, nil
+}
+
+// listenHint says what to do about a listener that failed: another
+// program holds the port, or the address is not HOST:PORT.
+func listenHint(err error, flag string) string {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Sprintf(" (another program, or another stadion, listens there: stop it or pick another address with %s)", flag)
+	}
+	var addrErr *net.AddrError
+	if errors.As(err, &addrErr) {
+		return fmt.Sprintf(" (%s wants HOST:PORT, e.g. 127.0.0.1:8080, or :8080 for every interface)", flag)
+	}
+	return ""
 }
 
 // openKeys opens the API keys in eng and makes the admin key on first
