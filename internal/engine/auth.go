@@ -56,6 +56,36 @@ type authenticator struct {
 	log      *slog.Logger
 
 	leafs leafUsers // who each admitted leafnode connection is
+
+	// protected are subjects no outside connection may publish to, the
+	// admin's included (Engine.Protect).
+	protected atomic.Pointer[[]string]
+}
+
+// Protect denies every outside NATS connection admitted from now on,
+// admin keys included, publishing to subjects (stadion's own connection
+// keeps every right). Client accounts reach none of stadion's subjects
+// anyway; this closes them to the admin's connections in stadion's
+// account, e.g. the audit trail's stream and its JetStream API.
+func (e *Engine) Protect(subjects ...string) {
+	if e.auth == nil {
+		return
+	}
+	list := append([]string(nil), subjects...)
+	if old := e.auth.protected.Load(); old != nil {
+		list = append(list, *old...)
+	}
+	e.auth.protected.Store(&list)
+}
+
+// adminPermissions are an admin connection's: everything but the
+// protected subjects (nil: everything).
+func (a *authenticator) adminPermissions() *server.Permissions {
+	deny := a.protected.Load()
+	if deny == nil || len(*deny) == 0 {
+		return nil
+	}
+	return &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: *deny}}
 }
 
 var _ server.Authentication = (*authenticator)(nil)
@@ -97,6 +127,8 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		if isNew {
 			go (*next).NATSAdmitted(g)
 		}
+	} else {
+		user.Permissions = a.adminPermissions()
 	}
 	c.RegisterUser(user)
 	return true

@@ -51,7 +51,7 @@ func (h hooks) Authenticate(c *mqtt.Connect) (mqtt.Client, byte) {
 		s.m.refused.WithLabelValues("bad_key").Inc()
 		return nil, mqtt.RefusedBadCredentials
 	}
-	return &system{s: s, client: rec.Client, keyID: rec.ID, gone: s.keys.Revoked(rec.ID)}, mqtt.Accepted
+	return &system{s: s, client: rec.Client, keyID: rec.ID, role: rec.AdminRole(), gone: s.keys.Revoked(rec.ID)}, mqtt.Accepted
 }
 
 // Watch follows filter's engine subject for this process's subscribers,
