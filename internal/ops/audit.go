@@ -196,7 +196,8 @@ func (a *Audit) Read(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 			return nil, ErrTooManyFollowers
 		}
 	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: 5 * time.Second}
+	cfg := jetstream.ConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckNonePolicy,
+		InactiveThreshold: 30 * time.Second, MemoryStorage: true, Replicas: 1}
 	switch {
 	case q.AfterSeq > 0:
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, q.AfterSeq+1
@@ -204,46 +205,54 @@ func (a *Audit) Read(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 		since := q.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
-	info, err := a.stream.Info(ctx)
+	cons, err := a.stream.CreateConsumer(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	last := info.State.LastSeq
-	if q.Wait == 0 && (last == 0 || q.AfterSeq >= last) {
-		return nil, nil
-	}
-	cons, err := a.stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	wait := q.Wait
-	if wait == 0 {
-		wait = 2 * time.Second
-	}
+	name := cons.CachedInfo().Name
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = a.stream.DeleteConsumer(ctx, name)
+	}()
+	pending := int(min(cons.CachedInfo().NumPending, uint64(q.Limit)))
 	var out []AuditEntry
-	for len(out) < q.Limit {
-		batch, err := cons.Fetch(q.Limit-len(out), jetstream.FetchMaxWait(wait))
+	if pending == 0 {
+		if q.Wait == 0 {
+			return nil, nil
+		}
+		m, err := cons.Next(jetstream.FetchMaxWait(q.Wait), jetstream.FetchContext(ctx))
 		if err != nil {
-			return out, err
+			return nil, nil // nothing new within the wait
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			var e AuditEntry
-			if json.Unmarshal(m.Data(), &e) != nil {
-				continue
-			}
-			if md, err := m.Metadata(); err == nil {
-				e.Seq = md.Sequence.Stream
-			}
-			out = append(out, e)
-		}
-		if n == 0 || (q.Wait == 0 && len(out) > 0 && out[len(out)-1].Seq >= last) {
-			break
-		}
-		wait = 200 * time.Millisecond // more only if already there
+		e, left := decodeEntry(m)
+		out = append(out, e)
+		pending = int(min(left, uint64(q.Limit-1)))
 	}
-	return out, nil
+	if pending == 0 {
+		return out, nil
+	}
+	batch, err := cons.Fetch(pending, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		return out, err
+	}
+	for m := range batch.Messages() {
+		e, _ := decodeEntry(m)
+		out = append(out, e)
+	}
+	return out, batch.Error()
+}
+
+// decodeEntry reads one entry and how many follow it.
+func decodeEntry(m jetstream.Msg) (AuditEntry, uint64) {
+	var e AuditEntry
+	_ = json.Unmarshal(m.Data(), &e)
+	md, err := m.Metadata()
+	if err != nil {
+		return e, 0
+	}
+	e.Seq = md.Sequence.Stream
+	return e, md.NumPending
 }
 
 // clip replaces a JSON value longer than max by its size.

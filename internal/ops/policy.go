@@ -69,6 +69,10 @@ func (p *Policy) Rule(pattern string) (Rule, bool) {
 	return r, ok
 }
 
+// HeldHeader carries the approval id of a change held under a freeze
+// (answered 202), so that clients tell it from a change that ran.
+const HeldHeader = "Stadion-Approval"
+
 type approvedKey struct{}
 
 // approvedRun is what an approved change runs with.
@@ -184,6 +188,7 @@ func (p *Policy) hold(w http.ResponseWriter, r *http.Request, who api.Principal,
 	p.record(r.Context(), AuditEntry{ID: nuid.Next(), Time: a.Created, Who: a.By, Outcome: StatePending,
 		Freeze: freeze, Approval: a.ID, Method: r.Method, Route: r.Pattern, Path: r.URL.Path,
 		Area: rule.Area, Status: http.StatusAccepted, Body: a.BodyShown})
+	w.Header().Set(HeldHeader, a.ID)
 	api.WriteJSON(w, http.StatusAccepted, map[string]any{
 		"approval": a.ID, "state": a.State, "freeze": freeze, "expires": a.Expires,
 		"detail": fmt.Sprintf("freeze %q is on: this change waits for another admin's approval (stadion approvals approve %s) until %s",
