@@ -31,9 +31,9 @@ stadion keys reissue --role operator --to "Li Wei,Anna K" --out ./keys`,
 }
 
 var keysCreateCmd = &command{
-	name:    "create",
-	short:   "create a key for CLIENT and print it (shown once, stored hashed)",
-	usage:   "[CLIENT]",
+	name:  "create",
+	short: "create a key for CLIENT and print it (shown once, stored hashed)",
+	usage: "[CLIENT]",
 	example: `stadion keys create screens
 stadion keys create --role viewer --label "Night desk"   # CLIENT is admin`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {

@@ -24,6 +24,9 @@ const (
 	approvalKeep = 7 * 24 * time.Hour
 	// maxHeldBody bounds the body of a change held for approval.
 	maxHeldBody = 256 << 10
+	// maxChangeBody bounds the body of any change (the largest, a chunk
+	// of 500 tickets, is read under 4 MiB by its handler too).
+	maxChangeBody = 4 << 20
 )
 
 // Approval states.

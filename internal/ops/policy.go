@@ -99,7 +99,7 @@ func (p *Policy) Guard(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		body, err := api.ReadBody(r, maxHeldBody)
+		body, err := api.ReadBody(r, maxChangeBody)
 		if err != nil {
 			api.WriteError(w, r, err)
 			return
@@ -175,6 +175,11 @@ func venueOf(r *http.Request, body []byte) string {
 
 // hold stores the change for approval and answers 202 with its id.
 func (p *Policy) hold(w http.ResponseWriter, r *http.Request, who api.Principal, rule Rule, body []byte, freeze string) {
+	if len(body) > maxHeldBody {
+		api.WriteError(w, r, api.NewProblem(http.StatusRequestEntityTooLarge, "too-large", "Too large to hold",
+			fmt.Sprintf("freeze %q is on and this change's body (%d bytes) is over the %d bytes a change held for approval may have; split it", freeze, len(body), maxHeldBody)))
+		return
+	}
 	a, err := p.approvals.Create(r.Context(), Approval{
 		Freeze: freeze, By: ActorOf(who), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Route: r.Pattern, Area: rule.Area, Class: rule.Class.String(),
