@@ -44,12 +44,13 @@ stadion freeze set now --end +2h --scope exchange,sinks`,
 		end := fs.String("end", "", "when it ends: RFC 3339 time or +DURATION from now (required)")
 		scope := fs.String("scope", "all", "all, or comma-separated areas and venue:NAME")
 		reason := fs.String("reason", "", "why, for whoever reads the freeze list")
+		holdFor := fs.Duration("hold-for", time.Hour, "how long a held change waits for its approval before it expires (10s to 24h)")
 		return func(ctx context.Context, env Env, args []string) error {
 			if len(args) != 1 || *end == "" {
 				return usageErr("freeze set needs NAME and --end")
 			}
 			now := time.Now()
-			body := map[string]any{"scope": strings.Split(*scope, ","), "reason": *reason}
+			body := map[string]any{"scope": strings.Split(*scope, ","), "reason": *reason, "hold_for": holdFor.String()}
 			e, err := freezeTime(*end, now)
 			if err != nil {
 				return usageErr("--end: %v", err)

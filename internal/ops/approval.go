@@ -96,13 +96,14 @@ func OpenApprovals(ctx context.Context, js jetstream.JetStream) (*Approvals, err
 	return &Approvals{kv: kv}, nil
 }
 
-// Create stores a new pending request and returns it with its id.
-func (s *Approvals) Create(ctx context.Context, a Approval) (Approval, error) {
+// Create stores a new pending request, waiting ttl, and returns it with
+// its id.
+func (s *Approvals) Create(ctx context.Context, a Approval, ttl time.Duration) (Approval, error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	a.ID, a.State = hex.EncodeToString(b), StatePending
 	a.Created = time.Now().UTC()
-	a.Expires = a.Created.Add(approvalTTL)
+	a.Expires = a.Created.Add(ttl)
 	raw, _ := json.Marshal(a)
 	if _, err := s.kv.Create(ctx, a.ID, raw); err != nil {
 		return Approval{}, fmt.Errorf("approvals: store: %w", err)

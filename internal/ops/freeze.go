@@ -27,8 +27,11 @@ type Freeze struct {
 	End   time.Time `json:"end"`
 	// Scope is "all", areas of the route table ("exchange", "gate", ...)
 	// or "venue:<name>".
-	Scope   []string  `json:"scope"`
-	Reason  string    `json:"reason,omitempty"`
+	Scope  []string `json:"scope"`
+	Reason string   `json:"reason,omitempty"`
+	// HoldFor is how long a change held under this freeze waits for its
+	// approval before it expires (default 1h, 10s to 24h).
+	HoldFor Duration  `json:"hold_for,omitzero"`
 	By      Actor     `json:"by"`
 	Created time.Time `json:"created"`
 }
@@ -66,6 +69,8 @@ func (f Freeze) Validate() error {
 		return fmt.Errorf("scope: name 1 to 64 of: all, %s, venue:NAME", strings.Join(FreezeAreas(), ", "))
 	case len(f.Reason) > 500:
 		return fmt.Errorf("reason: at most 500 bytes")
+	case f.HoldFor != 0 && (f.HoldFor < Duration(10*time.Second) || f.HoldFor > Duration(24*time.Hour)):
+		return fmt.Errorf("hold_for: %s is not between 10s and 24h", time.Duration(f.HoldFor))
 	}
 	areas := FreezeAreas()
 	for _, s := range f.Scope {
@@ -173,6 +178,34 @@ func (f *Freezes) List() []Freeze {
 		return strings.Compare(a.Name, b.Name)
 	})
 	return out
+}
+
+// holdFor is how long a change held under freeze name waits.
+func (f *Freezes) holdFor(name string) time.Duration {
+	if fr, ok := f.Get(name); ok && fr.HoldFor > 0 {
+		return time.Duration(fr.HoldFor)
+	}
+	return approvalTTL
+}
+
+// Duration is a time.Duration written as "90s" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes "1h0m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "90s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"15m\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"15m\"", s)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Covering returns the name of a freeze open at t whose scope names area

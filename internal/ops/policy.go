@@ -184,7 +184,7 @@ func (p *Policy) hold(w http.ResponseWriter, r *http.Request, who api.Principal,
 		Freeze: freeze, By: ActorOf(who), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 		Route: r.Pattern, Area: rule.Area, Class: rule.Class.String(),
 		ContentType: r.Header.Get("Content-Type"), Body: body, BodyShown: redact(body),
-	})
+	}, p.freezes.holdFor(freeze))
 	if err != nil {
 		api.WriteError(w, r, api.Unavailable(err.Error()))
 		return

@@ -39,10 +39,11 @@ func (p *Policy) Routes(mux *api.Mux, auth func(http.Handler) http.Handler) {
 
 // freezeBody is the body of PUT /v1/freezes/{name}.
 type freezeBody struct {
-	Start  *time.Time `json:"start"` // default: now
-	End    time.Time  `json:"end"`
-	Scope  []string   `json:"scope"`
-	Reason string     `json:"reason"`
+	Start   *time.Time `json:"start"` // default: now
+	End     time.Time  `json:"end"`
+	Scope   []string   `json:"scope"`
+	Reason  string     `json:"reason"`
+	HoldFor Duration   `json:"hold_for"`
 }
 
 func (p *Policy) listFreezes(w http.ResponseWriter, r *http.Request) error {
@@ -79,7 +80,7 @@ func (p *Policy) putFreeze(w http.ResponseWriter, r *http.Request) error {
 	}
 	who, _ := api.PrincipalFrom(r.Context())
 	now := time.Now().UTC()
-	f := Freeze{Name: r.PathValue("name"), Start: now, End: b.End.UTC(), Scope: b.Scope, Reason: b.Reason, By: ActorOf(who), Created: now}
+	f := Freeze{Name: r.PathValue("name"), Start: now, End: b.End.UTC(), Scope: b.Scope, Reason: b.Reason, HoldFor: b.HoldFor, By: ActorOf(who), Created: now}
 	if b.Start != nil {
 		f.Start = b.Start.UTC()
 	}
