@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -130,6 +132,30 @@ func TestViewerRefusedEveryChange(t *testing.T) {
 	}
 	if after := len(auditEntries(t, p, viewer)); after != before {
 		t.Errorf("the viewer's refused requests left %d audit entries", after-before)
+	}
+
+	// Reissue: every viewer key goes, each named person gets a new one.
+	dir := t.TempDir()
+	if _, errOut, code := runAs(t, p, p.admin, "keys", "reissue", "--role", "viewer", "--to", "Night desk,Anna K", "--out", dir); code != 0 {
+		t.Fatalf("reissue: exit %d %s", code, errOut)
+	}
+	if code, _, _, _ := call(t, p, "GET", "/v1/sinks", viewer, ""); code != 401 {
+		t.Errorf("the old viewer key after reissue: %d", code)
+	}
+	for _, name := range []string{"night-desk", "anna-k"} {
+		path := filepath.Join(dir, name+".key")
+		st, err := os.Stat(path)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", path, st, err)
+		}
+		raw, _ := os.ReadFile(path)
+		key := strings.TrimSpace(string(raw))
+		if code, _, _, _ := call(t, p, "GET", "/v1/sinks", key, ""); code != 200 {
+			t.Errorf("%s's new key reads: %d", name, code)
+		}
+		if code, _, _, _ := call(t, p, "POST", "/v1/sinks/arrivals-db/pause", key, ""); code != 403 {
+			t.Errorf("%s's new key is not a viewer: %d", name, code)
+		}
 	}
 }
 

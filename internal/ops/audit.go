@@ -109,6 +109,7 @@ type Audit struct {
 	appended *prometheus.CounterVec
 	failed   prometheus.Counter
 	waiting  chan struct{} // one token per follow request waiting
+	waitingG prometheus.GaugeFunc
 }
 
 // maxAuditFollowers bounds the follow requests waiting at once on one
@@ -136,8 +137,11 @@ func OpenAudit(ctx context.Context, js jetstream.JetStream, reg prometheus.Regis
 			Name: "stadion_audit_append_errors_total", Help: "Changes whose audit entry could not be appended after retries (each is logged with the whole entry).",
 		}),
 	}
+	a.waitingG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "stadion_audit_followers", Help: "Requests following the audit trail on this process now (at most 64; more answer 429).",
+	}, func() float64 { return float64(len(a.waiting)) })
 	if reg != nil {
-		reg.MustRegister(a.appended, a.failed)
+		reg.MustRegister(a.appended, a.failed, a.waitingG)
 	}
 	return a, nil
 }
