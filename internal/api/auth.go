@@ -133,7 +133,10 @@ func EnsureAdminKey(ctx context.Context, keys *Keys, dataDir string, log *slog.L
 		if err != nil {
 			return "", err
 		}
-		return path, writeSecretFile(path, key+"\n")
+		if err := writeSecretFile(path, key+"\n"); err != nil {
+			return "", err
+		}
+		return path, keys.Register(ctx, key, AdminClient)
 	default:
 		return "", fmt.Errorf("admin key: %w", err)
 	}

@@ -41,6 +41,10 @@ type KeyRecord struct {
 	Role string `json:"role,omitempty"`
 	// Label names the person or system holding the key ("Li Wei").
 	Label string `json:"label,omitempty"`
+	// File marks the key of a server's admin.key: the data directory's
+	// owner, who holds the engine's files anyway. Only it keeps every
+	// right over plain NATS (engine.Protect).
+	File bool `json:"file,omitempty"`
 }
 
 // AdminRole is the role of an admin client's key ("" for other clients).
@@ -137,10 +141,10 @@ func (k *Keys) Register(ctx context.Context, key, client string) error {
 	if !ok {
 		return fmt.Errorf("keys: malformed key for %s", client)
 	}
-	if rec, ok := k.lookupID(id); ok && rec.Hash == hashKey(key) {
+	if rec, ok := k.lookupID(id); ok && rec.Hash == hashKey(key) && rec.File {
 		return nil
 	}
-	return k.store(ctx, KeyRecord{ID: id, Client: client, Hash: hashKey(key), Created: time.Now().UTC()})
+	return k.store(ctx, KeyRecord{ID: id, Client: client, Hash: hashKey(key), Created: time.Now().UTC(), File: true})
 }
 
 func (k *Keys) store(ctx context.Context, rec KeyRecord) error {

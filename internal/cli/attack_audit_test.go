@@ -15,8 +15,9 @@ import (
 )
 
 // TestAttackAuditTrailRewrite: nobody outside stadion writes, purges,
-// deletes or redefines the AUDIT stream. The admin key over plain NATS (in
-// stadion's own account) publishes a forged entry, purges, deletes a
+// deletes or redefines the AUDIT stream. A stolen admin-role key (one
+// handed to a person, not the server's own admin.key) over plain NATS, in
+// stadion's own account, publishes a forged entry, purges, deletes a
 // message, deletes and updates the stream, and defines a stream that
 // republishes into audit.>; a client key over plain NATS tries the same
 // from its own account; viewer and operator keys are not admitted to NATS
@@ -26,6 +27,7 @@ func TestAttackAuditTrailRewrite(t *testing.T) {
 	p := startProc(t, t.TempDir())
 	viewer, _ := roleKey(t, p, "viewer", "Vic")
 	operator, _ := roleKey(t, p, "operator", "Olga")
+	admin, _ := roleKey(t, p, "admin", "Anna")
 	screens := p.createKey("screens")
 	before := auditEntries(t, p, p.admin)
 	if len(before) < 3 {
@@ -36,7 +38,7 @@ func TestAttackAuditTrailRewrite(t *testing.T) {
 	url := natsisoURL(t, p)
 
 	forged, _ := json.Marshal(ops.AuditEntry{ID: "forged", Time: time.Now(), Outcome: "applied", Method: "DELETE", Path: "/v1/clients/odf/keys/x", Area: "keys", Status: 204})
-	for _, who := range []struct{ name, key string }{{"admin", p.admin}, {"client screens", screens}} {
+	for _, who := range []struct{ name, key string }{{"admin", admin}, {"client screens", screens}} {
 		var denied []error
 		nc, err := nats.Connect(url, nats.Token(who.key), nats.MaxReconnects(0), nats.Timeout(5*time.Second),
 			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { denied = append(denied, err) }))

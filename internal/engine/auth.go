@@ -25,8 +25,11 @@ type Grant struct {
 	// KeyID is the key presented; CloseKey(KeyID) ends the connection.
 	KeyID string
 	// Admin places the connection in stadion's own account with every
-	// permission.
+	// permission but the protected subjects (Engine.Protect), unless
+	// Owner is set too.
 	Admin bool
+	// Owner is the key of a server's admin.key: every permission.
+	Owner bool
 	// Receive lists subjects of stadion's account delivered into the
 	// client's account (core NATS live events), e.g. "topic.laps.>".
 	Receive []string
@@ -63,8 +66,10 @@ type authenticator struct {
 }
 
 // Protect denies every outside NATS connection admitted from now on,
-// admin keys included, publishing to subjects (stadion's own connection
-// keeps every right). Client accounts reach none of stadion's subjects
+// admin keys included, publishing to subjects. stadion's own connection
+// and the key of admin.key (Grant.Owner: whoever holds it holds the
+// engine's files, and another stadion may use it as its engine
+// connection) keep every right. Client accounts reach none of stadion's subjects
 // anyway; this closes them to the admin's connections in stadion's
 // account, e.g. the audit trail's stream and its JetStream API.
 func (e *Engine) Protect(subjects ...string) {
@@ -127,7 +132,7 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		if isNew {
 			go (*next).NATSAdmitted(g)
 		}
-	} else {
+	} else if !g.Owner {
 		user.Permissions = a.adminPermissions()
 	}
 	c.RegisterUser(user)
