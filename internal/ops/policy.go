@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -155,22 +156,47 @@ func (p *Policy) frozen(r *http.Request, rule Rule, body []byte) string {
 		}
 		return name
 	}
-	return p.freezes.Covering(now, rule.Area, venueOf(r, body))
-}
-
-// venueOf is the venue a request names: its path's {venue}, or a
-// top-level "venue" member of its JSON body.
-func venueOf(r *http.Request, body []byte) string {
-	if v := r.PathValue("venue"); v != "" {
-		return v
+	if name := p.freezes.Covering(now, rule.Area, ""); name != "" {
+		return name
 	}
-	var b struct {
-		Venue string `json:"venue"`
-	}
-	if len(body) > 0 && json.Unmarshal(body, &b) == nil {
-		return b.Venue
+	for _, v := range venuesOf(r, body) {
+		if name := p.freezes.Covering(now, rule.Area, v); name != "" {
+			return name
+		}
 	}
 	return ""
+}
+
+// venuesOf are the venues a request names: its path's {venue}, a
+// top-level "venue" member of its JSON body, and the "venue" members of
+// objects in its top-level arrays (a batch of tickets).
+func venuesOf(r *http.Request, body []byte) []string {
+	var out []string
+	if v := r.PathValue("venue"); v != "" {
+		out = append(out, v)
+	}
+	var top map[string]json.RawMessage
+	if len(body) == 0 || json.Unmarshal(body, &top) != nil {
+		return out
+	}
+	var v string
+	if json.Unmarshal(top["venue"], &v) == nil && v != "" {
+		out = append(out, v)
+	}
+	for _, raw := range top {
+		var items []struct {
+			Venue string `json:"venue"`
+		}
+		if json.Unmarshal(raw, &items) != nil {
+			continue
+		}
+		for _, it := range items {
+			if it.Venue != "" && !slices.Contains(out, it.Venue) {
+				out = append(out, it.Venue)
+			}
+		}
+	}
+	return out
 }
 
 // hold stores the change for approval and answers 202 with its id.

@@ -3,6 +3,7 @@ package ops
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,13 +74,16 @@ func TestFreezeCovers(t *testing.T) {
 	}
 }
 
-func TestVenueOf(t *testing.T) {
+func TestVenuesOf(t *testing.T) {
 	r, _ := http.NewRequest("POST", "/v1/tickets", nil)
-	if v := venueOf(r, []byte(`{"venue":"bird-nest"}`)); v != "bird-nest" {
+	if v := venuesOf(r, []byte(`{"venue":"bird-nest"}`)); !slices.Equal(v, []string{"bird-nest"}) {
 		t.Errorf("body venue: %q", v)
 	}
+	if v := venuesOf(r, []byte(`{"tickets":[{"venue":"a"},{"venue":"b"},{"venue":"a"}]}`)); !slices.Equal(v, []string{"a", "b"}) {
+		t.Errorf("batch venues: %q", v)
+	}
 	r.SetPathValue("venue", "ice-cube")
-	if v := venueOf(r, nil); v != "ice-cube" {
+	if v := venuesOf(r, nil); !slices.Equal(v, []string{"ice-cube"}) {
 		t.Errorf("path venue: %q", v)
 	}
 }
