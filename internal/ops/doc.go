@@ -7,6 +7,6 @@
 //
 // Every capability reports to ops through one small interface, Source
 // (a Checks method returning []Check); ops never imports a capability. ops
-// imports only config and api, the NATS client and Prometheus, so every
+// imports only config, api and loop, the NATS client and Prometheus, so every
 // capability, the exchange included, may import it.
 package ops
