@@ -156,6 +156,44 @@ func TestViewerRefusedEveryChange(t *testing.T) {
 		if code, _, _, _ := call(t, p, "POST", "/v1/sinks/arrivals-db/pause", key, ""); code != 403 {
 			t.Errorf("%s's new key is not a viewer: %d", name, code)
 		}
+		viewer = key
+	}
+
+	// A viewer follows the trail: once it has seen the reissue, a new
+	// change reaches it while it waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	seen := make(chan client.AuditEntry, 16)
+	done := make(chan error, 1)
+	c := &client.Client{Base: p.http, Token: viewer, HTTP: http.DefaultClient}
+	go func() {
+		done <- c.FollowAudit(ctx, "1h", func(e client.AuditEntry) error {
+			if strings.HasPrefix(e.Path, "/v1/clients/") {
+				seen <- e
+			}
+			return nil
+		})
+	}()
+	for reissued := false; !reissued; {
+		select {
+		case e := <-seen:
+			reissued = e.Path == "/v1/clients/admin/keys/reissue"
+		case <-ctx.Done():
+			t.Fatal("the follower did not see the reissue")
+		}
+	}
+	p.createKey("odf")
+	select {
+	case e := <-seen:
+		if e.Path != "/v1/clients/odf/keys" || e.Status != 201 || len(e.After) == 0 {
+			t.Errorf("followed entry: %+v", e)
+		}
+	case <-ctx.Done():
+		t.Fatal("the follower did not see the new change")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("follow: %v", err)
 	}
 }
 

@@ -225,7 +225,10 @@ func (a *Audit) Read(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 		if q.Wait == 0 {
 			return nil, nil
 		}
-		m, err := cons.Next(jetstream.FetchMaxWait(q.Wait), jetstream.FetchContext(ctx))
+		// The wait ends with the request too (a follower that went away).
+		wctx, cancel := context.WithTimeout(ctx, q.Wait)
+		m, err := cons.Next(jetstream.FetchContext(wctx))
+		cancel()
 		if err != nil {
 			return nil, nil // nothing new within the wait
 		}
