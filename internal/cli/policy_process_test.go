@@ -315,3 +315,51 @@ func TestFreezeNeedsSecondPerson(t *testing.T) {
 		t.Errorf("approved entry: %+v", approved)
 	}
 }
+
+// TestFreezeOnEveryReplica: two `stadion up` on one engine. Keys, roles
+// and a freeze made on one hold on the other; a change held there is
+// approved on the first and recorded once.
+func TestFreezeOnEveryReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two servers")
+	}
+	dir := t.TempDir()
+	cfg := "testdata/sink/stadion.yaml"
+	a := startProc(t, filepath.Join(dir, "a"), "--config", cfg)
+	b := startProc(t, filepath.Join(dir, "b"), "--config", cfg, "--nats-url", engineNATS(t, a))
+	viewer, _ := roleKey(t, a, "viewer", "Vic")
+	anna, _ := roleKey(t, a, "admin", "Anna K")
+	li, liID := roleKey(t, a, "operator", "Li Wei")
+	if code, _, _, _ := call(t, b, "POST", "/v1/sinks/laps-db/pause", viewer, ""); code != 403 {
+		t.Errorf("a viewer key made on a, on b: %d", code)
+	}
+	if _, errOut, code := runAs(t, a, a.admin, "freeze", "set", "opening", "--end", "+1h", "--scope", "all"); code != 0 {
+		t.Fatalf("freeze set: %s", errOut)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for code, _, _, _ := call(t, b, "GET", "/v1/freezes/opening", viewer, ""); code != 200; code, _, _, _ = call(t, b, "GET", "/v1/freezes/opening", viewer, "") {
+		if time.Now().After(deadline) {
+			t.Fatalf("b does not see the freeze: %d", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, _, held, _ := call(t, b, "POST", "/v1/sinks/laps-db/pause", li, "")
+	if code != 202 || held == "" {
+		t.Fatalf("pause on b under a freeze set on a: %d", code)
+	}
+	if code, _, _, body := call(t, a, "POST", "/v1/approvals/"+held+"/approve", anna, ""); code != 200 {
+		t.Fatalf("approve on a: %d %v", code, body)
+	}
+	var applied int
+	for _, e := range auditEntries(t, b, viewer) {
+		if e.Path == "/v1/sinks/laps-db/pause" && e.Outcome == "applied" {
+			applied++
+			if e.Who.KeyID != liID || e.ApprovedBy == nil || e.ApprovedBy.Label != "Anna K" {
+				t.Errorf("entry %+v", e)
+			}
+		}
+	}
+	if applied != 1 {
+		t.Errorf("the approved change is in the trail %d times", applied)
+	}
+}
