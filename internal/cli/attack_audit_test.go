@@ -80,6 +80,18 @@ func TestAttackAuditTrailRewrite(t *testing.T) {
 			t.Logf("%s refused: %v", k.name, err)
 		}
 	}
+	// MQTT: topics map into mq.> only; a publish outside a client's
+	// rights closes its connection.
+	for _, k := range []struct{ name, key string }{{"admin", admin}, {"client screens", screens}} {
+		lost := make(chan struct{})
+		c := mqttDial(t, p, "audit-"+strings.ReplaceAll(k.name, " ", "-"), "x", k.key, true, lost)
+		c.Publish("audit/keys", 1, false, forged).WaitTimeout(5 * time.Second)
+		select {
+		case <-lost:
+		case <-time.After(20 * time.Second):
+			t.Errorf("%s: MQTT publish to audit/keys did not close the connection", k.name)
+		}
+	}
 	for _, m := range []string{"POST", "PUT", "DELETE"} {
 		if code, _, _, _ := call(t, p, m, "/v1/audit", p.admin, `{}`); code != 404 && code != 405 {
 			t.Errorf("%s /v1/audit: %d, want no such route", m, code)
