@@ -14,7 +14,7 @@ import (
 
 var sinksCmd = &command{
 	name:  "sinks",
-	short: "show database sinks; pause, resume, list and redrive dead letters (admin)",
+	short: "show database sinks; pause, resume, list and redrive dead letters (operator or admin)",
 	usage: "[NAME | pause NAME | resume NAME | dead-letters NAME | redrive NAME [ID...] | drop NAME [ID...]]",
 	long: `Without arguments, lists every sink: state, rows/s, lag (events not yet
 written), rows written, dead letters and the last error. Rows written,
