@@ -165,14 +165,15 @@ func checkReissue(b reissueBody) error {
 }
 
 // reissue revokes every admin key of body.Role (but the caller's own, so
-// that an admin reissuing admin keys keeps the key it holds) and creates
+// that an admin reissuing admin keys keeps the key it holds, and the
+// servers' admin.key, which are no person's) and creates
 // one key per name. The new keys are made first, so a failure leaves the
 // old ones working.
 func reissue(w http.ResponseWriter, r *http.Request, keys *Keys, body reissueBody) error {
 	caller, _ := PrincipalFrom(r.Context())
 	var old []KeyRecord
 	for _, rec := range keys.List(AdminClient) {
-		if rec.AdminRole() == body.Role && rec.ID != caller.KeyID {
+		if rec.AdminRole() == body.Role && rec.ID != caller.KeyID && !rec.File {
 			old = append(old, rec)
 		}
 	}
