@@ -138,6 +138,7 @@ var Table = map[string]Rule{
 	"DELETE /v1/venues/{venue}/credentials": {Class: Operate, Area: "gate", Resource: "/v1/venues/{venue}"},
 	"GET /v1/venues/{venue}/status":         {Class: Read, Area: "gate"},
 	"GET /v1/venues/{venue}/logs":           {Class: Read, Area: "gate"},
+	"GET /v1/venues/{venue}/anomalies":      {Class: Read, Area: "gate"},
 
 	// capture
 	"GET /v1/capture/jobs":                          {Class: Read, Area: "capture"},
