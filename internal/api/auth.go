@@ -19,6 +19,11 @@ const AdminClient = "admin"
 type Principal struct {
 	Client string
 	KeyID  string
+	// Role is the key's role for the admin client (RoleViewer,
+	// RoleOperator, RoleAdmin), "" for other clients.
+	Role string
+	// Label names who holds the key ("" when the key has no label).
+	Label string
 	// Revoked is cancelled when the key is revoked (nil: never, as for
 	// callers not authenticated by an API key).
 	Revoked context.Context
@@ -67,6 +72,10 @@ func BearerToken(r *http.Request) string {
 // the caller is then in the request context.
 func Authenticate(keys *Keys, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := r.Context().Value(actingKey{}).(Principal); ok {
+			h.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+			return
+		}
 		token := BearerToken(r)
 		if token == "" {
 			WriteError(w, r, Unauthorized("send an API key as 'Authorization: Bearer KEY'"))
@@ -81,7 +90,7 @@ func Authenticate(keys *Keys, h http.Handler) http.Handler {
 			WriteError(w, r, Unauthorized("the API key is unknown or revoked"))
 			return
 		}
-		ctx := WithPrincipal(r.Context(), Principal{Client: rec.Client, KeyID: rec.ID, Revoked: keys.Revoked(rec.ID)})
+		ctx := WithPrincipal(r.Context(), PrincipalOf(rec, keys.Revoked(rec.ID)))
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -99,8 +108,23 @@ func ResolvePrincipal(keys *Keys, r *http.Request) (*http.Request, Principal, bo
 	if err != nil {
 		return r, Principal{}, false
 	}
-	p := Principal{Client: rec.Client, KeyID: rec.ID, Revoked: keys.Revoked(rec.ID)}
+	p := PrincipalOf(rec, keys.Revoked(rec.ID))
 	return r.WithContext(WithPrincipal(r.Context(), p)), p, true
+}
+
+// PrincipalOf is the caller a key record authenticates.
+func PrincipalOf(rec KeyRecord, revoked context.Context) Principal {
+	return Principal{Client: rec.Client, KeyID: rec.ID, Role: rec.AdminRole(), Label: rec.Label, Revoked: revoked}
+}
+
+type actingKey struct{}
+
+// ActingAs returns ctx for a request the server itself makes on behalf of
+// p (a change approved under a freeze, a read of a resource before and
+// after a change): Authenticate admits it as p without a bearer key. Only
+// code in this process can set it; no header or body can.
+func ActingAs(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, actingKey{}, p)
 }
 
 // RequireAdmin answers 403 unless the caller is the administrator.
@@ -130,7 +154,10 @@ func EnsureAdminKey(ctx context.Context, keys *Keys, dataDir string, log *slog.L
 		if err != nil {
 			return "", err
 		}
-		return path, writeSecretFile(path, key+"\n")
+		if err := writeSecretFile(path, key+"\n"); err != nil {
+			return "", err
+		}
+		return path, keys.Register(ctx, key, AdminClient)
 	default:
 		return "", fmt.Errorf("admin key: %w", err)
 	}

@@ -36,6 +36,26 @@ type KeyRecord struct {
 	Client  string    `json:"client"`
 	Hash    string    `json:"hash"` // hex SHA-256 of the whole key
 	Created time.Time `json:"created"`
+	// Role is the role of a key of the admin client (roles.go); empty
+	// means RoleAdmin (the key of admin.key, keys made before roles).
+	Role string `json:"role,omitempty"`
+	// Label names the person or system holding the key ("Li Wei").
+	Label string `json:"label,omitempty"`
+	// File marks the key of a server's admin.key: the data directory's
+	// owner, who holds the engine's files anyway. Only it keeps every
+	// right over plain NATS (engine.Protect).
+	File bool `json:"file,omitempty"`
+}
+
+// AdminRole is the role of an admin client's key ("" for other clients).
+func (r KeyRecord) AdminRole() string {
+	if r.Client != AdminClient {
+		return ""
+	}
+	if r.Role == "" {
+		return RoleAdmin
+	}
+	return r.Role
 }
 
 // Keys stores API keys hashed in a JetStream KV bucket and keeps an
@@ -96,9 +116,18 @@ func (k *Keys) apply(e jetstream.KeyValueEntry) {
 // Create makes a new key for client and stores its hash. The key is
 // returned once and never again.
 func (k *Keys) Create(ctx context.Context, client string) (key string, rec KeyRecord, err error) {
+	return k.CreateLabelled(ctx, client, "", "")
+}
+
+// CreateLabelled is Create with a role (admin client only: viewer,
+// operator or admin) and a label naming who holds the key.
+func (k *Keys) CreateLabelled(ctx context.Context, client, role, label string) (key string, rec KeyRecord, err error) {
+	if role != "" && (client != AdminClient || !ValidRole(role)) {
+		return "", KeyRecord{}, fmt.Errorf("keys: role %q is not a role of the admin client", role)
+	}
 	id, secret := randomHex(8), randomSecret()
 	key = keyPrefix + id + "_" + secret
-	rec = KeyRecord{ID: id, Client: client, Hash: hashKey(key), Created: time.Now().UTC()}
+	rec = KeyRecord{ID: id, Client: client, Hash: hashKey(key), Created: time.Now().UTC(), Role: role, Label: label}
 	if err := k.store(ctx, rec); err != nil {
 		return "", KeyRecord{}, err
 	}
@@ -112,10 +141,10 @@ func (k *Keys) Register(ctx context.Context, key, client string) error {
 	if !ok {
 		return fmt.Errorf("keys: malformed key for %s", client)
 	}
-	if rec, ok := k.lookupID(id); ok && rec.Hash == hashKey(key) {
+	if rec, ok := k.lookupID(id); ok && rec.Hash == hashKey(key) && rec.File {
 		return nil
 	}
-	return k.store(ctx, KeyRecord{ID: id, Client: client, Hash: hashKey(key), Created: time.Now().UTC()})
+	return k.store(ctx, KeyRecord{ID: id, Client: client, Hash: hashKey(key), Created: time.Now().UTC(), File: true})
 }
 
 func (k *Keys) store(ctx context.Context, rec KeyRecord) error {
@@ -225,6 +254,9 @@ func (k *Keys) Lookup(key string) (KeyRecord, error) {
 	}
 	return rec, nil
 }
+
+// Record returns the record of key id.
+func (k *Keys) Record(id string) (KeyRecord, bool) { return k.lookupID(id) }
 
 func (k *Keys) lookupID(id string) (KeyRecord, bool) {
 	k.mu.RLock()

@@ -38,7 +38,7 @@ type command struct {
 
 // commands lists every subcommand, in help order.
 func commands() []*command {
-	return []*command{upCmd, initCmd, edgeCmd, publishCmd, tailCmd, topicsCmd, sinksCmd, captureCmd, keysCmd, limitsCmd, planCmd, liveCmd, ticketsCmd, venueCmd, healthCmd, inspectCmd, sloCmd, alertsCmd, anomaliesCmd, demoCmd, benchCmd, versionCmd}
+	return []*command{upCmd, initCmd, edgeCmd, publishCmd, tailCmd, topicsCmd, sinksCmd, captureCmd, keysCmd, freezeCmd, approvalsCmd, auditCmd, limitsCmd, planCmd, liveCmd, ticketsCmd, venueCmd, healthCmd, inspectCmd, sloCmd, alertsCmd, anomaliesCmd, demoCmd, benchCmd, versionCmd}
 }
 
 // errUsage marks an error whose message should be followed by the usage.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/url"
@@ -13,35 +14,55 @@ import (
 
 var keysCmd = &command{
 	name:  "keys",
-	short: "create, list and revoke client API keys (admin)",
+	short: "create, list, revoke and reissue API keys and admin roles (admin)",
+	long: `Keys of the admin client have a role: viewer (reads everything, changes
+nothing), operator (the controls of the day: pause sinks, revoke keys, room
+states, emergency plans) or admin (everything). The key in admin.key is an
+admin. Give each person a key of their own with --label, so that the audit
+trail and two-person approvals name them.`,
 	example: `stadion keys create odf            # prints only the key
 export ODF_KEY=$(stadion keys create odf)
+stadion keys create --role operator --label "Li Wei"
 stadion keys list odf
-stadion keys revoke odf 3f9c1e2a7b6d4c01`,
-	sub: []*command{keysCreateCmd, keysListCmd, keysRevokeCmd},
+stadion keys list admin            # roles and labels of the admin keys
+stadion keys revoke odf 3f9c1e2a7b6d4c01
+stadion keys reissue --role operator --to "Li Wei,Anna K" --out ./keys`,
+	sub: []*command{keysCreateCmd, keysListCmd, keysRevokeCmd, keysReissueCmd},
 }
 
 var keysCreateCmd = &command{
-	name:    "create",
-	short:   "create a key for CLIENT and print it (shown once, stored hashed)",
-	usage:   "CLIENT",
-	example: `stadion keys create screens`,
+	name:  "create",
+	short: "create a key for CLIENT and print it (shown once, stored hashed)",
+	usage: "[CLIENT]",
+	example: `stadion keys create screens
+stadion keys create --role viewer --label "Night desk"   # CLIENT is admin`,
 	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
 		var rf remoteFlags
 		rf.register(fs)
+		role := fs.String("role", "", "role of an admin key: viewer, operator or admin (CLIENT defaults to admin)")
+		label := fs.String("label", "", "who holds the key, e.g. \"Li Wei\" (shown in the audit trail)")
 		return func(ctx context.Context, env Env, args []string) error {
+			if len(args) == 0 && *role != "" {
+				args = []string{"admin"}
+			}
 			if len(args) != 1 {
-				return usageErr("keys create needs exactly one CLIENT")
+				return usageErr("keys create needs exactly one CLIENT (or --role for an admin key)")
 			}
 			r, err := rf.remote(env)
 			if err != nil {
 				return err
 			}
 			var out struct {
-				Key string `json:"key"`
-				ID  string `json:"id"`
+				Key   string `json:"key"`
+				ID    string `json:"id"`
+				Role  string `json:"role,omitempty"`
+				Label string `json:"label,omitempty"`
 			}
-			if err := r.Do(ctx, "POST", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
+			var body []byte
+			if *role != "" || *label != "" {
+				body, _ = json.Marshal(map[string]string{"role": *role, "label": *label})
+			}
+			if err := r.Do(ctx, "POST", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "application/json", body, nil, &out); err != nil {
 				return err
 			}
 			if rf.json {
@@ -73,6 +94,8 @@ var keysListCmd = &command{
 				Keys []struct {
 					ID      string    `json:"id"`
 					Client  string    `json:"client"`
+					Role    string    `json:"role,omitempty"`
+					Label   string    `json:"label,omitempty"`
 					Created time.Time `json:"created"`
 				} `json:"keys"`
 			}
@@ -83,9 +106,9 @@ var keysListCmd = &command{
 				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCLIENT\tCREATED")
+			fmt.Fprintln(tw, "ID\tCLIENT\tROLE\tLABEL\tCREATED")
 			for _, k := range out.Keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.Client, shortTime(k.Created))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Client, orDash(k.Role), orDash(k.Label), shortTime(k.Created))
 			}
 			return tw.Flush()
 		}

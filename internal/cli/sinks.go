@@ -15,7 +15,7 @@ import (
 
 var sinksCmd = &command{
 	name:  "sinks",
-	short: "show database sinks; pause, resume, list and redrive dead letters (admin)",
+	short: "show database sinks; pause, resume, list and redrive dead letters (operator or admin)",
 	usage: "[NAME | pause NAME | resume NAME | dead-letters NAME | redrive NAME [ID...] | drop NAME [ID...]]",
 	long: `Without arguments, lists every sink: state, the rows its table holds,
 rows/s, lag (events not yet written), rows written by the server asked

@@ -86,6 +86,13 @@ func (r *Client) Send(ctx context.Context, method, path, contentType string, bod
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach stadion at %s (is 'stadion up' running? see --server): %w", r.Base, err)
 	}
+	if id := resp.Header.Get(HeldHeader); id != "" && resp.StatusCode == http.StatusAccepted {
+		defer resp.Body.Close()
+		e := &HeldError{ID: id}
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		_ = json.Unmarshal(raw, e)
+		return nil, e
+	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
 		e := &APIError{Status: resp.StatusCode, Title: resp.Status}

@@ -25,8 +25,11 @@ type Grant struct {
 	// KeyID is the key presented; CloseKey(KeyID) ends the connection.
 	KeyID string
 	// Admin places the connection in stadion's own account with every
-	// permission.
+	// permission but the protected subjects (Engine.Protect), unless
+	// Owner is set too.
 	Admin bool
+	// Owner is the key of a server's admin.key: every permission.
+	Owner bool
 	// Receive lists subjects of stadion's account delivered into the
 	// client's account (core NATS live events), e.g. "topic.laps.>".
 	Receive []string
@@ -56,6 +59,38 @@ type authenticator struct {
 	log      *slog.Logger
 
 	leafs leafUsers // who each admitted leafnode connection is
+
+	// protected are subjects no outside connection may publish to, the
+	// admin's included (Engine.Protect).
+	protected atomic.Pointer[[]string]
+}
+
+// Protect denies every outside NATS connection admitted from now on,
+// admin keys included, publishing to subjects. stadion's own connection
+// and the key of admin.key (Grant.Owner: whoever holds it holds the
+// engine's files, and another stadion may use it as its engine
+// connection) keep every right. Client accounts reach none of stadion's subjects
+// anyway; this closes them to the admin's connections in stadion's
+// account, e.g. the audit trail's stream and its JetStream API.
+func (e *Engine) Protect(subjects ...string) {
+	if e.auth == nil {
+		return
+	}
+	list := append([]string(nil), subjects...)
+	if old := e.auth.protected.Load(); old != nil {
+		list = append(list, *old...)
+	}
+	e.auth.protected.Store(&list)
+}
+
+// adminPermissions are an admin connection's: everything but the
+// protected subjects (nil: everything).
+func (a *authenticator) adminPermissions() *server.Permissions {
+	deny := a.protected.Load()
+	if deny == nil || len(*deny) == 0 {
+		return nil
+	}
+	return &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: *deny}}
 }
 
 var _ server.Authentication = (*authenticator)(nil)
@@ -97,6 +132,8 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		if isNew {
 			go (*next).NATSAdmitted(g)
 		}
+	} else if !g.Owner {
+		user.Permissions = a.adminPermissions()
 	}
 	c.RegisterUser(user)
 	return true

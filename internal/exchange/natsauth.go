@@ -12,14 +12,21 @@ import (
 // to (topic.<t>.>) and reaches JetStream only through the gateway
 // (natsgate.go), which lets it read those topics' streams and manage the
 // consumers it created, and nothing else. It cannot publish into topics:
-// events only enter through the validating API. The admin key gets
-// everything.
+// events only enter through the validating API. A key of the admin client
+// with the admin role gets everything but the engine's protected subjects
+// (Engine.Protect: the audit trail); viewer and operator keys are refused,
+// since stadion's account has no read-only door: they use the HTTP API,
+// where the request policy checks their role. Only the key of admin.key
+// keeps every right (Grant.Owner).
 func (x *Exchange) NATSAuthorize(token string) (engine.Grant, bool) {
 	rec, err := x.keys.Lookup(token)
 	if err != nil {
 		return engine.Grant{}, false
 	}
-	g := engine.Grant{Client: rec.Client, KeyID: rec.ID, Admin: rec.Client == api.AdminClient}
+	if role := rec.AdminRole(); role != "" && role != api.RoleAdmin {
+		return engine.Grant{}, false
+	}
+	g := engine.Grant{Client: rec.Client, KeyID: rec.ID, Admin: rec.Client == api.AdminClient, Owner: rec.File && rec.Client == api.AdminClient}
 	if !g.Admin {
 		for _, name := range x.cfg.TopicNames() {
 			if x.topics[name].cfg.CanSubscribe(rec.Client) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 	"github.com/stadion-dev/stadion/internal/mqtt"
 )
@@ -41,6 +42,7 @@ type system struct {
 	s      *Service
 	client string
 	keyID  string
+	role   string          // the key's role when client is admin
 	gone   context.Context // ends when the key is revoked
 }
 
@@ -89,7 +91,7 @@ func (c *system) Publish(m mqtt.Message, done func(error)) error {
 		return errRevoked // a will, or a pin racing the revocation
 	}
 	room, ok := roomOf(m.Topic, "pinned")
-	if !ok || !c.s.hasRoom(room) || !c.s.moderates(c.client) {
+	if !ok || !c.s.hasRoom(room) || !c.s.moderates(c.client) || (c.role != "" && c.role != api.RoleAdmin) {
 		return fmt.Errorf("%w: a moderator's key publishes only to live/{room}/pinned", errReadOnly)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

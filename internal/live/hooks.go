@@ -52,7 +52,7 @@ func (h hooks) Authenticate(c *mqtt.Connect) (mqtt.Client, byte) {
 		s.m.refused.WithLabelValues("bad_key").Inc()
 		return nil, mqtt.RefusedBadCredentials
 	}
-	return h.limited(c, &system{s: s, client: rec.Client, keyID: rec.ID, gone: s.keys.Revoked(rec.ID)})
+	return h.limited(c, &system{s: s, client: rec.Client, keyID: rec.ID, role: rec.AdminRole(), gone: s.keys.Revoked(rec.ID)})
 }
 
 // limited accepts an authenticated CONNECT unless a runtime limit refuses

@@ -141,6 +141,22 @@ var operations = []op{
 		query: []param{{name: "dry_run", desc: "true: change nothing", schema: map[string]any{"enum": []any{"true", "false"}}}}},
 	{pattern: "POST /v1/plans/{name}/revert", tag: "limits", summary: "Remove an emergency plan's limits"},
 
+	// Roles, freezes, approvals and the audit trail (ops' request policy).
+	{pattern: "POST /v1/clients/admin/keys/reissue", tag: "keys", summary: "Revoke every admin key of a role and make one new key per named person (admin)",
+		body: obj(map[string]any{"role": map[string]any{"enum": []any{"viewer", "operator", "admin"}}, "to": arrayOf(str)}, "role", "to")},
+	{pattern: "GET /v1/freezes", tag: "freezes", summary: "Change freezes: name, window, scope, who set them"},
+	{pattern: "GET /v1/freezes/{name}", tag: "freezes", summary: "One change freeze"},
+	{pattern: "PUT /v1/freezes/{name}", tag: "freezes", summary: "Set a change freeze: changes in its scope and window wait for a second person's approval (admin)",
+		body: obj(map[string]any{"start": str, "end": str, "scope": arrayOf(str), "reason": str, "hold_for": str}, "start", "end")},
+	{pattern: "DELETE /v1/freezes/{name}", tag: "freezes", summary: "Remove a change freeze (admin; held under any open freeze)", status: 204},
+	{pattern: "GET /v1/approvals", tag: "freezes", summary: "Changes held under a freeze, waiting for approval"},
+	{pattern: "GET /v1/approvals/{id}", tag: "freezes", summary: "One held change"},
+	{pattern: "POST /v1/approvals/{id}/approve", tag: "freezes", summary: "Approve a held change: it runs as its requester; the approver must be another person"},
+	{pattern: "POST /v1/approvals/{id}/reject", tag: "freezes", summary: "Reject a held change"},
+	{pattern: "GET /v1/audit", tag: "audit", summary: "The audit trail: who changed what, when, before and after",
+		query: []param{{name: "since", desc: "entries of the last duration (1h) or since an RFC 3339 time", schema: str}, {name: "after_seq", desc: "entries after this sequence", schema: integer}, limitQ,
+			{name: "wait", desc: "wait up to this long for a new entry (following)", schema: str}}},
+
 	// The console's data (the page itself is served at /).
 	{pattern: "GET /v1/console", tag: "console", summary: "Who signed in, and which of the console's views the key may open"},
 	{pattern: "GET /v1/console/series", tag: "console", summary: "The last hour of rates and lags (one point per 5 s) that the key may see"},

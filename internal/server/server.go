@@ -24,6 +24,7 @@ import (
 	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/exchange"
 	"github.com/stadion-dev/stadion/internal/limits"
+	"github.com/stadion-dev/stadion/internal/ops"
 )
 
 // ServerOptions configure a stadion server (what `stadion up` runs).
@@ -235,7 +236,11 @@ func (s *Server) start(ctx context.Context, o ServerOptions, cfg *config.Config,
 	if err != nil {
 		return err
 	}
-	s.serve(ln, s.routes(env, reg, caps, ops))
+	pol, err := s.newPolicy(ctx, env) // policy.go
+	if err != nil {
+		return err
+	}
+	s.serve(ln, s.routes(env, reg, caps, ops, pol))
 	s.http.RegisterOnShutdown(x.Drain)
 	for _, c := range caps {
 		if d, ok := c.(interface{ Drain() }); ok {
@@ -332,11 +337,12 @@ func (s *Server) startOps(ctx context.Context, env serverEnv) (*opsService, erro
 // routes is the HTTP API: system routes, keys, the cluster's, the
 // exchange's, every capability's and ops', behind metrics, the body
 // deadline and panic recovery.
-func (s *Server) routes(env serverEnv, reg *prometheus.Registry, caps []capability, o *opsService) http.Handler {
+func (s *Server) routes(env serverEnv, reg *prometheus.Registry, caps []capability, o *opsService, pol *ops.Policy) http.Handler {
 	cfg, keys, x := env.cfg, env.keys, env.x
 	mux := api.NewMux()
 	s.mux = mux
-	auth := func(h http.Handler) http.Handler { return api.Authenticate(keys, h) }
+	auth := guarded(keys, pol)
+	pol.Routes(mux, auth)
 	o.routes(mux, auth, env)
 	s.systemRoutes(mux, reg, metricsAuth(cfg, keys))
 	apiIndexRoutes(mux) // openapi.go
@@ -347,6 +353,7 @@ func (s *Server) routes(env serverEnv, reg *prometheus.Registry, caps []capabili
 	for _, c := range caps {
 		c.Routes(mux, auth)
 	}
+	pol.SetHandler(api.Recover(s.log, mux))
 	return api.NewHTTPMetrics(reg).Wrap(api.BodyDeadline(bodyDeadline, api.Recover(s.log, limitHTTP(env.lim, keys, mux))))
 }
 
