@@ -37,23 +37,8 @@ stadion capture latest curling-sheet-a -o latest.jpg`,
 
 // remoteCmd is a capture subcommand that only talks to the server.
 func remoteCmd(name, short, usage, example string, nargs int, run func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error) *command {
-	return &command{
-		name: name, short: short, usage: usage, example: example,
-		flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-			var rf remoteFlags
-			rf.register(fs)
-			return func(ctx context.Context, env Env, args []string) error {
-				if nargs >= 0 && len(args) != nargs {
-					return usageErr("capture %s takes %s", name, usage)
-				}
-				r, err := rf.remote(env)
-				if err != nil {
-					return err
-				}
-				return run(ctx, env, r, rf.json, args)
-			}
-		},
-	}
+	return &command{name: name, short: short, usage: usage, example: example,
+		remote: run, nargs: max(nargs, 0), argsErr: fmt.Sprintf("capture %s takes %s", name, usage)}
 }
 
 var captureStatusCmd = remoteCmd("status", "show every job: last success, last error, captures/min, tick-to-frame latency", "[JOB]",

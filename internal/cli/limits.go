@@ -166,32 +166,24 @@ var limitsListCmd = &command{
 	name:    "list",
 	short:   "list the limits in force",
 	example: `stadion limits list`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out client.LimitList
-			if err := r.Do(ctx, "GET", "/v1/limits", "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tMATCH\tLIMIT\tACTION\tEXPIRES\tPLAN\tSET BY")
-			for _, l := range out.Limits {
-				exp := "-"
-				if l.Expires != nil {
-					exp = shortTime(*l.Expires)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, client.DescribeMatch(l.Match), client.DescribeAmount(l.LimitSpec), l.Action, exp, orDash(l.Plan), l.By)
-			}
-			return tw.Flush()
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out client.LimitList
+		if err := r.Do(ctx, "GET", "/v1/limits", "", nil, nil, &out); err != nil {
+			return err
 		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tMATCH\tLIMIT\tACTION\tEXPIRES\tPLAN\tSET BY")
+		for _, l := range out.Limits {
+			exp := "-"
+			if l.Expires != nil {
+				exp = shortTime(*l.Expires)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, client.DescribeMatch(l.Match), client.DescribeAmount(l.LimitSpec), l.Action, exp, orDash(l.Plan), l.By)
+		}
+		return tw.Flush()
 	},
 }
 
@@ -200,23 +192,13 @@ var limitsDeleteCmd = &command{
 	short:   "remove limit NAME everywhere",
 	usage:   "NAME",
 	example: `stadion limits delete badbot`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("limits delete needs exactly one NAME")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			if err := r.Do(ctx, "DELETE", client.LimitPath(args[0]), "", nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stderr, "deleted limit %s\n", args[0])
-			return nil
+	nargs:   1, argsErr: "limits delete needs exactly one NAME",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		if err := r.Do(ctx, "DELETE", client.LimitPath(args[0]), "", nil, nil, nil); err != nil {
+			return err
 		}
+		fmt.Fprintf(env.Stderr, "deleted limit %s\n", args[0])
+		return nil
 	},
 }
 

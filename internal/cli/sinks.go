@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -29,16 +28,8 @@ stadion sinks arrivals-db --json
 stadion sinks pause arrivals-db
 stadion sinks dead-letters arrivals-db
 stadion sinks redrive arrivals-db 12 13`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			return sinksRun(ctx, env, r, rf.json, args)
-		}
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		return sinksRun(ctx, env, r, asJSON, args)
 	},
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
@@ -120,12 +121,9 @@ var ticketsRevokeCmd = &command{
 	short:   "revoke a ticket; every edge of its venue rejects it once the revocation arrives",
 	usage:   "ID",
 	example: `stadion tickets revoke 6f1c0b6e2d8a4f5e9a7b3c21`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			return ticketCall(ctx, env, rf, args, "POST", "/revoke")
-		}
+	nargs:   1, argsErr: "want exactly one ticket ID",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		return ticketCall(ctx, env, r, asJSON, args[0], "POST", "/revoke")
 	},
 }
 
@@ -134,28 +132,18 @@ var ticketsShowCmd = &command{
 	short:   "show a ticket as the cloud keeps it",
 	usage:   "ID",
 	example: `stadion tickets show 6f1c0b6e2d8a4f5e9a7b3c21`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			return ticketCall(ctx, env, rf, args, "GET", "")
-		}
+	nargs:   1, argsErr: "want exactly one ticket ID",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		return ticketCall(ctx, env, r, asJSON, args[0], "GET", "")
 	},
 }
 
-func ticketCall(ctx context.Context, env Env, rf remoteFlags, args []string, method, suffix string) error {
-	if len(args) != 1 {
-		return usageErr("want exactly one ticket ID")
-	}
-	r, err := rf.remote(env)
-	if err != nil {
-		return err
-	}
+func ticketCall(ctx context.Context, env Env, r *client.Client, asJSON bool, id, method, suffix string) error {
 	var rec gate.TicketRecord
-	if err := r.Do(ctx, method, "/v1/tickets/"+url.PathEscape(args[0])+suffix, "", nil, nil, &rec); err != nil {
+	if err := r.Do(ctx, method, "/v1/tickets/"+url.PathEscape(id)+suffix, "", nil, nil, &rec); err != nil {
 		return err
 	}
-	if rf.json {
+	if asJSON {
 		return cmdio.PrintJSON(env.Stdout, rec)
 	}
 	fmt.Fprintf(env.Stdout, "ticket   %s\nvenue    %s\nsession  %s\nvalid    %s .. %s\nzone     %s\nseat     %s\nholder   %s\nkey      %d\nissued   %s\n",
