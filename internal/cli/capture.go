@@ -51,7 +51,7 @@ func captureStatus(ctx context.Context, env Env, r *client.Client, asJSON bool, 
 	if len(args) == 1 {
 		var one json.RawMessage
 		if err := r.Do(ctx, "GET", client.CapturePath(args[0], ""), "", nil, nil, &one); err != nil || asJSON {
-			return errOr(err, cmdio.PrintJSON(env.Stdout, one))
+			return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, one))
 		}
 		var row client.CaptureJobRow
 		if err := json.Unmarshal(one, &row); err != nil {
@@ -92,14 +92,14 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 		case j.LastSuccess != nil:
 			state = "ok"
 		}
-		sched := orDash(j.Spec.Every + j.Spec.Cron)
+		sched := cmdio.OrDash(j.Spec.Every + j.Spec.Cron)
 		lastOK := "-"
 		if j.LastSuccess != nil {
 			lastOK = shortTime(*j.LastSuccess)
 		}
 		lastErr := "-"
 		if j.LastErrorAt != nil {
-			lastErr = shortTime(*j.LastErrorAt) + " " + sinkTruncate(j.LastError, 70)
+			lastErr = shortTime(*j.LastErrorAt) + " " + cmdio.Truncate(j.LastError, 70)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, state, sched, j.Captures, j.Failures,
 			j.CapturesPerMin, cmdio.FmtMS(j.LatencyP50MS), cmdio.FmtMS(j.LatencyP99MS), lastOK, lastErr)
@@ -149,7 +149,7 @@ var captureFramesCmd = &command{
 			q := "?limit=1000&since=" + url.QueryEscape(time.Now().Add(-*since).UTC().Format(time.RFC3339Nano))
 			var out json.RawMessage
 			if err := r.Do(ctx, "GET", client.CapturePath(args[0], "/frames"+q), "", nil, nil, &out); err != nil || rf.json {
-				return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+				return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 			}
 			return printFrames(env.Stdout, args[0], *since, out)
 		}
@@ -217,7 +217,7 @@ func saveLatest(ctx context.Context, env Env, r *client.Client, job, size, out s
 		return err
 	}
 	n, err := io.Copy(f, resp.Body)
-	if err := errOr(err, f.Close()); err != nil {
+	if err := cmdio.ErrOr(err, f.Close()); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "%s: %d bytes (%s, %s) -> %s\n", job, n, resp.Header.Get("Content-Type"),

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/inspect"
 )
 
@@ -57,7 +58,7 @@ kubectl proxy & stadion inspect k8s --server http://127.0.0.1:8001`,
 		format := fs.String("format", "table", "output: "+strings.Join(inspect.Formats, ", "))
 		asJSON := fs.Bool("json", false, "same as --format json")
 		minGrade := fs.String("min-grade", "", "exit 1 when the overall grade is worse than this (A-F)")
-		var ignore listFlag
+		var ignore cmdio.ListFlag
 		fs.Var(&ignore, "ignore", "suppress: rule-id, Kind/ns/name or Kind/ns/name:rule-id (comma-separated, repeatable)")
 		est := inspect.DefaultEstimates()
 		fs.IntVar(&est.Threads, "jvm-threads", est.Threads, "Java threads assumed in the JVM non-heap estimate")
@@ -133,18 +134,4 @@ func readCluster(ctx context.Context, env Env, inv *inspect.Inventory, kubeconfi
 		fmt.Fprintf(env.Stderr, "stadion inspect k8s: %s\n", w)
 	}
 	return err
-}
-
-// listFlag collects comma-separated values from repeated flags.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(s string) error {
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			*l = append(*l, v)
-		}
-	}
-	return nil
 }

@@ -56,7 +56,7 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		}
 		err := r.Do(ctx, "POST", client.SinkPath(name, "/"+action), "", nil, nil, &out)
 		if err != nil || asJSON {
-			return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+			return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 		}
 		fmt.Fprintf(env.Stdout, "%s: %sd\n", name, action)
 		return nil
@@ -66,7 +66,7 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		}
 		err := r.Do(ctx, "GET", client.SinkPath(name, "/dead-letters?limit=1000"), "", nil, nil, &out)
 		if err != nil || asJSON {
-			return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+			return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 		}
 		return printSinkDeadLetters(env.Stdout, name, out)
 	case "redrive", "drop":
@@ -80,18 +80,11 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		}
 		err = r.Do(ctx, method, client.SinkPath(name, path), "application/json", body, nil, &out)
 		if err != nil || asJSON {
-			return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+			return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 		}
 		return printSinkRedrive(env.Stdout, name, action, out)
 	}
 	return usageErr("unknown sinks action %q (want pause, resume, dead-letters, redrive or drop)", action)
-}
-
-func errOr(err, next error) error {
-	if err != nil {
-		return err
-	}
-	return next
 }
 
 func sinkIDsBody(args []string) ([]byte, error) {
@@ -129,9 +122,9 @@ func printSinks(w io.Writer, sinks []client.SinkRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SINK\tTOPIC\tTABLE\tSTATE\tROWS\tROWS/S\tLAG\tWRITTEN\tDEAD\tLAST ERROR")
 	for _, s := range sinks {
-		lastErr := orDash(s.LastError)
+		lastErr := cmdio.OrDash(s.LastError)
 		if s.LastErrorAt != nil {
-			lastErr = shortTime(*s.LastErrorAt) + " " + sinkTruncate(s.LastError, 60)
+			lastErr = shortTime(*s.LastErrorAt) + " " + cmdio.Truncate(s.LastError, 60)
 		}
 		rows := "?"
 		if s.Rows != nil {
@@ -157,7 +150,7 @@ func printSinkDeadLetters(w io.Writer, name string, raw json.RawMessage) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEQ\tATTEMPTS\tLAST FAILED\tERROR")
 	for _, d := range out.DeadLetters {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\n", d.ID, d.Seq, d.Attempts, shortTime(d.LastFailed), sinkTruncate(d.Error, 80))
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\n", d.ID, d.Seq, d.Attempts, shortTime(d.LastFailed), cmdio.Truncate(d.Error, 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -189,11 +182,4 @@ func printSinkRedrive(w io.Writer, name, action string, raw json.RawMessage) err
 		return exitError{code: 1}
 	}
 	return nil
-}
-
-func sinkTruncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }

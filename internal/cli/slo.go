@@ -4,11 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/stadion-dev/stadion/internal/cmdio"
 	"net/url"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/ops"
 )
 
@@ -70,7 +70,7 @@ func printSLOs(env Env, slos []ops.SLOStatus) error {
 			burns = append(burns, fmt.Sprintf("%s/%s %.1f/%.1f≥%g%s", b.Long, b.Short, b.LongBurn, b.ShortBurn, b.Factor, mark))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.3f%%\t%s\t%s\t%.0f\t%.1f%%\t%s\t%s\n", s.Name, s.Component, s.Indicator, 100*s.Objective,
-			s.Window, good, s.Events.Total, 100*s.Budget, strings.Join(burns, "  "), orDash(strings.Join(s.Firing, ",")))
+			s.Window, good, s.Events.Total, 100*s.Budget, strings.Join(burns, "  "), cmdio.OrDash(strings.Join(s.Firing, ",")))
 	}
 	return tw.Flush()
 }
@@ -116,7 +116,7 @@ stadion alerts --json`,
 				if a.Status == ops.StatusResolved {
 					since += " → " + shortTime(a.EndsAt)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Status, a.Severity, a.Kind, a.Site, a.Component, a.Check, since, sinkTruncate(a.Summary, 120))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Status, a.Severity, a.Kind, a.Site, a.Component, a.Check, since, cmdio.Truncate(a.Summary, 120))
 			}
 			return tw.Flush()
 		}
@@ -175,7 +175,7 @@ stadion anomalies --venue bird-nest`,
 					mark = "!"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", mark, c.Component, c.Level, c.Count, c.LastMinute, max(c.Processes, 1),
-					shortTime(c.FirstSeen), shortTime(c.LastSeen), sinkTruncate(c.Template, 120))
+					shortTime(c.FirstSeen), shortTime(c.LastSeen), cmdio.Truncate(c.Template, 120))
 			}
 			return tw.Flush()
 		}

@@ -35,7 +35,7 @@ stadion topics personnel --json`,
 			if len(args) == 1 {
 				var info json.RawMessage
 				if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil || rf.json {
-					return errOr(err, cmdio.PrintJSON(env.Stdout, info))
+					return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, info))
 				}
 				return printTopic(env.Stdout, info)
 			}
@@ -55,7 +55,7 @@ stadion topics personnel --json`,
 				if t.LastTime != nil {
 					last = *t.LastTime
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.Name, t.Kind, orDash(t.Key), t.Events, t.Bytes,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.Name, t.Kind, cmdio.OrDash(t.Key), t.Events, t.Bytes,
 					t.LastSeq, shortTime(last), strings.Join(t.Publishers, ","), strings.Join(t.Subscribers, ","))
 			}
 			return tw.Flush()
@@ -88,19 +88,19 @@ func printTopic(w io.Writer, raw json.RawMessage) error {
 	if t.Description != "" {
 		fmt.Fprintf(w, "             %s\n", t.Description)
 	}
-	fmt.Fprintf(w, "key          %s\n", orDash(t.Key))
+	fmt.Fprintf(w, "key          %s\n", cmdio.OrDash(t.Key))
 	fmt.Fprintf(w, "events       %d (%d bytes), seq %d..%d, last %s\n", t.Events, t.Bytes, t.FirstSeq, t.LastSeq, last)
 	if t.Kind == "sync" {
 		fmt.Fprintf(w, "keys         %d\n", t.Keys)
 	}
-	fmt.Fprintf(w, "retention    %s\n", orDash(t.Retention))
-	fmt.Fprintf(w, "publishers   %s\n", orDash(strings.Join(t.Publishers, ", ")))
-	fmt.Fprintf(w, "subscribers  %s\n", orDash(strings.Join(t.Subscribers, ", ")))
+	fmt.Fprintf(w, "retention    %s\n", cmdio.OrDash(t.Retention))
+	fmt.Fprintf(w, "publishers   %s\n", cmdio.OrDash(strings.Join(t.Publishers, ", ")))
+	fmt.Fprintf(w, "subscribers  %s\n", cmdio.OrDash(strings.Join(t.Subscribers, ", ")))
 	if len(t.Schema) == 0 {
 		fmt.Fprintln(w, "schema       none (any JSON)")
 		return nil
 	}
-	fmt.Fprintf(w, "schema       %s\n", orDash(t.SchemaID))
+	fmt.Fprintf(w, "schema       %s\n", cmdio.OrDash(t.SchemaID))
 	var b bytes.Buffer
 	if err := json.Indent(&b, t.Schema, "  ", "  "); err != nil {
 		return err
@@ -119,11 +119,4 @@ type topicRow struct {
 	LastTime    *time.Time `json:"last_time"`
 	Publishers  []string   `json:"publishers"`
 	Subscribers []string   `json:"subscribers"`
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
