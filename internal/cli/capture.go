@@ -83,15 +83,6 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tSCHEDULE\tCAPTURES\tFAILED\tPER MIN\tP50\tP99\tLAST SUCCESS\tLAST ERROR")
 	for _, j := range jobs {
-		// The job is failing while its last attempt failed (a stream that
-		// ended or stalled fails every tick until it is back).
-		state := "waiting"
-		switch {
-		case j.LastErrorAt != nil && (j.LastSuccess == nil || j.LastErrorAt.After(*j.LastSuccess)):
-			state = "FAILING"
-		case j.LastSuccess != nil:
-			state = "ok"
-		}
 		sched := cmdio.OrDash(j.Spec.Every + j.Spec.Cron)
 		lastOK := "-"
 		if j.LastSuccess != nil {
@@ -101,7 +92,7 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 		if j.LastErrorAt != nil {
 			lastErr = shortTime(*j.LastErrorAt) + " " + cmdio.Truncate(j.LastError, 70)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, state, sched, j.Captures, j.Failures,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, j.State(), sched, j.Captures, j.Failures,
 			j.CapturesPerMin, cmdio.FmtMS(j.LatencyP50MS), cmdio.FmtMS(j.LatencyP99MS), lastOK, lastErr)
 	}
 	return tw.Flush()
@@ -134,21 +125,13 @@ var captureDeleteCmd = remoteCmd("delete", "delete a job added at run time, with
 var captureFramesCmd = &command{
 	name: "frames", short: "list JOB's stored frames with their URLs", usage: "JOB",
 	example: "stadion capture frames curling-sheet-a --since 10m\nstadion capture frames curling-sheet-a --json",
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs:   1, argsErr: "capture frames takes one JOB",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		since := fs.Duration("since", time.Hour, "frames captured within this long")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("capture frames takes one JOB")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 			q := "?limit=1000&since=" + url.QueryEscape(time.Now().Add(-*since).UTC().Format(time.RFC3339Nano))
 			var out json.RawMessage
-			if err := r.Do(ctx, "GET", client.CapturePath(args[0], "/frames"+q), "", nil, nil, &out); err != nil || rf.json {
+			if err := r.Do(ctx, "GET", client.CapturePath(args[0], "/frames"+q), "", nil, nil, &out); err != nil || asJSON {
 				return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 			}
 			return printFrames(env.Stdout, args[0], *since, out)

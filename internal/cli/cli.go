@@ -33,7 +33,10 @@ type command struct {
 	flags func(fs *flag.FlagSet) func(ctx context.Context, env Env, args []string) error
 	// remote, instead of flags, runs a command that only talks to a server:
 	// it gets the flags of remoteFlags and the API client they name.
-	remote func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error
+	remote remoteRun
+	// remoteWith is remote for a command with flags of its own: it declares
+	// them and returns the run function.
+	remoteWith func(fs *flag.FlagSet) remoteRun
 	// nargs is how many arguments a remote command takes (0: any); argsErr
 	// says what to give when they are not that many.
 	nargs   int
@@ -104,9 +107,16 @@ func run(ctx context.Context, cmds []*command, args []string, env Env, prefix st
 	return report(env, name, runFn(ctx, env, fs.Args()))
 }
 
+// remoteRun is the run function of a command that talks to a server.
+type remoteRun = func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error
+
 // runFunc declares c's flags and returns its run function.
 func (c *command) runFunc(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-	if c.remote == nil {
+	run := c.remote
+	switch {
+	case c.remoteWith != nil:
+		run = c.remoteWith(fs)
+	case run == nil:
 		return c.flags(fs)
 	}
 	var rf remoteFlags
@@ -119,7 +129,7 @@ func (c *command) runFunc(fs *flag.FlagSet) func(context.Context, Env, []string)
 		if err != nil {
 			return err
 		}
-		return c.remote(ctx, env, r, rf.json, args)
+		return run(ctx, env, r, rf.json, args)
 	}
 }
 

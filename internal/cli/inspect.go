@@ -113,21 +113,9 @@ kubectl proxy & stadion inspect k8s --server http://127.0.0.1:8001`,
 }
 
 func readCluster(ctx context.Context, env Env, inv *inspect.Inventory, kubeconfig, kubeContext, namespace, server string, inCluster bool) error {
-	var cfg inspect.ClusterConfig
-	var err error
-	switch {
-	case server != "":
-		cfg.Server = server
-	case inCluster:
-		cfg, err = inspect.InClusterConfig()
-	default:
-		cfg, err = inspect.LoadKubeconfig(kubeconfig, kubeContext)
-	}
+	cfg, err := inspect.ClusterConfigFor(kubeconfig, kubeContext, namespace, server, inCluster)
 	if err != nil {
 		return err
-	}
-	if namespace != "" {
-		cfg.Namespace = namespace
 	}
 	warnings, err := inv.ReadCluster(ctx, cfg)
 	for _, w := range warnings {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -65,22 +66,14 @@ var planApplyCmd = &command{
 	usage: "NAME",
 	example: `stadion plan apply opening-ceremony-storm --dry-run
 stadion plan apply opening-ceremony-storm`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs: 1, argsErr: "plan apply needs exactly one NAME",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		dry := fs.Bool("dry-run", false, "print what would change and what each limit would have refused, change nothing")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("plan apply needs exactly one NAME")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 			if *dry {
-				return planDryRun(ctx, env, r, args[0], rf.json)
+				return planDryRun(ctx, env, r, args[0], asJSON)
 			}
-			return planChange(ctx, env, r, args[0], "apply", rf.json)
+			return planChange(ctx, env, r, args[0], "apply", asJSON)
 		}
 	},
 }
@@ -149,7 +142,7 @@ var planShowCmd = &command{
 		fmt.Fprintf(env.Stdout, "plan %s: %s\n", out.Name, out.Description)
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "LIMIT\tMATCH\tLIMIT\tACTION")
-		for _, n := range sortedKeys(out.Limits) {
+		for _, n := range slices.Sorted(maps.Keys(out.Limits)) {
 			l := out.Limits[n]
 			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\n", out.Name, n, client.DescribeMatch(l.Match), client.DescribeAmount(l), cmdio.OrDash(l.Action))
 		}
@@ -163,13 +156,4 @@ var planShowCmd = &command{
 		}
 		return nil
 	},
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

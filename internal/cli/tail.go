@@ -22,22 +22,14 @@ connection). --json prints each CloudEvent as one JSON line.`,
 	example: `stadion tail results --since 1h
 stadion tail medals --follow
 stadion tail personnel --after-seq 0 --json | jq .data.accreditationId`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs: 1, argsErr: "tail needs exactly one TOPIC",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		since := fs.String("since", "", "start this long ago (10m) or at this RFC 3339 time")
 		after := fs.Int64("after-seq", -1, "start after this sequence number (0: from the first event)")
 		last := fs.Int("n", 10, "with neither --since nor --after-seq: how many of the latest events")
 		follow := fs.Bool("follow", false, "keep following new events")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("tail needs exactly one TOPIC")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			t := &client.Tail{Client: r, Topic: args[0], Print: func(ev json.RawMessage) { printEvent(env.Stdout, rf.json, ev) }}
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+			t := &client.Tail{Client: r, Topic: args[0], Print: func(ev json.RawMessage) { printEvent(env.Stdout, asJSON, ev) }}
 			next, err := t.Start(ctx, *since, *after, *last)
 			if err != nil {
 				return err

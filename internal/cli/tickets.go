@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
-	"time"
 
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
@@ -54,7 +49,7 @@ bar on stderr.`,
 			if len(args) > 0 {
 				return usageErr("tickets issue takes flags only")
 			}
-			reqs, err := ticketRequests(env, t, from, until, file, *count)
+			reqs, err := client.TicketRequests(env.Stdin, t, from, until, file, *count)
 			if err != nil {
 				return err
 			}
@@ -65,55 +60,6 @@ bar on stderr.`,
 			return r.IssueTickets(ctx, env.Stdout, env.Stderr, reqs)
 		}
 	},
-}
-
-func ticketRequests(env Env, t gate.TicketRequest, from, until, file string, count int) ([]gate.TicketRequest, error) {
-	if file != "" {
-		return readTicketFile(env, file)
-	}
-	var err error
-	if t.ValidFrom, err = time.Parse(time.RFC3339, from); err != nil {
-		return nil, usageErr("--from %q: want an RFC 3339 time such as 2026-02-20T18:00:00Z", from)
-	}
-	if t.ValidUntil, err = time.Parse(time.RFC3339, until); err != nil {
-		return nil, usageErr("--until %q: want an RFC 3339 time such as 2026-02-20T23:00:00Z", until)
-	}
-	if count < 1 || count > 1_000_000 {
-		return nil, usageErr("--count must be 1 to 1000000")
-	}
-	reqs := make([]gate.TicketRequest, count)
-	for i := range reqs {
-		reqs[i] = t
-		if count > 1 && t.Seat != "" {
-			reqs[i].Seat = fmt.Sprintf("%s-%d", t.Seat, i+1)
-		}
-	}
-	return reqs, nil
-}
-
-func readTicketFile(env Env, file string) ([]gate.TicketRequest, error) {
-	var in io.Reader = env.Stdin
-	if file != "-" {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		in = f
-	}
-	var reqs []gate.TicketRequest
-	sc := bufio.NewScanner(in)
-	for line := 1; sc.Scan(); line++ {
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		var t gate.TicketRequest
-		if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", file, line, err)
-		}
-		reqs = append(reqs, t)
-	}
-	return reqs, sc.Err()
 }
 
 var ticketsRevokeCmd = &command{

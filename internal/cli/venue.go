@@ -150,54 +150,22 @@ var venueLogsCmd = &command{
 	usage: "VENUE",
 	example: `stadion venue logs bird-nest --since 30m
 stadion venue logs bird-nest --follow`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs: 1, argsErr: "want exactly one VENUE",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		since := fs.Duration("since", 10*time.Minute, "how far back")
 		follow := fs.Bool("follow", false, "keep printing new lines")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("want exactly one VENUE")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			return followLogs(ctx, env, r, args[0], *since, *follow, rf.json)
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+			return followLogs(ctx, env, r, args[0], *since, *follow, asJSON)
 		}
 	},
 }
 
 func followLogs(ctx context.Context, env Env, r *client.Client, venue string, since time.Duration, follow, asJSON bool) error {
-	var after uint64
-	for {
-		q := url.Values{"since": {since.String()}, "after": {fmt.Sprint(after)}}
-		var ans gate.LogsAnswer
-		if err := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(venue)+"/logs?"+q.Encode(), "", nil, nil, &ans); err != nil {
-			if !follow {
-				return err
-			}
-			fmt.Fprintf(env.Stderr, "(%v; retrying)\n", err)
-		}
-		for _, l := range ans.Lines {
-			if asJSON {
-				_ = json.NewEncoder(env.Stdout).Encode(l)
-			} else {
-				fmt.Fprintf(env.Stdout, "%s %-5s %s %s\n", l.Time.Local().Format("15:04:05.000"), l.Level, l.Msg, l.Attrs)
-			}
-		}
-		if ans.Next < after {
-			after = 0 // the edge restarted: its log lines start again at 1
+	return r.VenueLogs(ctx, venue, since, follow, func(l gate.LogLine) {
+		if asJSON {
+			_ = json.NewEncoder(env.Stdout).Encode(l)
 		} else {
-			after = ans.Next
+			fmt.Fprintf(env.Stdout, "%s %-5s %s %s\n", l.Time.Local().Format("15:04:05.000"), l.Level, l.Msg, l.Attrs)
 		}
-		if !follow {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
+	}, func(err error) { fmt.Fprintf(env.Stderr, "(%v; retrying)\n", err) })
 }
