@@ -86,15 +86,7 @@ var liveStatsCmd = &command{
 	example: `stadion live stats opening-ceremony --json`,
 	nargs:   1, argsErr: "live stats needs one ROOM",
 	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
-		var st struct {
-			Room      string `json:"room"`
-			State     struct{ State, Slow string }
-			Viewers   int              `json:"viewers"`
-			PerSecond float64          `json:"comments_per_second"`
-			Accepted  int64            `json:"accepted"`
-			Rejected  map[string]int64 `json:"rejected"`
-			Processes int              `json:"processes"`
-		}
+		var st client.LiveStats
 		if err := liveDo(ctx, r, "GET", "/v1/live/"+url.PathEscape(args[0]), nil, &st); err != nil {
 			return err
 		}

@@ -70,7 +70,7 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		}
 		return printSinkDeadLetters(env.Stdout, name, out)
 	case "redrive", "drop":
-		body, err := sinkIDsBody(rest)
+		body, err := client.DeadLetterIDs(rest)
 		if err != nil {
 			return err
 		}
@@ -85,18 +85,6 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		return printSinkRedrive(env.Stdout, name, action, out)
 	}
 	return usageErr("unknown sinks action %q (want pause, resume, dead-letters, redrive or drop)", action)
-}
-
-func sinkIDsBody(args []string) ([]byte, error) {
-	ids := []uint64{}
-	for _, a := range args {
-		id, err := strconv.ParseUint(a, 10, 64)
-		if err != nil {
-			return nil, usageErr("dead-letter IDs are numbers, not %q", a)
-		}
-		ids = append(ids, id)
-	}
-	return json.Marshal(map[string][]uint64{"ids": ids})
 }
 
 func sinksList(ctx context.Context, env Env, r *client.Client, asJSON bool) error {

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -40,7 +41,7 @@ stadion topics personnel --json`,
 				return printTopic(env.Stdout, info)
 			}
 			var list struct {
-				Topics []topicRow `json:"topics"`
+				Topics []client.TopicRow `json:"topics"`
 			}
 			if err := r.Do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
 				return err
@@ -63,20 +64,8 @@ stadion topics personnel --json`,
 	},
 }
 
-// topicInfo is one topic as GET /v1/topics/{topic} shows it.
-type topicInfo struct {
-	topicRow
-	Description string          `json:"description"`
-	Stream      string          `json:"stream"`
-	Keys        uint64          `json:"keys"`
-	FirstSeq    uint64          `json:"first_seq"`
-	Retention   string          `json:"retention"`
-	SchemaID    string          `json:"schema_id"`
-	Schema      json.RawMessage `json:"schema"`
-}
-
 func printTopic(w io.Writer, raw json.RawMessage) error {
-	var t topicInfo
+	var t client.TopicInfo
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return err
 	}
@@ -107,16 +96,4 @@ func printTopic(w io.Writer, raw json.RawMessage) error {
 	}
 	_, err := fmt.Fprintf(w, "  %s\n", b.String())
 	return err
-}
-
-type topicRow struct {
-	Name        string     `json:"name"`
-	Kind        string     `json:"kind"`
-	Key         string     `json:"key"`
-	Events      uint64     `json:"events"`
-	Bytes       uint64     `json:"bytes"`
-	LastSeq     uint64     `json:"last_seq"`
-	LastTime    *time.Time `json:"last_time"`
-	Publishers  []string   `json:"publishers"`
-	Subscribers []string   `json:"subscribers"`
 }
