@@ -83,7 +83,7 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tSCHEDULE\tCAPTURES\tFAILED\tPER MIN\tP50\tP99\tLAST SUCCESS\tLAST ERROR")
 	for _, j := range jobs {
-		sched := cmdio.OrDash(j.Spec.Every + j.Spec.Cron)
+		sched := orDash(j.Spec.Every + j.Spec.Cron)
 		lastOK := "-"
 		if j.LastSuccess != nil {
 			lastOK = shortTime(*j.LastSuccess)

@@ -37,8 +37,8 @@ type command struct {
 	// remoteWith is remote for a command with flags of its own: it declares
 	// them and returns the run function.
 	remoteWith func(fs *flag.FlagSet) remoteRun
-	// nargs is how many arguments a remote command takes (0: any); argsErr
-	// says what to give when they are not that many.
+	// nargs is how many arguments a remote command takes (0: any; noArgs,
+	// atMostOne); argsErr says what to give when they do not fit.
 	nargs   int
 	argsErr string
 	// sub are subcommands (keys create, demo feed...); flags is unused then.
@@ -107,6 +107,12 @@ func run(ctx context.Context, cmds []*command, args []string, env Env, prefix st
 	return report(env, name, runFn(ctx, env, fs.Args()))
 }
 
+// The arities of a remote command besides an exact number.
+const (
+	noArgs    = -1
+	atMostOne = -2
+)
+
 // remoteRun is the run function of a command that talks to a server.
 type remoteRun = func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error
 
@@ -122,7 +128,7 @@ func (c *command) runFunc(fs *flag.FlagSet) func(context.Context, Env, []string)
 	var rf remoteFlags
 	rf.register(fs)
 	return func(ctx context.Context, env Env, args []string) error {
-		if c.nargs > 0 && len(args) != c.nargs {
+		if c.nargs > 0 && len(args) != c.nargs || c.nargs == noArgs && len(args) > 0 || c.nargs == atMostOne && len(args) > 1 {
 			return usageErr("%s", c.argsErr)
 		}
 		r, err := rf.remote(env)

@@ -119,7 +119,7 @@ var limitsListCmd = &command{
 			if l.Expires != nil {
 				exp = shortTime(*l.Expires)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, client.DescribeMatch(l.Match), client.DescribeAmount(l.LimitSpec), l.Action, exp, cmdio.OrDash(l.Plan), l.By)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, client.DescribeMatch(l.Match), client.DescribeAmount(l.LimitSpec), l.Action, exp, orDash(l.Plan), l.By)
 		}
 		return tw.Flush()
 	},

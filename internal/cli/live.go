@@ -103,7 +103,7 @@ var liveStatsCmd = &command{
 		}
 		sort.Strings(rej)
 		fmt.Fprintf(env.Stdout, "room %s: %s, %d viewers, %.1f comments/s, %d accepted, rejected: %s (%d processes)\n",
-			st.Room, state, st.Viewers, st.PerSecond, st.Accepted, cmdio.OrDash(strings.Join(rej, ", ")), st.Processes)
+			st.Room, state, st.Viewers, st.PerSecond, st.Accepted, orDash(strings.Join(rej, ", ")), st.Processes)
 		return nil
 	},
 }

@@ -144,7 +144,7 @@ var planShowCmd = &command{
 		fmt.Fprintln(tw, "LIMIT\tMATCH\tLIMIT\tACTION")
 		for _, n := range slices.Sorted(maps.Keys(out.Limits)) {
 			l := out.Limits[n]
-			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\n", out.Name, n, client.DescribeMatch(l.Match), client.DescribeAmount(l), cmdio.OrDash(l.Action))
+			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\n", out.Name, n, client.DescribeMatch(l.Match), client.DescribeAmount(l), orDash(l.Action))
 		}
 		tw.Flush()
 		fmt.Fprintln(env.Stdout, "\nhistory (oldest first):")

@@ -70,5 +70,6 @@ func printDone(env Env, asJSON bool, obj map[string]any, format string, args ...
 	return err
 }
 
-// shortTime formats a time for a table (keys.go uses it too).
-var shortTime = cmdio.ShortTime
+// shortTime and orDash are cmdio's table cells, under the names the key,
+// freeze and approval commands use.
+var shortTime, orDash = cmdio.ShortTime, cmdio.OrDash

@@ -110,7 +110,7 @@ func printSinks(w io.Writer, sinks []client.SinkRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SINK\tTOPIC\tTABLE\tSTATE\tROWS\tROWS/S\tLAG\tWRITTEN\tDEAD\tLAST ERROR")
 	for _, s := range sinks {
-		lastErr := cmdio.OrDash(s.LastError)
+		lastErr := orDash(s.LastError)
 		if s.LastErrorAt != nil {
 			lastErr = shortTime(*s.LastErrorAt) + " " + cmdio.Truncate(s.LastError, 60)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -22,45 +21,35 @@ var topicsCmd = &command{
 	usage: "[TOPIC]",
 	example: `stadion topics
 stadion topics personnel --json`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) > 1 {
-				return usageErr("topics takes at most one TOPIC")
+	nargs: atMostOne, argsErr: "topics takes at most one TOPIC",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		if len(args) == 1 {
+			var info json.RawMessage
+			if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil || asJSON {
+				return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, info))
 			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			if len(args) == 1 {
-				var info json.RawMessage
-				if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil || rf.json {
-					return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, info))
-				}
-				return printTopic(env.Stdout, info)
-			}
-			var list struct {
-				Topics []client.TopicRow `json:"topics"`
-			}
-			if err := r.Do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, list)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TOPIC\tKIND\tKEY\tEVENTS\tBYTES\tLAST SEQ\tLAST EVENT\tPUBLISHERS\tSUBSCRIBERS")
-			for _, t := range list.Topics {
-				last := time.Time{}
-				if t.LastTime != nil {
-					last = *t.LastTime
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.Name, t.Kind, cmdio.OrDash(t.Key), t.Events, t.Bytes,
-					t.LastSeq, shortTime(last), strings.Join(t.Publishers, ","), strings.Join(t.Subscribers, ","))
-			}
-			return tw.Flush()
+			return printTopic(env.Stdout, info)
 		}
+		var list struct {
+			Topics []client.TopicRow `json:"topics"`
+		}
+		if err := r.Do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, list)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TOPIC\tKIND\tKEY\tEVENTS\tBYTES\tLAST SEQ\tLAST EVENT\tPUBLISHERS\tSUBSCRIBERS")
+		for _, t := range list.Topics {
+			last := time.Time{}
+			if t.LastTime != nil {
+				last = *t.LastTime
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.Name, t.Kind, orDash(t.Key), t.Events, t.Bytes,
+				t.LastSeq, shortTime(last), strings.Join(t.Publishers, ","), strings.Join(t.Subscribers, ","))
+		}
+		return tw.Flush()
 	},
 }
 
@@ -77,19 +66,19 @@ func printTopic(w io.Writer, raw json.RawMessage) error {
 	if t.Description != "" {
 		fmt.Fprintf(w, "             %s\n", t.Description)
 	}
-	fmt.Fprintf(w, "key          %s\n", cmdio.OrDash(t.Key))
+	fmt.Fprintf(w, "key          %s\n", orDash(t.Key))
 	fmt.Fprintf(w, "events       %d (%d bytes), seq %d..%d, last %s\n", t.Events, t.Bytes, t.FirstSeq, t.LastSeq, last)
 	if t.Kind == "sync" {
 		fmt.Fprintf(w, "keys         %d\n", t.Keys)
 	}
-	fmt.Fprintf(w, "retention    %s\n", cmdio.OrDash(t.Retention))
-	fmt.Fprintf(w, "publishers   %s\n", cmdio.OrDash(strings.Join(t.Publishers, ", ")))
-	fmt.Fprintf(w, "subscribers  %s\n", cmdio.OrDash(strings.Join(t.Subscribers, ", ")))
+	fmt.Fprintf(w, "retention    %s\n", orDash(t.Retention))
+	fmt.Fprintf(w, "publishers   %s\n", orDash(strings.Join(t.Publishers, ", ")))
+	fmt.Fprintf(w, "subscribers  %s\n", orDash(strings.Join(t.Subscribers, ", ")))
 	if len(t.Schema) == 0 {
 		fmt.Fprintln(w, "schema       none (any JSON)")
 		return nil
 	}
-	fmt.Fprintf(w, "schema       %s\n", cmdio.OrDash(t.SchemaID))
+	fmt.Fprintf(w, "schema       %s\n", orDash(t.SchemaID))
 	var b bytes.Buffer
 	if err := json.Indent(&b, t.Schema, "  ", "  "); err != nil {
 		return err
