@@ -21,6 +21,7 @@ var layers = [][]string{
 	{"internal/server"},
 	{"internal/bench/exchange", "internal/bench/sink", "internal/bench/live", "internal/bench/gate", "internal/bench/capture", "internal/bench/abuse", "internal/bench/inspect", "internal/bench/ops", "internal/bench/limits"},
 	{"internal/bench/rig"},
+	{"internal/demo"},
 	{"internal/client"},
 	{"internal/delivery", "internal/live", "internal/gate", "internal/capture", "internal/inspect", "internal/console", "internal/limits"},
 	{"internal/exchange"},
@@ -29,7 +30,7 @@ var layers = [][]string{
 	{"internal/engine"},
 	{"internal/mqtt", "internal/mqtt/interop", "internal/live/wordfilter", "internal/ops/drain"},
 	{"internal/api"},
-	{"internal/config", "internal/cmdio", "internal/demo", "internal/loop", "examples/games", "deploy"},
+	{"internal/config", "internal/cmdio", "internal/loop", "examples/games", "deploy"},
 }
 
 // TestLayers fails when an import points up the package plan or sideways

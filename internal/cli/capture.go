@@ -37,23 +37,8 @@ stadion capture latest curling-sheet-a -o latest.jpg`,
 
 // remoteCmd is a capture subcommand that only talks to the server.
 func remoteCmd(name, short, usage, example string, nargs int, run func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error) *command {
-	return &command{
-		name: name, short: short, usage: usage, example: example,
-		flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-			var rf remoteFlags
-			rf.register(fs)
-			return func(ctx context.Context, env Env, args []string) error {
-				if nargs >= 0 && len(args) != nargs {
-					return usageErr("capture %s takes %s", name, usage)
-				}
-				r, err := rf.remote(env)
-				if err != nil {
-					return err
-				}
-				return run(ctx, env, r, rf.json, args)
-			}
-		},
-	}
+	return &command{name: name, short: short, usage: usage, example: example,
+		remote: run, nargs: max(nargs, 0), argsErr: fmt.Sprintf("capture %s takes %s", name, usage)}
 }
 
 var captureStatusCmd = remoteCmd("status", "show every job: last success, last error, captures/min, tick-to-frame latency", "[JOB]",
@@ -66,7 +51,7 @@ func captureStatus(ctx context.Context, env Env, r *client.Client, asJSON bool, 
 	if len(args) == 1 {
 		var one json.RawMessage
 		if err := r.Do(ctx, "GET", client.CapturePath(args[0], ""), "", nil, nil, &one); err != nil || asJSON {
-			return errOr(err, cmdio.PrintJSON(env.Stdout, one))
+			return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, one))
 		}
 		var row client.CaptureJobRow
 		if err := json.Unmarshal(one, &row); err != nil {
@@ -98,15 +83,6 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tSCHEDULE\tCAPTURES\tFAILED\tPER MIN\tP50\tP99\tLAST SUCCESS\tLAST ERROR")
 	for _, j := range jobs {
-		// The job is failing while its last attempt failed (a stream that
-		// ended or stalled fails every tick until it is back).
-		state := "waiting"
-		switch {
-		case j.LastErrorAt != nil && (j.LastSuccess == nil || j.LastErrorAt.After(*j.LastSuccess)):
-			state = "FAILING"
-		case j.LastSuccess != nil:
-			state = "ok"
-		}
 		sched := orDash(j.Spec.Every + j.Spec.Cron)
 		lastOK := "-"
 		if j.LastSuccess != nil {
@@ -114,9 +90,9 @@ func printCaptureJobs(w io.Writer, jobs []client.CaptureJobRow) error {
 		}
 		lastErr := "-"
 		if j.LastErrorAt != nil {
-			lastErr = shortTime(*j.LastErrorAt) + " " + sinkTruncate(j.LastError, 70)
+			lastErr = shortTime(*j.LastErrorAt) + " " + cmdio.Truncate(j.LastError, 70)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, state, sched, j.Captures, j.Failures,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", j.Name, j.State(), sched, j.Captures, j.Failures,
 			j.CapturesPerMin, cmdio.FmtMS(j.LatencyP50MS), cmdio.FmtMS(j.LatencyP99MS), lastOK, lastErr)
 	}
 	return tw.Flush()
@@ -149,22 +125,14 @@ var captureDeleteCmd = remoteCmd("delete", "delete a job added at run time, with
 var captureFramesCmd = &command{
 	name: "frames", short: "list JOB's stored frames with their URLs", usage: "JOB",
 	example: "stadion capture frames curling-sheet-a --since 10m\nstadion capture frames curling-sheet-a --json",
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs:   1, argsErr: "capture frames takes one JOB",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		since := fs.Duration("since", time.Hour, "frames captured within this long")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("capture frames takes one JOB")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 			q := "?limit=1000&since=" + url.QueryEscape(time.Now().Add(-*since).UTC().Format(time.RFC3339Nano))
 			var out json.RawMessage
-			if err := r.Do(ctx, "GET", client.CapturePath(args[0], "/frames"+q), "", nil, nil, &out); err != nil || rf.json {
-				return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+			if err := r.Do(ctx, "GET", client.CapturePath(args[0], "/frames"+q), "", nil, nil, &out); err != nil || asJSON {
+				return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 			}
 			return printFrames(env.Stdout, args[0], *since, out)
 		}
@@ -232,7 +200,7 @@ func saveLatest(ctx context.Context, env Env, r *client.Client, job, size, out s
 		return err
 	}
 	n, err := io.Copy(f, resp.Body)
-	if err := errOr(err, f.Close()); err != nil {
+	if err := cmdio.ErrOr(err, f.Close()); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "%s: %d bytes (%s, %s) -> %s\n", job, n, resp.Header.Get("Content-Type"),

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -30,6 +31,16 @@ type command struct {
 	example string
 	// flags declares the command's flags and returns its run function.
 	flags func(fs *flag.FlagSet) func(ctx context.Context, env Env, args []string) error
+	// remote, instead of flags, runs a command that only talks to a server:
+	// it gets the flags of remoteFlags and the API client they name.
+	remote remoteRun
+	// remoteWith is remote for a command with flags of its own: it declares
+	// them and returns the run function.
+	remoteWith func(fs *flag.FlagSet) remoteRun
+	// nargs is how many arguments a remote command takes (0: any; noArgs,
+	// atMostOne); argsErr says what to give when they do not fit.
+	nargs   int
+	argsErr string
 	// sub are subcommands (keys create, demo feed...); flags is unused then.
 	sub []*command
 	// hidden commands are run by other commands and left out of lists.
@@ -84,7 +95,7 @@ func run(ctx context.Context, cmds []*command, args []string, env Env, prefix st
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	runFn := c.flags(fs)
+	runFn := c.runFunc(fs)
 	fs.Usage = func() { printCommand(env.Stdout, name, c, fs) }
 	if err := fs.Parse(reorder(fs, args[1:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -94,6 +105,38 @@ func run(ctx context.Context, cmds []*command, args []string, env Env, prefix st
 		return 2
 	}
 	return report(env, name, runFn(ctx, env, fs.Args()))
+}
+
+// The arities of a remote command besides an exact number.
+const (
+	noArgs    = -1
+	atMostOne = -2
+)
+
+// remoteRun is the run function of a command that talks to a server.
+type remoteRun = func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error
+
+// runFunc declares c's flags and returns its run function.
+func (c *command) runFunc(fs *flag.FlagSet) func(context.Context, Env, []string) error {
+	run := c.remote
+	switch {
+	case c.remoteWith != nil:
+		run = c.remoteWith(fs)
+	case run == nil:
+		return c.flags(fs)
+	}
+	var rf remoteFlags
+	rf.register(fs)
+	return func(ctx context.Context, env Env, args []string) error {
+		if c.nargs > 0 && len(args) != c.nargs || c.nargs == noArgs && len(args) > 0 || c.nargs == atMostOne && len(args) > 1 {
+			return usageErr("%s", c.argsErr)
+		}
+		r, err := rf.remote(env)
+		if err != nil {
+			return err
+		}
+		return run(ctx, env, r, rf.json, args)
+	}
 }
 
 func report(env Env, name string, err error) int {

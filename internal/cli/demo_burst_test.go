@@ -40,7 +40,7 @@ func TestDemoBurstFillsSinks(t *testing.T) {
 		}
 		// The first run stores every event and fills the tables; the re-run
 		// says it stored nothing new and the tables did not grow.
-		stored := []string{fmt.Sprintf("stored %d new events in", len(events)), fmt.Sprintf("rows (+%d), %d distinct keys", distinctKeys(events)["rides"], distinctKeys(events)["rides"])}
+		stored := []string{fmt.Sprintf("stored %d new events in", len(events)), fmt.Sprintf("rows (+%d), %d distinct keys", demo.DistinctKeys(events)["rides"], demo.DistinctKeys(events)["rides"])}
 		if run == 1 {
 			stored = []string{fmt.Sprintf("stored nothing new: all %d events were already stored", len(events)), "rows (+0)"}
 		}
@@ -63,8 +63,8 @@ func TestDemoBurstFillsSinks(t *testing.T) {
 		}
 	}
 	screens := p.createKey("core-app")
-	if got := len(p.readAll("rides", screens)); got != count(events, "rides") {
-		t.Errorf("rides topic holds %d events after two runs, want %d", got, count(events, "rides"))
+	if got := len(p.readAll("rides", screens)); got != demo.Count(events, "rides") {
+		t.Errorf("rides topic holds %d events after two runs, want %d", got, demo.Count(events, "rides"))
 	}
 
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "games.db")+"?mode=ro")

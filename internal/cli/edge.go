@@ -62,11 +62,11 @@ curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
 			if o.DataDir == "" {
 				o.DataDir = server.EdgeDataDefault(o.Venue)
 			}
-			log, started, err := newLogger(env.Stderr, *logFormat, *logLevel)
+			log, started, err := server.NewLogger(env.Stderr, *logFormat, *logLevel)
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			env.Stdout = startedWriter{env.Stdout, started}
+			env.Stdout = server.BannerWriter{Writer: env.Stdout, Started: started}
 			o.Logs = gate.NewLogRing(10000)
 			if tee, ok := log.Handler().(*ops.LogTee); ok {
 				o.Feed = tee.Feed() // the ring wraps the tee: ops mines the lines through it
@@ -78,7 +78,7 @@ curl -H "Authorization: Bearer $(cat /var/lib/stadion-edge/admin.key)" \
 }
 
 func runEdge(ctx context.Context, env Env, o server.EdgeOptions, drain time.Duration) error {
-	ctx, stop := signalContext(ctx, o.Logger)
+	ctx, stop := server.SignalContext(ctx, o.Logger)
 	defer stop()
 	s, err := server.StartEdge(ctx, o)
 	if err != nil {
@@ -90,6 +90,6 @@ func runEdge(ctx context.Context, env Env, o server.EdgeOptions, drain time.Dura
 	fmt.Fprintf(env.Stdout, "  domain     %s\n", gate.EdgeDomain(o.Venue))
 	fmt.Fprintf(env.Stdout, "  listening  %s\n", server.DescribeListeners(s.Listeners, "--http :8090 opens every interface"))
 	fmt.Fprintf(env.Stdout, "  admin key  %s\n", s.AdminKeyPath)
-	bannerDone(env.Stdout)
-	return serveUntilSignal(ctx, o.Logger, s.Done(), s.Stop, drain)
+	server.BannerDone(env.Stdout)
+	return server.ServeUntilSignal(ctx, o.Logger, s.Done(), s.Stop, drain)
 }

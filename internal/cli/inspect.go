@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/inspect"
 )
 
@@ -57,7 +58,7 @@ kubectl proxy & stadion inspect k8s --server http://127.0.0.1:8001`,
 		format := fs.String("format", "table", "output: "+strings.Join(inspect.Formats, ", "))
 		asJSON := fs.Bool("json", false, "same as --format json")
 		minGrade := fs.String("min-grade", "", "exit 1 when the overall grade is worse than this (A-F)")
-		var ignore listFlag
+		var ignore cmdio.ListFlag
 		fs.Var(&ignore, "ignore", "suppress: rule-id, Kind/ns/name or Kind/ns/name:rule-id (comma-separated, repeatable)")
 		est := inspect.DefaultEstimates()
 		fs.IntVar(&est.Threads, "jvm-threads", est.Threads, "Java threads assumed in the JVM non-heap estimate")
@@ -115,39 +116,13 @@ kubectl proxy & stadion inspect k8s --server http://127.0.0.1:8001`,
 }
 
 func readCluster(ctx context.Context, env Env, inv *inspect.Inventory, kubeconfig, kubeContext, namespace, server string, inCluster bool) error {
-	var cfg inspect.ClusterConfig
-	var err error
-	switch {
-	case server != "":
-		cfg.Server = server
-	case inCluster:
-		cfg, err = inspect.InClusterConfig()
-	default:
-		cfg, err = inspect.LoadKubeconfig(kubeconfig, kubeContext)
-	}
+	cfg, err := inspect.ClusterConfigFor(kubeconfig, kubeContext, namespace, server, inCluster)
 	if err != nil {
 		return err
-	}
-	if namespace != "" {
-		cfg.Namespace = namespace
 	}
 	warnings, err := inv.ReadCluster(ctx, cfg)
 	for _, w := range warnings {
 		fmt.Fprintf(env.Stderr, "stadion inspect k8s: %s\n", w)
 	}
 	return err
-}
-
-// listFlag collects comma-separated values from repeated flags.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-func (l *listFlag) Set(s string) error {
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			*l = append(*l, v)
-		}
-	}
-	return nil
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/stadion-dev/stadion/internal/cmdio"
 	"io"
 	"os"
 	"text/tabwriter"
 
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/ops"
 )
 
@@ -86,7 +86,7 @@ stadion inspect system --list`,
 				if err != nil {
 					return err
 				}
-				if err := errOr(ops.WriteHTML(f, rep), f.Close()); err != nil {
+				if err := cmdio.ErrOr(ops.WriteHTML(f, rep), f.Close()); err != nil {
 					return fmt.Errorf("--html %s: %w", *htmlOut, err)
 				}
 			}

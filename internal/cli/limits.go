@@ -5,10 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"os"
-	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -73,7 +69,9 @@ stadion limits set sse --route 'GET /v1/topics/*/stream' --concurrency 4 --per c
 			if len(args) != 1 {
 				return usageErr("limits set needs exactly one NAME")
 			}
-			spec, err := limitSpec(env, fs, file, s, shadow, replaces)
+			set := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			spec, err := client.LimitSpecOf(env.Stdin, file, set, s, shadow, replaces)
 			if err != nil {
 				return err
 			}
@@ -95,66 +93,6 @@ stadion limits set sse --route 'GET /v1/topics/*/stream' --concurrency 4 --per c
 	},
 }
 
-// limitSpec is the --file's limit with the flags that were given on top.
-func limitSpec(env Env, fs *flag.FlagSet, file string, flags config.LimitSpec, shadow bool, replaces string) (config.LimitSpec, error) {
-	var s config.LimitSpec
-	if file != "" {
-		var raw []byte
-		var err error
-		if file == "-" {
-			raw, err = io.ReadAll(io.LimitReader(env.Stdin, 1<<20))
-		} else {
-			raw, err = os.ReadFile(file)
-		}
-		if err != nil {
-			return s, err
-		}
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
-			return s, fmt.Errorf("--file %s: %w", file, err)
-		}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	pick := func(name string, dst *string, v string) {
-		if set[name] {
-			*dst = v
-		}
-	}
-	pick("user-agent", &s.Match.UserAgent, flags.Match.UserAgent)
-	pick("client", &s.Match.Client, flags.Match.Client)
-	pick("key-id", &s.Match.KeyID, flags.Match.KeyID)
-	pick("source", &s.Match.Source, flags.Match.Source)
-	pick("route", &s.Match.Route, flags.Match.Route)
-	pick("mqtt-user", &s.Match.MQTTUser, flags.Match.MQTTUser)
-	pick("venue", &s.Match.Venue, flags.Match.Venue)
-	pick("rate", &s.Rate, flags.Rate)
-	pick("per", &s.Per, flags.Per)
-	pick("scope", &s.Scope, flags.Scope)
-	pick("ttl", &s.TTL, flags.TTL)
-	pick("description", &s.Description, flags.Description)
-	if set["anonymous"] {
-		s.Match.Anonymous = flags.Match.Anonymous
-	}
-	if set["burst"] {
-		s.Burst = flags.Burst
-	}
-	if set["concurrency"] {
-		s.Concurrency = flags.Concurrency
-	}
-	if set["shadow"] {
-		s.Action = map[bool]string{true: "shadow", false: "enforce"}[shadow]
-	}
-	if set["replaces"] {
-		s.Replaces = strings.Split(replaces, ",")
-	}
-	if s.Rate == "" && s.Concurrency == 0 {
-		return s, usageErr("give --rate (e.g. 10/s, or 0 to block) or --concurrency")
-	}
-	return s, nil
-}
-
 func expiresNote(t *time.Time) string {
 	if t == nil {
 		return ""
@@ -166,32 +104,24 @@ var limitsListCmd = &command{
 	name:    "list",
 	short:   "list the limits in force",
 	example: `stadion limits list`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out client.LimitList
-			if err := r.Do(ctx, "GET", "/v1/limits", "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tMATCH\tLIMIT\tACTION\tEXPIRES\tPLAN\tSET BY")
-			for _, l := range out.Limits {
-				exp := "-"
-				if l.Expires != nil {
-					exp = shortTime(*l.Expires)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, client.DescribeMatch(l.Match), client.DescribeAmount(l.LimitSpec), l.Action, exp, orDash(l.Plan), l.By)
-			}
-			return tw.Flush()
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out client.LimitList
+		if err := r.Do(ctx, "GET", "/v1/limits", "", nil, nil, &out); err != nil {
+			return err
 		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tMATCH\tLIMIT\tACTION\tEXPIRES\tPLAN\tSET BY")
+		for _, l := range out.Limits {
+			exp := "-"
+			if l.Expires != nil {
+				exp = shortTime(*l.Expires)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Name, client.DescribeMatch(l.Match), client.DescribeAmount(l.LimitSpec), l.Action, exp, orDash(l.Plan), l.By)
+		}
+		return tw.Flush()
 	},
 }
 
@@ -200,23 +130,13 @@ var limitsDeleteCmd = &command{
 	short:   "remove limit NAME everywhere",
 	usage:   "NAME",
 	example: `stadion limits delete badbot`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("limits delete needs exactly one NAME")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			if err := r.Do(ctx, "DELETE", client.LimitPath(args[0]), "", nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stderr, "deleted limit %s\n", args[0])
-			return nil
+	nargs:   1, argsErr: "limits delete needs exactly one NAME",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		if err := r.Do(ctx, "DELETE", client.LimitPath(args[0]), "", nil, nil, nil); err != nil {
+			return err
 		}
+		fmt.Fprintf(env.Stderr, "deleted limit %s\n", args[0])
+		return nil
 	},
 }
 
@@ -245,61 +165,19 @@ stadion limits watch --interval 5s --count 12`,
 }
 
 func watchLimits(ctx context.Context, env Env, r *client.Client, every time.Duration, count int, asJSON bool) error {
-	var prev map[string]client.LimitCounts
-	last := time.Now()
-	for i := 0; count == 0 || i <= count; i++ {
-		var out client.LimitList
-		if err := r.Do(ctx, "GET", "/v1/limits?counts=true", "", nil, nil, &out); err != nil {
-			return err
+	return r.WatchLimits(ctx, every, count, func(out client.LimitList, rates []client.LimitRate) {
+		if asJSON {
+			_ = cmdio.PrintJSON(env.Stdout, map[string]any{"time": time.Now().UTC(), "processes": out.Processes, "limits": rates})
+			return
 		}
-		now := time.Now()
-		if prev != nil {
-			printRates(env, out, prev, now.Sub(last).Seconds(), asJSON)
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "%s\t%d processes\tMATCHED/s\tLIMITED/s\tSHADOW/s\n", time.Now().Format("15:04:05"), out.Processes)
+		for _, rw := range rates {
+			fmt.Fprintf(tw, "\t%s\t%.1f\t%.1f\t%.1f\n", rw.Limit, rw.Matched, rw.Limited, rw.ShadowLimited)
 		}
-		prev, last = out.Counts, now
-		if count != 0 && i == count {
-			return nil
+		if len(rates) == 0 {
+			fmt.Fprintln(tw, "\t(no limit hit)\t\t\t")
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(every):
-		}
-	}
-	return nil
-}
-
-func printRates(env Env, out client.LimitList, prev map[string]client.LimitCounts, secs float64, asJSON bool) {
-	names := make([]string, 0, len(out.Counts))
-	for n := range out.Counts {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	type row struct {
-		Limit         string  `json:"limit"`
-		Matched       float64 `json:"matched_per_s"`
-		Limited       float64 `json:"limited_per_s"`
-		ShadowLimited float64 `json:"shadow_limited_per_s"`
-	}
-	var rows []row
-	for _, n := range names {
-		c, p := out.Counts[n], prev[n]
-		rw := row{n, float64(c.Matched-p.Matched) / secs, float64(c.Limited-p.Limited) / secs, float64(c.ShadowLimited-p.ShadowLimited) / secs}
-		if rw.Matched > 0 || rw.Limited > 0 || rw.ShadowLimited > 0 {
-			rows = append(rows, rw)
-		}
-	}
-	if asJSON {
-		_ = cmdio.PrintJSON(env.Stdout, map[string]any{"time": time.Now().UTC(), "processes": out.Processes, "limits": rows})
-		return
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\t%d processes\tMATCHED/s\tLIMITED/s\tSHADOW/s\n", time.Now().Format("15:04:05"), out.Processes)
-	for _, rw := range rows {
-		fmt.Fprintf(tw, "\t%s\t%.1f\t%.1f\t%.1f\n", rw.Limit, rw.Matched, rw.Limited, rw.ShadowLimited)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintln(tw, "\t(no limit hit)\t\t\t")
-	}
-	tw.Flush()
+		tw.Flush()
+	})
 }

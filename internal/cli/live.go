@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -34,27 +35,21 @@ var liveTokenCmd = &command{
 	usage: "USER NAME",
 	example: `stadion live token u1 "Li Wei"
 mosquitto_pub -p 1883 -t live/curling/post -u u1 -P "$(stadion live token u1 'Li Wei')" -m 'Great stone!'`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 2 {
-				return usageErr("live token needs USER and NAME")
-			}
-			body, _ := json.Marshal(map[string]string{"user": args[0], "name": args[1]})
-			var out struct {
-				Token   string `json:"token"`
-				Expires string `json:"expires"`
-			}
-			if err := liveCall(ctx, env, rf, "POST", "/v1/live/tokens", body, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			fmt.Fprintln(env.Stdout, out.Token)
-			return nil
+	nargs: 2, argsErr: "live token needs USER and NAME",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		body, _ := json.Marshal(map[string]string{"user": args[0], "name": args[1]})
+		var out struct {
+			Token   string `json:"token"`
+			Expires string `json:"expires"`
 		}
+		if err := liveDo(ctx, r, "POST", "/v1/live/tokens", body, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		fmt.Fprintln(env.Stdout, out.Token)
+		return nil
 	},
 }
 
@@ -64,29 +59,23 @@ var liveRevokeCmd = &command{
 	usage: "USER",
 	example: `stadion live revoke u1
 stadion live token u1 "Li Wei"   # a token issued afterwards works again`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("live revoke needs one USER")
-			}
-			body, _ := json.Marshal(map[string]string{"user": args[0]})
-			var out struct {
-				User      string `json:"user"`
-				RevokedAt string `json:"revoked_at"`
-				Until     string `json:"until"`
-			}
-			if err := liveCall(ctx, env, rf, "POST", "/v1/live/revocations", body, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			fmt.Fprintf(env.Stdout, "revoked viewer %s at %s: tokens issued until then are refused (kept until %s, when they have all expired)\n",
-				out.User, out.RevokedAt, out.Until)
-			return nil
+	nargs: 1, argsErr: "live revoke needs one USER",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		body, _ := json.Marshal(map[string]string{"user": args[0]})
+		var out struct {
+			User      string `json:"user"`
+			RevokedAt string `json:"revoked_at"`
+			Until     string `json:"until"`
 		}
+		if err := liveDo(ctx, r, "POST", "/v1/live/revocations", body, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		fmt.Fprintf(env.Stdout, "revoked viewer %s at %s: tokens issued until then are refused (kept until %s, when they have all expired)\n",
+			out.User, out.RevokedAt, out.Until)
+		return nil
 	},
 }
 
@@ -95,41 +84,27 @@ var liveStatsCmd = &command{
 	short:   "show a room's viewers, comments per second and rejections",
 	usage:   "ROOM",
 	example: `stadion live stats opening-ceremony --json`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("live stats needs one ROOM")
-			}
-			var st struct {
-				Room      string `json:"room"`
-				State     struct{ State, Slow string }
-				Viewers   int              `json:"viewers"`
-				PerSecond float64          `json:"comments_per_second"`
-				Accepted  int64            `json:"accepted"`
-				Rejected  map[string]int64 `json:"rejected"`
-				Processes int              `json:"processes"`
-			}
-			if err := liveCall(ctx, env, rf, "GET", "/v1/live/"+url.PathEscape(args[0]), nil, &st); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, st)
-			}
-			state := st.State.State
-			if st.State.Slow != "" {
-				state += " (" + st.State.Slow + ")"
-			}
-			var rej []string
-			for r, n := range st.Rejected {
-				rej = append(rej, fmt.Sprintf("%s %d", r, n))
-			}
-			sort.Strings(rej)
-			fmt.Fprintf(env.Stdout, "room %s: %s, %d viewers, %.1f comments/s, %d accepted, rejected: %s (%d processes)\n",
-				st.Room, state, st.Viewers, st.PerSecond, st.Accepted, orDash(strings.Join(rej, ", ")), st.Processes)
-			return nil
+	nargs:   1, argsErr: "live stats needs one ROOM",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var st client.LiveStats
+		if err := liveDo(ctx, r, "GET", "/v1/live/"+url.PathEscape(args[0]), nil, &st); err != nil {
+			return err
 		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, st)
+		}
+		state := st.State.State
+		if st.State.Slow != "" {
+			state += " (" + st.State.Slow + ")"
+		}
+		var rej []string
+		for r, n := range st.Rejected {
+			rej = append(rej, fmt.Sprintf("%s %d", r, n))
+		}
+		sort.Strings(rej)
+		fmt.Fprintf(env.Stdout, "room %s: %s, %d viewers, %.1f comments/s, %d accepted, rejected: %s (%d processes)\n",
+			st.Room, state, st.Viewers, st.PerSecond, st.Accepted, orDash(strings.Join(rej, ", ")), st.Processes)
+		return nil
 	},
 }
 
@@ -211,6 +186,10 @@ func liveCall(ctx context.Context, env Env, rf remoteFlags, method, path string,
 	if err != nil {
 		return err
 	}
+	return liveDo(ctx, r, method, path, body, out)
+}
+
+func liveDo(ctx context.Context, r *client.Client, method, path string, body []byte, out any) error {
 	ct := ""
 	if body != nil {
 		ct = "application/json"

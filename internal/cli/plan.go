@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -32,38 +33,30 @@ var planListCmd = &command{
 	name:    "list",
 	short:   "list the plans and whether they are applied",
 	example: `stadion plan list`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Plans []client.PlanRow `json:"plans"`
-			}
-			if err := r.Do(ctx, "GET", "/v1/plans", "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			if len(out.Plans) == 0 {
-				fmt.Fprintln(env.Stderr, "no plans: declare them under plans: in stadion.yaml")
-				return nil
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PLAN\tSTATE\tLAST CHANGE\tBY\tLIMITS\tDESCRIPTION")
-			for _, p := range out.Plans {
-				state, at, by := "not applied", "-", "-"
-				if p.Last != nil {
-					state, at, by = p.Last.Action, shortTime(p.Last.At), p.Last.By
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, state, at, by, len(p.Limits), p.Description)
-			}
-			return tw.Flush()
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out struct {
+			Plans []client.PlanRow `json:"plans"`
 		}
+		if err := r.Do(ctx, "GET", "/v1/plans", "", nil, nil, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		if len(out.Plans) == 0 {
+			fmt.Fprintln(env.Stderr, "no plans: declare them under plans: in stadion.yaml")
+			return nil
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PLAN\tSTATE\tLAST CHANGE\tBY\tLIMITS\tDESCRIPTION")
+		for _, p := range out.Plans {
+			state, at, by := "not applied", "-", "-"
+			if p.Last != nil {
+				state, at, by = p.Last.Action, shortTime(p.Last.At), p.Last.By
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, state, at, by, len(p.Limits), p.Description)
+		}
+		return tw.Flush()
 	},
 }
 
@@ -73,22 +66,14 @@ var planApplyCmd = &command{
 	usage: "NAME",
 	example: `stadion plan apply opening-ceremony-storm --dry-run
 stadion plan apply opening-ceremony-storm`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs: 1, argsErr: "plan apply needs exactly one NAME",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		dry := fs.Bool("dry-run", false, "print what would change and what each limit would have refused, change nothing")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("plan apply needs exactly one NAME")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 			if *dry {
-				return planDryRun(ctx, env, r, args[0], rf.json)
+				return planDryRun(ctx, env, r, args[0], asJSON)
 			}
-			return planChange(ctx, env, r, args[0], "apply", rf.json)
+			return planChange(ctx, env, r, args[0], "apply", asJSON)
 		}
 	},
 }
@@ -98,19 +83,9 @@ var planRevertCmd = &command{
 	short:   "remove plan NAME's limits everywhere",
 	usage:   "NAME",
 	example: `stadion plan revert opening-ceremony-storm`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("plan revert needs exactly one NAME")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			return planChange(ctx, env, r, args[0], "revert", rf.json)
-		}
+	nargs:   1, argsErr: "plan revert needs exactly one NAME",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		return planChange(ctx, env, r, args[0], "revert", asJSON)
 	},
 }
 
@@ -155,49 +130,30 @@ var planShowCmd = &command{
 	short:   "show plan NAME's limits and who applied and reverted it when",
 	usage:   "NAME",
 	example: `stadion plan show opening-ceremony-storm`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("plan show needs exactly one NAME")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out client.PlanDetail
-			if err := r.Do(ctx, "GET", client.PlanPath(args[0], ""), "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			fmt.Fprintf(env.Stdout, "plan %s: %s\n", out.Name, out.Description)
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "LIMIT\tMATCH\tLIMIT\tACTION")
-			for _, n := range sortedKeys(out.Limits) {
-				l := out.Limits[n]
-				fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\n", out.Name, n, client.DescribeMatch(l.Match), client.DescribeAmount(l), orDash(l.Action))
-			}
-			tw.Flush()
-			fmt.Fprintln(env.Stdout, "\nhistory (oldest first):")
-			if len(out.History) == 0 {
-				fmt.Fprintln(env.Stdout, "  never applied")
-			}
-			for _, ev := range out.History {
-				fmt.Fprintf(env.Stdout, "  %s  %-8s by %s (%d limits)\n", shortTime(ev.At), ev.Action, ev.By, len(ev.Limits))
-			}
-			return nil
+	nargs:   1, argsErr: "plan show needs exactly one NAME",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out client.PlanDetail
+		if err := r.Do(ctx, "GET", client.PlanPath(args[0], ""), "", nil, nil, &out); err != nil {
+			return err
 		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		fmt.Fprintf(env.Stdout, "plan %s: %s\n", out.Name, out.Description)
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "LIMIT\tMATCH\tLIMIT\tACTION")
+		for _, n := range slices.Sorted(maps.Keys(out.Limits)) {
+			l := out.Limits[n]
+			fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\n", out.Name, n, client.DescribeMatch(l.Match), client.DescribeAmount(l), orDash(l.Action))
+		}
+		tw.Flush()
+		fmt.Fprintln(env.Stdout, "\nhistory (oldest first):")
+		if len(out.History) == 0 {
+			fmt.Fprintln(env.Stdout, "  never applied")
+		}
+		for _, ev := range out.History {
+			fmt.Fprintf(env.Stdout, "  %s  %-8s by %s (%d limits)\n", shortTime(ev.At), ev.Action, ev.By, len(ev.Limits))
+		}
+		return nil
 	},
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -8,7 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
+
+	"github.com/stadion-dev/stadion/internal/client"
 )
 
 var publishCmd = &command{
@@ -42,7 +43,7 @@ stadion publish personnel -f registrations.json --token $OMS_KEY`,
 			if err != nil {
 				return err
 			}
-			ct := publishContentType(body, *ce)
+			ct := client.PublishContentType(body, *ce)
 			hdr := http.Header{}
 			if *idem != "" {
 				hdr.Set("Idempotency-Key", *idem)
@@ -70,35 +71,18 @@ func readInput(env Env, inline, file string) ([]byte, error) {
 	return b, nil
 }
 
-func publishContentType(body []byte, cloudEvent bool) string {
-	if !cloudEvent {
-		return "application/json"
-	}
-	if strings.HasPrefix(strings.TrimSpace(string(body)), "[") {
-		return "application/cloudevents-batch+json"
-	}
-	return "application/cloudevents+json"
-}
-
-type receipt struct {
-	ID        string `json:"id"`
-	Topic     string `json:"topic"`
-	Seq       uint64 `json:"seq"`
-	Duplicate bool   `json:"duplicate"`
-}
-
 func printReceipts(w io.Writer, raw json.RawMessage, asJSON bool) error {
 	if asJSON {
 		_, err := fmt.Fprintln(w, string(raw))
 		return err
 	}
-	var list []receipt
+	var list []client.Receipt
 	if err := json.Unmarshal(raw, &list); err != nil {
-		var one receipt
+		var one client.Receipt
 		if err := json.Unmarshal(raw, &one); err != nil {
 			return err
 		}
-		list = []receipt{one}
+		list = []client.Receipt{one}
 	}
 	for _, r := range list {
 		note := ""

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
@@ -61,13 +60,6 @@ func (f *remoteFlags) remote(env Env) (*client.Client, error) {
 	return r, nil
 }
 
-func shortTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format("2006-01-02 15:04:05")
-}
-
 // printDone reports an action that returns nothing: the object as JSON
 // with --json, the sentence otherwise.
 func printDone(env Env, asJSON bool, obj map[string]any, format string, args ...any) error {
@@ -77,3 +69,7 @@ func printDone(env Env, asJSON bool, obj map[string]any, format string, args ...
 	_, err := fmt.Fprintf(env.Stdout, format+"\n", args...)
 	return err
 }
+
+// shortTime and orDash are cmdio's table cells, under the names the key,
+// freeze and approval commands use.
+var shortTime, orDash = cmdio.ShortTime, cmdio.OrDash

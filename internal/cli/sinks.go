@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -29,16 +28,8 @@ stadion sinks arrivals-db --json
 stadion sinks pause arrivals-db
 stadion sinks dead-letters arrivals-db
 stadion sinks redrive arrivals-db 12 13`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			return sinksRun(ctx, env, r, rf.json, args)
-		}
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		return sinksRun(ctx, env, r, asJSON, args)
 	},
 }
 
@@ -69,7 +60,7 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		}
 		err := r.Do(ctx, "POST", client.SinkPath(name, "/"+action), "", nil, nil, &out)
 		if err != nil || asJSON {
-			return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+			return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 		}
 		fmt.Fprintf(env.Stdout, "%s: %sd\n", name, action)
 		return nil
@@ -79,11 +70,11 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		}
 		err := r.Do(ctx, "GET", client.SinkPath(name, "/dead-letters?limit=1000"), "", nil, nil, &out)
 		if err != nil || asJSON {
-			return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+			return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 		}
 		return printSinkDeadLetters(env.Stdout, name, out)
 	case "redrive", "drop":
-		body, err := sinkIDsBody(rest)
+		body, err := client.DeadLetterIDs(rest)
 		if err != nil {
 			return err
 		}
@@ -93,30 +84,11 @@ func sinksRun(ctx context.Context, env Env, r *client.Client, asJSON bool, args 
 		}
 		err = r.Do(ctx, method, client.SinkPath(name, path), "application/json", body, nil, &out)
 		if err != nil || asJSON {
-			return errOr(err, cmdio.PrintJSON(env.Stdout, out))
+			return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, out))
 		}
 		return printSinkRedrive(env.Stdout, name, action, out)
 	}
 	return usageErr("unknown sinks action %q (want pause, resume, dead-letters, redrive or drop)", action)
-}
-
-func errOr(err, next error) error {
-	if err != nil {
-		return err
-	}
-	return next
-}
-
-func sinkIDsBody(args []string) ([]byte, error) {
-	ids := []uint64{}
-	for _, a := range args {
-		id, err := strconv.ParseUint(a, 10, 64)
-		if err != nil {
-			return nil, usageErr("dead-letter IDs are numbers, not %q", a)
-		}
-		ids = append(ids, id)
-	}
-	return json.Marshal(map[string][]uint64{"ids": ids})
 }
 
 func sinksList(ctx context.Context, env Env, r *client.Client, asJSON bool) error {
@@ -144,7 +116,7 @@ func printSinks(w io.Writer, sinks []client.SinkRow) error {
 	for _, s := range sinks {
 		lastErr := orDash(s.LastError)
 		if s.LastErrorAt != nil {
-			lastErr = shortTime(*s.LastErrorAt) + " " + sinkTruncate(s.LastError, 60)
+			lastErr = shortTime(*s.LastErrorAt) + " " + cmdio.Truncate(s.LastError, 60)
 		}
 		rows := "?"
 		if s.Rows != nil {
@@ -170,7 +142,7 @@ func printSinkDeadLetters(w io.Writer, name string, raw json.RawMessage) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEQ\tATTEMPTS\tLAST FAILED\tERROR")
 	for _, d := range out.DeadLetters {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\n", d.ID, d.Seq, d.Attempts, shortTime(d.LastFailed), sinkTruncate(d.Error, 80))
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\n", d.ID, d.Seq, d.Attempts, shortTime(d.LastFailed), cmdio.Truncate(d.Error, 80))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -202,11 +174,4 @@ func printSinkRedrive(w io.Writer, name, action string, raw json.RawMessage) err
 		return exitError{code: 1}
 	}
 	return nil
-}
-
-func sinkTruncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/stadion-dev/stadion/internal/cmdio"
 	"net/url"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/ops"
 )
 
@@ -24,28 +25,18 @@ holds at least min_events events; LOW marks a tier held back by that
 low-traffic guard. The counts are shared by every replica.`,
 	example: `stadion slo
 stadion slo --json`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) > 0 {
-				return usageErr("slo takes no arguments")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				SLOs []ops.SLOStatus `json:"slos"`
-			}
-			if err := r.Do(ctx, "GET", "/v1/slos", "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			return printSLOs(env, out.SLOs)
+	nargs: noArgs, argsErr: "slo takes no arguments",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out struct {
+			SLOs []ops.SLOStatus `json:"slos"`
 		}
+		if err := r.Do(ctx, "GET", "/v1/slos", "", nil, nil, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		return printSLOs(env, out.SLOs)
 	},
 }
 
@@ -85,41 +76,31 @@ stadion.yaml (signed webhooks in Alertmanager's format) and, when
 alerts.topic is set, to that exchange topic.`,
 	example: `stadion alerts
 stadion alerts --json`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) > 0 {
-				return usageErr("alerts takes no arguments")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Alerts []ops.AlertState `json:"alerts"`
-			}
-			if err := r.Do(ctx, "GET", "/v1/alerts", "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			if len(out.Alerts) == 0 {
-				fmt.Fprintln(env.Stdout, "no alerts firing or resolved in the last day")
-				return nil
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STATUS\tSEVERITY\tKIND\tSITE\tCOMPONENT\tCHECK\tSINCE\tSUMMARY")
-			for _, a := range out.Alerts {
-				since := shortTime(a.StartsAt)
-				if a.Status == ops.StatusResolved {
-					since += " → " + shortTime(a.EndsAt)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Status, a.Severity, a.Kind, a.Site, a.Component, a.Check, since, sinkTruncate(a.Summary, 120))
-			}
-			return tw.Flush()
+	nargs: noArgs, argsErr: "alerts takes no arguments",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out struct {
+			Alerts []ops.AlertState `json:"alerts"`
 		}
+		if err := r.Do(ctx, "GET", "/v1/alerts", "", nil, nil, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		if len(out.Alerts) == 0 {
+			fmt.Fprintln(env.Stdout, "no alerts firing or resolved in the last day")
+			return nil
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "STATUS\tSEVERITY\tKIND\tSITE\tCOMPONENT\tCHECK\tSINCE\tSUMMARY")
+		for _, a := range out.Alerts {
+			since := shortTime(a.StartsAt)
+			if a.Status == ops.StatusResolved {
+				since += " → " + shortTime(a.EndsAt)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Status, a.Severity, a.Kind, a.Site, a.Component, a.Check, since, cmdio.Truncate(a.Summary, 120))
+		}
+		return tw.Flush()
 	},
 }
 
@@ -141,18 +122,10 @@ cloud's health shows each linked venue's count of anomalous classes as its
 	example: `stadion anomalies
 stadion anomalies --json
 stadion anomalies --venue bird-nest`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs: noArgs, argsErr: "anomalies takes no arguments",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		venue := fs.String("venue", "", "list the anomaly classes of this venue's edge, asked through its link")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) > 0 {
-				return usageErr("anomalies takes no arguments")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 			var out struct {
 				Site    string             `json:"site"`
 				Classes []ops.AnomalyClass `json:"classes"`
@@ -164,7 +137,7 @@ stadion anomalies --venue bird-nest`,
 			if err := r.Do(ctx, "GET", path, "", nil, nil, &out); err != nil {
 				return err
 			}
-			if rf.json {
+			if asJSON {
 				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
@@ -175,7 +148,7 @@ stadion anomalies --venue bird-nest`,
 					mark = "!"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", mark, c.Component, c.Level, c.Count, c.LastMinute, max(c.Processes, 1),
-					shortTime(c.FirstSeen), shortTime(c.LastSeen), sinkTruncate(c.Template, 120))
+					shortTime(c.FirstSeen), shortTime(c.LastSeen), cmdio.Truncate(c.Template, 120))
 			}
 			return tw.Flush()
 		}

@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
-	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 	"github.com/stadion-dev/stadion/internal/gate"
 )
@@ -53,7 +49,7 @@ bar on stderr.`,
 			if len(args) > 0 {
 				return usageErr("tickets issue takes flags only")
 			}
-			reqs, err := ticketRequests(env, t, from, until, file, *count)
+			reqs, err := client.TicketRequests(env.Stdin, t, from, until, file, *count)
 			if err != nil {
 				return err
 			}
@@ -66,66 +62,14 @@ bar on stderr.`,
 	},
 }
 
-func ticketRequests(env Env, t gate.TicketRequest, from, until, file string, count int) ([]gate.TicketRequest, error) {
-	if file != "" {
-		return readTicketFile(env, file)
-	}
-	var err error
-	if t.ValidFrom, err = time.Parse(time.RFC3339, from); err != nil {
-		return nil, usageErr("--from %q: want an RFC 3339 time such as 2026-02-20T18:00:00Z", from)
-	}
-	if t.ValidUntil, err = time.Parse(time.RFC3339, until); err != nil {
-		return nil, usageErr("--until %q: want an RFC 3339 time such as 2026-02-20T23:00:00Z", until)
-	}
-	if count < 1 || count > 1_000_000 {
-		return nil, usageErr("--count must be 1 to 1000000")
-	}
-	reqs := make([]gate.TicketRequest, count)
-	for i := range reqs {
-		reqs[i] = t
-		if count > 1 && t.Seat != "" {
-			reqs[i].Seat = fmt.Sprintf("%s-%d", t.Seat, i+1)
-		}
-	}
-	return reqs, nil
-}
-
-func readTicketFile(env Env, file string) ([]gate.TicketRequest, error) {
-	var in io.Reader = env.Stdin
-	if file != "-" {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		in = f
-	}
-	var reqs []gate.TicketRequest
-	sc := bufio.NewScanner(in)
-	for line := 1; sc.Scan(); line++ {
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		var t gate.TicketRequest
-		if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", file, line, err)
-		}
-		reqs = append(reqs, t)
-	}
-	return reqs, sc.Err()
-}
-
 var ticketsRevokeCmd = &command{
 	name:    "revoke",
 	short:   "revoke a ticket; every edge of its venue rejects it once the revocation arrives",
 	usage:   "ID",
 	example: `stadion tickets revoke 6f1c0b6e2d8a4f5e9a7b3c21`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			return ticketCall(ctx, env, rf, args, "POST", "/revoke")
-		}
+	nargs:   1, argsErr: "want exactly one ticket ID",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		return ticketCall(ctx, env, r, asJSON, args[0], "POST", "/revoke")
 	},
 }
 
@@ -134,28 +78,18 @@ var ticketsShowCmd = &command{
 	short:   "show a ticket as the cloud keeps it",
 	usage:   "ID",
 	example: `stadion tickets show 6f1c0b6e2d8a4f5e9a7b3c21`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			return ticketCall(ctx, env, rf, args, "GET", "")
-		}
+	nargs:   1, argsErr: "want exactly one ticket ID",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		return ticketCall(ctx, env, r, asJSON, args[0], "GET", "")
 	},
 }
 
-func ticketCall(ctx context.Context, env Env, rf remoteFlags, args []string, method, suffix string) error {
-	if len(args) != 1 {
-		return usageErr("want exactly one ticket ID")
-	}
-	r, err := rf.remote(env)
-	if err != nil {
-		return err
-	}
+func ticketCall(ctx context.Context, env Env, r *client.Client, asJSON bool, id, method, suffix string) error {
 	var rec gate.TicketRecord
-	if err := r.Do(ctx, method, "/v1/tickets/"+url.PathEscape(args[0])+suffix, "", nil, nil, &rec); err != nil {
+	if err := r.Do(ctx, method, "/v1/tickets/"+url.PathEscape(id)+suffix, "", nil, nil, &rec); err != nil {
 		return err
 	}
-	if rf.json {
+	if asJSON {
 		return cmdio.PrintJSON(env.Stdout, rec)
 	}
 	fmt.Fprintf(env.Stdout, "ticket   %s\nvenue    %s\nsession  %s\nvalid    %s .. %s\nzone     %s\nseat     %s\nholder   %s\nkey      %d\nissued   %s\n",

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -21,62 +21,40 @@ var topicsCmd = &command{
 	usage: "[TOPIC]",
 	example: `stadion topics
 stadion topics personnel --json`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) > 1 {
-				return usageErr("topics takes at most one TOPIC")
+	nargs: atMostOne, argsErr: "topics takes at most one TOPIC",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		if len(args) == 1 {
+			var info json.RawMessage
+			if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil || asJSON {
+				return cmdio.ErrOr(err, cmdio.PrintJSON(env.Stdout, info))
 			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			if len(args) == 1 {
-				var info json.RawMessage
-				if err := r.Do(ctx, "GET", "/v1/topics/"+url.PathEscape(args[0]), "", nil, nil, &info); err != nil || rf.json {
-					return errOr(err, cmdio.PrintJSON(env.Stdout, info))
-				}
-				return printTopic(env.Stdout, info)
-			}
-			var list struct {
-				Topics []topicRow `json:"topics"`
-			}
-			if err := r.Do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, list)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TOPIC\tKIND\tKEY\tEVENTS\tBYTES\tLAST SEQ\tLAST EVENT\tPUBLISHERS\tSUBSCRIBERS")
-			for _, t := range list.Topics {
-				last := time.Time{}
-				if t.LastTime != nil {
-					last = *t.LastTime
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.Name, t.Kind, orDash(t.Key), t.Events, t.Bytes,
-					t.LastSeq, shortTime(last), strings.Join(t.Publishers, ","), strings.Join(t.Subscribers, ","))
-			}
-			return tw.Flush()
+			return printTopic(env.Stdout, info)
 		}
+		var list struct {
+			Topics []client.TopicRow `json:"topics"`
+		}
+		if err := r.Do(ctx, "GET", "/v1/topics", "", nil, nil, &list); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, list)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TOPIC\tKIND\tKEY\tEVENTS\tBYTES\tLAST SEQ\tLAST EVENT\tPUBLISHERS\tSUBSCRIBERS")
+		for _, t := range list.Topics {
+			last := time.Time{}
+			if t.LastTime != nil {
+				last = *t.LastTime
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", t.Name, t.Kind, orDash(t.Key), t.Events, t.Bytes,
+				t.LastSeq, shortTime(last), strings.Join(t.Publishers, ","), strings.Join(t.Subscribers, ","))
+		}
+		return tw.Flush()
 	},
 }
 
-// topicInfo is one topic as GET /v1/topics/{topic} shows it.
-type topicInfo struct {
-	topicRow
-	Description string          `json:"description"`
-	Stream      string          `json:"stream"`
-	Keys        uint64          `json:"keys"`
-	FirstSeq    uint64          `json:"first_seq"`
-	Retention   string          `json:"retention"`
-	SchemaID    string          `json:"schema_id"`
-	Schema      json.RawMessage `json:"schema"`
-}
-
 func printTopic(w io.Writer, raw json.RawMessage) error {
-	var t topicInfo
+	var t client.TopicInfo
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return err
 	}
@@ -107,23 +85,4 @@ func printTopic(w io.Writer, raw json.RawMessage) error {
 	}
 	_, err := fmt.Fprintf(w, "  %s\n", b.String())
 	return err
-}
-
-type topicRow struct {
-	Name        string     `json:"name"`
-	Kind        string     `json:"kind"`
-	Key         string     `json:"key"`
-	Events      uint64     `json:"events"`
-	Bytes       uint64     `json:"bytes"`
-	LastSeq     uint64     `json:"last_seq"`
-	LastTime    *time.Time `json:"last_time"`
-	Publishers  []string   `json:"publishers"`
-	Subscribers []string   `json:"subscribers"`
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -5,16 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/stadion-dev/stadion/internal/ops"
 	"github.com/stadion-dev/stadion/internal/server"
 )
 
@@ -100,12 +94,12 @@ stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes 
 			if len(args) > 0 {
 				return usageErr("up takes no arguments, got %q", strings.Join(args, " "))
 			}
-			log, started, err := newLogger(env.Stderr, *logFormat, *logLevel)
+			log, started, err := server.NewLogger(env.Stderr, *logFormat, *logLevel)
 			if err != nil {
 				return usageErr("%v", err)
 			}
 			o.Logger = log
-			env.Stdout = startedWriter{env.Stdout, started}
+			env.Stdout = server.BannerWriter{Writer: env.Stdout, Started: started}
 			if *pprofAddr != "" {
 				stop, err := server.ServePprof(*pprofAddr, log)
 				if err != nil {
@@ -118,48 +112,11 @@ stadion up --data ./n3 --node n3 --replicas 3 --cluster 127.0.0.1:6224 --routes 
 	},
 }
 
-// newLogger returns the server's logger and the flag that ends its
-// start-up phase (startHandler): set it once the banner is printed.
-func newLogger(w io.Writer, format, level string) (*slog.Logger, *atomic.Bool, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	var h slog.Handler
-	switch format {
-	case "text":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
-		h = slog.NewJSONHandler(w, opts)
-	default:
-		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
-	}
-	started := new(atomic.Bool)
-	// The tee offers every record to the anomaly miner (ops), once `up`
-	// attaches it.
-	return slog.New(ops.NewLogTee(startHandler{next: h, started: started}, ops.NewLogFeed())), started, nil
-}
-
-// startedWriter is the banner's writer: once the banner is written,
-// INFO logs are shown again.
-type startedWriter struct {
-	io.Writer
-	started *atomic.Bool
-}
-
-// bannerDone ends the start-up phase of w's logger, if w is a startedWriter.
-func bannerDone(w io.Writer) {
-	if sw, ok := w.(startedWriter); ok {
-		sw.started.Store(true)
-	}
-}
-
 func runUp(ctx context.Context, env Env, o server.ServerOptions, drain time.Duration, signals bool) error {
 	start := time.Now()
 	if signals {
 		var stop context.CancelFunc
-		ctx, stop = signalContext(ctx, o.Logger)
+		ctx, stop = server.SignalContext(ctx, o.Logger)
 		defer stop()
 	}
 	srv, err := server.StartServer(ctx, o)
@@ -167,47 +124,8 @@ func runUp(ctx context.Context, env Env, o server.ServerOptions, drain time.Dura
 		return err
 	}
 	printBanner(env.Stdout, o, srv, time.Since(start))
-	bannerDone(env.Stdout)
-	return serveUntilSignal(ctx, o.Logger, srv.Done(), srv.Stop, drain)
-}
-
-// serveUntilSignal waits for the first signal (ctx ends) or for the HTTP
-// server to end, then stops the server, draining for at most drain.
-func serveUntilSignal(ctx context.Context, log *slog.Logger, done <-chan error, stop func(context.Context) error, drain time.Duration) error {
-	select {
-	case <-ctx.Done():
-		log.Info("draining", "deadline", drain)
-	case err := <-done:
-		if err != nil {
-			log.Error("http server failed", "err", err)
-		}
-	}
-	dctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	err := stop(dctx)
-	log.Info("stopped", "err", err)
-	return err
-}
-
-// signalContext is cancelled by the first SIGINT/SIGTERM; a second one
-// exits the process at once.
-func signalContext(parent context.Context, log *slog.Logger) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(parent)
-	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return
-		}
-		log.Info("signal received: draining; send it again to quit at once")
-		cancel()
-		<-ch
-		log.Warn("second signal: exiting now")
-		os.Exit(130)
-	}()
-	return ctx, func() { signal.Stop(ch); cancel() }
+	server.BannerDone(env.Stdout)
+	return server.ServeUntilSignal(ctx, o.Logger, srv.Done(), srv.Stop, drain)
 }
 
 func printBanner(w io.Writer, o server.ServerOptions, s *server.Server, took time.Duration) {

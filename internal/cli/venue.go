@@ -30,35 +30,27 @@ var venueListCmd = &command{
 	name:    "list",
 	short:   "the cloud's view of every venue: link, config version, counts, backlog",
 	example: `stadion venue list --json`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Venues []gate.VenueStatus `json:"venues"`
-			}
-			if err := r.Do(ctx, "GET", "/v1/venues", "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VENUE\tLINK\tLAST CONTACT\tCONFIG (APPLIED)\tADMITTED\tREJECTED\tBACKLOG")
-			for _, v := range out.Venues {
-				last := "-"
-				if v.LastContact != nil {
-					last = shortTime(*v.LastContact)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\tv%d (v%d)\t%d\t%d\t%d\n", v.Venue, v.Link, last,
-					v.ConfigVersion, v.ConfigVersionApplied, v.Admitted, v.Rejected, v.Backlog)
-			}
-			return tw.Flush()
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out struct {
+			Venues []gate.VenueStatus `json:"venues"`
 		}
+		if err := r.Do(ctx, "GET", "/v1/venues", "", nil, nil, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VENUE\tLINK\tLAST CONTACT\tCONFIG (APPLIED)\tADMITTED\tREJECTED\tBACKLOG")
+		for _, v := range out.Venues {
+			last := "-"
+			if v.LastContact != nil {
+				last = shortTime(*v.LastContact)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\tv%d (v%d)\t%d\t%d\t%d\n", v.Venue, v.Link, last,
+				v.ConfigVersion, v.ConfigVersionApplied, v.Admitted, v.Rejected, v.Backlog)
+		}
+		return tw.Flush()
 	},
 }
 
@@ -67,24 +59,14 @@ var venueCredsCmd = &command{
 	short:   "issue VENUE's edge credentials file (admin; replaces the previous one and closes links made with it)",
 	usage:   "VENUE",
 	example: `stadion venue credentials bird-nest > bird-nest.creds && chmod 600 bird-nest.creds`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("want exactly one VENUE")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var cr gate.Credentials
-			if err := r.Do(ctx, "POST", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, &cr); err != nil {
-				return err
-			}
-			fmt.Fprintln(env.Stderr, "store this file with mode 0600; it is shown once and replaces the venue's previous credentials")
-			return cmdio.PrintJSON(env.Stdout, cr)
+	nargs:   1, argsErr: "want exactly one VENUE",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var cr gate.Credentials
+		if err := r.Do(ctx, "POST", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, &cr); err != nil {
+			return err
 		}
+		fmt.Fprintln(env.Stderr, "store this file with mode 0600; it is shown once and replaces the venue's previous credentials")
+		return cmdio.PrintJSON(env.Stdout, cr)
 	},
 }
 
@@ -93,23 +75,13 @@ var venueRevokeCmd = &command{
 	short:   "revoke VENUE's edge credentials (admin): its links close within a second on every replica",
 	usage:   "VENUE",
 	example: `stadion venue revoke bird-nest`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("want exactly one VENUE")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			if err := r.Do(ctx, "DELETE", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, nil); err != nil {
-				return err
-			}
-			return printDone(env, rf.json, map[string]any{"venue": args[0], "revoked": true},
-				"credentials of %s revoked; issue new ones with: stadion venue credentials %s", args[0], args[0])
+	nargs:   1, argsErr: "want exactly one VENUE",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		if err := r.Do(ctx, "DELETE", "/v1/venues/"+url.PathEscape(args[0])+"/credentials", "", nil, nil, nil); err != nil {
+			return err
 		}
+		return printDone(env, asJSON, map[string]any{"venue": args[0], "revoked": true},
+			"credentials of %s revoked; issue new ones with: stadion venue credentials %s", args[0], args[0])
 	},
 }
 
@@ -119,41 +91,31 @@ var venueStatusCmd = &command{
 	usage: "VENUE",
 	example: `stadion venue status bird-nest
 stadion venue status bird-nest --json`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("want exactly one VENUE")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var view gate.VenueStatus
-			if err := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0]), "", nil, nil, &view); err != nil {
-				return err
-			}
-			var edge json.RawMessage
-			edgeErr := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
-			if rf.json {
-				out := map[string]any{"cloud": view, "edge": edge}
-				if edgeErr != nil {
-					out["edge_error"] = edgeErr.Error()
-				}
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			printVenueCloud(env.Stdout, view)
-			if edgeErr != nil {
-				return fmt.Errorf("edge (over its outbound link): %w", edgeErr)
-			}
-			var es gate.EdgeStatus
-			if err := json.Unmarshal(edge, &es); err != nil {
-				return fmt.Errorf("edge: %w", err)
-			}
-			printVenueEdge(env.Stdout, es)
-			return nil
+	nargs: 1, argsErr: "want exactly one VENUE",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var view gate.VenueStatus
+		if err := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0]), "", nil, nil, &view); err != nil {
+			return err
 		}
+		var edge json.RawMessage
+		edgeErr := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(args[0])+"/status", "", nil, nil, &edge)
+		if asJSON {
+			out := map[string]any{"cloud": view, "edge": edge}
+			if edgeErr != nil {
+				out["edge_error"] = edgeErr.Error()
+			}
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		printVenueCloud(env.Stdout, view)
+		if edgeErr != nil {
+			return fmt.Errorf("edge (over its outbound link): %w", edgeErr)
+		}
+		var es gate.EdgeStatus
+		if err := json.Unmarshal(edge, &es); err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+		printVenueEdge(env.Stdout, es)
+		return nil
 	},
 }
 
@@ -188,54 +150,22 @@ var venueLogsCmd = &command{
 	usage: "VENUE",
 	example: `stadion venue logs bird-nest --since 30m
 stadion venue logs bird-nest --follow`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs: 1, argsErr: "want exactly one VENUE",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		since := fs.Duration("since", 10*time.Minute, "how far back")
 		follow := fs.Bool("follow", false, "keep printing new lines")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("want exactly one VENUE")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			return followLogs(ctx, env, r, args[0], *since, *follow, rf.json)
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+			return followLogs(ctx, env, r, args[0], *since, *follow, asJSON)
 		}
 	},
 }
 
 func followLogs(ctx context.Context, env Env, r *client.Client, venue string, since time.Duration, follow, asJSON bool) error {
-	var after uint64
-	for {
-		q := url.Values{"since": {since.String()}, "after": {fmt.Sprint(after)}}
-		var ans gate.LogsAnswer
-		if err := r.Do(ctx, "GET", "/v1/venues/"+url.PathEscape(venue)+"/logs?"+q.Encode(), "", nil, nil, &ans); err != nil {
-			if !follow {
-				return err
-			}
-			fmt.Fprintf(env.Stderr, "(%v; retrying)\n", err)
-		}
-		for _, l := range ans.Lines {
-			if asJSON {
-				_ = json.NewEncoder(env.Stdout).Encode(l)
-			} else {
-				fmt.Fprintf(env.Stdout, "%s %-5s %s %s\n", l.Time.Local().Format("15:04:05.000"), l.Level, l.Msg, l.Attrs)
-			}
-		}
-		if ans.Next < after {
-			after = 0 // the edge restarted: its log lines start again at 1
+	return r.VenueLogs(ctx, venue, since, follow, func(l gate.LogLine) {
+		if asJSON {
+			_ = json.NewEncoder(env.Stdout).Encode(l)
 		} else {
-			after = ans.Next
+			fmt.Fprintf(env.Stdout, "%s %-5s %s %s\n", l.Time.Local().Format("15:04:05.000"), l.Level, l.Msg, l.Attrs)
 		}
-		if !follow {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
+	}, func(err error) { fmt.Fprintf(env.Stderr, "(%v; retrying)\n", err) })
 }

@@ -42,3 +42,16 @@ type CaptureFrame struct {
 		URL   string `json:"url"`
 	} `json:"sizes"`
 }
+
+// State is "FAILING" while the job's last attempt failed (a stream that
+// ended or stalled fails every tick until it is back), "ok" once it
+// captured, "waiting" before.
+func (j CaptureJobRow) State() string {
+	switch {
+	case j.LastErrorAt != nil && (j.LastSuccess == nil || j.LastErrorAt.After(*j.LastSuccess)):
+		return "FAILING"
+	case j.LastSuccess != nil:
+		return "ok"
+	}
+	return "waiting"
+}

@@ -1,8 +1,12 @@
 package client
 
 import (
+	"encoding/json"
 	"net/url"
+	"strconv"
 	"time"
+
+	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
 // SinkPath is the path of a sink's resource, suffix appended.
@@ -41,4 +45,18 @@ type SinkRedrive struct {
 		ID    uint64 `json:"id"`
 		Error string `json:"error"`
 	} `json:"failed"`
+}
+
+// DeadLetterIDs is the body of a redrive or drop of the dead letters with
+// the given IDs (none: all).
+func DeadLetterIDs(args []string) ([]byte, error) {
+	ids := []uint64{}
+	for _, a := range args {
+		id, err := strconv.ParseUint(a, 10, 64)
+		if err != nil {
+			return nil, cmdio.UsageErr("dead-letter IDs are numbers, not %q", a)
+		}
+		ids = append(ids, id)
+	}
+	return json.Marshal(map[string][]uint64{"ids": ids})
 }

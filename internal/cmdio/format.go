@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // PrintJSON writes v as indented JSON.
@@ -48,4 +49,51 @@ func Thousands(v float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// ShortTime formats t in local time to the second; the zero time is "-".
+func ShortTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// OrDash is s, or "-" when s is empty.
+func OrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Truncate shortens s to n bytes, ending in "..." when cut.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+// ErrOr is err, or next when err is nil.
+func ErrOr(err, next error) error {
+	if err != nil {
+		return err
+	}
+	return next
+}
+
+// ListFlag collects comma-separated values from repeated flags.
+type ListFlag []string
+
+func (l *ListFlag) String() string { return strings.Join(*l, ",") }
+
+// Set adds the comma-separated values of one flag.
+func (l *ListFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
 }

@@ -1,8 +1,8 @@
 // Package demo generates plausible Games data for `stadion demo feed`: one
 // competition day of a Winter Games modelled on Beijing 2022, as events for
 // the topics of the example configuration in examples/games. The
-// demo commands (internal/cli) and the exchange benchmark import it; it
-// imports nothing of stadion.
+// demo commands (internal/cli) and the exchange benchmark import it. Feeder
+// and Burster publish the data through the API client (internal/client).
 package demo
 
 import (

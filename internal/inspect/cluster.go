@@ -299,3 +299,27 @@ func controlled(item []byte) bool {
 	}
 	return false
 }
+
+// ClusterConfigFor is the live cluster `stadion inspect k8s` reviews: the
+// API at server without credentials, the one this runs in (inCluster), or
+// kubeconfig's context (both "": the current one); namespace ("": the
+// context's) narrows it.
+func ClusterConfigFor(kubeconfig, kubeContext, namespace, server string, inCluster bool) (ClusterConfig, error) {
+	var cfg ClusterConfig
+	var err error
+	switch {
+	case server != "":
+		cfg.Server = server
+	case inCluster:
+		cfg, err = InClusterConfig()
+	default:
+		cfg, err = LoadKubeconfig(kubeconfig, kubeContext)
+	}
+	if err != nil {
+		return cfg, err
+	}
+	if namespace != "" {
+		cfg.Namespace = namespace
+	}
+	return cfg, nil
+}

@@ -1,4 +1,4 @@
-package cli
+package server
 
 import (
 	"bytes"
@@ -13,14 +13,14 @@ import (
 // Until the banner is printed, INFO records are DEBUG; warnings pass.
 func TestStartHandlerHoldsInfoUntilBanner(t *testing.T) {
 	var buf bytes.Buffer
-	log, started, err := newLogger(&buf, "text", "info")
+	log, started, err := NewLogger(&buf, "text", "info")
 	if err != nil {
 		t.Fatal(err)
 	}
 	log.Info("exchange ready")
 	log.Warn("disk almost full")
 	var banner bytes.Buffer
-	bannerDone(startedWriter{&banner, started})
+	BannerDone(BannerWriter{&banner, started})
 	log.With("service", "x").Info("after banner")
 	got := buf.String()
 	if strings.Contains(got, "exchange ready") || !strings.Contains(got, "disk almost full") || !strings.Contains(got, "after banner") {
@@ -29,7 +29,7 @@ func TestStartHandlerHoldsInfoUntilBanner(t *testing.T) {
 	// A handler wrapped around it (the edge's log ring, read remotely)
 	// still gets start-up records at INFO; only the screen is quiet.
 	buf.Reset()
-	quiet, _, _ := newLogger(&buf, "text", "info")
+	quiet, _, _ := NewLogger(&buf, "text", "info")
 	ring := gate.NewLogRing(10)
 	slog.New(ring.Handler(quiet.Handler())).Info("edge state replayed")
 	lines, _ := ring.Since(time.Hour, 0, 10)
@@ -37,7 +37,7 @@ func TestStartHandlerHoldsInfoUntilBanner(t *testing.T) {
 		t.Errorf("ring %v, screen %q", lines, buf.String())
 	}
 	buf.Reset()
-	debug, _, _ := newLogger(&buf, "text", "debug")
+	debug, _, _ := NewLogger(&buf, "text", "debug")
 	debug.Info("exchange ready")
 	if !strings.Contains(buf.String(), "level=DEBUG msg=\"exchange ready\"") {
 		t.Errorf("--log-level debug lost a start-up record: %q", buf.String())
