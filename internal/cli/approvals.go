@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/url"
@@ -30,15 +29,9 @@ var approvalsListCmd = &command{
 	name:    "list",
 	short:   "list held changes (pending ones; --all for decided ones too)",
 	example: `stadion approvals list --all`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		all := fs.Bool("all", false, "include approved, applied, rejected and expired requests")
-		return func(ctx context.Context, env Env, args []string) error {
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
 			path := "/v1/approvals?state=pending"
 			if *all {
 				path = "/v1/approvals"
@@ -49,7 +42,7 @@ var approvalsListCmd = &command{
 			if err := r.Do(ctx, "GET", path, "", nil, nil, &out); err != nil {
 				return err
 			}
-			if rf.json {
+			if asJSON {
 				return cmdio.PrintJSON(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
@@ -69,41 +62,25 @@ func approvalsDecideCmd(verb string) *command {
 		short:   verb + " held change ID (as a different person from its requester)",
 		usage:   "ID",
 		example: `stadion approvals ` + verb + ` 5c0f3a9e2b7d4e11`,
-		flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-			var rf remoteFlags
-			rf.register(fs)
-			return func(ctx context.Context, env Env, args []string) error {
-				if len(args) != 1 {
-					return usageErr("approvals %s needs ID", verb)
-				}
-				r, err := rf.remote(env)
-				if err != nil {
-					return err
-				}
-				var out struct {
-					Approval client.Approval `json:"approval"`
-					Result   struct {
-						Status int             `json:"status"`
-						Body   json.RawMessage `json:"body"`
-					} `json:"result"`
-				}
-				if err := r.Do(ctx, "POST", "/v1/approvals/"+url.PathEscape(args[0])+"/"+verb, "", nil, nil, &out); err != nil {
-					return err
-				}
-				if rf.json {
-					return cmdio.PrintJSON(env.Stdout, out)
-				}
-				if verb == "reject" {
-					fmt.Fprintf(env.Stderr, "rejected %s\n", args[0])
-					return nil
-				}
-				a := out.Approval
-				fmt.Fprintf(env.Stderr, "approved %s: %s %s ran as %s and answered %d\n", a.ID, a.Method, a.Path, a.By.Name(), out.Result.Status)
-				if len(out.Result.Body) > 0 {
-					fmt.Fprintln(env.Stdout, string(out.Result.Body))
-				}
+		nargs:   1, argsErr: "approvals " + verb + " needs ID",
+		remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+			var out client.Decided
+			if err := r.Do(ctx, "POST", "/v1/approvals/"+url.PathEscape(args[0])+"/"+verb, "", nil, nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				return cmdio.PrintJSON(env.Stdout, out)
+			}
+			if verb == "reject" {
+				fmt.Fprintf(env.Stderr, "rejected %s\n", args[0])
 				return nil
 			}
+			a := out.Approval
+			fmt.Fprintf(env.Stderr, "approved %s: %s %s ran as %s and answered %d\n", a.ID, a.Method, a.Path, a.By.Name(), out.Result.Status)
+			if len(out.Result.Body) > 0 {
+				fmt.Fprintln(env.Stdout, string(out.Result.Body))
+			}
+			return nil
 		},
 	}
 }

@@ -20,21 +20,13 @@ before and after (or the request body, secrets redacted).`,
 	example: `stadion audit --since 1h
 stadion audit --follow
 stadion audit --since 2026-02-04T19:00:00+08:00 --json | jq 'select(.area=="sinks")'`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
+	nargs: noArgs, argsErr: "audit takes no arguments",
+	remoteWith: func(fs *flag.FlagSet) remoteRun {
 		since := fs.String("since", "24h", "entries since: a duration ago (1h) or an RFC 3339 time")
 		follow := fs.Bool("follow", false, "keep printing new entries as they are made")
 		limit := fs.Int("limit", 1000, "at most this many entries (without --follow)")
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 0 {
-				return usageErr("audit takes no arguments")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			print := func(e client.AuditEntry) error { return printAudit(env.Stdout, e, rf.json) }
+		return func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+			print := func(e client.AuditEntry) error { return printAudit(env.Stdout, e, asJSON) }
 			if *follow {
 				return r.FollowAudit(ctx, *since, print)
 			}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/url"
@@ -51,13 +50,13 @@ stadion freeze set now --end +2h --scope exchange,sinks`,
 			}
 			now := time.Now()
 			body := map[string]any{"scope": strings.Split(*scope, ","), "reason": *reason, "hold_for": holdFor.String()}
-			e, err := freezeTime(*end, now)
+			e, err := client.FreezeTime(*end, now)
 			if err != nil {
 				return usageErr("--end: %v", err)
 			}
 			body["end"] = e
 			if *start != "" {
-				s, err := freezeTime(*start, now)
+				s, err := client.FreezeTime(*start, now)
 				if err != nil {
 					return usageErr("--start: %v", err)
 				}
@@ -67,9 +66,8 @@ stadion freeze set now --end +2h --scope exchange,sinks`,
 			if err != nil {
 				return err
 			}
-			raw, _ := json.Marshal(body)
-			var out client.Freeze
-			if err := r.Do(ctx, "PUT", "/v1/freezes/"+url.PathEscape(args[0]), "application/json", raw, nil, &out); err != nil {
+			out, err := r.SetFreeze(ctx, args[0], body)
+			if err != nil {
 				return err
 			}
 			if rf.json {
@@ -81,51 +79,27 @@ stadion freeze set now --end +2h --scope exchange,sinks`,
 	},
 }
 
-// freezeTime reads an RFC 3339 time or +DURATION from now.
-func freezeTime(s string, now time.Time) (time.Time, error) {
-	if d, ok := strings.CutPrefix(s, "+"); ok {
-		dur, err := time.ParseDuration(d)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("%q is not +DURATION (e.g. +2h)", s)
-		}
-		return now.Add(dur).UTC(), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2026-02-04T19:00:00+08:00) nor +DURATION", s)
-	}
-	return t, nil
-}
-
 var freezeListCmd = &command{
 	name:    "list",
 	short:   "list the freezes and whether each is on now",
 	example: `stadion freeze list`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Freezes []client.Freeze `json:"freezes"`
-			}
-			if err := r.Do(ctx, "GET", "/v1/freezes", "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tON\tSTART\tEND\tSCOPE\tBY\tREASON")
-			for _, f := range out.Freezes {
-				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\t%s\t%s\n", f.Name, f.Active, shortTime(f.Start), shortTime(f.End),
-					strings.Join(f.Scope, ","), f.By.Name(), orDash(f.Reason))
-			}
-			return tw.Flush()
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out struct {
+			Freezes []client.Freeze `json:"freezes"`
 		}
+		if err := r.Do(ctx, "GET", "/v1/freezes", "", nil, nil, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tON\tSTART\tEND\tSCOPE\tBY\tREASON")
+		for _, f := range out.Freezes {
+			fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\t%s\t%s\n", f.Name, f.Active, shortTime(f.Start), shortTime(f.End),
+				strings.Join(f.Scope, ","), f.By.Name(), orDash(f.Reason))
+		}
+		return tw.Flush()
 	},
 }
 
@@ -134,22 +108,12 @@ var freezeDeleteCmd = &command{
 	short:   "delete freeze NAME (held for approval while a freeze is on)",
 	usage:   "NAME",
 	example: `stadion freeze delete opening`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("freeze delete needs NAME")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			if err := r.Do(ctx, "DELETE", "/v1/freezes/"+url.PathEscape(args[0]), "", nil, nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stderr, "deleted freeze %s\n", args[0])
-			return nil
+	nargs:   1, argsErr: "freeze delete needs NAME",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		if err := r.Do(ctx, "DELETE", "/v1/freezes/"+url.PathEscape(args[0]), "", nil, nil, nil); err != nil {
+			return err
 		}
+		fmt.Fprintf(env.Stderr, "deleted freeze %s\n", args[0])
+		return nil
 	},
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -79,39 +80,29 @@ var keysListCmd = &command{
 	short:   "list CLIENT's key ids (never the keys)",
 	usage:   "CLIENT",
 	example: `stadion keys list odf`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 1 {
-				return usageErr("keys list needs exactly one CLIENT")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Keys []struct {
-					ID      string    `json:"id"`
-					Client  string    `json:"client"`
-					Role    string    `json:"role,omitempty"`
-					Label   string    `json:"label,omitempty"`
-					Created time.Time `json:"created"`
-				} `json:"keys"`
-			}
-			if err := r.Do(ctx, "GET", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
-				return err
-			}
-			if rf.json {
-				return cmdio.PrintJSON(env.Stdout, out)
-			}
-			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tCLIENT\tROLE\tLABEL\tCREATED")
-			for _, k := range out.Keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Client, orDash(k.Role), orDash(k.Label), shortTime(k.Created))
-			}
-			return tw.Flush()
+	nargs:   1, argsErr: "keys list needs exactly one CLIENT",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		var out struct {
+			Keys []struct {
+				ID      string    `json:"id"`
+				Client  string    `json:"client"`
+				Role    string    `json:"role,omitempty"`
+				Label   string    `json:"label,omitempty"`
+				Created time.Time `json:"created"`
+			} `json:"keys"`
 		}
+		if err := r.Do(ctx, "GET", "/v1/clients/"+url.PathEscape(args[0])+"/keys", "", nil, nil, &out); err != nil {
+			return err
+		}
+		if asJSON {
+			return cmdio.PrintJSON(env.Stdout, out)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCLIENT\tROLE\tLABEL\tCREATED")
+		for _, k := range out.Keys {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Client, orDash(k.Role), orDash(k.Label), shortTime(k.Created))
+		}
+		return tw.Flush()
 	},
 }
 
@@ -120,23 +111,13 @@ var keysRevokeCmd = &command{
 	short:   "revoke key ID of CLIENT",
 	usage:   "CLIENT ID",
 	example: `stadion keys revoke odf 3f9c1e2a7b6d4c01`,
-	flags: func(fs *flag.FlagSet) func(context.Context, Env, []string) error {
-		var rf remoteFlags
-		rf.register(fs)
-		return func(ctx context.Context, env Env, args []string) error {
-			if len(args) != 2 {
-				return usageErr("keys revoke needs CLIENT and ID")
-			}
-			r, err := rf.remote(env)
-			if err != nil {
-				return err
-			}
-			path := "/v1/clients/" + url.PathEscape(args[0]) + "/keys/" + url.PathEscape(args[1])
-			if err := r.Do(ctx, "DELETE", path, "", nil, nil, nil); err != nil {
-				return err
-			}
-			return printDone(env, rf.json, map[string]any{"client": args[0], "id": args[1], "revoked": true},
-				"revoked key %s of %s", args[1], args[0])
+	nargs:   2, argsErr: "keys revoke needs CLIENT and ID",
+	remote: func(ctx context.Context, env Env, r *client.Client, asJSON bool, args []string) error {
+		path := "/v1/clients/" + url.PathEscape(args[0]) + "/keys/" + url.PathEscape(args[1])
+		if err := r.Do(ctx, "DELETE", path, "", nil, nil, nil); err != nil {
+			return err
 		}
+		return printDone(env, asJSON, map[string]any{"client": args[0], "id": args[1], "revoked": true},
+			"revoked key %s of %s", args[1], args[0])
 	},
 }

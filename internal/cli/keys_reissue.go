@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/stadion-dev/stadion/internal/client"
 	"github.com/stadion-dev/stadion/internal/cmdio"
 )
 
@@ -32,7 +30,7 @@ without it the keys are printed once, one "name<TAB>key" per line.`,
 			}
 			names := strings.Split(*to, ",")
 			if *out != "" {
-				if err := checkKeyFiles(*out, names); err != nil {
+				if err := client.CheckKeyFiles(*out, names); err != nil {
 					return err
 				}
 			}
@@ -40,20 +38,8 @@ without it the keys are printed once, one "name<TAB>key" per line.`,
 			if err != nil {
 				return err
 			}
-			body, _ := json.Marshal(map[string]any{"role": *role, "to": names})
-			var res struct {
-				Role string `json:"role"`
-				Keys []struct {
-					ID    string `json:"id"`
-					Key   string `json:"key"`
-					Label string `json:"label"`
-				} `json:"keys"`
-				Revoked []struct {
-					ID    string `json:"id"`
-					Label string `json:"label"`
-				} `json:"revoked"`
-			}
-			if err := r.Do(ctx, "POST", "/v1/clients/admin/keys/reissue", "application/json", body, nil, &res); err != nil {
+			res, err := r.Reissue(ctx, *role, names)
+			if err != nil {
 				return err
 			}
 			if rf.json && *out == "" {
@@ -64,8 +50,8 @@ without it the keys are printed once, one "name<TAB>key" per line.`,
 					fmt.Fprintf(env.Stdout, "%s\t%s\n", k.Label, k.Key)
 					continue
 				}
-				path := keyFile(*out, k.Label)
-				if err := writeKeyFile(path, k.Key); err != nil {
+				path := client.KeyFile(*out, k.Label)
+				if err := client.WriteKeyFile(path, k.Key); err != nil {
 					return fmt.Errorf("key %s of %s was made but not written (%w); revoke it with 'stadion keys revoke admin %s'", k.ID, k.Label, err, k.ID)
 				}
 				fmt.Fprintf(env.Stderr, "%s: key %s in %s\n", k.Label, k.ID, path)
@@ -74,43 +60,4 @@ without it the keys are printed once, one "name<TAB>key" per line.`,
 			return nil
 		}
 	},
-}
-
-// keyFile is DIR/<name>.key, the name reduced to safe characters.
-func keyFile(dir, name string) string {
-	slug := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
-		}
-		return '-'
-	}, strings.TrimSpace(name))
-	return filepath.Join(dir, slug+".key")
-}
-
-// checkKeyFiles refuses before anything is revoked if a key file exists.
-func checkKeyFiles(dir string, names []string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for _, n := range names {
-		if _, err := os.Stat(keyFile(dir, n)); err == nil {
-			return fmt.Errorf("%s exists; move it away first (keys are never overwritten)", keyFile(dir, n))
-		}
-	}
-	return nil
-}
-
-func writeKeyFile(path, key string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(key + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
