@@ -15,7 +15,7 @@ import (
 
 var limitsCmd = &command{
 	name:  "limits",
-	short: "set, list, delete and watch runtime limits on every replica (admin)",
+	short: "set, list, delete and watch runtime limits on every replica (operator or admin)",
 	long: `A limit matches requests (HTTP and MQTT) by client, key id, User-Agent
 (RE2; for MQTT the client identifier), source network, route, MQTT user or
 anonymous, or venue, and lets through a rate (token bucket) or a number at
