@@ -38,11 +38,36 @@ func freeRoutePorts(t *testing.T, n int) []string {
 // replicas copies of everything, concurrently as separate processes would.
 func startCluster(t *testing.T, n, replicas int) []*Engine {
 	t.Helper()
+	return startNodes(t, clusterOptions(t, n, replicas))
+}
+
+// clusterOptions are the options of n nodes of one cluster, each with its
+// own data directory, so that a test can stop a node and start it again
+// on its data.
+func clusterOptions(t *testing.T, n, replicas int) []Options {
+	t.Helper()
 	addrs := freeRoutePorts(t, n)
 	var routes []*url.URL
 	for _, a := range addrs {
 		routes = append(routes, &url.URL{Scheme: "nats-route", Host: a})
 	}
+	opts := make([]Options, n)
+	for i := range n {
+		opts[i] = Options{
+			DataDir: t.TempDir(), SyncAlways: true, MaxMemory: 32 << 20, MaxDisk: 256 << 20, ClientAddr: "127.0.0.1:0",
+			Name:        fmt.Sprintf("n%d", i+1),
+			Cluster:     &ClusterOptions{Name: "test", Listen: addrs[i], Routes: routes},
+			Replication: Replication{Replicas: replicas},
+		}
+	}
+	return opts
+}
+
+// startNodes starts one engine for each of opts, concurrently, and waits
+// until every one sees its peers.
+func startNodes(t *testing.T, opts []Options) []*Engine {
+	t.Helper()
+	n := len(opts)
 	engines := make([]*Engine, n)
 	errs := make([]error, n)
 	logs := make([]*syncBuffer, n)
@@ -54,13 +79,9 @@ func startCluster(t *testing.T, n, replicas int) []*Engine {
 			logs[i] = &syncBuffer{}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			e, err := Start(ctx, Options{
-				DataDir: t.TempDir(), SyncAlways: true, MaxMemory: 32 << 20, MaxDisk: 256 << 20, ClientAddr: "127.0.0.1:0",
-				Name:        fmt.Sprintf("n%d", i+1),
-				Logger:      slog.New(slog.NewTextHandler(logs[i], nil)),
-				Cluster:     &ClusterOptions{Name: "test", Listen: addrs[i], Routes: routes},
-				Replication: Replication{Replicas: replicas},
-			})
+			o := opts[i]
+			o.Logger = slog.New(slog.NewTextHandler(logs[i], nil))
+			e, err := Start(ctx, o)
 			if err == nil {
 				err = e.WaitPeers(ctx, 30*time.Second)
 			}
@@ -77,10 +98,56 @@ func startCluster(t *testing.T, n, replicas int) []*Engine {
 			})
 		}
 		if errs[i] != nil {
-			t.Fatalf("node %d: %v\n%s", i+1, errs[i], logs[i])
+			t.Fatalf("node %s: %v\n%s", opts[i].Name, errs[i], logs[i])
 		}
 	}
 	return engines
+}
+
+// TestConsumerWaitsForTheStreamLeader: a node asking for a durable consumer
+// while its stream has no leader (two of three nodes down, as when a
+// killed node restarts before its peers settle) gets it once the stream
+// has a leader again, instead of failing its start-up after one
+// unanswered request.
+func TestConsumerWaitsForTheStreamLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster and restarts two nodes")
+	}
+	opts := clusterOptions(t, 3, 3)
+	engines := startNodes(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if _, err := engines[0].JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "W", Subjects: []string{"w.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range engines[1:] {
+		if err := e.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	created := make(chan error, 1)
+	go func() {
+		_, err := engines[0].JS.CreateOrUpdateConsumer(ctx, "W", jetstream.ConsumerConfig{Durable: "d", AckPolicy: jetstream.AckExplicitPolicy})
+		created <- err
+	}()
+	// Longer than one unanswered request (5 s): without retries the call
+	// has failed by the time the peers are back.
+	select {
+	case err := <-created:
+		t.Fatalf("the call returned while the stream had no leader: %v", err)
+	case <-time.After(7 * time.Second):
+	}
+	startNodes(t, opts[1:])
+	if err := <-created; err != nil {
+		t.Fatalf("consumer asked for while the stream had no leader: %v", err)
+	}
+	c, err := engines[0].JS.Consumer(ctx, "W", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CachedInfo().Config.Replicas; got != 0 && got != 3 {
+		t.Errorf("consumer has %d replicas, want the stream's 3", got)
+	}
 }
 
 // TestClusterReplicatesEveryAsset: streams, KV buckets and object stores

@@ -173,6 +173,31 @@ func (j *replicated) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstrea
 	})
 }
 
+// Consumers are assets too: a node that has just restarted asks for its
+// durable consumers while the stream it rejoins may still be electing a
+// leader, and the engine does not answer until one is elected. The calls
+// are retried as stream calls are; creating a consumer with the
+// configuration it already has changes nothing, so a retry after a lost
+// answer is harmless.
+
+func (j *replicated) CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	return retry(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return j.JetStream.CreateOrUpdateConsumer(ctx, stream, cfg)
+	})
+}
+
+func (j *replicated) CreateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	return retry(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return j.JetStream.CreateConsumer(ctx, stream, cfg)
+	})
+}
+
+func (j *replicated) UpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	return retry(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return j.JetStream.UpdateConsumer(ctx, stream, cfg)
+	})
+}
+
 // Asset calls are retried: when several nodes create the same stream at
 // once (every stadion up does at start-up), the engine may leave all but
 // one request unanswered, and a cluster electing a leader answers "temporarily
