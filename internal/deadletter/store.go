@@ -77,11 +77,17 @@ func (s *Store) Kind() Kind { return s.kind }
 
 // Open creates owner's stream, or updates one an older binary made (which
 // keeps its letters): desc and meta describe it.
+//
+// The stream does not allow direct gets: those are answered by any copy,
+// and a node restarted after a crash serves its copy once it is 90%
+// caught up, so an operator asking that node would see an old list and
+// redrive from it. Lists are rare and small; the leader answers them.
+// Opening a stream an older binary made with direct gets turns them off.
 func (s *Store) Open(ctx context.Context, owner, desc string, meta map[string]string) error {
 	_, err := s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: StreamName(s.kind, owner), Description: desc,
 		Subjects: []string{Subject(s.kind, owner)}, Storage: jetstream.FileStorage,
-		Retention: jetstream.LimitsPolicy, AllowDirect: true, Metadata: meta,
+		Retention: jetstream.LimitsPolicy, AllowDirect: false, Metadata: meta,
 		MaxMsgs: s.limits.MaxLetters, Discard: jetstream.DiscardNew,
 	})
 	if err != nil {

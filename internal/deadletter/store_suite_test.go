@@ -373,6 +373,9 @@ func testOlderStream(e *suiteEnv) {
 	if cfg := st.CachedInfo().Config; cfg.MaxMsgs != deadletter.DefaultLimits.MaxLetters || cfg.Discard != jetstream.DiscardNew {
 		e.t.Fatalf("not bounded after open: %d %v", cfg.MaxMsgs, cfg.Discard)
 	}
+	if st.CachedInfo().Config.AllowDirect {
+		e.t.Fatal("direct gets still allowed after open: a restarted copy could answer a list with old letters")
+	}
 	if es, err := e.store.List(ctx, owner, 0, 10); err != nil || fmt.Sprint(ns(es)) != "[7]" {
 		e.t.Fatalf("older letters after open: %v %v", ns(es), err)
 	}
