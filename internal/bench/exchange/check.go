@@ -10,7 +10,7 @@ import (
 
 // exchangeChecks are the targets for one durability.
 func exchangeChecks(o exchangeOptions, m *exchangeMode) []rig.Check {
-	a, b, c, d, e, f := m.phase("a"), m.phase("b"), m.phase("c"), m.phase("d"), m.phase("e"), m.phase("f")
+	a, b, c, d, e, f, g := m.phase("a"), m.phase("b"), m.phase("c"), m.phase("d"), m.phase("e"), m.phase("f"), m.phase("g")
 	var ratioNote, rateNote string
 	if o.publishers != 64 {
 		ratioNote = "target set for 64 publishers"
@@ -31,12 +31,21 @@ func exchangeChecks(o exchangeOptions, m *exchangeMode) []rig.Check {
 		ba, cd = 0.6, 0.7
 	}
 	return []rig.Check{
-		rig.NewCheck("b/a  HTTP single / raw publish", ratio(b, a), "", ba, false, rig.Join(ratioNote, errNote(a, b))),
+		rig.NewCheck("b/a  HTTP single / raw publish", ratio(b, a), "", ba, false, rig.Join(rig.Join(ratioNote, floorNote(a, g)), errNote(a, b))),
 		rig.NewCheck("c/d  HTTP batch / raw async", ratio(c, d), "", cd, false, errNote(c, d)),
 		rig.NewCheck(fmt.Sprintf("p99 of (e) at %g/s offered", o.rate), e.Latency.P99, "ms", 10, true, rig.Join(rateNote, errNote(e))),
 		rig.NewCheck("idle RSS of stadion up", cmdio.MiB(m.IdleRSS), "MiB", 120, true, ""),
 		rig.NewCheck("cold start to /readyz 200", m.ColdStartMS/1000, "s", 2, true, ""),
 	}
+}
+
+// floorNote says how far HTTP can go at all: the floor (g) against raw
+// publishing, the most b/a could be with no handler work.
+func floorNote(a, g phaseResult) string {
+	if g.EventsPerSec == 0 || a.EventsPerSec == 0 {
+		return ""
+	}
+	return fmt.Sprintf("HTTP floor (g) %.2f of (a)", ratio(g, a))
 }
 
 func ratio(num, den phaseResult) float64 {

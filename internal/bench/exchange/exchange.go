@@ -27,6 +27,8 @@ results events (demo ODF documents, valid against the example schema):
   (d) raw JetStream async publish, N publishers with --batch acks in flight
   (e) HTTP single-event publish at a fixed offered rate (open loop)
   (f) raw JetStream publish at the same rate, the reference for (e)
+  (g) HTTP GET /healthz from N clients: the HTTP floor, what Go's HTTP
+      server and stadion's shared middleware cost with no handler work
 
 Raw JetStream writes the envelopes stadion would store into the same stream,
 with the admin key on the engine's client port. It prints events/s and

@@ -28,7 +28,7 @@ func TestBenchExchangeText(t *testing.T) {
 		`disk under .*: \d+-byte append\+fsync ` + num + `/s, p50 ` + ms + `, p99 ` + ms,
 		`durability always: cold start ` + ms + `, idle RSS [0-9.]+ MiB, peak RSS [0-9.]+ MiB`,
 	}
-	for _, key := range []string{"a", "b", "c", "d", "e", "f"} {
+	for _, key := range []string{"a", "b", "c", "d", "e", "f", "g"} {
 		want = append(want, `\(`+key+`\) .+  `+num+`\s+`+ms+`\s+`+ms+`\s+\d+\s+`+num+`\s+`+num+` µs\s+`+num)
 	}
 	for _, name := range []string{`b/a .+`, `c/d .+`, `p99 of \(e\) .+`, `idle RSS .+`, `cold start .+`} {
@@ -61,7 +61,7 @@ func TestBenchExchangeJSON(t *testing.T) {
 			t.Errorf("phase %s: %+v", p.Key, p)
 		}
 	}
-	if !slices.Equal(keys, []string{"a", "b", "c", "d", "e", "f"}) {
+	if !slices.Equal(keys, []string{"a", "b", "c", "d", "e", "f", "g"}) {
 		t.Errorf("phases %v", keys)
 	}
 	for _, c := range m.Checks {

@@ -23,6 +23,7 @@ type exchangeRig struct {
 	fx     *exchangeFixture
 	hc     *http.Client
 	url    string // the topic's publish URL
+	health string // GET /healthz, the HTTP floor (g)
 	auth   string // Authorization header of client odf
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -47,7 +48,8 @@ func newExchangeRig(ctx context.Context, srv *rig.Child, fx *exchangeFixture, co
 	}
 	r := &exchangeRig{
 		fx: fx, hc: rig.HTTPClient(conns), nc: nc,
-		url:  ep.HTTP + "/v1/topics/" + exchangeTopic + "/events",
+		url:    ep.HTTP + "/v1/topics/" + exchangeTopic + "/events",
+		health: ep.HTTP + "/healthz",
 		auth: "Bearer " + key.Key,
 	}
 	if err := r.openStream(ctx, conns); err != nil {
@@ -131,6 +133,27 @@ func (r *exchangeRig) httpSingle(ctx context.Context, _ int) (int, error) {
 // httpBatch posts a batch of events.
 func (r *exchangeRig) httpBatch(ctx context.Context, _ int) (int, error) {
 	return r.fx.batch, r.post(ctx, r.fx.batches[r.pick(len(r.fx.batches))])
+}
+
+// httpFloor asks GET /healthz: the same HTTP client, connections and
+// middleware as (b), with no authentication, JSON or engine work.
+func (r *exchangeRig) httpFloor(ctx context.Context, _ int) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.health, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /healthz: %s", resp.Status)
+	}
+	return 1, nil
 }
 
 // post publishes body; anything but 202 Accepted is an error.

@@ -21,7 +21,9 @@ type exchangePhase struct {
 }
 
 // exchangePhases are the (a)-(d), the latency phase (e) and its
-// reference on raw JetStream (f).
+// reference on raw JetStream (f), and the HTTP floor (g): the most HTTP
+// requests per second the server answers with no handler work, which
+// bounds b/a from above.
 func exchangePhases(o exchangeOptions) []exchangePhase {
 	n := o.publishers
 	closed := rig.LoadSpec{Workers: n, Warmup: o.warmup, Measure: o.duration}
@@ -33,6 +35,7 @@ func exchangePhases(o exchangeOptions) []exchangePhase {
 		{"d", "raw-async", fmt.Sprintf("raw JetStream async, %d x %d in flight", n, o.batch), closed, (*exchangeRig).rawAsync},
 		{"e", "http-single-rate", fmt.Sprintf("HTTP single event, %g/s offered", o.rate), open, (*exchangeRig).httpSingle},
 		{"f", "raw-publish-rate", fmt.Sprintf("raw JetStream publish+ack, %g/s offered", o.rate), open, (*exchangeRig).rawPublish},
+		{"g", "http-floor", fmt.Sprintf("HTTP GET /healthz (the floor), %d clients", n), closed, (*exchangeRig).httpFloor},
 	}
 }
 
