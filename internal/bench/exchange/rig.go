@@ -50,7 +50,7 @@ func newExchangeRig(ctx context.Context, srv *rig.Child, fx *exchangeFixture, co
 		fx: fx, hc: rig.HTTPClient(conns), nc: nc,
 		url:    ep.HTTP + "/v1/topics/" + exchangeTopic + "/events",
 		health: ep.HTTP + "/healthz",
-		auth: "Bearer " + key.Key,
+		auth:   "Bearer " + key.Key,
 	}
 	if err := r.openStream(ctx, conns); err != nil {
 		r.close()
