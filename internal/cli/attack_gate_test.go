@@ -94,6 +94,10 @@ func gateRogue(t *testing.T, c *gateCloud, creds gate.Credentials) *engine.Engin
 		o.Leaf = &engine.LeafRemote{URL: "nats://" + c.leaf, User: creds.Venue, Password: creds.Password}
 	}))
 	gateWait(t, "the rogue link", eng.LeafConnected)
+	// The cloud's interest crosses a new link after it connects; a plain
+	// NATS attack sent before would be dropped unseen and prove nothing.
+	// Once the cloud answers the venue's own catch-up, it has arrived.
+	gateWait(t, "the cloud answering "+creds.Venue+"'s own catch-up", func() bool { return gateAnswered(t, eng, creds.Venue) })
 	return eng
 }
 
