@@ -153,7 +153,10 @@ func (e *Engine) startEmbedded(ctx context.Context, o Options) error {
 	e.auth.leafs.srv = ns
 	e.auth.leafs.mu.Unlock()
 	go e.watchClientLoad()
-	nc, err := nats.Connect("", append(e.connOptions(), nats.InProcessServer(ns), nats.Token(e.auth.internal))...)
+	// The in-process handshake has no network to wait for, but on a
+	// starved machine (a node restarting under load) the server's side
+	// can take longer than the client's default 2 s to answer it.
+	nc, err := nats.Connect("", append(e.connOptions(), nats.InProcessServer(ns), nats.Token(e.auth.internal), nats.Timeout(15*time.Second))...)
 	if err != nil {
 		ns.Shutdown()
 		return fmt.Errorf("engine: in-process connection: %w", err)

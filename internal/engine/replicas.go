@@ -201,7 +201,8 @@ func (j *replicated) UpdateConsumer(ctx context.Context, stream string, cfg jets
 // Asset calls are retried: when several nodes create the same stream at
 // once (every stadion up does at start-up), the engine may leave all but
 // one request unanswered, and a cluster electing a leader answers "temporarily
-// unavailable". Each attempt is bounded; a real refusal is returned at once.
+// unavailable". Each attempt is bounded, and all of them together to
+// assetAttempts × assetAttempt; a real refusal is returned at once.
 const (
 	assetAttempt  = 5 * time.Second
 	assetAttempts = 6
@@ -219,20 +220,27 @@ func Retry[T any](ctx context.Context, call func(context.Context) (T, error)) (T
 func retry[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
 	var v T
 	var err error
-	for i := range assetAttempts {
+	// The budget is time, not a count of attempts: an engine without a
+	// leader may refuse at once ("temporarily unavailable", "insufficient
+	// resources") as often as it leaves a request unanswered.
+	deadline := time.Now().Add(assetAttempts * assetAttempt)
+	for i := 1; ; i++ {
 		actx, cancel := context.WithTimeout(ctx, assetAttempt)
 		v, err = call(actx)
 		cancel()
 		if err == nil || ctx.Err() != nil || !transient(err) {
 			return v, err
 		}
+		pause := min(time.Duration(100+rand.IntN(400))*time.Millisecond*time.Duration(i), 2*time.Second)
+		if time.Now().Add(pause).After(deadline) {
+			return v, err
+		}
 		select {
 		case <-ctx.Done():
 			return v, err
-		case <-time.After(time.Duration(100+rand.IntN(400)) * time.Millisecond * time.Duration(i+1)):
+		case <-time.After(pause):
 		}
 	}
-	return v, err
 }
 
 // transient reports whether an asset call may succeed when retried: no
