@@ -118,12 +118,24 @@ func parseTestConfig(t *testing.T, yamlText string) *config.Config {
 	return cfg
 }
 
+// eventuallyOr is eventually, saying what it saw last when it times out.
+func eventuallyOr(t *testing.T, what string, cond func() bool, saw func() string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s: %s", what, saw())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // waitBucket polls until the bucket holds exactly want and nothing is
 // pending.
 func waitBucket(t *testing.T, h *harness, want map[string]string) {
 	t.Helper()
 	var got map[string]string
-	eventually(t, "the bucket to hold the newest event of every bridged topic", func() bool {
+	eventuallyOr(t, "the bucket to hold the newest event of every bridged topic", func() bool {
 		got = bucketRetained(t, h)
 		if len(got) != len(want) {
 			return false
@@ -135,7 +147,7 @@ func waitBucket(t *testing.T, h *harness, want map[string]string) {
 		}
 		n, _ := h.s.bridge.pending.size()
 		return n == 0
-	})
+	}, func() string { return fmt.Sprintf("bucket %v, want %v", got, want) })
 }
 
 // TestBridgeBurstRetainsNewest: a burst over a few keys leaves every
