@@ -75,6 +75,13 @@ func startHarness(t testing.TB, cfg *config.Config, eng *engine.Engine) *harness
 
 func startHarnessOpts(t testing.TB, cfg *config.Config, eng *engine.Engine, reload func() (*config.Config, error)) *harness {
 	t.Helper()
+	return startHarnessOptions(t, cfg, eng, Options{ReloadConfig: reload})
+}
+
+// startHarnessOptions starts a live service with o (its MQTT listener on a
+// free loopback port; a discarding logger unless o has one).
+func startHarnessOptions(t testing.TB, cfg *config.Config, eng *engine.Engine, o Options) *harness {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -88,7 +95,11 @@ func startHarnessOpts(t testing.TB, cfg *config.Config, eng *engine.Engine, relo
 	if h.keys, err = api.OpenKeys(keysCtx, h.eng.JS, log); err != nil {
 		t.Fatalf("keys: %v", err)
 	}
-	h.s, err = New(cfg, h.eng.Conn, h.eng.JS, h.keys, prometheus.NewRegistry(), Options{MQTTAddr: "127.0.0.1:0", ReloadConfig: reload, Logger: log})
+	o.MQTTAddr = "127.0.0.1:0"
+	if o.Logger == nil {
+		o.Logger = log
+	}
+	h.s, err = New(cfg, h.eng.Conn, h.eng.JS, h.keys, prometheus.NewRegistry(), o)
 	if err != nil {
 		t.Fatalf("live: %v", err)
 	}

@@ -52,6 +52,9 @@ type Options struct {
 	// Limits refuses CONNECTs and drops posts the runtime limits refuse
 	// (nil: none).
 	Limits Limits
+	// BridgeMaxPending caps the distinct bridged retained topics waiting
+	// to be stored (0: 10,000); tests set it low.
+	BridgeMaxPending int
 }
 
 // Service runs live comments in one process.
@@ -82,6 +85,7 @@ type Service struct {
 	board   *board
 	limits  *limiter
 	retries *retries
+	bridge  *bridge
 
 	mu      sync.Mutex
 	watched map[string]*nats.Subscription // MQTT filter → engine subscription
@@ -107,6 +111,7 @@ func New(cfg *config.Config, nc *nats.Conn, js jetstream.JetStream, keys *api.Ke
 		watched: map[string]*nats.Subscription{},
 	}
 	s.m = newMetrics(reg, s)
+	s.bridge = newBridge(s)
 	p, err := newPolicy(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -162,7 +167,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.startWorkers(ctx, bg); err != nil {
 		return err
 	}
-	if err := s.startBridge(); err != nil {
+	if err := s.bridge.start(s); err != nil {
 		return err
 	}
 	if err := s.followClaims(); err != nil {
@@ -199,11 +204,16 @@ func (s *Service) MQTTAddr() string {
 	return s.ln.Addr().String()
 }
 
-// Stop disconnects every viewer, flushes the ingress and stops the
-// workers.
+// Stop disconnects every viewer, flushes the ingress and the bridge's
+// pending retained messages, and stops the workers.
 func (s *Service) Stop(ctx context.Context) error {
 	var errs []error
 	errs = append(errs, s.mqtt.Close(ctx))
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(bridgeWriteTimeout)
+	}
+	s.bridge.stop(deadline)
 	if s.stop != nil {
 		s.stop()
 	}

@@ -16,6 +16,12 @@ type metrics struct {
 	overloaded   prometheus.Counter
 	batchSeconds prometheus.Histogram
 	fanoutDelay  prometheus.Histogram
+
+	bridgeEvents    prometheus.Counter
+	bridgeWrites    prometheus.Counter
+	bridgeCoalesced prometheus.Counter
+	bridgeFailures  prometheus.Counter
+	bridgeLost      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
@@ -44,9 +50,31 @@ func newMetrics(reg prometheus.Registerer, s *Service) *metrics {
 			Help:    "Time from a comment's post to its hand-over to this process's MQTT viewers (the live_fanout SLO).",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 		}),
+		bridgeEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_live_bridge_events_total", Help: "Events of bridged exchange topics this process republished to MQTT.",
+		}),
+		bridgeWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_live_bridge_retained_writes_total", Help: "Retained messages of bridged topics stored in the stadion-live-retained bucket (one per topic and writer round, the newest event's).",
+		}),
+		bridgeCoalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_live_bridge_coalesced_total", Help: "Bridged events' retained messages written over by a newer event of the same MQTT topic before they were stored (sent live, never stored).",
+		}),
+		bridgeFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_live_bridge_write_failures_total", Help: "Retained-message writes of the bridge that failed (the engine slow or away) and are retried with the topic's newest.",
+		}),
+		bridgeLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "stadion_live_bridge_retained_given_up_total", Help: "Bridged events whose retained message was given up: the pending topics stayed at their cap for 10 s, or the service was stopping (sent live all the same).",
+		}),
 	}
 	st := func() *mqtt.Stats { return s.mqtt.Stats() }
 	reg.MustRegister(m.posts, m.accepted, m.rejected, m.refused, m.overloaded, m.batchSeconds, m.fanoutDelay,
+		m.bridgeEvents, m.bridgeWrites, m.bridgeCoalesced, m.bridgeFailures, m.bridgeLost,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_live_bridge_pending",
+			Help: "Bridged MQTT topics whose newest retained message is not stored yet (waiting for or being written by the bridge's writer), at most 10,000."},
+			func() float64 { n, _ := s.bridge.pending.size(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_bridge_dropped_total",
+			Help: "Bridged events the engine client dropped before the bridge saw them, its subscription's buffer (65,536 events, 64 MiB) being full: a slow consumer; neither sent live nor retained."},
+			func() float64 { return float64(s.bridge.slowConsumerDrops()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stadion_live_mqtt_connections", Help: "Open MQTT connections."},
 			func() float64 { return float64(st().Connections.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stadion_live_mqtt_delivered_total", Help: "Messages written to MQTT subscribers."},

@@ -18,9 +18,13 @@ import (
 // The process that sets a message applies it at once (read your writes:
 // a pin acknowledged over HTTP or MQTT is what the next subscriber here
 // gets); revisions keep a late watch update from undoing a newer one.
+// The bridge's messages on their way to the bucket (pending) are served
+// here over the stored ones, so a subscriber of the bridging process
+// gets the newest event's at once.
 type retained struct {
-	kv  jetstream.KeyValue
-	log *slog.Logger
+	kv      jetstream.KeyValue
+	log     *slog.Logger
+	pending *pendingSet // nil: none
 
 	mu   sync.RWMutex
 	msgs map[string]retainedMsg // topic → payload
@@ -32,8 +36,8 @@ type retainedMsg struct {
 	rev     uint64
 }
 
-func openRetained(kv jetstream.KeyValue, log *slog.Logger) (*retained, error) {
-	r := &retained{kv: kv, log: log, msgs: map[string]retainedMsg{}}
+func openRetained(kv jetstream.KeyValue, pending *pendingSet, log *slog.Logger) (*retained, error) {
+	r := &retained{kv: kv, log: log, pending: pending, msgs: map[string]retainedMsg{}}
 	w, err := kv.WatchAll(context.Background())
 	if err != nil {
 		return nil, err
@@ -70,9 +74,18 @@ func (r *retained) put(topic string, payload []byte, rev uint64) {
 	r.msgs[topic] = retainedMsg{payload: payload, rev: rev}
 }
 
+// key is topic's key in the bucket.
+func retainedKey(topic string) string { return base64.RawURLEncoding.EncodeToString([]byte(topic)) }
+
+// subject is the engine subject a write of topic's message is published
+// on (a KV put, for writers that pipeline them).
+func (r *retained) subject(topic string) string {
+	return "$KV." + r.kv.Bucket() + "." + retainedKey(topic)
+}
+
 // set stores (or, with an empty payload, clears) topic's retained message.
 func (r *retained) set(ctx context.Context, topic string, payload []byte) error {
-	key := base64.RawURLEncoding.EncodeToString([]byte(topic))
+	key := retainedKey(topic)
 	if len(payload) == 0 {
 		err := r.kv.Delete(ctx, key)
 		if err == jetstream.ErrKeyNotFound {
@@ -92,19 +105,30 @@ func (r *retained) set(ctx context.Context, topic string, payload []byte) error 
 	return err
 }
 
-// match returns the retained messages that filter matches. Live
-// publishes them itself, at QoS 2 (as Server.Deliver does): each
+// match returns the retained messages that filter matches: the
+// bridge's pending ones, then the stored ones it has no pending value for.
+// Live publishes them itself, at QoS 2 (as Server.Deliver does): each
 // subscriber gets them at the QoS it was granted.
 func (r *retained) match(filter string) []mqtt.Message {
+	due := r.pending.matching(filter)
+	var out []mqtt.Message
+	add := func(topic string, payload []byte) {
+		out = append(out, mqtt.Message{Topic: topic, Payload: payload, QoS: 2, Retain: true})
+	}
+	for t, p := range due {
+		add(t, p)
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if m, ok := r.msgs[filter]; ok {
-		return []mqtt.Message{{Topic: filter, Payload: m.payload, QoS: 2, Retain: true}}
+		if _, ok := due[filter]; !ok {
+			add(filter, m.payload)
+		}
+		return out
 	}
-	var out []mqtt.Message
 	for t, m := range r.msgs {
-		if mqtt.Match(filter, t) {
-			out = append(out, mqtt.Message{Topic: t, Payload: m.payload, QoS: 2, Retain: true})
+		if _, ok := due[t]; !ok && mqtt.Match(filter, t) {
+			add(t, m.payload)
 		}
 	}
 	return out

@@ -116,7 +116,7 @@ func (s *Service) openStorage(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.retained, err = openRetained(rkv, s.log); err != nil {
+	if s.retained, err = openRetained(rkv, s.bridge.pending, s.log); err != nil {
 		return err
 	}
 	if s.rooms, err = openRooms(s.bucket, s.log); err != nil {
