@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -79,7 +78,7 @@ type fastSchema struct {
 	maxLen     int
 	minProps   int
 	maxProps   int
-	pattern    *regexp.Regexp
+	pattern    *schemaPattern
 	enum       []scalar
 	hasEnum    bool
 	lo, hi     *int64             // numeric bounds as inclusive integer limits
@@ -217,7 +216,7 @@ func (c *fastCompiler) keyword(fs *fastSchema, k string, val any, root bool) err
 		if !ok {
 			return fmt.Errorf("not a string")
 		}
-		fs.pattern, err = regexp.Compile(s) // the library's default engine
+		fs.pattern, err = compileSchemaPattern(s) // schema_pattern.go
 	case "enum":
 		list, ok := val.([]any)
 		if !ok {

@@ -212,7 +212,7 @@ func (fs *fastSchema) checkString(tp *tape, n *jnode) verdict {
 			return vNo
 		}
 	}
-	if fs.pattern != nil && !fs.pattern.Match(raw) {
+	if fs.pattern != nil && !fs.pattern.match(raw) {
 		return vNo
 	}
 	if fs.format != nil {
