@@ -83,7 +83,7 @@ type fastSchema struct {
 	hasEnum    bool
 	lo, hi     *int64             // numeric bounds as inclusive integer limits
 	bounds     []ratBound         // the same bounds, for every other number
-	format     *jsonschema.Schema // the library's check of this format alone
+	format     *formatCheck       // the library's check of this format (schema_format.go)
 	ref        string
 	refTo      *fastSchema
 	allOf      []*fastSchema
@@ -243,7 +243,10 @@ func (c *fastCompiler) keyword(fs *fastSchema, k string, val any, root bool) err
 		if !ok {
 			return fmt.Errorf("not a string")
 		}
-		fs.format, err = c.formatChecker(s)
+		var full *jsonschema.Schema
+		if full, err = c.formatChecker(s); err == nil {
+			fs.format = newFormatCheck(s, full)
+		}
 	case "$ref":
 		s, ok := val.(string)
 		if !ok || (s != "#" && !strings.HasPrefix(s, "#/$defs/")) {

@@ -216,10 +216,7 @@ func (fs *fastSchema) checkString(tp *tape, n *jnode) verdict {
 		return vNo
 	}
 	if fs.format != nil {
-		if !n.esc {
-			s = string(raw)
-		}
-		if fs.format.Validate(s) != nil {
+		if !fs.format.valid(raw, s, n.esc) {
 			return vNo
 		}
 	}

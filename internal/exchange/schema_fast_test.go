@@ -46,6 +46,7 @@ const fastKeywordsSchema = `{
     "c": {"const": 3}, "e": {"enum": ["a", "b\u00e9", 1, true, null]},
     "s": {"type": "array", "uniqueItems": true, "minItems": 1, "maxItems": 4, "items": {"type": ["string", "integer", "boolean"]}},
     "d": {"type": "string", "format": "date"}, "u": {"type": "string", "format": "email"},
+    "dt": {"format": "date-time"}, "tm": {"format": "time"}, "p": {"pattern": "^[0-9]+(?:[:.][0-9]+)*$"},
     "r": {"$ref": "#/$defs/r"}, "all": {"allOf": [{"type": "string"}, {"pattern": "^[a-z]+$"}]},
     "k": {"if": {"type": "string"}, "then": {"minLength": 3}, "else": {"type": "integer", "minimum": 100}},
     "no": false, "any": true
@@ -66,6 +67,9 @@ var fastSeeds = []string{
 	`{"id":"ab","all":"abc"}`, `{"id":"ab","all":"aBc"}`, `{"id":"ab","k":"abc"}`, `{"id":"ab","k":"ab"}`,
 	`{"id":"ab","k":100}`, `{"id":"ab","k":99}`, `{"id":"ab","k":1e2}`, `{"id":"ab","no":1}`, `{"id":"ab","any":[1]}`,
 	`{"id":"ab","extra":true}`, `{"id":"ab","extra":1}`, `{"i\u0064":"ab"}`, `[]`, `"x"`, `null`, `1`,
+	`{"id":"ab","dt":"2026-02-08T06:00:00Z"}`, `{"id":"ab","dt":"2026-12-31T23:59:60Z"}`, `{"id":"ab","dt":"2026-02-29T06:00:00Z"}`,
+	`{"id":"ab","dt":"2026-02-08t06:00:00.5-01:30"}`, `{"id":"ab","dt":"2026-02-08T06:00:00\u005a"}`, `{"id":"ab","tm":"23:59:60+00:00"}`,
+	`{"id":"ab","tm":"06:00:00"}`, `{"id":"ab","tm":1}`, `{"id":"ab","p":"1:2.3"}`, `{"id":"ab","p":"1:"}`, `{"id":"ab","p":"\u0031"}`,
 	`{"athlete":"NOR-1","n":1,"ms":5}`, `{"athlete":"NOR-1","n":1,"ms":5,"splits":[1,2,-1]}`,
 	`{"athlete":"NOR-1","n":1,"ms":12345678901234567}`, `{"athlete":"NOR-\u0031","n":0,"ms":0,"at":{"venue":"x"}}`,
 }
