@@ -81,9 +81,9 @@ type fastSchema struct {
 	pattern    *schemaPattern
 	enum       []scalar
 	hasEnum    bool
-	lo, hi     *int64             // numeric bounds as inclusive integer limits
-	bounds     []ratBound         // the same bounds, for every other number
-	format     *formatCheck       // the library's check of this format (schema_format.go)
+	lo, hi     *int64       // numeric bounds as inclusive integer limits
+	bounds     []ratBound   // the same bounds, for every other number
+	format     *formatCheck // the library's check of this format (schema_format.go)
 	ref        string
 	refTo      *fastSchema
 	allOf      []*fastSchema
