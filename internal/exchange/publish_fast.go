@@ -1,8 +1,10 @@
 package exchange
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nuid"
@@ -33,14 +35,23 @@ func (x *Exchange) prepareFast(t *topic, client string, body []byte, idem string
 	}
 	out = make([]outgoing, len(items))
 	now := time.Now().UTC()
+	scratch := compactBufs.Get().(*[]byte)
+	defer putCompactBuf(scratch)
 	for i, raw := range items {
-		key, ok := t.checkFast(raw)
+		key, pretty, ok := t.checkFast(raw)
 		if !ok {
 			return nil, batch, false
 		}
+		// compact(raw), without its search for line breaks (the tape saw
+		// them or not) and into a reused buffer: the envelope copies it.
+		data := bytes.TrimSpace(raw)
+		if pretty {
+			*scratch = appendCompact((*scratch)[:0], raw)
+			data = *scratch
+		}
 		ev := Event{
 			SpecVersion: "1.0", ID: nuid.Next(), Source: "/clients/" + client, Type: t.cfg.Type,
-			Time: now, DataContentType: ctJSON, Data: compact(raw),
+			Time: now, DataContentType: ctJSON, Data: data,
 		}
 		if t.schema != nil {
 			ev.DataSchema = t.schema.ID
@@ -51,20 +62,33 @@ func (x *Exchange) prepareFast(t *topic, client string, body []byte, idem string
 	return out, batch, true
 }
 
-// checkFast validates one event's data on its tape and reads its key.
-func (t *topic) checkFast(raw []byte) (key string, ok bool) {
+// compactBufs holds the buffers prepareFast compacts events into.
+var compactBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+func putCompactBuf(b *[]byte) {
+	if cap(*b) <= 1<<20 {
+		*b = (*b)[:0]
+		compactBufs.Put(b)
+	}
+}
+
+// checkFast validates one event's data on its tape and reads its key;
+// pretty says whether raw has line breaks or tabs (white space compact
+// removes).
+func (t *topic) checkFast(raw []byte) (key string, pretty, ok bool) {
 	tp, err := readTape(raw)
 	if err != nil {
-		return "", false
+		return "", false, false
 	}
 	defer putTape(tp)
 	if t.schema != nil && t.schema.fast.check(tp, 0) != vYes {
-		return "", false
+		return "", false, false
 	}
-	if t.cfg.Key == "" {
-		return "", true
+	if t.cfg.Key != "" {
+		key, ok = tp.key(t.cfg.Key)
+		return key, tp.pretty, ok
 	}
-	return tp.key(t.cfg.Key)
+	return "", tp.pretty, true
 }
 
 // key reads a topic key (an RFC 6901 pointer) as extractKey does: a

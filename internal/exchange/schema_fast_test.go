@@ -159,6 +159,12 @@ func FuzzFastSchema(f *testing.F) {
 			if got := compactChecked(doc); !bytes.Equal(got, want.Bytes()) {
 				t.Fatalf("compactChecked(%q) = %q, json.Compact %q", doc, got, want.Bytes())
 			}
+			if tp, err := readTape(doc); err == nil {
+				if want := bytes.ContainsAny(doc, "\n\r\t"); tp.pretty != want {
+					t.Fatalf("tape of %q: pretty %v, want %v (compact's cue)", doc, tp.pretty, want)
+				}
+				putTape(tp)
+			}
 		}
 		for _, s := range schemas {
 			checkFastAgainstLibrary(t, s, doc)

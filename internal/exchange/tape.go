@@ -13,8 +13,9 @@ import (
 // values (see schema_fast.go). Only bodies that passed api.CheckJSON are
 // read, so the reader trusts their shape but still never panics.
 type tape struct {
-	buf   []byte
-	nodes []jnode
+	buf    []byte
+	nodes  []jnode
+	pretty bool // white space other than spaces between tokens (compact's cue)
 }
 
 // jnode is one value on a tape. An object is followed by its members, each
@@ -35,9 +36,9 @@ var tapes = sync.Pool{New: func() any { return &tape{nodes: make([]jnode, 0, 256
 // readTape reads buf into a pooled tape; release it with putTape.
 func readTape(buf []byte) (*tape, error) {
 	t := tapes.Get().(*tape)
-	t.buf, t.nodes = buf, t.nodes[:0]
-	i, err := t.value(skipWS(buf, 0), 0)
-	if err == nil && skipWS(buf, i) != len(buf) {
+	t.buf, t.nodes, t.pretty = buf, t.nodes[:0], false
+	i, err := t.value(t.skipWS(0), 0)
+	if err == nil && t.skipWS(i) != len(buf) {
 		err = errTape
 	}
 	if err != nil {
@@ -54,9 +55,17 @@ func putTape(t *tape) {
 	}
 }
 
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
+// skipWS skips white space from buf[i], noting line breaks and tabs.
+func (t *tape) skipWS(i int) int {
+	b := t.buf
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ' ':
+		case '\t', '\n', '\r':
+			t.pretty = true
+		default:
+			return i
+		}
 	}
 	return i
 }
@@ -71,7 +80,7 @@ func (t *tape) value(i int, depth int) (int, error) {
 	switch c := b[i]; {
 	case c == '{' || c == '[':
 		t.nodes = append(t.nodes, jnode{kind: c, start: int32(i)})
-		i = skipWS(b, i+1)
+		i = t.skipWS(i+1)
 		closer := byte('}')
 		if c == '[' {
 			closer = ']'
@@ -82,7 +91,7 @@ func (t *tape) value(i int, depth int) (int, error) {
 				if b[i] != ',' {
 					return 0, errTape
 				}
-				i = skipWS(b, i+1)
+				i = t.skipWS(i+1)
 			}
 			var err error
 			if c == '{' {
@@ -92,16 +101,16 @@ func (t *tape) value(i int, depth int) (int, error) {
 				if i, err = t.str(i); err != nil {
 					return 0, err
 				}
-				i = skipWS(b, i)
+				i = t.skipWS(i)
 				if i >= len(b) || b[i] != ':' {
 					return 0, errTape
 				}
-				i = skipWS(b, i+1)
+				i = t.skipWS(i+1)
 			}
 			if i, err = t.value(i, depth+1); err != nil {
 				return 0, err
 			}
-			i = skipWS(b, i)
+			i = t.skipWS(i)
 			n++
 		}
 		if i >= len(b) {
