@@ -80,7 +80,7 @@ func (t *tape) value(i int, depth int) (int, error) {
 	switch c := b[i]; {
 	case c == '{' || c == '[':
 		t.nodes = append(t.nodes, jnode{kind: c, start: int32(i)})
-		i = t.skipWS(i+1)
+		i = t.skipWS(i + 1)
 		closer := byte('}')
 		if c == '[' {
 			closer = ']'
@@ -91,7 +91,7 @@ func (t *tape) value(i int, depth int) (int, error) {
 				if b[i] != ',' {
 					return 0, errTape
 				}
-				i = t.skipWS(i+1)
+				i = t.skipWS(i + 1)
 			}
 			var err error
 			if c == '{' {
@@ -105,7 +105,7 @@ func (t *tape) value(i int, depth int) (int, error) {
 				if i >= len(b) || b[i] != ':' {
 					return 0, errTape
 				}
-				i = t.skipWS(i+1)
+				i = t.skipWS(i + 1)
 			}
 			if i, err = t.value(i, depth+1); err != nil {
 				return 0, err
