@@ -8,13 +8,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nuid"
-
-	"github.com/stadion-dev/stadion/internal/api"
 )
 
 // prepareFast is the publish path of a plain JSON body whose events are
-// all valid, in one read of each event: the strict check (api.CheckJSON,
-// which also splits a batch), the tape (tape.go), the compiled schema
+// all valid, in one read of each event: the tape (tape.go), which is also
+// the strict check and splits a batch, the compiled schema
 // (schema_fast.go), the key read off the tape, the envelope. It reports
 // false, having decided nothing, for anything else: a body the strict
 // check refuses, a topic whose schema has no fast path, an event the fast
@@ -24,42 +22,104 @@ func (x *Exchange) prepareFast(t *topic, client string, body []byte, idem string
 	if t.schema != nil && t.schema.fast == nil {
 		return nil, false, false
 	}
-	items := [][]byte{body}
-	if batch = isArray(body); batch {
-		var err error
-		if items, err = api.CheckJSONArray(body); err != nil || len(items) == 0 || len(items) > maxBatch {
-			return nil, batch, false
+	f := fastBatch{x: x, t: t, client: client, idem: idem, now: time.Now().UTC()}
+	f.scratch = compactBufs.Get().(*[]byte)
+	defer putCompactBuf(f.scratch)
+	if !isArray(body) {
+		tp, err := readTape(body)
+		if err != nil {
+			return nil, false, false
 		}
-	} else if api.CheckJSON(body) != nil {
-		return nil, false, false
+		defer putTape(tp)
+		if !f.add(tp, body) {
+			return nil, false, false
+		}
+		return f.out, false, true
 	}
-	out = make([]outgoing, len(items))
-	now := time.Now().UTC()
-	scratch := compactBufs.Get().(*[]byte)
-	defer putCompactBuf(scratch)
-	for i, raw := range items {
-		key, pretty, ok := t.checkFast(raw)
+	f.batch = true
+	ok = eachElement(body, func(tp *tape, raw []byte) bool {
+		return len(f.out) < maxBatch && f.add(tp, raw)
+	})
+	if !ok {
+		return nil, true, false
+	}
+	return f.out, true, true
+}
+
+// eachElement splits body, a top-level JSON array, as
+// api.CheckJSONArray does, reads each element onto a strict tape and
+// calls fn with it and the element's bytes (no surrounding white space).
+// It reports false if body is not a strict JSON array, is empty, or fn
+// returned false.
+func eachElement(body []byte, fn func(tp *tape, raw []byte) bool) bool {
+	sp := tape{buf: body}
+	i := sp.skipWS(0)
+	if i >= len(body) || body[i] != '[' {
+		return false
+	}
+	i = sp.skipWS(i + 1)
+	if i >= len(body) || body[i] == ']' {
+		return false // empty: the full path decides
+	}
+	for {
+		tp, end, err := readElement(body, i)
+		if err != nil {
+			return false
+		}
+		ok := fn(tp, body[i:end])
+		putTape(tp)
 		if !ok {
-			return nil, batch, false
+			return false
 		}
-		// compact(raw), without its search for line breaks (the tape saw
-		// them or not) and into a reused buffer: the envelope copies it.
-		data := bytes.TrimSpace(raw)
-		if pretty {
-			*scratch = appendCompact((*scratch)[:0], raw)
-			data = *scratch
+		if i = sp.skipWS(end); i >= len(body) {
+			return false
 		}
-		ev := Event{
-			SpecVersion: "1.0", ID: nuid.Next(), Source: "/clients/" + client, Type: t.cfg.Type,
-			Time: now, DataContentType: ctJSON, Data: data,
+		switch body[i] {
+		case ']':
+			return sp.skipWS(i+1) == len(body)
+		case ',':
+			i = sp.skipWS(i + 1)
+		default:
+			return false
 		}
-		if t.schema != nil {
-			ev.DataSchema = t.schema.ID
-		}
-		out[i] = x.sealEnvelope(t, ev, key)
-		out[i].msgID = dedupeID(client, idem, "", i, batch)
 	}
-	return out, batch, true
+}
+
+// fastBatch collects the envelopes of one request on the fast path.
+type fastBatch struct {
+	x            *Exchange
+	t            *topic
+	client, idem string
+	now          time.Time
+	batch        bool
+	scratch      *[]byte
+	out          []outgoing
+}
+
+// add checks one event (raw, read onto tp) and seals its envelope.
+func (f *fastBatch) add(tp *tape, raw []byte) bool {
+	key, ok := f.t.checkFast(tp)
+	if !ok {
+		return false
+	}
+	// compact(raw), without its search for line breaks (the tape saw
+	// them or not) and into a reused buffer: the envelope copies it.
+	data := bytes.TrimSpace(raw)
+	if tp.pretty {
+		*f.scratch = appendCompact((*f.scratch)[:0], raw)
+		data = *f.scratch
+	}
+	ev := Event{
+		SpecVersion: "1.0", ID: nuid.Next(), Source: "/clients/" + f.client, Type: f.t.cfg.Type,
+		Time: f.now, DataContentType: ctJSON, Data: data,
+	}
+	if f.t.schema != nil {
+		ev.DataSchema = f.t.schema.ID
+	}
+	o := f.x.sealEnvelope(f.t, ev, key)
+	o.msgID = dedupeID(f.client, f.idem, "", len(f.out), f.batch)
+	f.out = append(f.out, o)
+	return true
 }
 
 // compactBufs holds the buffers prepareFast compacts events into.
@@ -72,23 +132,15 @@ func putCompactBuf(b *[]byte) {
 	}
 }
 
-// checkFast validates one event's data on its tape and reads its key;
-// pretty says whether raw has line breaks or tabs (white space compact
-// removes).
-func (t *topic) checkFast(raw []byte) (key string, pretty, ok bool) {
-	tp, err := readTape(raw)
-	if err != nil {
-		return "", false, false
-	}
-	defer putTape(tp)
+// checkFast validates one event's data on its tape and reads its key.
+func (t *topic) checkFast(tp *tape) (key string, ok bool) {
 	if t.schema != nil && t.schema.fast.check(tp, 0) != vYes {
-		return "", false, false
+		return "", false
 	}
-	if t.cfg.Key != "" {
-		key, ok = tp.key(t.cfg.Key)
-		return key, tp.pretty, ok
+	if t.cfg.Key == "" {
+		return "", true
 	}
-	return "", tp.pretty, true
+	return tp.key(t.cfg.Key)
 }
 
 // key reads a topic key (an RFC 6901 pointer) as extractKey does: a

@@ -5,17 +5,32 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/stadion-dev/stadion/internal/api"
 )
 
 // A tape is a JSON document read once into a flat list of its values, in
 // document order, pointing into the bytes rather than copying them: the
 // fast path validates and reads the key from it without building Go
-// values (see schema_fast.go). Only bodies that passed api.CheckJSON are
-// read, so the reader trusts their shape but still never panics.
+// values (see schema_fast.go).
+//
+// The reader is also the fast path's strict check, so that a body is
+// scanned once rather than by api.CheckJSON first: it accepts a document
+// only if api.CheckJSON does (RFC 8259 syntax, no duplicate member names,
+// valid UTF-8, no lone surrogate escapes, numbers a double holds, nesting
+// at most api.MaxJSONDepth), deciding the common tokens itself and
+// handing the rare ones to api itself (a string with escapes, a number
+// with an exponent or over 300 characters: api.CheckJSON on the token
+// alone, whose rules for a lone token are the same as inside a
+// document). When it refuses, the caller takes the full path, where
+// api.CheckJSON words the error. FuzzStrictTape holds it to api.CheckJSON
+// and api.CheckJSONArray both ways.
 type tape struct {
 	buf    []byte
 	nodes  []jnode
 	pretty bool // white space other than spaces between tokens (compact's cue)
+	base   int  // the nesting of the value read (1: a batch's element)
 }
 
 // jnode is one value on a tape. An object is followed by its members, each
@@ -33,10 +48,11 @@ var errTape = errors.New("not a JSON document")
 
 var tapes = sync.Pool{New: func() any { return &tape{nodes: make([]jnode, 0, 256)} }}
 
-// readTape reads buf into a pooled tape; release it with putTape.
+// readTape reads buf, one strict JSON value, into a pooled tape; release
+// it with putTape.
 func readTape(buf []byte) (*tape, error) {
 	t := tapes.Get().(*tape)
-	t.buf, t.nodes, t.pretty = buf, t.nodes[:0], false
+	t.buf, t.nodes, t.pretty, t.base = buf, t.nodes[:0], false, 0
 	i, err := t.value(t.skipWS(0), 0)
 	if err == nil && t.skipWS(i) != len(buf) {
 		err = errTape
@@ -46,6 +62,29 @@ func readTape(buf []byte) (*tape, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// readElement reads the value at buf[i] (not white space), an element of
+// the top-level array buf, into a pooled tape, and returns the index after
+// it. Node offsets are into buf.
+func readElement(buf []byte, i int) (*tape, int, error) {
+	t := tapes.Get().(*tape)
+	t.buf, t.nodes, t.pretty, t.base = buf, t.nodes[:0], false, 1
+	end, err := t.value(i, 0)
+	if err != nil {
+		putTape(t)
+		return nil, 0, err
+	}
+	return t, end, nil
+}
+
+// rawValue is the bytes of the value at node 0, quotes included.
+func (t *tape) rawValue() []byte {
+	n := &t.nodes[0]
+	if n.kind == '"' {
+		return t.buf[n.start-1 : n.end+1]
+	}
+	return t.buf[n.start:n.end]
 }
 
 func putTape(t *tape) {
@@ -73,12 +112,15 @@ func (t *tape) skipWS(i int) int {
 // value reads the value at b[i] and returns the index after it.
 func (t *tape) value(i int, depth int) (int, error) {
 	b := t.buf
-	if i >= len(b) || depth > 200 {
+	if i >= len(b) {
 		return 0, errTape
 	}
 	at := len(t.nodes)
 	switch c := b[i]; {
 	case c == '{' || c == '[':
+		if depth+t.base+1 > api.MaxJSONDepth { // as api.CheckJSON counts
+			return 0, errTape
+		}
 		t.nodes = append(t.nodes, jnode{kind: c, start: int32(i)})
 		i = t.skipWS(i + 1)
 		closer := byte('}')
@@ -118,6 +160,9 @@ func (t *tape) value(i int, depth int) (int, error) {
 		}
 		t.nodes[at].count, t.nodes[at].end = n, int32(i+1)
 		i++
+		if c == '{' && n > 1 && !t.uniqueNames(at) {
+			return 0, errTape
+		}
 	case c == '"':
 		var err error
 		if i, err = t.str(i); err != nil {
@@ -128,12 +173,18 @@ func (t *tape) value(i int, depth int) (int, error) {
 		for j < len(b) && b[j] >= 'a' && b[j] <= 'z' {
 			j++
 		}
+		if w := string(b[i:j]); w != "true" && w != "false" && w != "null" {
+			return 0, errTape
+		}
 		t.nodes = append(t.nodes, jnode{kind: c, start: int32(i), end: int32(j)})
 		i = j
 	case c == '-' || c >= '0' && c <= '9':
 		j := i + 1
 		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] == '+' || b[j] == '-') {
 			j++
+		}
+		if !plainNumber(b[i:j]) && api.CheckJSON(b[i:j]) != nil {
+			return 0, errTape
 		}
 		t.nodes = append(t.nodes, jnode{kind: '0', start: int32(i), end: int32(j)})
 		i = j
@@ -144,22 +195,118 @@ func (t *tape) value(i int, depth int) (int, error) {
 	return i, nil
 }
 
-// str reads the string starting at the quote b[i].
+// plainNumber reports whether b is a number without an exponent, of at
+// most 300 characters: -?(0|[1-9][0-9]*)(.[0-9]+)?, which a double holds
+// (api.CheckJSON's rules); false leaves it to api.CheckJSON.
+func plainNumber(b []byte) bool {
+	if len(b) > 300 {
+		return false
+	}
+	i := 0
+	if b[0] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+// str reads the string starting at the quote b[i]: no control character,
+// valid UTF-8, escapes checked by api.CheckJSON.
 func (t *tape) str(i int) (int, error) {
 	b := t.buf
 	n := jnode{kind: '"', start: int32(i + 1)}
+	ascii := true
 	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
+		switch c := b[j]; {
+		case c == '\\':
 			n.esc = true
 			j++
-		case '"':
+		case c == '"':
+			switch {
+			case n.esc:
+				if api.CheckJSON(b[i:j+1]) != nil {
+					return 0, errTape
+				}
+			case !ascii:
+				if !utf8.Valid(b[i+1 : j]) {
+					return 0, errTape
+				}
+			}
 			n.end, n.next = int32(j), int32(len(t.nodes)+1)
 			t.nodes = append(t.nodes, n)
 			return j + 1, nil
+		case c < 0x20:
+			return 0, errTape
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
 	return 0, errTape
+}
+
+// uniqueNames reports whether the object at node obj has no two members
+// with equal names (after unescaping).
+func (t *tape) uniqueNames(obj int) bool {
+	count := int(t.nodes[obj].count)
+	var keys [smallNames][]byte
+	if count <= smallNames {
+		j := obj + 1
+		for k := range count {
+			n := &t.nodes[j]
+			if n.esc {
+				return t.uniqueNamesMap(obj)
+			}
+			name := t.raw(n)
+			for _, prev := range keys[:k] {
+				if string(prev) == string(name) {
+					return false
+				}
+			}
+			keys[k] = name
+			j = int(t.nodes[j+1].next)
+		}
+		return true
+	}
+	return t.uniqueNamesMap(obj)
+}
+
+// smallNames is how many member names uniqueNames compares pairwise.
+const smallNames = 16
+
+func (t *tape) uniqueNamesMap(obj int) bool {
+	seen := make(map[string]struct{}, t.nodes[obj].count)
+	j := obj + 1
+	for range t.nodes[obj].count {
+		name, ok := t.strValue(&t.nodes[j])
+		if !ok {
+			return false
+		}
+		if _, dup := seen[name]; dup {
+			return false
+		}
+		seen[name] = struct{}{}
+		j = int(t.nodes[j+1].next)
+	}
+	return true
 }
 
 // raw is a node's bytes: a string's content between its quotes, a
