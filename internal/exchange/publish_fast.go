@@ -22,7 +22,10 @@ func (x *Exchange) prepareFast(t *topic, client string, body []byte, idem string
 	if t.schema != nil && t.schema.fast == nil {
 		return nil, false, false
 	}
-	f := fastBatch{x: x, t: t, client: client, idem: idem, now: time.Now().UTC()}
+	f := fastBatch{x: x, t: t, client: client, idem: idem, now: time.Now().UTC(), source: "/clients/" + client}
+	if t.cfg.Key != "" {
+		f.keyTokens = pointerTokens(t.cfg.Key)
+	}
 	f.scratch = compactBufs.Get().(*[]byte)
 	defer putCompactBuf(f.scratch)
 	if !isArray(body) {
@@ -92,13 +95,15 @@ type fastBatch struct {
 	client, idem string
 	now          time.Time
 	batch        bool
+	source       string   // the envelopes' source
+	keyTokens    []string // the topic's key pointer, split
 	scratch      *[]byte
 	out          []outgoing
 }
 
 // add checks one event (raw, read onto tp) and seals its envelope.
 func (f *fastBatch) add(tp *tape, raw []byte) bool {
-	key, ok := f.t.checkFast(tp)
+	key, ok := f.t.checkFast(tp, f.keyTokens)
 	if !ok {
 		return false
 	}
@@ -110,7 +115,7 @@ func (f *fastBatch) add(tp *tape, raw []byte) bool {
 		data = *f.scratch
 	}
 	ev := Event{
-		SpecVersion: "1.0", ID: nuid.Next(), Source: "/clients/" + f.client, Type: f.t.cfg.Type,
+		SpecVersion: "1.0", ID: nuid.Next(), Source: f.source, Type: f.t.cfg.Type,
 		Time: f.now, DataContentType: ctJSON, Data: data,
 	}
 	if f.t.schema != nil {
@@ -132,43 +137,56 @@ func putCompactBuf(b *[]byte) {
 	}
 }
 
-// checkFast validates one event's data on its tape and reads its key.
-func (t *topic) checkFast(tp *tape) (key string, ok bool) {
+// checkFast validates one event's data on its tape and reads its key
+// (keyTokens: the topic's key pointer, split by pointerTokens).
+func (t *topic) checkFast(tp *tape, keyTokens []string) (key string, ok bool) {
 	if t.schema != nil && t.schema.fast.check(tp, 0) != vYes {
 		return "", false
 	}
 	if t.cfg.Key == "" {
 		return "", true
 	}
-	return tp.key(t.cfg.Key)
+	return tp.keyAt(keyTokens)
+}
+
+// pointerTokens splits an RFC 6901 pointer into its reference tokens.
+func pointerTokens(pointer string) []string {
+	if pointer == "" {
+		return nil
+	}
+	toks := strings.Split(pointer[1:], "/")
+	for i, tok := range toks {
+		toks[i] = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	}
+	return toks
 }
 
 // key reads a topic key (an RFC 6901 pointer) as extractKey does: a
 // string of 1-256 bytes or an integer, as written.
-func (tp *tape) key(pointer string) (string, bool) {
+func (tp *tape) key(pointer string) (string, bool) { return tp.keyAt(pointerTokens(pointer)) }
+
+// keyAt is key with the pointer split by pointerTokens.
+func (tp *tape) keyAt(tokens []string) (string, bool) {
 	i := 0
-	if pointer != "" {
-		for _, tok := range strings.Split(pointer[1:], "/") {
-			tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-			switch n := &tp.nodes[i]; n.kind {
-			case '{':
-				j, found := tp.member(i, tok)
-				if !found {
-					return "", false
-				}
-				i = j
-			case '[':
-				idx, err := strconv.Atoi(tok)
-				if err != nil || idx < 0 || idx >= int(n.count) {
-					return "", false
-				}
-				i++
-				for range idx {
-					i = int(tp.nodes[i].next)
-				}
-			default:
+	for _, tok := range tokens {
+		switch n := &tp.nodes[i]; n.kind {
+		case '{':
+			j, found := tp.member(i, tok)
+			if !found {
 				return "", false
 			}
+			i = j
+		case '[':
+			idx, err := strconv.Atoi(tok)
+			if err != nil || idx < 0 || idx >= int(n.count) {
+				return "", false
+			}
+			i++
+			for range idx {
+				i = int(tp.nodes[i].next)
+			}
+		default:
+			return "", false
 		}
 	}
 	n := &tp.nodes[i]
