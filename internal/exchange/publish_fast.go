@@ -108,10 +108,11 @@ func (f *fastBatch) add(tp *tape, raw []byte) bool {
 		return false
 	}
 	// compact(raw), without its search for line breaks (the tape saw
-	// them or not) and into a reused buffer: the envelope copies it.
+	// them or not), from the tape's tokens rather than a scan of the
+	// bytes, into a reused buffer: the envelope copies it.
 	data := bytes.TrimSpace(raw)
 	if tp.pretty {
-		*f.scratch = appendCompact((*f.scratch)[:0], raw)
+		*f.scratch = tp.appendCompact((*f.scratch)[:0], 0)
 		data = *f.scratch
 	}
 	ev := Event{

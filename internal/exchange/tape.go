@@ -356,3 +356,33 @@ func (t *tape) member(obj int, name string) (int, bool) {
 	}
 	return 0, false
 }
+
+// appendCompact appends the value at node i without white space, as
+// compact does: its tokens, joined by the structure's commas and colons.
+func (t *tape) appendCompact(out []byte, i int) []byte {
+	n := &t.nodes[i]
+	switch n.kind {
+	case '{', '[':
+		out = append(out, n.kind)
+		j := i + 1
+		for k := range n.count {
+			if k > 0 {
+				out = append(out, ',')
+			}
+			if n.kind == '{' {
+				key := &t.nodes[j]
+				out = append(append(out, t.buf[key.start-1:key.end+1]...), ':')
+				j++
+			}
+			out = t.appendCompact(out, j)
+			j = int(t.nodes[j].next)
+		}
+		if n.kind == '{' {
+			return append(out, '}')
+		}
+		return append(out, ']')
+	case '"':
+		return append(out, t.buf[n.start-1:n.end+1]...)
+	}
+	return append(out, t.buf[n.start:n.end]...)
+}

@@ -58,6 +58,9 @@ func checkStrictTape(t testing.TB, doc []byte) {
 		t.Fatalf("%.200q: tape accepts %v, api.CheckJSON %v", doc, err == nil, want)
 	}
 	if err == nil {
+		if got, want := tp.appendCompact(nil, 0), compactChecked(doc); !bytes.Equal(got, want) {
+			t.Fatalf("%.200q: the tape compacts to %q, compactChecked %q", doc, got, want)
+		}
 		putTape(tp)
 	}
 	elems, werr := api.CheckJSONArray(doc)
@@ -65,6 +68,9 @@ func checkStrictTape(t testing.TB, doc []byte) {
 	ok := eachElement(doc, func(tp *tape, raw []byte) bool {
 		if !bytes.Equal(tp.rawValue(), raw) {
 			t.Fatalf("%.200q: element %q, tape's value %q", doc, raw, tp.rawValue())
+		}
+		if c, want := tp.appendCompact(nil, 0), compactChecked(raw); !bytes.Equal(c, want) {
+			t.Fatalf("%.200q: element %q compacts to %q, compactChecked %q", doc, raw, c, want)
 		}
 		got = append(got, raw)
 		return true
