@@ -19,7 +19,8 @@ import (
 // fast path knows, with bounds that are not integers.
 func fastSchemaDocs(t testing.TB) map[string][]byte {
 	t.Helper()
-	docs := map[string][]byte{"lap": []byte(lapSchema), "keywords": []byte(fastKeywordsSchema)}
+	docs := map[string][]byte{"lap": []byte(lapSchema), "keywords": []byte(fastKeywordsSchema),
+		"names": []byte(fastNamesSchema), "names-small": []byte(`{"required": ["x", "y"], "properties": {"x": {"const": 1}}, "additionalProperties": {"type": "integer"}}`)}
 	entries, err := fs.ReadDir(games.FS, "schemas")
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +56,17 @@ const fastKeywordsSchema = `{
   "$defs": {"r": {"type": "object", "properties": {"r": {"$ref": "#/$defs/r"}, "v": {"type": "null"}}, "additionalProperties": false}}
 }`
 
+// fastNamesSchema has many names (looked up by map), a required name
+// that is not a property (its value meets additionalProperties).
+const fastNamesSchema = `{
+  "type": "object",
+  "required": ["a", "b", "z"],
+  "properties": {"a": {"type": "integer"}, "b": true, "p1": {"type": "string"}, "p2": {"type": "string"}, "p3": {"type": "string"},
+    "p4": {"type": "string"}, "p5": {"type": "string"}, "p6": {"type": "string"}, "p7": {"type": "string"}, "p8": {"type": "string"},
+    "p9": {"type": "string"}, "p10": {"type": "string"}, "p11": {"type": "string"}, "p12": {"type": "string"}},
+  "additionalProperties": {"type": "integer"}
+}`
+
 // fastSeeds are documents for every schema: valid, invalid and undecidable.
 var fastSeeds = []string{
 	`{"id":"ab"}`, `{"id":12}`, `{"id":"a"}`, `{"id":"abcdefghi"}`, `{"id":"ab","n":-2}`, `{"id":"ab","n":-3}`,
@@ -70,6 +82,8 @@ var fastSeeds = []string{
 	`{"id":"ab","dt":"2026-02-08T06:00:00Z"}`, `{"id":"ab","dt":"2026-12-31T23:59:60Z"}`, `{"id":"ab","dt":"2026-02-29T06:00:00Z"}`,
 	`{"id":"ab","dt":"2026-02-08t06:00:00.5-01:30"}`, `{"id":"ab","dt":"2026-02-08T06:00:00\u005a"}`, `{"id":"ab","tm":"23:59:60+00:00"}`,
 	`{"id":"ab","tm":"06:00:00"}`, `{"id":"ab","tm":1}`, `{"id":"ab","p":"1:2.3"}`, `{"id":"ab","p":"1:"}`, `{"id":"ab","p":"\u0031"}`,
+	`{"a":1,"b":2,"z":3}`, `{"a":1,"b":2}`, `{"a":1,"b":2,"z":"s"}`, `{"a":1,"b":2,"z":3,"p1":"s","p12":1}`, `{"b":2,"z":3}`,
+	`{"\u0061":1,"b":2,"z":3}`, `{"a":1,"b":"x","z":3,"p9":"s","q":4}`, `{"x":1}`, `{"x":1,"y":2}`, `{"x":2,"y":2}`, `{"y":2,"x":1,"w":"s"}`,
 	`{"athlete":"NOR-1","n":1,"ms":5}`, `{"athlete":"NOR-1","n":1,"ms":5,"splits":[1,2,-1]}`,
 	`{"athlete":"NOR-1","n":1,"ms":12345678901234567}`, `{"athlete":"NOR-\u0031","n":0,"ms":0,"at":{"venue":"x"}}`,
 }

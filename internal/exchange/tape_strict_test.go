@@ -13,7 +13,7 @@ import (
 var strictCases = []string{
 	`{}`, `[]`, `{"a":1}`, `{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"a\u0000":1,"a":2}`, `{"é":1,"\u00e9":2}`,
 	`{"a":{"b":1,"b":1}}`, `[{"a":1},{"a":1}]`, `{"` + strings.Repeat(`x":1,"`, 20) + `y":1}`,
-	manyNames(17, ""), manyNames(17, "k3"), manyNames(40, "k39"), manyNames(17, `\u006b3`),
+	objectWithNames(17, ""), objectWithNames(17, "k3"), objectWithNames(40, "k39"), objectWithNames(17, `\u006b3`),
 	`1e308`, `1e309`, `-1e309`, `1e-400`, `0e-400`, `0e99999`, `1E+2`, `1.5e-3`, `-0`, `-01`, `01`, `1.`, `.5`,
 	`-`, `1-2`, `1e`, `1e+`, `2.e3`, strings.Repeat("9", 301), strings.Repeat("9", 400), "0." + strings.Repeat("0", 400) + "1",
 	`true`, `false`, `null`, `tru`, `truee`, `nul`, `True`, `[true,false,null]`, `[truefalse]`,
@@ -25,7 +25,7 @@ var strictCases = []string{
 	strings.Repeat(`{"a":`, 129) + "1" + strings.Repeat("}", 129), "[" + strings.Repeat("[", 127) + strings.Repeat("]", 127) + "]",
 }
 
-func manyNames(n int, dup string) string {
+func objectWithNames(n int, dup string) string {
 	var b strings.Builder
 	b.WriteString("{")
 	for i := range n {
