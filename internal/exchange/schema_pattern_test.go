@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"regexp"
 	"testing"
@@ -48,30 +49,34 @@ func TestBytePatternCompiles(t *testing.T) {
 func TestBytePatternAgreesWithRegexp(t *testing.T) {
 	rng := rand.New(rand.NewPCG(18, 2))
 	for _, p := range fastPatterns {
-		bp, re := compileBytePattern(p), regexp.MustCompile(p)
-		if bp == nil {
-			continue
+		agreeOnPattern(t, rng, p)
+	}
+}
+
+func agreeOnPattern(t *testing.T, rng *rand.Rand, p string) {
+	bp, re := compileBytePattern(p), regexp.MustCompile(p)
+	if bp == nil {
+		return
+	}
+	alphabet := patternAlphabet(bp)
+	var yes, no int
+	for range 20000 {
+		s := genPattern(rng, bp, alphabet)
+		for m := rng.IntN(3); m > 0; m-- {
+			s = mutate(rng, s, alphabet)
 		}
-		alphabet := patternAlphabet(bp)
-		var yes, no int
-		for range 20000 {
-			s := genPattern(rng, bp, alphabet)
-			for m := rng.IntN(3); m > 0; m-- {
-				s = mutate(rng, s, alphabet)
-			}
-			got, want := bp.match(s), re.Match(s)
-			if got != want {
-				t.Fatalf("%s on %q: byte matcher %v, regexp %v", p, s, got, want)
-			}
-			if want {
-				yes++
-			} else {
-				no++
-			}
+		got, want := bp.match(s), re.Match(s)
+		if got != want {
+			t.Fatalf("%s on %q: byte matcher %v, regexp %v", p, s, got, want)
 		}
-		if p != `^$` && (yes < 100 || no < 100) {
-			t.Errorf("%s: the generator made %d matches and %d misses, want both", p, yes, no)
+		if want {
+			yes++
+		} else {
+			no++
 		}
+	}
+	if p != `^$` && (yes < 100 || no < 100) {
+		t.Errorf("%s: the generator made %d matches and %d misses, want both", p, yes, no)
 	}
 }
 
@@ -189,4 +194,42 @@ func FuzzBytePattern(f *testing.F) {
 			t.Fatalf("%q on %q: byte matcher %v, regexp %v", p, s, got, want)
 		}
 	})
+}
+
+// TestBundledPatternsAreFast: every pattern of the bundled schemas with a
+// byte matcher agrees with the regexp on generated strings, and every
+// pattern of the results schema (the one `stadion bench exchange`
+// measures) has one.
+func TestBundledPatternsAreFast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(18, 3))
+	seen := map[string]bool{}
+	for name, raw := range fastSchemaDocs(t) {
+		var doc any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, sub := range x {
+					if p, ok := sub.(string); ok && k == "pattern" {
+						if compileBytePattern(p) == nil && name == "results" {
+							t.Errorf("%s: pattern %s has no byte matcher", name, p)
+						}
+						if !seen[p] {
+							seen[p] = true
+							agreeOnPattern(t, rng, p)
+						}
+					}
+					walk(sub)
+				}
+			case []any:
+				for _, sub := range x {
+					walk(sub)
+				}
+			}
+		}
+		walk(doc)
+	}
 }
