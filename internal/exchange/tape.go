@@ -236,6 +236,12 @@ func (t *tape) str(i int) (int, error) {
 	n := jnode{kind: '"', start: int32(i + 1)}
 	ascii := true
 	for j := i + 1; j < len(b); j++ {
+		for j < len(b) && plainByte[b[j]] {
+			j++
+		}
+		if j == len(b) {
+			break
+		}
 		switch c := b[j]; {
 		case c == '\\':
 			n.esc = true
@@ -262,6 +268,15 @@ func (t *tape) str(i int) (int, error) {
 	}
 	return 0, errTape
 }
+
+// plainByte marks the bytes a string holds with nothing to check: ASCII,
+// no control character, no quote, no backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // uniqueNames reports whether the object at node obj has no two members
 // with equal names (after unescaping).
