@@ -229,7 +229,15 @@ func TestFastEnvelopeMatchesFullPath(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, body := range [][]byte{raw, []byte("[" + string(raw) + "," + string(raw) + "]")} {
+		var flat bytes.Buffer
+		if err := json.Compact(&flat, raw); err != nil {
+			t.Fatal(err)
+		}
+		spaced := strings.ReplaceAll(flat.String(), `":`, `": `) // spaces only: kept as they are
+		bodies := []string{string(raw), "[" + string(raw) + "," + string(raw) + "]", flat.String(), spaced,
+			"  " + spaced + " ", " " + spaced + "\n", "[\n\t" + string(raw) + " ,\r\n" + spaced + "]\n", "[" + spaced + ", " + flat.String() + "]"}
+		for _, b := range bodies {
+			body := []byte(b)
 			fast, batch, ok := x.prepareFast(tp, "odf", body, "k1")
 			if !ok {
 				t.Errorf("%s: the fast path did not take the example", name)
@@ -257,6 +265,9 @@ func sameButIDTime(t *testing.T, a, b []byte) bool {
 	var ma, mb map[string]json.RawMessage
 	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
 		return false
+	}
+	if !bytes.Equal(ma["data"], mb["data"]) {
+		return false // the stored bytes, not only the same JSON (Marshal compacts)
 	}
 	for _, m := range []map[string]json.RawMessage{ma, mb} {
 		delete(m, "id")
