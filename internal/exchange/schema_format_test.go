@@ -81,3 +81,28 @@ func genDateTime(rng *rand.Rand) string {
 		pick("Z", "Z", "z", "", "+"+num(25)+":"+num(61), "-"+num(25)+":"+num(61), "+0100", "+01:00x", "-23:59")
 	return s
 }
+
+// FuzzFastFormats holds date, date-time and time to the library's check
+// on any string.
+func FuzzFastFormats(f *testing.F) {
+	c := &fastCompiler{format: map[string]*jsonschema.Schema{}}
+	var checks []*formatCheck
+	var fulls []*jsonschema.Schema
+	for _, name := range []string{"date", "date-time", "time"} {
+		full, err := c.formatChecker(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		checks, fulls = append(checks, newFormatCheck(name, full)), append(fulls, full)
+	}
+	for _, s := range formatEdges {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i, fc := range checks {
+			if got, want := fc.valid([]byte(s), "", false), fulls[i].Validate(s) == nil; got != want {
+				t.Fatalf("format %d on %q: fast path %v, the library %v", i, s, got, want)
+			}
+		}
+	})
+}
