@@ -293,24 +293,28 @@ func compact(raw []byte) json.RawMessage {
 // api.CheckJSON accepted (so strings are closed and escapes well formed):
 // a plain copy loop, a fraction of json.Compact's state machine.
 func compactChecked(raw []byte) []byte {
-	out := make([]byte, 0, len(raw))
+	return appendCompact(make([]byte, 0, len(raw)), raw)
+}
+
+// appendCompact appends raw without white space outside strings to out,
+// copying each run between white space at once.
+func appendCompact(out, raw []byte) []byte {
+	from := 0
 	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; c {
+		switch raw[i] {
 		case ' ', '\t', '\n', '\r':
+			out = append(out, raw[from:i]...)
+			from = i + 1
 		case '"':
-			j := i + 1
-			for j < len(raw) && raw[j] != '"' {
-				if raw[j] == '\\' {
-					j++
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
 				}
-				j++
 			}
-			j = min(j+1, len(raw))
-			out = append(out, raw[i:j]...)
-			i = j - 1
-		default:
-			out = append(out, c)
 		}
+	}
+	if from < len(raw) {
+		out = append(out, raw[from:]...)
 	}
 	return out
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"regexp"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -70,6 +70,9 @@ type fastSchema struct {
 	types      uint8 // 0: any
 	props      map[string]*fastSchema
 	required   []string
+	names      []memberName   // props and required, for one pass over an object
+	nameIdx    map[string]int // names by name, when there are many
+	reqMask    uint64         // every required name's bit; 0: check by member
 	addl       *fastSchema
 	items      *fastSchema
 	unique     bool
@@ -79,17 +82,87 @@ type fastSchema struct {
 	maxLen     int
 	minProps   int
 	maxProps   int
-	pattern    *regexp.Regexp
+	pattern    *schemaPattern
 	enum       []scalar
 	hasEnum    bool
-	lo, hi     *int64             // numeric bounds as inclusive integer limits
-	bounds     []ratBound         // the same bounds, for every other number
-	format     *jsonschema.Schema // the library's check of this format alone
+	lo, hi     *int64       // numeric bounds as inclusive integer limits
+	bounds     []ratBound   // the same bounds, for every other number
+	format     *formatCheck // the library's check of this format (schema_format.go)
 	ref        string
 	refTo      *fastSchema
 	allOf      []*fastSchema
 	ifS, thenS *fastSchema
 	elseS      *fastSchema
+}
+
+// memberName is a name the schema says something about: its properties
+// schema (sub, if inProps) and its bit if required.
+type memberName struct {
+	name    string
+	sub     *fastSchema
+	inProps bool
+	bit     uint64
+}
+
+// manyNames is how many names a schema looks up by map, not by scan.
+const manyNames = 12
+
+// indexNames builds names, nameIdx and reqMask from props and required.
+func (fs *fastSchema) indexNames() {
+	at := map[string]int{}
+	for name, sub := range fs.props {
+		at[name] = len(fs.names)
+		fs.names = append(fs.names, memberName{name: name, sub: sub, inProps: true})
+	}
+	if len(fs.required) <= 64 {
+		for _, name := range fs.required {
+			k, ok := at[name]
+			if !ok {
+				k = len(fs.names)
+				at[name] = k
+				fs.names = append(fs.names, memberName{name: name})
+			}
+			if fs.names[k].bit == 0 {
+				fs.names[k].bit = 1 << bits.OnesCount64(fs.reqMask)
+				fs.reqMask |= fs.names[k].bit
+			}
+		}
+	}
+	if len(fs.names) > manyNames {
+		fs.nameIdx = at
+	}
+}
+
+// name finds a member name, or returns -1.
+func (fs *fastSchema) name(n string) int {
+	if fs.nameIdx != nil {
+		if k, ok := fs.nameIdx[n]; ok {
+			return k
+		}
+		return -1
+	}
+	for k := range fs.names {
+		if fs.names[k].name == n {
+			return k
+		}
+	}
+	return -1
+}
+
+// nameBytes is name for a name on the tape, without copying it.
+func (fs *fastSchema) nameBytes(n []byte) int {
+	if fs.nameIdx != nil {
+		if k, ok := fs.nameIdx[string(n)]; ok {
+			return k
+		}
+		return -1
+	}
+	for k := range fs.names {
+		if fs.names[k].name == string(n) {
+			return k
+		}
+	}
+	return -1
 }
 
 // ratBound is a numeric bound for numbers that are not short integers:
@@ -165,6 +238,7 @@ func (c *fastCompiler) compile(v any, root bool) (*fastSchema, error) {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
 	}
+	fs.indexNames()
 	return fs, nil
 }
 
@@ -217,7 +291,7 @@ func (c *fastCompiler) keyword(fs *fastSchema, k string, val any, root bool) err
 		if !ok {
 			return fmt.Errorf("not a string")
 		}
-		fs.pattern, err = regexp.Compile(s) // the library's default engine
+		fs.pattern, err = compileSchemaPattern(s) // schema_pattern.go
 	case "enum":
 		list, ok := val.([]any)
 		if !ok {
@@ -244,7 +318,10 @@ func (c *fastCompiler) keyword(fs *fastSchema, k string, val any, root bool) err
 		if !ok {
 			return fmt.Errorf("not a string")
 		}
-		fs.format, err = c.formatChecker(s)
+		var full *jsonschema.Schema
+		if full, err = c.formatChecker(s); err == nil {
+			fs.format = newFormatCheck(s, full)
+		}
 	case "$ref":
 		s, ok := val.(string)
 		if !ok || (s != "#" && !strings.HasPrefix(s, "#/$defs/")) {

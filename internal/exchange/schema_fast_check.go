@@ -107,30 +107,38 @@ func (fs *fastSchema) checkObject(tp *tape, i, depth int) verdict {
 	if fs.minProps >= 0 && int(obj.count) < fs.minProps || fs.maxProps >= 0 && int(obj.count) > fs.maxProps {
 		return vNo
 	}
-	for _, name := range fs.required {
-		if _, ok := tp.member(i, name); !ok {
-			return vNo
+	if fs.reqMask == 0 { // more than 64 required names
+		for _, name := range fs.required {
+			if _, ok := tp.member(i, name); !ok {
+				return vNo
+			}
 		}
 	}
-	if fs.props == nil && fs.addl == nil {
+	if len(fs.names) == 0 && fs.addl == nil {
 		return v
 	}
+	// One pass over the members: each name's schema, and the required
+	// names seen (the tape holds no name twice: the strict check).
+	var seen uint64
 	j := i + 1
 	for range obj.count {
 		key := &tp.nodes[j]
-		var sub *fastSchema
-		var ok bool
+		var k int
 		if key.esc {
 			name, good := tp.strValue(key)
 			if !good {
 				return vUnsure
 			}
-			sub, ok = fs.props[name]
+			k = fs.name(name)
 		} else {
-			sub, ok = fs.props[string(tp.raw(key))]
+			k = fs.nameBytes(tp.raw(key))
 		}
-		if !ok {
-			sub = fs.addl
+		sub := fs.addl
+		if k >= 0 {
+			seen |= fs.names[k].bit
+			if fs.names[k].inProps {
+				sub = fs.names[k].sub
+			}
 		}
 		if sub != nil {
 			if v = v.and(sub.checkAt(tp, j+1, depth)); v == vNo {
@@ -138,6 +146,9 @@ func (fs *fastSchema) checkObject(tp *tape, i, depth int) verdict {
 			}
 		}
 		j = int(tp.nodes[j+1].next)
+	}
+	if seen != fs.reqMask && fs.reqMask != 0 {
+		return vNo
 	}
 	return v
 }
@@ -212,14 +223,11 @@ func (fs *fastSchema) checkString(tp *tape, n *jnode) verdict {
 			return vNo
 		}
 	}
-	if fs.pattern != nil && !fs.pattern.Match(raw) {
+	if fs.pattern != nil && !fs.pattern.match(raw) {
 		return vNo
 	}
 	if fs.format != nil {
-		if !n.esc {
-			s = string(raw)
-		}
-		if fs.format.Validate(s) != nil {
+		if !fs.format.valid(raw, s, n.esc) {
 			return vNo
 		}
 	}

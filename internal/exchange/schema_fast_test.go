@@ -19,7 +19,8 @@ import (
 // fast path knows, with bounds that are not integers.
 func fastSchemaDocs(t testing.TB) map[string][]byte {
 	t.Helper()
-	docs := map[string][]byte{"lap": []byte(lapSchema), "keywords": []byte(fastKeywordsSchema)}
+	docs := map[string][]byte{"lap": []byte(lapSchema), "keywords": []byte(fastKeywordsSchema),
+		"names": []byte(fastNamesSchema), "names-small": []byte(`{"required": ["x", "y"], "properties": {"x": {"const": 1}}, "additionalProperties": {"type": "integer"}}`)}
 	entries, err := fs.ReadDir(games.FS, "schemas")
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +47,24 @@ const fastKeywordsSchema = `{
     "c": {"const": 3}, "e": {"enum": ["a", "b\u00e9", 1, true, null]},
     "s": {"type": "array", "uniqueItems": true, "minItems": 1, "maxItems": 4, "items": {"type": ["string", "integer", "boolean"]}},
     "d": {"type": "string", "format": "date"}, "u": {"type": "string", "format": "email"},
+    "dt": {"format": "date-time"}, "tm": {"format": "time"}, "p": {"pattern": "^[0-9]+(?:[:.][0-9]+)*$"},
     "r": {"$ref": "#/$defs/r"}, "all": {"allOf": [{"type": "string"}, {"pattern": "^[a-z]+$"}]},
     "k": {"if": {"type": "string"}, "then": {"minLength": 3}, "else": {"type": "integer", "minimum": 100}},
     "no": false, "any": true
   },
   "additionalProperties": {"type": "boolean"},
   "$defs": {"r": {"type": "object", "properties": {"r": {"$ref": "#/$defs/r"}, "v": {"type": "null"}}, "additionalProperties": false}}
+}`
+
+// fastNamesSchema has many names (looked up by map), a required name
+// that is not a property (its value meets additionalProperties).
+const fastNamesSchema = `{
+  "type": "object",
+  "required": ["a", "b", "z"],
+  "properties": {"a": {"type": "integer"}, "b": true, "p1": {"type": "string"}, "p2": {"type": "string"}, "p3": {"type": "string"},
+    "p4": {"type": "string"}, "p5": {"type": "string"}, "p6": {"type": "string"}, "p7": {"type": "string"}, "p8": {"type": "string"},
+    "p9": {"type": "string"}, "p10": {"type": "string"}, "p11": {"type": "string"}, "p12": {"type": "string"}},
+  "additionalProperties": {"type": "integer"}
 }`
 
 // fastSeeds are documents for every schema: valid, invalid and undecidable.
@@ -66,6 +79,11 @@ var fastSeeds = []string{
 	`{"id":"ab","all":"abc"}`, `{"id":"ab","all":"aBc"}`, `{"id":"ab","k":"abc"}`, `{"id":"ab","k":"ab"}`,
 	`{"id":"ab","k":100}`, `{"id":"ab","k":99}`, `{"id":"ab","k":1e2}`, `{"id":"ab","no":1}`, `{"id":"ab","any":[1]}`,
 	`{"id":"ab","extra":true}`, `{"id":"ab","extra":1}`, `{"i\u0064":"ab"}`, `[]`, `"x"`, `null`, `1`,
+	`{"id":"ab","dt":"2026-02-08T06:00:00Z"}`, `{"id":"ab","dt":"2026-12-31T23:59:60Z"}`, `{"id":"ab","dt":"2026-02-29T06:00:00Z"}`,
+	`{"id":"ab","dt":"2026-02-08t06:00:00.5-01:30"}`, `{"id":"ab","dt":"2026-02-08T06:00:00\u005a"}`, `{"id":"ab","tm":"23:59:60+00:00"}`,
+	`{"id":"ab","tm":"06:00:00"}`, `{"id":"ab","tm":1}`, `{"id":"ab","p":"1:2.3"}`, `{"id":"ab","p":"1:"}`, `{"id":"ab","p":"\u0031"}`,
+	`{"a":1,"b":2,"z":3}`, `{"a":1,"b":2}`, `{"a":1,"b":2,"z":"s"}`, `{"a":1,"b":2,"z":3,"p1":"s","p12":1}`, `{"b":2,"z":3}`,
+	`{"\u0061":1,"b":2,"z":3}`, `{"a":1,"b":"x","z":3,"p9":"s","q":4}`, `{"x":1}`, `{"x":1,"y":2}`, `{"x":2,"y":2}`, `{"y":2,"x":1,"w":"s"}`,
 	`{"athlete":"NOR-1","n":1,"ms":5}`, `{"athlete":"NOR-1","n":1,"ms":5,"splits":[1,2,-1]}`,
 	`{"athlete":"NOR-1","n":1,"ms":12345678901234567}`, `{"athlete":"NOR-\u0031","n":0,"ms":0,"at":{"venue":"x"}}`,
 }
@@ -155,6 +173,12 @@ func FuzzFastSchema(f *testing.F) {
 			if got := compactChecked(doc); !bytes.Equal(got, want.Bytes()) {
 				t.Fatalf("compactChecked(%q) = %q, json.Compact %q", doc, got, want.Bytes())
 			}
+			if tp, err := readTape(doc); err == nil {
+				if want := bytes.ContainsAny(doc, "\n\r\t"); tp.pretty != want {
+					t.Fatalf("tape of %q: pretty %v, want %v (compact's cue)", doc, tp.pretty, want)
+				}
+				putTape(tp)
+			}
 		}
 		for _, s := range schemas {
 			checkFastAgainstLibrary(t, s, doc)
@@ -205,7 +229,15 @@ func TestFastEnvelopeMatchesFullPath(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, body := range [][]byte{raw, []byte("[" + string(raw) + "," + string(raw) + "]")} {
+		var flat bytes.Buffer
+		if err := json.Compact(&flat, raw); err != nil {
+			t.Fatal(err)
+		}
+		spaced := strings.ReplaceAll(flat.String(), `":`, `": `) // spaces only: kept as they are
+		bodies := []string{string(raw), "[" + string(raw) + "," + string(raw) + "]", flat.String(), spaced,
+			"  " + spaced + " ", " " + spaced + "\n", "[\n\t" + string(raw) + " ,\r\n" + spaced + "]\n", "[" + spaced + ", " + flat.String() + "]"}
+		for _, b := range bodies {
+			body := []byte(b)
 			fast, batch, ok := x.prepareFast(tp, "odf", body, "k1")
 			if !ok {
 				t.Errorf("%s: the fast path did not take the example", name)
@@ -233,6 +265,9 @@ func sameButIDTime(t *testing.T, a, b []byte) bool {
 	var ma, mb map[string]json.RawMessage
 	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil {
 		return false
+	}
+	if !bytes.Equal(ma["data"], mb["data"]) {
+		return false // the stored bytes, not only the same JSON (Marshal compacts)
 	}
 	for _, m := range []map[string]json.RawMessage{ma, mb} {
 		delete(m, "id")
