@@ -187,17 +187,16 @@ func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Recei
 	if t.commit != nil {
 		return x.writeShared(ctx, t, out)
 	}
+	// Single events go the same way as batches, asynchronously: the engine
+	// client then shares one reply subscription and its flushes among
+	// concurrent requests instead of a request and reply per event.
+	opts := []jetstream.PublishOpt{jetstream.WithStallWait(10 * time.Second)}
 	if len(out) == 1 {
-		ack, err := x.js.PublishMsg(ctx, t.message(out[0]), jetstream.WithExpectStream(StreamName(t.name)))
-		if err != nil {
-			return nil, engineErr(err)
-		}
-		r, err := x.receipt(ctx, t, out[0], ack)
-		return []Receipt{r}, err
+		opts = append(opts, jetstream.WithExpectStream(StreamName(t.name)))
 	}
 	futures := make([]jetstream.PubAckFuture, len(out))
 	for i, o := range out {
-		f, err := x.js.PublishMsgAsync(t.message(o), jetstream.WithStallWait(10*time.Second))
+		f, err := x.js.PublishMsgAsync(t.message(o), opts...)
 		if err != nil {
 			return nil, engineErr(engine.Explain(x.js, err))
 		}
@@ -208,7 +207,11 @@ func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Recei
 	// client's usual 30 s: without it a batch the engine cannot store (a
 	// cluster that lost its quorum) would wait out the engine client's 30 s
 	// async timeout and the client would see no answer at all.
-	actx, cancel := context.WithTimeout(ctx, batchAckWait)
+	wait := batchAckWait
+	if len(out) == 1 {
+		wait = singleAckWait
+	}
+	actx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for i, f := range futures {
 		ack, err := awaitAck(actx, f)
@@ -247,8 +250,13 @@ func (x *Exchange) writeShared(ctx context.Context, t *topic, out []outgoing) ([
 	return receipts, nil
 }
 
-// batchAckWait bounds how long a batch waits for the engine's acks.
-const batchAckWait = 15 * time.Second
+// batchAckWait bounds how long a batch waits for the engine's acks, and
+// singleAckWait a single event (the engine client's own default for a
+// synchronous publish).
+const (
+	batchAckWait  = 15 * time.Second
+	singleAckWait = 5 * time.Second
+)
 
 func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
 	select {
