@@ -502,6 +502,19 @@ func (s *scanner) pointer() string {
 	return b.String()
 }
 
+// PointerTokens splits a JSON pointer (RFC 6901) into its reference
+// tokens, unescaped; the empty pointer (the whole document) has none.
+func PointerTokens(pointer string) []string {
+	if pointer == "" {
+		return nil
+	}
+	toks := strings.Split(pointer[1:], "/")
+	for i, tok := range toks {
+		toks[i] = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	}
+	return toks
+}
+
 // PointerToken escapes a member name for a JSON pointer (RFC 6901).
 func PointerToken(name string) string {
 	if !strings.ContainsAny(name, "~/") {

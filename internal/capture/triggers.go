@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
 
@@ -129,11 +129,7 @@ func sameJSON(a, b any) bool {
 
 // lookup resolves a JSON pointer (RFC 6901) in decoded JSON.
 func lookup(v any, ptr string) (any, bool) {
-	if ptr == "" {
-		return v, true
-	}
-	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	for _, tok := range api.PointerTokens(ptr) {
 		switch x := v.(type) {
 		case map[string]any:
 			var ok bool

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/stadion-dev/stadion/internal/api"
 )
 
 // pointerSet resolves a sink's column pointers (RFC 6901) against the data
@@ -35,7 +37,7 @@ const maxPointers = 64
 func newPointerSet(pointers []string) *pointerSet {
 	ps := &pointerSet{}
 	for _, p := range pointers {
-		toks := splitPointer(p)
+		toks := api.PointerTokens(p)
 		idx := make([]int, len(toks))
 		for i, tok := range toks {
 			idx[i] = -1

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
+	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
@@ -38,7 +38,7 @@ func tableFor(sc *config.Sink, schema []byte) *Table {
 // inferType follows pointer through the schema's "properties".
 func inferType(schema any, pointer string) config.ColumnType {
 	node, _ := schema.(map[string]any)
-	for _, tok := range splitPointer(pointer) {
+	for _, tok := range api.PointerTokens(pointer) {
 		props, _ := node["properties"].(map[string]any)
 		node, _ = props[tok].(map[string]any)
 	}
@@ -67,20 +67,9 @@ func inferType(schema any, pointer string) config.ColumnType {
 	return config.TypeText
 }
 
-func splitPointer(p string) []string {
-	if p == "" {
-		return nil
-	}
-	toks := strings.Split(p[1:], "/")
-	for i, tok := range toks {
-		toks[i] = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-	}
-	return toks
-}
-
 // lookup follows an RFC 6901 pointer; a missing member is nil.
 func lookup(doc any, pointer string) any {
-	for _, tok := range splitPointer(pointer) {
+	for _, tok := range api.PointerTokens(pointer) {
 		switch c := doc.(type) {
 		case map[string]any:
 			doc = c[tok]

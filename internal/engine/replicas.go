@@ -198,6 +198,19 @@ func (j *replicated) UpdateConsumer(ctx context.Context, stream string, cfg jets
 	})
 }
 
+// AwaitAck waits for an asynchronous publish's acknowledgement, its
+// failure, or the end of ctx.
+func AwaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+	select {
+	case ack := <-f.Ok():
+		return ack, nil
+	case err := <-f.Err():
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // Asset calls are retried: when several nodes create the same stream at
 // once (every stadion up does at start-up), the engine may leave all but
 // one request unanswered, and a cluster electing a leader answers "temporarily

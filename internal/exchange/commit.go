@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stadion-dev/stadion/internal/config"
+	"github.com/stadion-dev/stadion/internal/engine"
 )
 
 // Group commit: concurrent writers of one topic share the engine's fsync.
@@ -341,7 +342,7 @@ func (g *groupCommit) oneByOne(ctx context.Context, group []*commitReq) {
 	for i, r := range group {
 		acks := make([]*jetstream.PubAck, 0, len(r.msgs))
 		for _, f := range futures[i] {
-			ack, err := awaitAck(ctx, f)
+			ack, err := engine.AwaitAck(ctx, f)
 			if err != nil {
 				errs[i] = err
 				break

@@ -8,7 +8,6 @@ import (
 	"io"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/stadion-dev/stadion/internal/api"
@@ -204,7 +203,7 @@ func (in *incoming) readAttrs(m map[string]json.RawMessage, fail func(field, msg
 			continue
 		}
 		if name == "seq" || !extName.MatchString(name) {
-			fail(pointerToken(name), "extension attribute names are 1-20 lower-case letters or digits; seq is reserved")
+			fail(api.PointerToken(name), "extension attribute names are 1-20 lower-case letters or digits; seq is reserved")
 			continue
 		}
 		var v any
@@ -221,11 +220,6 @@ func (in *incoming) readAttrs(m map[string]json.RawMessage, fail func(field, msg
 			fail(name, "extension attributes must be strings, numbers or booleans")
 		}
 	}
-}
-
-// pointerToken escapes a member name for a JSON pointer (RFC 6901).
-func pointerToken(name string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
 }
 
 // hasControl reports control characters, which must never reach the

@@ -214,7 +214,7 @@ func (x *Exchange) write(ctx context.Context, t *topic, out []outgoing) ([]Recei
 	actx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for i, f := range futures {
-		ack, err := awaitAck(actx, f)
+		ack, err := engine.AwaitAck(actx, f)
 		if err != nil {
 			// Like a single publish, a batch that times out because the
 			// cluster lost its quorum says so.
@@ -257,17 +257,6 @@ const (
 	batchAckWait  = 15 * time.Second
 	singleAckWait = 5 * time.Second
 )
-
-func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
-	select {
-	case ack := <-f.Ok():
-		return ack, nil
-	case err := <-f.Err():
-		return nil, err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
 
 func (t *topic) message(o outgoing) *nats.Msg {
 	m := nats.NewMsg(o.subject)

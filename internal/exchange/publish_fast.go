@@ -3,11 +3,12 @@ package exchange
 import (
 	"bytes"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nuid"
+
+	"github.com/stadion-dev/stadion/internal/api"
 )
 
 // prepareFast is the publish path of a plain JSON body whose events are
@@ -24,7 +25,7 @@ func (x *Exchange) prepareFast(t *topic, client string, body []byte, idem string
 	}
 	f := fastBatch{x: x, t: t, client: client, idem: idem, now: time.Now().UTC(), source: "/clients/" + client}
 	if t.cfg.Key != "" {
-		f.keyTokens = pointerTokens(t.cfg.Key)
+		f.keyTokens = api.PointerTokens(t.cfg.Key)
 	}
 	f.scratch = compactBufs.Get().(*[]byte)
 	defer putCompactBuf(f.scratch)
@@ -139,7 +140,7 @@ func putCompactBuf(b *[]byte) {
 }
 
 // checkFast validates one event's data on its tape and reads its key
-// (keyTokens: the topic's key pointer, split by pointerTokens).
+// (keyTokens: the topic's key pointer, split by api.PointerTokens).
 func (t *topic) checkFast(tp *tape, keyTokens []string) (key string, ok bool) {
 	if t.schema != nil && t.schema.fast.check(tp, 0) != vYes {
 		return "", false
@@ -150,23 +151,11 @@ func (t *topic) checkFast(tp *tape, keyTokens []string) (key string, ok bool) {
 	return tp.keyAt(keyTokens)
 }
 
-// pointerTokens splits an RFC 6901 pointer into its reference tokens.
-func pointerTokens(pointer string) []string {
-	if pointer == "" {
-		return nil
-	}
-	toks := strings.Split(pointer[1:], "/")
-	for i, tok := range toks {
-		toks[i] = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-	}
-	return toks
-}
-
 // key reads a topic key (an RFC 6901 pointer) as extractKey does: a
 // string of 1-256 bytes or an integer, as written.
-func (tp *tape) key(pointer string) (string, bool) { return tp.keyAt(pointerTokens(pointer)) }
+func (tp *tape) key(pointer string) (string, bool) { return tp.keyAt(api.PointerTokens(pointer)) }
 
-// keyAt is key with the pointer split by pointerTokens.
+// keyAt is key with the pointer split by api.PointerTokens.
 func (tp *tape) keyAt(tokens []string) (string, bool) {
 	i := 0
 	for _, tok := range tokens {

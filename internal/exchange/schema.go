@@ -117,7 +117,7 @@ func instancePointer(tokens []string) string {
 	var b strings.Builder
 	for _, tok := range tokens {
 		b.WriteByte('/')
-		b.WriteString(pointerToken(tok))
+		b.WriteString(api.PointerToken(tok))
 	}
 	return b.String()
 }

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stadion-dev/stadion/internal/api"
 	"github.com/stadion-dev/stadion/internal/config"
 )
 
@@ -113,12 +113,8 @@ func extractKey(data any, pointer string) (string, error) {
 
 // resolvePointer follows an RFC 6901 JSON pointer.
 func resolvePointer(doc any, pointer string) (any, error) {
-	if pointer == "" {
-		return doc, nil
-	}
 	cur := doc
-	for _, tok := range strings.Split(pointer[1:], "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	for _, tok := range api.PointerTokens(pointer) {
 		switch c := cur.(type) {
 		case map[string]any:
 			v, ok := c[tok]

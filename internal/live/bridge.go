@@ -229,14 +229,11 @@ func wait(ctx context.Context, f jetstream.PubAckFuture, failed error) (*jetstre
 	if f == nil {
 		return nil, failed
 	}
-	select {
-	case ack := <-f.Ok():
-		return ack, nil
-	case err := <-f.Err():
-		return nil, err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("no acknowledgement: %w", ctx.Err())
+	ack, err := engine.AwaitAck(ctx, f)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("no acknowledgement: %w", err)
 	}
+	return ack, err
 }
 
 // settle counts a round's failures and logs a streak of them once, at

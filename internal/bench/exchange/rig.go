@@ -13,6 +13,7 @@ import (
 
 	"github.com/stadion-dev/stadion/internal/bench/rig"
 	"github.com/stadion-dev/stadion/internal/client"
+	"github.com/stadion-dev/stadion/internal/engine"
 	"github.com/stadion-dev/stadion/internal/exchange"
 )
 
@@ -107,22 +108,11 @@ func (r *exchangeRig) rawAsync(ctx context.Context, _ int) (int, error) {
 		futures[i] = f
 	}
 	for _, f := range futures {
-		if _, err := awaitPubAck(ctx, f); err != nil {
+		if _, err := engine.AwaitAck(ctx, f); err != nil {
 			return 0, err
 		}
 	}
 	return len(futures), nil
-}
-
-func awaitPubAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
-	select {
-	case ack := <-f.Ok():
-		return ack, nil
-	case err := <-f.Err():
-		return nil, err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // httpSingle posts one event.
