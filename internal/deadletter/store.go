@@ -111,9 +111,17 @@ func (s *Store) Drop(ctx context.Context, owner string) error {
 // nothing and return the first one's id: whoever retries after a crash, or
 // a second process handling the same failure, adds no second letter.
 func (s *Store) Put(ctx context.Context, owner, msgID string, letter any) (uint64, error) {
+	id, _, err := s.PutOnce(ctx, owner, msgID, letter)
+	return id, err
+}
+
+// PutOnce is Put that also reports whether this call stored the letter
+// (false: an earlier Put with msgID did), so that whoever counts and logs
+// letters does it once when two processes handle the same failure.
+func (s *Store) PutOnce(ctx context.Context, owner, msgID string, letter any) (uint64, bool, error) {
 	raw, err := json.Marshal(letter)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	msg := &nats.Msg{Subject: Subject(s.kind, owner), Data: raw, Header: nats.Header{}}
 	if msgID != "" {
@@ -123,9 +131,9 @@ func (s *Store) Put(ctx context.Context, owner, msgID string, letter any) (uint6
 	if err != nil {
 		if isFull(err) {
 			s.m.full.Inc()
-			return 0, fmt.Errorf("%s: %w", StreamName(s.kind, owner), ErrFull)
+			return 0, false, fmt.Errorf("%s: %w", StreamName(s.kind, owner), ErrFull)
 		}
-		return 0, err
+		return 0, false, err
 	}
 	if ack.Duplicate {
 		// A duplicate whose original is gone (discarded, and the event given
@@ -133,18 +141,18 @@ func (s *Store) Put(ctx context.Context, owner, msgID string, letter any) (uint6
 		// that no longer exists.
 		st, err := s.js.Stream(ctx, StreamName(s.kind, owner))
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if _, err := st.GetMsg(ctx, ack.Sequence); !errors.Is(err, jetstream.ErrMsgNotFound) {
-			return ack.Sequence, err // the original is there (or the check failed: retried)
+			return ack.Sequence, false, err // the original is there (or the check failed: retried)
 		}
 		msg.Header.Set(nats.MsgIdHdr, msgID+":"+strconv.FormatInt(time.Now().UnixNano(), 36))
 		if ack, err = s.js.PublishMsg(ctx, msg); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 	s.m.stored.Inc()
-	return ack.Sequence, nil
+	return ack.Sequence, true, nil
 }
 
 // Entry is one stored dead letter: its id (its sequence in the stream),

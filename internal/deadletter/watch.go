@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,6 +32,10 @@ const (
 	advisoriesPerConsumer = 10_000
 	advisoryAge           = 7 * 24 * time.Hour
 	advisoryBatch         = 64
+	// liveQueue bounds the advisories seen live and waiting for the
+	// handler in each process; liveGiveUp is how long one is retried.
+	liveQueue  = 1024
+	liveGiveUp = time.Minute
 )
 
 // Advisory is the engine's max-deliveries announcement.
@@ -67,7 +72,7 @@ type Watcher struct {
 func NewWatcher(js jetstream.JetStream, log *slog.Logger, reg prometheus.Registerer, h Handler) *Watcher {
 	w := &Watcher{js: js, log: log, handle: h, results: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "stadion", Subsystem: "deadletter", Name: "advisories_total",
-		Help: "Max-deliveries advisories handled, by result (handled, retry, unreadable), and nudges sent to consumers (nudge).",
+		Help: "Max-deliveries advisories handled, by result (handled, retry, unreadable from the stream; handled-live, live-dropped as sent), and nudges sent to consumers (nudge).",
 	}, []string{"result"})}
 	if reg != nil {
 		reg.MustRegister(w.results)
@@ -146,5 +151,60 @@ func (w *Watcher) one(ctx context.Context, m jetstream.Msg) {
 	if err := m.DoubleAck(ctx); err != nil && ctx.Err() == nil {
 		// It comes back; the letter's Nats-Msg-Id keeps it single.
 		w.log.Debug("advisory ack failed", "error", err)
+	}
+}
+
+// RunLive also handles advisories as the engine sends them, through a
+// core subscription shared by every process (one takes each), until ctx
+// ends. The stream is the durable path, but a replicated stream electing
+// a leader (its leader's node just died) stores nothing, and the engine
+// sends each advisory once: one given up in those seconds would never
+// become a letter. Handling it live as well closes that gap; the letter's
+// Nats-Msg-Id makes the two paths store one letter. A full queue leaves
+// an advisory to the stream (counted as "live-dropped").
+func (w *Watcher) RunLive(ctx context.Context, nc *nats.Conn) error {
+	queue := make(chan Advisory, liveQueue)
+	sub, err := nc.QueueSubscribe(advisorySubjects, advisoryConsumer, func(m *nats.Msg) {
+		var a Advisory
+		if json.Unmarshal(m.Data, &a) != nil || a.Stream == "" || a.Consumer == "" || a.StreamSeq == 0 {
+			return // the stream path counts it
+		}
+		select {
+		case queue <- a:
+		default:
+			w.results.WithLabelValues("live-dropped").Inc()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case a := <-queue:
+			w.live(ctx, a)
+		}
+	}
+}
+
+// live handles one advisory seen live, retrying for up to liveGiveUp.
+func (w *Watcher) live(ctx context.Context, a Advisory) {
+	bo := Exponential(100*time.Millisecond, 5*time.Second).Backoff()
+	until := time.Now().Add(liveGiveUp)
+	for ctx.Err() == nil {
+		hctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := w.handle(hctx, a)
+		cancel()
+		if err == nil {
+			w.results.WithLabelValues("handled-live").Inc()
+			return
+		}
+		if time.Now().After(until) {
+			w.log.Warn("given-up event seen live not dead-lettered; left to the advisory stream", "stream", a.Stream, "consumer", a.Consumer, "seq", a.StreamSeq, "error", err)
+			return
+		}
+		bo.Wait(ctx)
 	}
 }

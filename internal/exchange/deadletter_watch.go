@@ -85,8 +85,12 @@ func (x *Exchange) handleGivenUp(ctx context.Context, a deadletter.Advisory) err
 	if event == nil {
 		dl.Error += " (the event had left the topic's stream before it was dead-lettered)"
 	}
-	if _, err := x.dls.Put(ctx, s.Name, a.MsgID(), dl); err != nil {
+	_, fresh, err := x.dls.PutOnce(ctx, s.Name, a.MsgID(), dl)
+	if err != nil {
 		return err
+	}
+	if !fresh {
+		return nil // handled already: the advisory seen live and kept by the stream
 	}
 	if a.Stream == RedriveStream(s.Name) {
 		// A work queue keeps what nobody acknowledged: the letter holds it now.

@@ -126,3 +126,44 @@ func (h *harness) replica(prepare func(*Exchange)) *Exchange {
 	})
 	return x2
 }
+
+// TestDeadLetterWhileAdvisoriesAreNotStored: the engine sends each
+// max-deliveries advisory once, and a replicated advisory stream electing
+// a leader (its node just died) stores nothing. Here the stream captures
+// nothing at all while an event is given up: the letter still comes, from
+// the advisory seen live, once.
+func TestDeadLetterWhileAdvisoriesAreNotStored(t *testing.T) {
+	h := newHarness(t)
+	pub, sub := h.key("pub"), h.key("sub")
+	ctx := context.Background()
+	st, err := h.eng.JS.Stream(ctx, deadletter.AdvisoryStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	deaf := cfg
+	deaf.Subjects = []string{"stadion.test.nothing"}
+	if _, err := h.eng.JS.UpdateStream(ctx, deaf); err != nil {
+		t.Fatal(err)
+	}
+	defer h.eng.JS.UpdateStream(ctx, cfg)
+
+	h.mustPutSub(sub, "unstored", `{"topic":"laps","start":"latest","ack_wait":"1s","retry":{"schedule":["1s"],"max_attempts":2}}`)
+	ev := h.mustPublish(pub, "laps", `{"athlete":"DLQ-2","n":1,"ms":1}`)
+	for attempt := uint64(1); attempt <= 2; attempt++ {
+		if got := h.pullN(sub, "unstored", 1); got[0].ev.Seq != ev.Seq || got[0].Delivery.Delivery != attempt {
+			t.Fatalf("attempt %d: got seq %d delivery %d", attempt, got[0].ev.Seq, got[0].Delivery.Delivery)
+		}
+	}
+	var dls []DeadLetter
+	eventually(t, 30*time.Second, "the dead letter, with the advisory stream deaf", func() bool {
+		dls = h.deadLettersOf(sub, "unstored")
+		return len(dls) > 0
+	})
+	if len(dls) != 1 || dls[0].Seq != ev.Seq || dls[0].EventID != ev.ID || dls[0].Attempts != 2 {
+		t.Fatalf("dead letters %+v", dls)
+	}
+	if h.advisoriesLeft() != 0 {
+		t.Fatal("the deaf advisory stream stored an advisory: the test proves nothing")
+	}
+}

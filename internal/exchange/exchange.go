@@ -160,6 +160,11 @@ func (x *Exchange) Start(ctx context.Context) error {
 		defer close(x.watchDone)
 		var wg sync.WaitGroup
 		wg.Go(func() { loop.Every(pctx, sweepEvery, func() { x.sweep(pctx) }) })
+		wg.Go(func() {
+			if err := x.watch.RunLive(pctx, x.nc); err != nil {
+				x.log.Warn("dead-letter advisories are not watched live; the stream still keeps them", "err", err)
+			}
+		})
 		x.watch.Run(pctx, advisories)
 		wg.Wait()
 	}()
